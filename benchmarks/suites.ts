@@ -1,0 +1,5 @@
+// The benchmark suites by name. Each returns a JSON-able record.
+
+export type Suite = () => Promise<Record<string, unknown>>;
+
+export const suites: Record<string, Suite> = {};

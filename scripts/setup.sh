@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up on Debian 12, as root: system packages, npm dependencies (this builds the
+# native addon against libtorch), then the TypeScript build. Safe to run again: it only does what is missing.
+#   LADET_PEERS=1 also installs the PyTorch/torchvision/sklearn peers the benchmarks compare against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(libtorch-dev dataset-fashion-mnist g++ make python3)
+if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f build/Release/ladet_native.node || ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+npx tsc -p .

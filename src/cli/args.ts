@@ -1,0 +1,61 @@
+// `key=value` / `key.sub=value` arguments, as the DESIGN's CLI convention. Values are parsed as JSON where that
+// works (numbers, booleans, arrays, null) and kept as strings otherwise.
+
+export type Overrides = Record<string, unknown>;
+
+export function parseValue(raw: string): unknown {
+  const t = raw.trim();
+  if (t === '') return '';
+  if (/^(true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(t) || t.startsWith('[') || t.startsWith('{')) {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Splits positional arguments into plain ones and key=value pairs (kept flat: 'a.b' stays a key). */
+export function splitArgs(args: readonly string[]): { positional: string[]; kv: Overrides } {
+  const positional: string[] = [];
+  const kv: Overrides = {};
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    if (eq > 0 && /^[A-Za-z_][\w.-]*$/.test(a.slice(0, eq))) {
+      kv[a.slice(0, eq)] = parseValue(a.slice(eq + 1));
+    } else {
+      positional.push(a);
+    }
+  }
+  return { positional, kv };
+}
+
+/** Applies flat dotted overrides onto a nested object (copying along the path). */
+export function applyOverrides<T extends Record<string, unknown>>(base: T, kv: Overrides): T {
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [key, value] of Object.entries(kv)) {
+    const parts = key.split('.');
+    let node: Record<string, unknown> = out;
+    for (const p of parts.slice(0, -1)) {
+      const next = node[p];
+      if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) node[p] = {};
+      node = node[p] as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1] as string] = value;
+  }
+  return out as T;
+}
+
+/** Throws a usage error listing the unexpected keys. */
+export function rejectUnknown(kv: Overrides, allowed: readonly string[], command: string): void {
+  const bad = Object.keys(kv).filter((k) => !allowed.includes(k));
+  if (bad.length) {
+    throw new UsageError(`ladet ${command}: unknown argument${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (expected: ${allowed.join(', ')})`);
+  }
+}
+
+/** An error caused by how ladet was called: printed without a stack trace. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `ladet` command. Thin: each command parses its arguments, validates them and calls the library.
+import { Command } from 'commander';
+import { UsageError } from './args.js';
+import { registerInfo } from './commands/info.js';
+
+const program = new Command();
+program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
+
+registerInfo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const err = e as Error;
+  process.stderr.write(`${err instanceof UsageError ? '' : 'ladet: '}${err.message}\n`);
+  if (process.env.LADET_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = 1;
+}

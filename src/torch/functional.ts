@@ -1,0 +1,146 @@
+// Free functions over several tensors and the neural-network kernels (torch.nn.functional counterparts).
+import { Tensor, defOp, wrap, wrapAll, type Scalar, type Shape } from './tensor.js';
+
+const op = {
+  cat: defOp('aten::cat'),
+  stack: defOp('aten::stack'),
+  where: defOp('aten::where', 'self'),
+  whereS: defOp('aten::where', 'ScalarOther'),
+  meshgrid: defOp('aten::meshgrid', 'indexing'),
+  conv2d: defOp('aten::conv2d'),
+  maxPool2d: defOp('aten::max_pool2d'),
+  upsampleNearest2d: defOp('aten::upsample_nearest2d', 'vec'),
+  groupNorm: defOp('aten::group_norm'),
+  batchNorm: defOp('aten::batch_norm'),
+  linear: defOp('aten::linear'),
+  bceWithLogits: defOp('aten::binary_cross_entropy_with_logits'),
+  bce: defOp('aten::binary_cross_entropy'),
+  softmax: defOp('aten::softmax', 'int'),
+  logSoftmax: defOp('aten::log_softmax', 'int'),
+  im2col: defOp('aten::im2col'),
+  constantPad: defOp('aten::constant_pad_nd'),
+  adaptiveAvgPool2d: defOp('aten::adaptive_avg_pool2d'),
+  crossEntropy: defOp('aten::cross_entropy_loss'),
+};
+
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return wrap(op.cat(tensors, dim));
+}
+
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return wrap(op.stack(tensors, dim));
+}
+
+/** Elementwise cond ? a : b. */
+export function where(cond: Tensor, a: Tensor, b: Tensor | Scalar): Tensor {
+  return wrap(b instanceof Tensor ? op.where(cond, a, b) : op.whereS(cond, a, b));
+}
+
+/** Coordinate grids; 'ij' indexing (matrix) or 'xy' (Cartesian). */
+export function meshgrid(tensors: readonly Tensor[], indexing: 'ij' | 'xy' = 'ij'): Tensor[] {
+  return wrapAll(op.meshgrid(tensors, indexing));
+}
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+/** x (N,Cin,H,W), weight (Cout,Cin/groups,kh,kw), bias (Cout) or null. */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  return wrap(op.conv2d(x, weight, bias, o.stride ?? 1, o.padding ?? 0, o.dilation ?? 1, o.groups ?? 1));
+}
+
+export function maxPool2d(
+  x: Tensor,
+  kernel: number | readonly [number, number],
+  stride?: number | readonly [number, number],
+  padding: number | readonly [number, number] = 0,
+  ceilMode = false,
+): Tensor {
+  return wrap(op.maxPool2d(x, kernel, stride ?? kernel, padding, 1, ceilMode));
+}
+
+/** Nearest-neighbour resize of (N,C,H,W) to size [h, w] or by a scale factor (PyTorch's legacy 'nearest'). */
+export function interpolateNearest(x: Tensor, size: readonly [number, number] | null, scale?: number): Tensor {
+  if (size !== null) return wrap(op.upsampleNearest2d(x, size, null));
+  if (scale === undefined) throw new TypeError('interpolateNearest: give a size or a scale factor');
+  return wrap(op.upsampleNearest2d(x, null, [scale, scale]));
+}
+
+export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  return wrap(op.groupNorm(x, groups, weight, bias, eps, true));
+}
+
+/**
+ * Batch norm. In training mode the batch statistics are used and, when running buffers are given, updated
+ * in place with `momentum`; in eval mode the running statistics are used.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
+  return wrap(op.batchNorm(x, weight, bias, runningMean, runningVar, training, momentum, eps, true));
+}
+
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(op.linear(x, weight, bias));
+}
+
+export type Reduction = 'none' | 'mean' | 'sum';
+const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+
+/** BCE on logits, numerically stable; weight broadcasts over elements. */
+export function binaryCrossEntropyWithLogits(
+  logits: Tensor,
+  target: Tensor,
+  weight: Tensor | null = null,
+  reduction: Reduction = 'mean',
+): Tensor {
+  return wrap(op.bceWithLogits(logits, target, weight, null, REDUCTION[reduction]));
+}
+
+/** BCE on probabilities (log clamped at -100, as PyTorch). */
+export function binaryCrossEntropy(p: Tensor, target: Tensor, weight: Tensor | null = null, reduction: Reduction = 'mean'): Tensor {
+  return wrap(op.bce(p, target, weight, REDUCTION[reduction]));
+}
+
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return wrap(op.crossEntropy(logits, target, null, REDUCTION[reduction], -100, 0));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return wrap(op.softmax(x, dim, null));
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return wrap(op.logSoftmax(x, dim, null));
+}
+
+/** nn.Unfold: (N,C,H,W) -> (N, C*kh*kw, L) sliding blocks. */
+export function im2col(
+  x: Tensor,
+  kernel: number | readonly [number, number],
+  dilation: number | readonly [number, number] = 1,
+  padding: number | readonly [number, number] = 0,
+  stride: number | readonly [number, number] = 1,
+): Tensor {
+  return wrap(op.im2col(x, kernel, dilation, padding, stride));
+}
+
+/** Constant padding; pad lists (left, right) pairs from the last dimension backwards, as F.pad. */
+export function pad(x: Tensor, padding: Shape, value = 0): Tensor {
+  return wrap(op.constantPad(x, padding, value));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, size: readonly [number, number]): Tensor {
+  return wrap(op.adaptiveAvgPool2d(x, size));
+}

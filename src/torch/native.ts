@@ -1,0 +1,67 @@
+// Loads the libtorch addon and types its surface. The only module that touches the addon directly.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque handle to a native at::Tensor. */
+export interface NativeTensor {
+  readonly __nativeTensor: unique symbol;
+}
+
+/** What JS may pass as an operator argument. */
+export type NativeArg = NativeTensor | number | bigint | boolean | string | null | undefined | readonly NativeArg[];
+
+export interface NativeBinding {
+  opHandle(name: string, overload: string): number;
+  opSchema(id: number): string;
+  call(id: number, args: readonly NativeArg[]): unknown;
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: readonly number[]): NativeTensor;
+  toBuffer(t: NativeTensor): ArrayBuffer;
+  /** [dtype code, device, requiresGrad, ...shape] */
+  meta(t: NativeTensor): [number, string, boolean, ...number[]];
+  item(t: NativeTensor): number | boolean;
+  dispose(t: NativeTensor): void;
+  isAlive(t: NativeTensor): boolean;
+  setRequiresGrad(t: NativeTensor, on: boolean): void;
+  grad(t: NativeTensor): NativeTensor | null;
+  setGrad(t: NativeTensor, g: NativeTensor | null): void;
+  isLeaf(t: NativeTensor): boolean;
+  backward(t: NativeTensor, gradient: NativeTensor | null, retainGraph: boolean): void;
+  gradEnabled(): boolean;
+  setGradEnabled(on: boolean): void;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  /** [live tensor handles, bytes of their distinct storages] */
+  memory(): [number, number];
+  cudaDeviceCount(): number;
+  readonly libtorchVersion: string;
+}
+
+function findAddon(): string {
+  // dist/src/torch/native.js -> repository root is three levels up; src/torch/native.ts (ts-node style) two.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'ladet_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'ladet: the native addon (build/Release/ladet_native.node) is not built. Run `npm run build:native` ' +
+      '(or `bash scripts/setup.sh`). It needs libtorch: set LIBTORCH to a folder with include/ and lib/, ' +
+      'install PyTorch for python3, or apt-get install libtorch-dev.',
+  );
+}
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  const path = findAddon();
+  try {
+    return require(path) as NativeBinding;
+  } catch (e) {
+    throw new Error(`ladet: failed to load the native addon ${path}: ${(e as Error).message}`);
+  }
+}
+
+export const native: NativeBinding = load();
