@@ -259,7 +259,10 @@ export function parseHeaderBytes(
     throw new SafetensorsError(source, `header is not valid JSON (${(e as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new SafetensorsError(source, `header is not a JSON object (got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json})`);
+    throw new SafetensorsError(
+      source,
+      `header is not a JSON object (got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json})`,
+    );
   }
   const dup = findDuplicateKey(text);
   if (dup !== null) {
@@ -443,7 +446,8 @@ export function encodeSafetensorsRaw(
     }
   }
   list.sort(
-    ([an, a], [bn, b]) => (DTYPE_RANK.get(b.dtype) as number) - (DTYPE_RANK.get(a.dtype) as number) || compareUtf8(an, bn),
+    ([an, a], [bn, b]) =>
+      (DTYPE_RANK.get(b.dtype) as number) - (DTYPE_RANK.get(a.dtype) as number) || compareUtf8(an, bn),
   );
   const fields: string[] = [];
   if (metadata !== undefined && metadata !== null) fields.push(`"${METADATA_KEY}":${metadataJson(metadata, source)}`);

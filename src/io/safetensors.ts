@@ -100,7 +100,11 @@ export function serializeSafetensors(tensors: NamedTensors<Tensor>, metadata?: S
 }
 
 /** Writes `tensors` to `path` atomically (temp file + rename). */
-export function saveSafetensors(path: string, tensors: NamedTensors<Tensor>, metadata?: SafetensorsMetadata | null): void {
+export function saveSafetensors(
+  path: string,
+  tensors: NamedTensors<Tensor>,
+  metadata?: SafetensorsMetadata | null,
+): void {
   writeFileAtomic(path, encodeSafetensorsRaw(toRawAll(tensors), metadata, path));
 }
 
@@ -117,7 +121,10 @@ function unsupported(entries: readonly { name: string; dtype: SafetensorsDtype }
 /** Tensors from a whole file held in memory; `source` names it in errors. */
 export function parseSafetensors(bytes: Uint8Array, source: string): LoadedSafetensors {
   const raw = parseSafetensorsRaw(bytes, source);
-  unsupported([...raw.tensors].map(([name, t]) => ({ name, dtype: t.dtype })), source);
+  unsupported(
+    [...raw.tensors].map(([name, t]) => ({ name, dtype: t.dtype })),
+    source,
+  );
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, t] of raw.tensors) tensors.set(name, rawToTensor(t, name, source));

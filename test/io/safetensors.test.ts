@@ -132,7 +132,10 @@ test('metadata goes first in the header and keeps its key order', () => {
     ]),
   );
   const { text } = readByHand(bytes);
-  assert.equal(text.trimEnd(), '{"__metadata__":{"z":"1","a":"two \\"quoted\\"\\n"},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}');
+  assert.equal(
+    text.trimEnd(),
+    '{"__metadata__":{"z":"1","a":"two \\"quoted\\"\\n"},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+  );
 });
 
 // ---- reading files built independently ------------------------------------------------------------------------
@@ -194,27 +197,33 @@ test('a file written by an independent Python writer loads and re-serialises to 
 
 const python = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
 
-test('an independent Python reader reads what ladet writes', { skip: !python && 'no /usr/bin/python3 with torch' }, () => {
-  const dir = tmp();
-  try {
-    const path = join(dir, 'ladet.safetensors');
-    const a = tensor([1.25, -0.5], [2, 1]);
-    const b = tensor(BigInt64Array.from([-(2n ** 63n), 3n]));
-    const c = fromBytes(new Uint8Array([0x00, 0x3c, 0x00, 0xc0]), 'float16', [2]);
-    saveSafetensors(path, { 'layer.a': a, b, c }, { epoch: '3' });
-    dispose([a, b, c]);
-    const r = spawnSync('/usr/bin/python3', [join(fixtures, 'safetensors_peer.py'), 'read', path], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), {
-      __metadata__: { epoch: '3' },
-      'layer.a': { dtype: 'F32', shape: [2, 1], hex: '0000a03f000000bf' },
-      b: { dtype: 'I64', shape: [2], hex: '00000000000000800300000000000000' },
-      c: { dtype: 'F16', shape: [2], hex: '003c00c0' },
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'an independent Python reader reads what ladet writes',
+  { skip: !python && 'no /usr/bin/python3 with torch' },
+  () => {
+    const dir = tmp();
+    try {
+      const path = join(dir, 'ladet.safetensors');
+      const a = tensor([1.25, -0.5], [2, 1]);
+      const b = tensor(BigInt64Array.from([-(2n ** 63n), 3n]));
+      const c = fromBytes(new Uint8Array([0x00, 0x3c, 0x00, 0xc0]), 'float16', [2]);
+      saveSafetensors(path, { 'layer.a': a, b, c }, { epoch: '3' });
+      dispose([a, b, c]);
+      const r = spawnSync('/usr/bin/python3', [join(fixtures, 'safetensors_peer.py'), 'read', path], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        __metadata__: { epoch: '3' },
+        'layer.a': { dtype: 'F32', shape: [2, 1], hex: '0000a03f000000bf' },
+        b: { dtype: 'I64', shape: [2], hex: '00000000000000800300000000000000' },
+        c: { dtype: 'F16', shape: [2], hex: '003c00c0' },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 // ---- round trips ----------------------------------------------------------------------------------------------
 
@@ -233,7 +242,11 @@ test('round trip of every dtype, values compared exactly', () => {
   const cases: Tensor[] = [
     tensor([1.5, -2.25, 3.4028234663852886e38, 1.401298464324817e-45, -0, Infinity, NaN], [7], { dtype: 'float32' }),
     tensor(Float64Array.from([Math.PI, -0, 5e-324, -Infinity, NaN, 1e308]), [2, 3]),
-    fromBytes(new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x8000]).buffer), 'float16', [3, 2]),
+    fromBytes(
+      new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x8000]).buffer),
+      'float16',
+      [3, 2],
+    ),
     fromBytes(new Uint8Array(new Uint16Array([0x3f80, 0xc040, 0x7f7f, 0x4049]).buffer), 'bfloat16', [4]),
     tensor(BigInt64Array.from([2n ** 62n + 1n, -(2n ** 63n), 2n ** 63n - 1n, 0n, -1n])),
     tensor(Int32Array.from([2147483647, -2147483648, 0, 7]), [2, 2]),
@@ -295,7 +308,14 @@ test('save and load a file: atomic write, metadata, header only, raw dtypes', ()
     const a = tensor([1, 2, 3]);
     const b = tensor(Int32Array.from([4, 5]), [1, 2]);
     // fromEntries makes '__proto__' a plain key, as a file may have it.
-    saveSafetensors(path, { a, b }, Object.fromEntries([['epoch', '12'], ['__proto__', 'x']]));
+    saveSafetensors(
+      path,
+      { a, b },
+      Object.fromEntries([
+        ['epoch', '12'],
+        ['__proto__', 'x'],
+      ]),
+    );
     assert.deepEqual(readdirSync(join(dir, 'sub')), ['w.safetensors']);
     const h = readSafetensorsHeader(path);
     assert.deepEqual(
@@ -333,16 +353,25 @@ test('save and load a file: atomic write, metadata, header only, raw dtypes', ()
 // ---- malformed input ------------------------------------------------------------------------------------------
 
 test('truncated: shorter than the 8-byte length', () => {
-  rejects(new Uint8Array(5), 'file is 5 bytes, too short for the 8-byte header length: truncated or not a safetensors file');
+  rejects(
+    new Uint8Array(5),
+    'file is 5 bytes, too short for the 8-byte header length: truncated or not a safetensors file',
+  );
   rejects(new Uint8Array(0), /file is 0 bytes/);
 });
 
 test('truncated: header length past the end of the file', () => {
-  rejects(build('{}', new Uint8Array(0), 100n), 'header length 100 bytes runs past the end of the 10-byte file: truncated or not a safetensors file');
+  rejects(
+    build('{}', new Uint8Array(0), 100n),
+    'header length 100 bytes runs past the end of the 10-byte file: truncated or not a safetensors file',
+  );
 });
 
 test('oversized header length', () => {
-  rejects(build('{}', new Uint8Array(0), 2n ** 40n), `header length ${2 ** 40} bytes exceeds the limit of ${MAX_HEADER_BYTES}: corrupt or not a safetensors file`);
+  rejects(
+    build('{}', new Uint8Array(0), 2n ** 40n),
+    `header length ${2 ** 40} bytes exceeds the limit of ${MAX_HEADER_BYTES}: corrupt or not a safetensors file`,
+  );
   rejects(build('{}', new Uint8Array(0), 2n ** 64n - 1n), /header length 18446744073709551615 bytes exceeds the limit/);
   rejects(build('{}', new Uint8Array(0), BigInt(MAX_HEADER_BYTES + 1)), /exceeds the limit of 100000000/);
 });
@@ -366,7 +395,9 @@ test('a truncated file on disk is reported with its path', () => {
       message: `${path}: header: tensor 't': data_offsets [0, 16] run past the end of the 13-byte data section: truncated file?`,
     });
     writeFileSync(path, new Uint8Array(3));
-    assert.throws(() => loadSafetensors(path), { message: new RegExp(`^${path.replace(/[.\\]/g, '\\$&')}: file is 3 bytes`) });
+    assert.throws(() => loadSafetensors(path), {
+      message: new RegExp(`^${path.replace(/[.\\]/g, '\\$&')}: file is 3 bytes`),
+    });
     assert.throws(() => readSafetensorsHeader(path), /file is 3 bytes/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -390,7 +421,10 @@ test('duplicate keys are refused although JSON.parse would accept them', () => {
     `header: key 'w' appears twice (a tensor or "__metadata__" listed twice)`,
   );
   rejects(build(`{"w":${F32x2}[0,8]},"\\u0077":${F32x2}[0,8]}}`, f32le(1, 2)), /key 'w' appears twice/);
-  rejects(build(`{"w":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, f32le(1, 2)), "header: key 'dtype' appears twice in 'w'");
+  rejects(
+    build(`{"w":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, f32le(1, 2)),
+    "header: key 'dtype' appears twice in 'w'",
+  );
   rejects(build('{"__metadata__":{"a":"1","a":"2"}}'), "header: key 'a' appears twice in '__metadata__'");
   rejects(build('{"__metadata__":{},"__metadata__":{}}'), /key '__metadata__' appears twice/);
 });
@@ -420,7 +454,8 @@ test('holes and uncovered trailing data', () => {
 });
 
 test('out-of-range and malformed data_offsets', () => {
-  const msg = (got: string): string => `header: tensor 'a': data_offsets must be [begin, end] with integers 0 <= begin <= end, got ${got}`;
+  const msg = (got: string): string =>
+    `header: tensor 'a': data_offsets must be [begin, end] with integers 0 <= begin <= end, got ${got}`;
   rejects(build('{"a":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}}'), msg('[8,0]'));
   rejects(build('{"a":{"dtype":"U8","shape":[0],"data_offsets":[-1,-1]}}'), msg('[-1,-1]'));
   rejects(build('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0.5,1.5]}}', new Uint8Array(2)), msg('[0.5,1.5]'));
@@ -440,7 +475,7 @@ test('out-of-range and malformed data_offsets', () => {
 test('unknown or missing dtype', () => {
   rejects(
     build(`{"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}`, new Uint8Array(16)),
-    "header: tensor 'a': unknown dtype \"F128\" (known: BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)",
+    'header: tensor \'a\': unknown dtype "F128" (known: BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)',
   );
   rejects(build(`{"a":{"dtype":"float32","shape":[1],"data_offsets":[0,4]}}`, f32le(1)), /unknown dtype "float32"/);
   rejects(build(`{"a":{"dtype":4,"shape":[1],"data_offsets":[0,4]}}`, f32le(1)), /unknown dtype 4 /);
@@ -471,25 +506,47 @@ test('negative, fractional, non-numeric or overflowing shape entries', () => {
 
 test('metadata that is not a map of strings', () => {
   rejects(build('{"__metadata__":{"epoch":3}}'), `header: "__metadata__" value of 'epoch' must be a string, got 3`);
-  rejects(build('{"__metadata__":{"a":{"b":"c"}}}'), `header: "__metadata__" value of 'a' must be a string, got {"b":"c"}`);
+  rejects(
+    build('{"__metadata__":{"a":{"b":"c"}}}'),
+    `header: "__metadata__" value of 'a' must be a string, got {"b":"c"}`,
+  );
   rejects(build('{"__metadata__":["a"]}'), 'header: "__metadata__" must be an object of strings');
   rejects(build('{"__metadata__":"x"}'), 'header: "__metadata__" must be an object of strings');
 });
 
 test('bool tensors must hold 0 or 1', () => {
-  assert.throws(() => parseSafetensors(build('{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}', new Uint8Array([1, 0, 2])), 'm.st'), {
-    message: "m.st: tensor 'm': BOOL element 2 is byte 2, not 0 or 1",
-  });
+  assert.throws(
+    () =>
+      parseSafetensors(
+        build('{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}', new Uint8Array([1, 0, 2])),
+        'm.st',
+      ),
+    {
+      message: "m.st: tensor 'm': BOOL element 2 is byte 2, not 0 or 1",
+    },
+  );
 });
 
 test('the writer refuses invalid tensors and metadata', () => {
   const bad = (tensors: Record<string, RawTensor>, message: string, metadata?: Record<string, string>): void => {
-    assert.throws(() => serializeSafetensorsRaw(tensors, metadata), { name: 'SafetensorsError', message: `safetensors: ${message}` });
+    assert.throws(() => serializeSafetensorsRaw(tensors, metadata), {
+      name: 'SafetensorsError',
+      message: `safetensors: ${message}`,
+    });
   };
-  bad({ w: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } }, "tensor 'w': shape [3] of F32 needs 12 bytes, data has 8");
-  bad({ w: { dtype: 'F32', shape: [-1], data: new Uint8Array(0) } }, "tensor 'w': shape [-1] must list non-negative integers");
+  bad(
+    { w: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } },
+    "tensor 'w': shape [3] of F32 needs 12 bytes, data has 8",
+  );
+  bad(
+    { w: { dtype: 'F32', shape: [-1], data: new Uint8Array(0) } },
+    "tensor 'w': shape [-1] must list non-negative integers",
+  );
   bad({ w: { dtype: 'X' as 'F32', shape: [], data: new Uint8Array(0) } }, `tensor 'w': unknown dtype "X"`);
-  bad({ __metadata__: { dtype: 'U8', shape: [], data: new Uint8Array(1) } }, 'a tensor may not be named "__metadata__"');
+  bad(
+    { __metadata__: { dtype: 'U8', shape: [], data: new Uint8Array(1) } },
+    'a tensor may not be named "__metadata__"',
+  );
   bad({}, "metadata value of 'n' must be a string, got number", { n: 1 as unknown as string });
   const t = tensor([1]);
   const dir = tmp();
