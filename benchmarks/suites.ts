@@ -1,5 +1,9 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 
+import { engine } from './engine.js';
+
 export type Suite = () => Promise<Record<string, unknown>>;
 
-export const suites: Record<string, Suite> = {};
+export const suites: Record<string, Suite> = {
+  engine,
+};
