@@ -1,6 +1,11 @@
 // Precision and recall of one category, area range and maxDets setting, from the matched detections of all images
 // merged in score order: the reference's cumulative TP/FP counts, monotone precision envelope and left
 // searchsorted over the recall thresholds.
+//
+// Precision is computed only at true positives. That gives the same numbers: recall grows only at a TP, so the
+// first position reaching a recall threshold > 0 is a TP; precision falls at every FP, so the maximum over any
+// suffix that starts at a TP is reached at a TP; and at threshold 0 the reference reads the maximum over all
+// positions, which is 0 when there is no TP. Ignored detections change neither count and are skipped.
 
 /** The reference's np.spacing(1), added to the precision denominator. */
 const EPS = Number.EPSILON;
@@ -10,38 +15,55 @@ const EPS = Number.EPSILON;
  *  rank    [n] position of the detection within its image's score order (kept only if rank < maxDet)
  *  tp, ig  [n] per-threshold bits from matchImage (bit t: true positive / ignored at threshold t)
  *  npig    number of non-ignored ground truths (> 0)
- *  T       thresholds; recThrs [R]
- *  rc, pr  [n] scratch
+ *  T       thresholds (<= 16); recThrs [R]
+ *  prAtTp  [T * npig] scratch: precision at the i-th TP of threshold t
+ *  nfp, ntp [T] scratch
  * Outputs: q [T * R] precision at each recall threshold; rec [T] final recall.
  */
 export function precisionRecall(
   rank: Int32Array, tp: Uint16Array, ig: Uint16Array, n: number, maxDet: number, npig: number,
-  T: number, recThrs: Float64Array, rc: Float64Array, pr: Float64Array,
+  T: number, recThrs: Float64Array, prAtTp: Float64Array, nfp: Int32Array, ntp: Int32Array,
   q: Float64Array, rec: Float64Array,
 ): void {
+  const all = (1 << T) - 1;
+  nfp.fill(0, 0, T);
+  ntp.fill(0, 0, T);
+  // False positives at every threshold (the common case) are counted once for all.
+  let fpAll = 0;
+  for (let i = 0; i < n; i++) {
+    if (rank[i]! >= maxDet) continue;
+    const tb = tp[i]!;
+    const ib = ig[i]!;
+    if (tb === 0) {
+      if (ib === 0) {
+        fpAll++;
+        continue;
+      }
+      if (ib === all) continue;
+    }
+    for (let t = 0; t < T; t++) {
+      const bit = 1 << t;
+      if ((ib & bit) !== 0) continue;
+      if ((tb & bit) !== 0) {
+        const k = ++ntp[t]!;
+        prAtTp[t * npig + k - 1] = k / (nfp[t]! + fpAll + k + EPS);
+      } else {
+        nfp[t]!++;
+      }
+    }
+  }
   const R = recThrs.length;
   for (let t = 0; t < T; t++) {
-    const bit = 1 << t;
-    let ntp = 0;
-    let nfp = 0;
-    let len = 0;
-    // Ignored detections leave both counts unchanged, so dropping them changes no precision the thresholds read.
-    for (let i = 0; i < n; i++) {
-      if (rank[i]! >= maxDet || (ig[i]! & bit) !== 0) continue;
-      if ((tp[i]! & bit) !== 0) ntp++;
-      else nfp++;
-      rc[len] = ntp / npig;
-      pr[len] = ntp / (nfp + ntp + EPS);
-      len++;
-    }
-    rec[t] = ntp / npig;
-    for (let i = len - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
-    const base = t * R;
+    const len = ntp[t]!;
+    const base = t * npig;
+    rec[t] = len / npig;
+    for (let i = len - 1; i > 0; i--) if (prAtTp[base + i]! > prAtTp[base + i - 1]!) prAtTp[base + i - 1] = prAtTp[base + i]!;
+    // Recall at the i-th TP is (i + 1) / npig; read the envelope at the first one reaching each threshold.
     let j = 0;
     for (let r = 0; r < R; r++) {
       const thr = recThrs[r]!;
-      while (j < len && rc[j]! < thr) j++;
-      q[base + r] = j < len ? pr[j]! : 0;
+      while (j < len && (j + 1) / npig < thr) j++;
+      q[t * R + r] = j < len ? prAtTp[base + j]! : 0;
     }
   }
 }

@@ -60,7 +60,10 @@ function isDetections(d: DetectionInput): d is Detections {
 /** Validates any accepted detection form against the ground truth. */
 export function toDetections(d: DetectionInput, gt: CocoGroundTruth): Detections {
   if (Array.isArray(d)) return detectionsFromList(d, gt);
-  if (isDetections(d)) return d;
+  if (isDetections(d)) {
+    if (d.groundTruth !== gt) throw new Error(`detections were validated against ${d.groundTruth.source}, not ${gt.source}`);
+    return d;
+  }
   return detectionsFromColumns(d as DetectionColumns, gt);
 }
 
@@ -169,6 +172,8 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
   const R = RECALL_THRESHOLDS.length;
   const K = gt.categoryIds.length;
   const A = AREA_RANGES.length;
+  const areaLo = Float64Array.from(AREA_RANGES, (r) => r[0]);
+  const areaHi = Float64Array.from(AREA_RANGES, (r) => r[1]);
   const M = maxDets.length;
   const I = imageIds.length;
   const shape: EvalShape = { T, R, K, A, M };
@@ -185,12 +190,15 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
   let cap = 1024;
   let keptRow = new Int32Array(cap);
   let keptRank = new Int32Array(cap);
+  let keptArea = new Float64Array(cap);
   let keptTp = new Uint16Array(cap * A);
   let keptIg = new Uint16Array(cap * A);
   const scratch = new Scratch();
   const npig = new Float64Array(A);
   const q = new Float64Array(T * R);
   const rec = new Float64Array(T);
+  const nfp = new Int32Array(T);
+  const ntp = new Int32Array(T);
 
   for (let k = 0; k < K; k++) {
     const dEnd = d.catStart[k + 1]!;
@@ -202,6 +210,7 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
       cap = nDetCat * 2;
       keptRow = new Int32Array(cap);
       keptRank = new Int32Array(cap);
+      keptArea = new Float64Array(cap);
       keptTp = new Uint16Array(cap * A);
       keptIg = new Uint16Array(cap * A);
     }
@@ -223,8 +232,10 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
 
       const k0 = nKept;
       for (let j = 0; j < D; j++) {
-        keptRow[k0 + j] = dOrder[d0 + j]!;
+        const row = dOrder[d0 + j]!;
+        keptRow[k0 + j] = row;
         keptRank[k0 + j] = j;
+        keptArea[k0 + j] = dets.boxes[row * 4 + 2]! * dets.boxes[row * 4 + 3]!;
       }
       nKept += D;
 
@@ -233,7 +244,8 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
         iouMatrix(dets.boxes, dOrder, d0, D, gt.annBoxes, gOrder, g0, G, gt.annCrowd, scratch.iou);
       }
       for (let a = 0; a < A; a++) {
-        const [lo, hi] = AREA_RANGES[a]!;
+        const lo = areaLo[a]!;
+        const hi = areaHi[a]!;
         // Ground truths: regular first, then ignored (crowd or area out of range), each group in file order.
         let nReg = 0;
         for (let j = 0; j < G; j++) {
@@ -254,20 +266,18 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
           scratch.gtCrowd[pos] = crowd;
         }
         for (let j = 0; j < D; j++) {
-          const o = keptRow[k0 + j]! * 4;
-          const area = dets.boxes[o + 2]! * dets.boxes[o + 3]!;
+          const area = keptArea[k0 + j]!;
           scratch.dtOutside[j] = area < lo || area > hi ? 1 : 0;
         }
-        const tp = keptTp.subarray(a * cap, (a + 1) * cap);
-        const ig = keptIg.subarray(a * cap, (a + 1) * cap);
+        const out = a * cap + k0;
         if (G === 0) {
           const all = (1 << T) - 1;
           for (let j = 0; j < D; j++) {
-            tp[k0 + j] = 0;
-            ig[k0 + j] = scratch.dtOutside[j] === 1 ? all : 0;
+            keptTp[out + j] = 0;
+            keptIg[out + j] = scratch.dtOutside[j] === 1 ? all : 0;
           }
         } else if (D > 0) {
-          matchImage(scratch.iou, D, G, scratch.gtOrder, scratch.gtIgnore, scratch.gtCrowd, scratch.dtOutside, IOU_THRESHOLDS, scratch.taken, tp, ig, k0);
+          matchImage(scratch.iou, D, G, scratch.gtOrder, scratch.gtIgnore, scratch.gtCrowd, scratch.dtOutside, IOU_THRESHOLDS, scratch.taken, keptTp, keptIg, out);
         }
       }
     }
@@ -283,8 +293,7 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
     for (let j = 0; j < nKept; j++) sRank[j] = keptRank[byScore[j]!]!;
     const sTp = new Uint16Array(nKept);
     const sIg = new Uint16Array(nKept);
-    const rc = new Float64Array(nKept);
-    const pr = new Float64Array(nKept);
+    const prAtTp = new Float64Array(T * Math.max(...npig));
     for (let a = 0; a < A; a++) {
       if (npig[a] === 0) continue;
       for (let j = 0; j < nKept; j++) {
@@ -293,7 +302,7 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
         sIg[j] = keptIg[a * cap + p]!;
       }
       for (let m = 0; m < M; m++) {
-        precisionRecall(sRank, sTp, sIg, nKept, maxDets[m]!, npig[a]!, T, RECALL_THRESHOLDS, rc, pr, q, rec);
+        precisionRecall(sRank, sTp, sIg, nKept, maxDets[m]!, npig[a]!, T, RECALL_THRESHOLDS, prAtTp, nfp, ntp, q, rec);
         for (let t = 0; t < T; t++) {
           recall[((t * K + k) * A + a) * M + m] = rec[t]!;
           for (let r = 0; r < R; r++) precision[(((t * R + r) * K + k) * A + a) * M + m] = q[t * R + r]!;
@@ -309,8 +318,8 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
   const perClassAP = gt.categoryIds.map((categoryId, k) => ({
     categoryId,
     name: gt.categoryNames[k]!,
-    ap: meanPrecision(precision, shape, allT, [k], 0, M - 1),
-    ap50: meanPrecision(precision, shape, t50, [k], 0, M - 1),
+    ap: meanPrecision(precision, shape, allT, k, k + 1, 0, M - 1),
+    ap50: meanPrecision(precision, shape, t50, k, k + 1, 0, M - 1),
   }));
   return {
     stats,

@@ -25,6 +25,8 @@ export interface DetectionColumns {
 
 /** Validated detections: image and category as indices into the ground truth's sorted ids. */
 export interface Detections {
+  /** The ground truth they were checked against (their indices mean nothing for another). */
+  readonly groundTruth: CocoGroundTruth;
   readonly count: number;
   /** [N] */
   readonly image: Int32Array;
@@ -76,14 +78,14 @@ function coord(v: unknown, source: string, i: number, c: number): number {
   return v;
 }
 
-function alloc(n: number): Detections {
-  return { count: n, image: new Int32Array(n), category: new Int32Array(n), scores: new Float64Array(n), boxes: new Float64Array(n * 4) };
+function alloc(n: number, gt: CocoGroundTruth): Detections {
+  return { groundTruth: gt, count: n, image: new Int32Array(n), category: new Int32Array(n), scores: new Float64Array(n), boxes: new Float64Array(n * 4) };
 }
 
 /** Validates a results list (parsed JSON or objects built in code). */
 export function detectionsFromList(list: unknown, gt: CocoGroundTruth, source = 'detections'): Detections {
   if (!Array.isArray(list)) throw new Error(`${source}: expected a JSON array of detections {image_id, category_id, bbox, score}`);
-  const out = alloc(list.length);
+  const out = alloc(list.length, gt);
   for (let i = 0; i < list.length; i++) {
     const d: unknown = list[i];
     if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(source, i, '', 'expected an object {image_id, category_id, bbox, score}');
@@ -103,7 +105,7 @@ export function detectionsFromColumns(cols: DetectionColumns, gt: CocoGroundTrut
         `scores ${n}, boxes ${cols.boxes.length} = 4 x ${cols.boxes.length / 4})`,
     );
   }
-  const out = alloc(n);
+  const out = alloc(n, gt);
   const b = cols.boxes;
   for (let i = 0; i < n; i++) {
     put(out, i, cols.imageIds[i], cols.categoryIds[i], cols.scores[i], b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3], gt, source);

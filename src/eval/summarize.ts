@@ -36,13 +36,13 @@ const SPECS: readonly StatSpec[] = [
   { ap: false, iou: null, area: 'large', m: 2 },
 ];
 
-/** Mean of the entries > -1 of precision[t, :, k, a, m] over the given t and k (-1 when there are none). */
-export function meanPrecision(precision: Float64Array, s: EvalShape, ts: readonly number[], ks: readonly number[], a: number, m: number): number {
+/** Mean of the entries > -1 of precision[t, :, k, a, m] over the given t and k in [k0, k1) (-1 when there are none). */
+export function meanPrecision(precision: Float64Array, s: EvalShape, ts: readonly number[], k0: number, k1: number, a: number, m: number): number {
   let sum = 0;
   let n = 0;
   for (const t of ts) {
     for (let r = 0; r < s.R; r++) {
-      for (const k of ks) {
+      for (let k = k0; k < k1; k++) {
         const v = precision[(((t * s.R + r) * s.K + k) * s.A + a) * s.M + m]!;
         if (v > -1) {
           sum += v;
@@ -54,12 +54,12 @@ export function meanPrecision(precision: Float64Array, s: EvalShape, ts: readonl
   return n ? sum / n : -1;
 }
 
-/** Mean of the entries > -1 of recall[t, k, a, m] over the given t and k (-1 when there are none). */
-export function meanRecall(recall: Float64Array, s: EvalShape, ts: readonly number[], ks: readonly number[], a: number, m: number): number {
+/** Mean of the entries > -1 of recall[t, k, a, m] over the given t and k in [k0, k1) (-1 when there are none). */
+export function meanRecall(recall: Float64Array, s: EvalShape, ts: readonly number[], k0: number, k1: number, a: number, m: number): number {
   let sum = 0;
   let n = 0;
   for (const t of ts) {
-    for (const k of ks) {
+    for (let k = k0; k < k1; k++) {
       const v = recall[((t * s.K + k) * s.A + a) * s.M + m]!;
       if (v > -1) {
         sum += v;
@@ -76,12 +76,11 @@ function range(n: number): number[] {
 
 /** The 12 stats in the reference's order (see STAT_NAMES); -1 where nothing was measurable. */
 export function summarize(precision: Float64Array, recall: Float64Array, s: EvalShape, iouThresholds: Float64Array): number[] {
-  const ks = range(s.K);
   return SPECS.map((spec) => {
     let ts = range(s.T);
     if (spec.iou !== null) ts = ts.filter((t) => iouThresholds[t] === spec.iou);
     const a = AREA_LABELS.indexOf(spec.area);
-    return spec.ap ? meanPrecision(precision, s, ts, ks, a, spec.m) : meanRecall(recall, s, ts, ks, a, spec.m);
+    return spec.ap ? meanPrecision(precision, s, ts, 0, s.K, a, spec.m) : meanRecall(recall, s, ts, 0, s.K, a, spec.m);
   });
 }
 

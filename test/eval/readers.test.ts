@@ -71,6 +71,11 @@ test('detections: bad entries name the file, the index and the field', () => {
     () => detectionsFromColumns({ imageIds: [1], categoryIds: [7], scores: [0.5, 0.4], boxes: [0, 0, 1, 1] }, gt),
     { message: 'detections: column lengths disagree (imageIds 1, categoryIds 1, scores 2, boxes 4 = 4 x 1)' },
   );
+  // Validated detections belong to their ground truth.
+  const other = parseCocoGt(base(), 'other.json');
+  assert.throws(() => evaluateCoco(other, detectionsFromList([ok], gt, 'd.json')), {
+    message: 'detections were validated against g.json, not other.json',
+  });
   // The programmatic entry point validates too.
   assert.throws(() => evaluateCoco(gt, [{ ...ok, score: NaN }]), { message: 'detections: [0].score: must be a finite number (got NaN)' });
 });
