@@ -1,5 +1,8 @@
 // The benchmark suites by name. Each returns a JSON-able record.
+import { evalSuite } from './eval.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
 
-export const suites: Record<string, Suite> = {};
+export const suites: Record<string, Suite> = {
+  eval: evalSuite,
+};
