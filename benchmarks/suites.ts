@@ -1,9 +1,10 @@
 // The benchmark suites by name. Each returns a JSON-able record.
-
 import { engine } from './engine.js';
+import { evalSuite } from './eval.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
 
 export const suites: Record<string, Suite> = {
   engine,
+  eval: evalSuite,
 };

@@ -3,11 +3,13 @@
 import { Command } from 'commander';
 import { UsageError } from './args.js';
 import { registerInfo } from './commands/info.js';
+import { registerEval } from './commands/eval.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
 
 registerInfo(program);
+registerEval(program);
 
 try {
   await program.parseAsync(process.argv);

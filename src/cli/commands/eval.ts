@@ -1,0 +1,54 @@
+// `ladet eval ann=GT.json results=DETS.json [out=summary.json]`: COCO bbox evaluation of any detector's results file.
+import type { Command } from 'commander';
+import { rejectUnknown, splitArgs, UsageError } from '../args.js';
+import { evaluateCoco, formatSummary, readCocoGt, readDetections, type CocoEvalResult } from '../../eval/index.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+
+const USAGE = 'ladet eval ann=GT.json results=DETS.json [out=summary.json]';
+
+/** Parses the arguments, evaluates, prints the 12-line summary and writes `out` if given. */
+export function runEval(args: readonly string[], print: (line: string) => void = console.log): CocoEvalResult {
+  const { positional, kv } = splitArgs(args);
+  if (positional.length) throw new UsageError(`ladet eval: unexpected argument ${positional[0]} (usage: ${USAGE})`);
+  rejectUnknown(kv, ['ann', 'results', 'out'], 'eval');
+  const path = (key: string, required: boolean): string | undefined => {
+    const v = kv[key];
+    if (v === undefined || v === '') {
+      if (required) throw new UsageError(`ladet eval: missing ${key}= (usage: ${USAGE})`);
+      return undefined;
+    }
+    return String(v);
+  };
+  const ann = path('ann', true)!;
+  const results = path('results', true)!;
+  const out = path('out', false);
+
+  const gt = readCocoGt(ann);
+  const dets = readDetections(results, gt);
+  const res = evaluateCoco(gt, dets);
+  print(formatSummary(res.stats, res.iouThresholds, res.maxDets));
+  if (out) {
+    const summary = {
+      ann,
+      results,
+      images: res.imageIds.length,
+      detections: dets.count,
+      maxDets: res.maxDets,
+      stats: res.named,
+      perClassAP: res.perClassAP,
+    };
+    writeFileAtomic(out, JSON.stringify(summary, null, 2) + '\n');
+    print(`wrote ${out}`);
+  }
+  return res;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('COCO bbox evaluation (pycocotools numbers) of a results file against COCO ground truth')
+    .argument('[args...]', 'ann=GT.json results=DETS.json [out=summary.json]')
+    .action((args: string[]) => {
+      runEval(args);
+    });
+}
