@@ -1,4 +1,5 @@
 // ladet's tensor engine: libtorch through the native addon.
+import { availableParallelism } from 'node:os';
 import { native } from './native.js';
 
 export { Tensor, defOp, wrap, wrapAll, type Arg, type Scalar, type Shape, type ValuesIndices } from './tensor.js';
@@ -27,3 +28,10 @@ export function cudaAvailable(): boolean {
 }
 
 export const libtorchVersion: string = native.libtorchVersion;
+
+// DESIGN §4: intra-op threads default to the number of cores. Debian's libtorch starts with 1, so set it once
+// here unless the user pinned it through OMP_NUM_THREADS or LADET_THREADS.
+{
+  const pinned = Number(process.env.LADET_THREADS ?? process.env.OMP_NUM_THREADS ?? 0);
+  native.setNumThreads(pinned >= 1 ? Math.floor(pinned) : availableParallelism());
+}
