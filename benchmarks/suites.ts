@@ -1,5 +1,10 @@
 // The benchmark suites by name. Each returns a JSON-able record.
+import { assign } from './assign.js';
+import { nms } from './nms.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
 
-export const suites: Record<string, Suite> = {};
+export const suites: Record<string, Suite> = {
+  assign,
+  nms,
+};

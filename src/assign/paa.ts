@@ -188,6 +188,29 @@ export function groupCandidates(c: ImageCandidates, levelStarts: readonly number
   return { numGt: c.numGt, numLevels: L, order, starts };
 }
 
+/**
+ * Per-group choice of cost source (CoLAD's local switch): candidate j of group grp takes sources[choice[grp]][j].
+ * choice has one entry per (GT, level) group (numGt·numLevels); every source has one cost per candidate.
+ */
+export function pickGroupCosts(groups: CandidateGroups, sources: readonly ArrayLike<number>[], choice: ArrayLike<number>): Float32Array {
+  const nGroups = groups.numGt * groups.numLevels;
+  if (choice.length !== nGroups) throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
+  const p = groups.order.length;
+  sources.forEach((s, k) => {
+    if (s.length !== p) throw new Error(`pickGroupCosts: source ${k} has ${s.length} costs for ${p} candidates`);
+  });
+  const out = new Float32Array(p);
+  for (let grp = 0; grp < nGroups; grp++) {
+    const src = sources[choice[grp] as number];
+    if (src === undefined) throw new RangeError(`pickGroupCosts: choice ${choice[grp]} for group ${grp} has no source`);
+    for (let q = groups.starts[grp] as number; q < (groups.starts[grp + 1] as number); q++) {
+      const j = groups.order[q] as number;
+      out[j] = src[j] as number;
+    }
+  }
+  return out;
+}
+
 /** What happened to each GT in the re-assignment, for logging and tests. */
 export enum GtOutcome {
   /** positives chosen by the GMM */
@@ -319,21 +342,21 @@ export function reassign(
       // Scheme (c): the fg sample with the highest score (first on ties) closes the positive prefix of fg samples.
       const off = row * stride;
       let best = -Infinity;
-      let lastFg = -1;
+      let peak = -1;
       for (let t = 0; t < n; t++) {
         if (pred.labels[off + t] !== 0) continue;
         const s = pred.scores[off + t] as number;
-        if (lastFg < 0 || s > best) {
+        if (peak < 0 || s > best) {
           best = s;
-          lastFg = t;
+          peak = t;
         }
       }
-      if (lastFg < 0) {
+      if (peak < 0) {
         res.outcome[g] = GtOutcome.NoForeground;
         continue;
       }
       let k = 0;
-      for (let t = 0; t <= lastFg; t++) {
+      for (let t = 0; t <= peak; t++) {
         if (pred.labels[off + t] !== 0) continue;
         res.positive[who[off + t] as number] = 1;
         k++;

