@@ -16,9 +16,9 @@
 //   (the occasional PAA training crash, mmdetection issue #4152). Here σ² >= reg_covar by construction, and a floor
 //   (default reg_covar) is applied explicitly as well.
 // - no exception, ever: a set whose samples cannot be separated (all equal) simply ends with two identical
-//   components, so predict gives component 0 everywhere and all scores are equal; a set with a non-finite sample or
-//   fewer than one sample is marked `failed` (no parameters) instead of throwing. One sample is fitted (sklearn
-//   refuses n < 2; PAA never asks).
+//   components, so predict gives component 0 everywhere and all scores are equal (PAA then keeps the first, lowest-
+//   cost sample as the only positive). A set that is empty or holds a non-finite sample is marked `failed` (no
+//   parameters) instead of throwing. One sample is fitted (sklearn refuses n < 2; PAA never asks).
 //
 // Layout: the sets are rows of a padded (G, stride) matrix with per-row counts (the mask). Each row runs its own EM
 // until its own convergence, which is what a lock-step batched EM with a per-row "converged" mask computes, without
