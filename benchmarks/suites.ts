@@ -1,10 +1,14 @@
 // The benchmark suites by name. Each returns a JSON-able record.
+import { assign } from './assign.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
+import { nms } from './nms.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
 
 export const suites: Record<string, Suite> = {
   engine,
   eval: evalSuite,
+  assign,
+  nms,
 };

@@ -1,0 +1,141 @@
+// The Assignment value (DESIGN.md §3): the one thing a label assigner hands to a head's loss. Everything is
+// batch-flattened: anchor index = image · anchorsPerImage + index within the image's concatenated levels, and a
+// GT index points into the batch's GTs concatenated image after image.
+import { Tensor, cat, dispose, full, tensor, tidy, zeros } from '../torch/index.js';
+
+export interface Assignment {
+  /** (B·A) int64: GT class of positives, numClasses (background) elsewhere */
+  labels: Tensor;
+  /** (B·A) float32: 1 on anchors that take part in the classification loss, 0 on ignored / invalid anchors */
+  labelWeights: Tensor;
+  /** (B·A, 4) float32: the matched GT box (x1y1x2y2) of each positive, zeros elsewhere */
+  bboxTargets: Tensor;
+  /** (P) int64: positive anchors, batch-flattened, ascending */
+  posInds: Tensor;
+  /** (P) int64: GT of each positive, index into the batch's concatenated GTs */
+  posGtInds: Tensor;
+  /** P, the number of positives in the batch (on this process; not reduced across processes) */
+  numPos: number;
+  numImages: number;
+  anchorsPerImage: number;
+  numClasses: number;
+}
+
+/** Inputs every assigner receives; shapes per batch of B images sharing one anchor grid. */
+export interface AssignTargets {
+  /** (A, 4) float32 anchors of one image (identical for the images of a padded batch) */
+  anchors: Tensor;
+  /** start of each FPN level in the anchor list, plus the total (length L+1) */
+  levelStarts: readonly number[];
+  /** (B, A) bool: anchor lies inside that image's own padded shape */
+  validFlags: Tensor;
+  /** per image (G_i, 4) float32 GT boxes x1y1x2y2 */
+  gtBoxes: readonly Tensor[];
+  /** per image (G_i) int64 GT classes in 0..numClasses-1 */
+  gtLabels: readonly Tensor[];
+  numClasses: number;
+}
+
+/** Head outputs an assigner may read (the student's for PAA, the teacher's for LAD), levels already flattened. */
+export interface HeadPredictions {
+  /** (B, A, C) classification logits */
+  clsLogits: Tensor;
+  /** (B, A, 4) box deltas (DeltaXYWH, before decoding) */
+  regDeltas: Tensor;
+}
+
+/** A label assigner: ATSS, SimOTA or task-aligned assigners plug in here without touching heads. */
+export interface Assigner {
+  /** preds may be null for assigners that do not read predictions (max-IoU). */
+  assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment;
+}
+
+/** Per image: positive anchors (image-local indices, any order) and their image-local GT indices. */
+export interface ImagePositives {
+  anchorInds: Tensor | Int32Array;
+  gtInds: Tensor | Int32Array;
+}
+
+/**
+ * Builds an Assignment from per-image positives. labelWeights (B·A) float32 is taken over (not copied); the
+ * other tensors are created on its device.
+ */
+export function assignmentFromPositives(
+  targets: AssignTargets,
+  positives: readonly ImagePositives[],
+  labelWeights: Tensor,
+): Assignment {
+  const b = targets.gtBoxes.length;
+  const a = targets.anchors.dim(0);
+  const c = targets.numClasses;
+  if (positives.length !== b) throw new Error(`assignment: ${positives.length} positive sets for ${b} images`);
+  const device = labelWeights.device;
+  const built = tidy(() => {
+    const inds: Tensor[] = [];
+    const gts: Tensor[] = [];
+    let gtOffset = 0;
+    positives.forEach((p, i) => {
+      const ai = asLong(p.anchorInds, device);
+      const gi = asLong(p.gtInds, device);
+      if (ai.numel !== gi.numel) throw new Error(`assignment: image ${i} has ${ai.numel} positives but ${gi.numel} GT indices`);
+      inds.push(ai.add(i * a));
+      gts.push(gi.add(gtOffset));
+      gtOffset += targets.gtBoxes[i]!.dim(0);
+    });
+    const posUnsorted = cat(inds);
+    const gtUnsorted = cat(gts);
+    const { values: posInds, indices: order } = posUnsorted.sort(0, false, true);
+    const posGtInds = gtUnsorted.indexSelect(0, order);
+    const allBoxes = cat(targets.gtBoxes.map((g) => (g.device === device ? g : g.toDevice(device)))).to('float32').reshape([-1, 4]);
+    const allLabels = cat(targets.gtLabels.map((g) => (g.device === device ? g : g.toDevice(device)))).to('int64').reshape([-1]);
+    const labels = full([b * a], c, { dtype: 'int64', device }).indexPut([posInds], allLabels.indexSelect(0, posGtInds));
+    const bboxTargets = zeros([b * a, 4], { device }).indexPut([posInds], allBoxes.indexSelect(0, posGtInds));
+    return { labels, bboxTargets, posInds, posGtInds };
+  });
+  return { ...built, labelWeights, numPos: built.posInds.numel, numImages: b, anchorsPerImage: a, numClasses: c };
+}
+
+function asLong(x: Tensor | Int32Array, device: string): Tensor {
+  if (x instanceof Int32Array) return tensor(BigInt64Array.from(x, (v) => BigInt(v)), [x.length], { device });
+  const l = x.to('int64').reshape([-1]);
+  return l.device === device ? l : l.toDevice(device);
+}
+
+/** Frees the tensors of an Assignment. */
+export function disposeAssignment(a: Assignment): void {
+  dispose([a.labels, a.labelWeights, a.bboxTargets, a.posInds, a.posGtInds]);
+}
+
+/** Checks the batch layout of assigner inputs; errors name the offending field. */
+export function checkTargets(t: AssignTargets, preds: HeadPredictions | null): void {
+  const b = t.gtBoxes.length;
+  const a = t.anchors.dim(0);
+  if (t.anchors.ndim !== 2 || t.anchors.dim(1) !== 4) throw new Error(`assign: anchors must be (A, 4), got [${t.anchors.shape.join(', ')}]`);
+  if (t.gtLabels.length !== b) throw new Error(`assign: gtLabels has ${t.gtLabels.length} images, gtBoxes ${b}`);
+  if (t.validFlags.ndim !== 2 || t.validFlags.dim(0) !== b || t.validFlags.dim(1) !== a) {
+    throw new Error(`assign: validFlags must be (${b}, ${a}), got [${t.validFlags.shape.join(', ')}]`);
+  }
+  if (t.levelStarts[t.levelStarts.length - 1] !== a) {
+    throw new Error(`assign: levelStarts ends at ${t.levelStarts[t.levelStarts.length - 1]}, anchors has ${a} rows`);
+  }
+  t.gtBoxes.forEach((g, i) => {
+    if (g.ndim !== 2 || g.dim(1) !== 4) throw new Error(`assign: gtBoxes[${i}] must be (G, 4), got [${g.shape.join(', ')}]`);
+    const labels = t.gtLabels[i]!;
+    if (labels.numel !== g.dim(0)) throw new Error(`assign: gtLabels[${i}] has ${labels.numel} entries, gtBoxes[${i}] ${g.dim(0)}`);
+    if (labels.numel > 0) {
+      const lo = tidy(() => labels.min().item());
+      const hi = tidy(() => labels.max().item());
+      if (lo < 0 || hi >= t.numClasses) throw new Error(`assign: gtLabels[${i}] has class ${lo < 0 ? lo : hi} outside 0..${t.numClasses - 1}`);
+    }
+  });
+  if (preds !== null) {
+    const cl = preds.clsLogits;
+    if (cl.ndim !== 3 || cl.dim(0) !== b || cl.dim(1) !== a || cl.dim(2) !== t.numClasses) {
+      throw new Error(`assign: clsLogits must be (${b}, ${a}, ${t.numClasses}), got [${cl.shape.join(', ')}]`);
+    }
+    const r = preds.regDeltas;
+    if (r.ndim !== 3 || r.dim(0) !== b || r.dim(1) !== a || r.dim(2) !== 4) {
+      throw new Error(`assign: regDeltas must be (${b}, ${a}, 4), got [${r.shape.join(', ')}]`);
+    }
+  }
+}

@@ -1,0 +1,412 @@
+// PAA label assignment (mmdetection PAAHead: get_pos_loss + paa_reassign + gmm_separation_scheme), split so LAD and
+// CoLAD can reuse the pieces:
+//   preAssignCandidates  max-IoU pre-assignment (0.1 / 0.1, low-quality matches) -> candidates per image
+//   candidateCosts       the PAA cost of each candidate from any network's outputs (noGrad)
+//   groupCandidates      candidates per (GT, FPN level): the unit of the per-level top-k and of CoLAD's switch
+//   reassign             per GT: per-level top-k lowest costs, GMM, separation scheme (c) -> positives
+//   PaaAssigner          all of it as an Assigner (PAA: student outputs; LAD: pass the teacher's outputs)
+// The GMM runs once for all GTs of all images of the batch (see gmm.ts).
+import { Tensor, cat, noGrad, tensor, tidy } from '../torch/index.js';
+import { DeltaXYWHCoder } from '../det/box_coder.js';
+import { alignedGiou } from '../det/iou.js';
+import {
+  assignmentFromPositives,
+  checkTargets,
+  type Assigner,
+  type AssignTargets,
+  type Assignment,
+  type HeadPredictions,
+} from './assignment.js';
+import { fitGmm2, predictGmm2, type GmmOptions } from './gmm.js';
+import { PAA_PRE_ASSIGN, maxIouAssign, type MaxIoUConfig } from './max_iou.js';
+
+export interface PaaCostOptions {
+  /** focal loss alpha and gamma (mmdetection FocalLoss defaults) */
+  alpha?: number;
+  gamma?: number;
+  /** weight of the focal term (FocalLoss loss_weight) */
+  clsWeight?: number;
+  /** weight of the 1 - GIoU term (GIoULoss loss_weight) */
+  giouWeight?: number;
+  coder?: DeltaXYWHCoder;
+}
+
+export interface PaaOptions extends PaaCostOptions {
+  /** lowest-cost candidates kept per GT and level */
+  topk?: number;
+  preAssign?: MaxIoUConfig;
+  gmm?: GmmOptions;
+}
+
+/** The pre-assigned candidates of one image. */
+export interface ImageCandidates {
+  /** (P) image-local anchor indices, ascending */
+  anchorInds: Int32Array;
+  /** (P) image-local GT index of each candidate */
+  gtInds: Int32Array;
+  /** GTs of the image */
+  numGt: number;
+}
+
+/**
+ * Max-IoU pre-assignment of every image. Returns the candidates (on the CPU) and the batch's label weights
+ * (B·A) float32 (1 on valid, non-ignored anchors) on the anchors' device.
+ */
+export function preAssignCandidates(
+  targets: AssignTargets,
+  cfg: MaxIoUConfig = PAA_PRE_ASSIGN,
+): { candidates: ImageCandidates[]; labelWeights: Tensor } {
+  return noGrad(() => {
+    const candidates: ImageCandidates[] = [];
+    const labelWeights = tidy(() => {
+      const weights: Tensor[] = [];
+      const assignedAll: Tensor[] = [];
+      targets.gtBoxes.forEach((gt, i) => {
+        const { assignedGt } = maxIouAssign(targets.anchors, targets.validFlags.select(0, i), gt, cfg);
+        assignedAll.push(assignedGt);
+        weights.push(assignedGt.ge(0).to('float32'));
+      });
+      // One device->host copy for the whole batch.
+      const a = targets.anchors.dim(0);
+      const assigned = cat(assignedAll).to('int32').toTypedArray<'int32'>();
+      targets.gtBoxes.forEach((gt, i) => {
+        const row = assigned.subarray(i * a, (i + 1) * a);
+        let p = 0;
+        for (let j = 0; j < a; j++) if ((row[j] as number) > 0) p++;
+        const anchorInds = new Int32Array(p);
+        const gtInds = new Int32Array(p);
+        p = 0;
+        for (let j = 0; j < a; j++) {
+          const v = row[j] as number;
+          if (v > 0) {
+            anchorInds[p] = j;
+            gtInds[p++] = v - 1;
+          }
+        }
+        candidates.push({ anchorInds, gtInds, numGt: gt.dim(0) });
+      });
+      return cat(weights);
+    });
+    return { candidates, labelWeights };
+  });
+}
+
+/**
+ * PAA cost of each candidate, computed without gradient from one network's outputs:
+ * cost = clsWeight · Σ_c focal(z_c, onehot(label)_c) (α-balanced, summed over ALL classes) + giouWeight · (1 − GIoU)
+ * of the decoded box (not clipped) and its GT. Returns one Float32Array (P_i) per image.
+ */
+export function candidateCosts(
+  targets: AssignTargets,
+  candidates: readonly ImageCandidates[],
+  preds: HeadPredictions,
+  opts: PaaCostOptions = {},
+): Float32Array[] {
+  const alpha = opts.alpha ?? 0.25;
+  const gamma = opts.gamma ?? 2;
+  const clsWeight = opts.clsWeight ?? 1;
+  const giouWeight = opts.giouWeight ?? 1.3;
+  const coder = opts.coder ?? new DeltaXYWHCoder();
+  const device = preds.clsLogits.device;
+  const flat = noGrad(() =>
+    tidy(() => {
+      const parts = candidates.map((c, i) => {
+        if (c.anchorInds.length === 0) return tensor(new Float32Array(0), [0], { device });
+        const idx = tensor(BigInt64Array.from(c.anchorInds, (v) => BigInt(v)), [c.anchorInds.length], { device });
+        const gi = tensor(BigInt64Array.from(c.gtInds, (v) => BigInt(v)), [c.gtInds.length], { device });
+        const z = preds.clsLogits.select(0, i).indexSelect(0, idx).to('float32');
+        const deltas = preds.regDeltas.select(0, i).indexSelect(0, idx).to('float32');
+        const anchors = targets.anchors.toDevice(device).indexSelect(0, idx);
+        const boxes = coder.decode(anchors, deltas);
+        const gtBoxes = targets.gtBoxes[i]!.toDevice(device).to('float32').indexSelect(0, gi);
+        const labels = targets.gtLabels[i]!.toDevice(device).to('int64').indexSelect(0, gi).unsqueeze(1);
+        // Negative-class term on every class: (1-α) p^γ · BCE(z, 0), with BCE(z, 0) = softplus(z).
+        const p = z.sigmoid();
+        const negTerm = p.pow(gamma).mul(z.softplus()).mul(1 - alpha);
+        // The GT class swaps its negative term for α (1-p)^γ · BCE(z, 1), BCE(z, 1) = softplus(-z).
+        const zl = z.gather(1, labels).squeeze(1);
+        const pl = zl.sigmoid();
+        const posTerm = pl.rsub(1).pow(gamma).mul(zl.neg().softplus()).mul(alpha);
+        const focal = negTerm.sum(1).sub(negTerm.gather(1, labels).squeeze(1)).add(posTerm);
+        const giou = alignedGiou(boxes, gtBoxes);
+        return focal.mul(clsWeight).add(giou.rsub(1).mul(giouWeight));
+      });
+      return cat(parts);
+    }),
+  );
+  const all = flat.toTypedArray<'float32'>();
+  flat.dispose();
+  const out: Float32Array[] = [];
+  let off = 0;
+  for (const c of candidates) {
+    out.push(all.slice(off, off + c.anchorInds.length));
+    off += c.anchorInds.length;
+  }
+  return out;
+}
+
+/**
+ * Candidates of one image grouped by (GT, level): group gt·L + level holds the candidate positions
+ * order[starts[grp] .. starts[grp+1]) (positions into the candidate arrays, ascending anchor index).
+ */
+export interface CandidateGroups {
+  numGt: number;
+  numLevels: number;
+  /** (P) candidate positions, grouped */
+  order: Int32Array;
+  /** (numGt·numLevels + 1) group boundaries in `order` */
+  starts: Int32Array;
+}
+
+/** Groups one image's candidates by (GT, FPN level); levelStarts (L+1) from the anchor generator. */
+export function groupCandidates(c: ImageCandidates, levelStarts: readonly number[]): CandidateGroups {
+  const L = levelStarts.length - 1;
+  const p = c.anchorInds.length;
+  const nGroups = c.numGt * L;
+  const groupOf = new Int32Array(p);
+  const starts = new Int32Array(nGroups + 1);
+  let level = 0;
+  for (let j = 0; j < p; j++) {
+    const a = c.anchorInds[j] as number;
+    if (j > 0 && a < (c.anchorInds[j - 1] as number)) level = 0; // tolerate unsorted input
+    while (level < L - 1 && a >= (levelStarts[level + 1] as number)) level++;
+    if (a < 0 || a >= (levelStarts[L] as number)) throw new RangeError(`groupCandidates: anchor index ${a} outside 0..${(levelStarts[L] as number) - 1}`);
+    const g = c.gtInds[j] as number;
+    if (g < 0 || g >= c.numGt) throw new RangeError(`groupCandidates: GT index ${g} outside 0..${c.numGt - 1}`);
+    const grp = g * L + level;
+    groupOf[j] = grp;
+    starts[grp + 1] = (starts[grp + 1] as number) + 1;
+  }
+  for (let k = 0; k < nGroups; k++) starts[k + 1] = (starts[k + 1] as number) + (starts[k] as number);
+  const fill = starts.slice(0, nGroups);
+  const order = new Int32Array(p);
+  for (let j = 0; j < p; j++) {
+    const grp = groupOf[j] as number;
+    order[fill[grp] as number] = j;
+    fill[grp] = (fill[grp] as number) + 1;
+  }
+  return { numGt: c.numGt, numLevels: L, order, starts };
+}
+
+/**
+ * Per-group choice of cost source (CoLAD's local switch): candidate j of group grp takes sources[choice[grp]][j].
+ * choice has one entry per (GT, level) group (numGt·numLevels); every source has one cost per candidate.
+ */
+export function pickGroupCosts(groups: CandidateGroups, sources: readonly ArrayLike<number>[], choice: ArrayLike<number>): Float32Array {
+  const nGroups = groups.numGt * groups.numLevels;
+  if (choice.length !== nGroups) throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
+  const p = groups.order.length;
+  sources.forEach((s, k) => {
+    if (s.length !== p) throw new Error(`pickGroupCosts: source ${k} has ${s.length} costs for ${p} candidates`);
+  });
+  const out = new Float32Array(p);
+  for (let grp = 0; grp < nGroups; grp++) {
+    const src = sources[choice[grp] as number];
+    if (src === undefined) throw new RangeError(`pickGroupCosts: choice ${choice[grp]} for group ${grp} has no source`);
+    for (let q = groups.starts[grp] as number; q < (groups.starts[grp + 1] as number); q++) {
+      const j = groups.order[q] as number;
+      out[j] = src[j] as number;
+    }
+  }
+  return out;
+}
+
+/** What happened to each GT in the re-assignment, for logging and tests. */
+export enum GtOutcome {
+  /** positives chosen by the GMM */
+  Positive = 0,
+  /** fewer than 2 samples: no positive (mmdetection skips the GT) */
+  TooFewSamples = 1,
+  /** the GMM put no sample in the low-cost component: no positive */
+  NoForeground = 2,
+  /** a cost was not finite: no positive (ccdet's try/except skip) */
+  FitFailed = 3,
+}
+
+export interface ImageReassign {
+  /** (P) 1 for candidates that stay positive */
+  positive: Uint8Array;
+  /** (numGt) GtOutcome of each GT */
+  outcome: Uint8Array;
+  /** (numGt) GMM iterations of each GT (0 when not fitted) */
+  nIter: Int32Array;
+  /** (numGt) number of positives of each GT */
+  numPos: Int32Array;
+}
+
+export interface ReassignResult {
+  images: ImageReassign[];
+  /** positives in the batch */
+  numPos: number;
+}
+
+/**
+ * PAA re-assignment given candidate costs (from any source: own outputs, a teacher's, a per-group mix).
+ * For each GT: the min(n, topk) lowest-cost candidates of each level, concatenated and sorted by cost; fewer than
+ * 2 -> no positive; else a 2-component GMM (sklearn's EM, see gmm.ts), and positives by scheme (c): among samples
+ * predicted in component 0 (initialised at the lowest cost), the first ones up to and including the one with the
+ * highest mixture log-density. Ties in cost keep the lower anchor index first.
+ */
+export function reassign(
+  candidates: readonly ImageCandidates[],
+  groups: readonly CandidateGroups[],
+  costs: readonly ArrayLike<number>[],
+  opts: { topk?: number; gmm?: GmmOptions } = {},
+): ReassignResult {
+  const topk = opts.topk ?? 9;
+  if (groups.length !== candidates.length || costs.length !== candidates.length) {
+    throw new Error(`reassign: ${candidates.length} images, ${groups.length} groupings, ${costs.length} cost arrays`);
+  }
+  const numLevels = groups[0]?.numLevels ?? 0;
+  const stride = Math.max(2, topk * numLevels);
+  let totalGt = 0;
+  candidates.forEach((c, i) => {
+    if (costs[i]!.length !== c.anchorInds.length) {
+      throw new Error(`reassign: image ${i} has ${c.anchorInds.length} candidates but ${costs[i]!.length} costs`);
+    }
+    totalGt += c.numGt;
+  });
+  // Gather every GT's samples into one padded (G, stride) matrix: sorted costs and the candidate behind each.
+  const x = new Float64Array(totalGt * stride);
+  const who = new Int32Array(totalGt * stride);
+  const counts = new Int32Array(totalGt);
+  const bufCost = new Float64Array(topk);
+  const bufPos = new Int32Array(topk);
+  const rowCost = new Float64Array(stride);
+  const rowPos = new Int32Array(stride);
+  const rowIdx = new Int32Array(stride);
+  let row = 0;
+  candidates.forEach((c, i) => {
+    const grp = groups[i]!;
+    const cost = costs[i]!;
+    for (let g = 0; g < c.numGt; g++, row++) {
+      let n = 0;
+      for (let l = 0; l < grp.numLevels; l++) {
+        const s = grp.starts[g * grp.numLevels + l] as number;
+        const e = grp.starts[g * grp.numLevels + l + 1] as number;
+        // Keep the k lowest (cost, position) pairs by insertion into a sorted buffer.
+        let k = 0;
+        for (let q = s; q < e; q++) {
+          const j = grp.order[q] as number;
+          const v = cost[j] as number;
+          if (k === topk && !before(v, j, bufCost[k - 1] as number, bufPos[k - 1] as number)) continue;
+          let t = k < topk ? k++ : k - 1;
+          while (t > 0 && before(v, j, bufCost[t - 1] as number, bufPos[t - 1] as number)) {
+            bufCost[t] = bufCost[t - 1] as number;
+            bufPos[t] = bufPos[t - 1] as number;
+            t--;
+          }
+          bufCost[t] = v;
+          bufPos[t] = j;
+        }
+        for (let t = 0; t < k; t++) {
+          rowCost[n] = bufCost[t] as number;
+          rowPos[n++] = bufPos[t] as number;
+        }
+      }
+      counts[row] = n;
+      // Sort the row's samples by cost (stable in position).
+      for (let t = 0; t < n; t++) rowIdx[t] = t;
+      const idx = rowIdx.subarray(0, n);
+      idx.sort((a, b) => before(rowCost[a] as number, rowPos[a] as number, rowCost[b] as number, rowPos[b] as number) ? -1 : 1);
+      for (let t = 0; t < n; t++) {
+        x[row * stride + t] = rowCost[idx[t] as number] as number;
+        who[row * stride + t] = rowPos[idx[t] as number] as number;
+      }
+    }
+  });
+  // Only rows with >= 2 samples are fitted (the others get no positive, as upstream).
+  const fitCounts = counts.map((n) => (n >= 2 ? n : 0));
+  const fit = fitGmm2(x, fitCounts, stride, opts.gmm);
+  const pred = predictGmm2(fit, x, fitCounts, stride);
+  row = 0;
+  let numPos = 0;
+  const images = candidates.map((c) => {
+    const res: ImageReassign = {
+      positive: new Uint8Array(c.anchorInds.length),
+      outcome: new Uint8Array(c.numGt),
+      nIter: new Int32Array(c.numGt),
+      numPos: new Int32Array(c.numGt),
+    };
+    for (let g = 0; g < c.numGt; g++, row++) {
+      const n = counts[row] as number;
+      if (n < 2) {
+        res.outcome[g] = GtOutcome.TooFewSamples;
+        continue;
+      }
+      res.nIter[g] = fit.nIter[row] as number;
+      if (fit.failed[row]) {
+        res.outcome[g] = GtOutcome.FitFailed;
+        continue;
+      }
+      // Scheme (c): the fg sample with the highest score (first on ties) closes the positive prefix of fg samples.
+      const off = row * stride;
+      let best = -Infinity;
+      let peak = -1;
+      for (let t = 0; t < n; t++) {
+        if (pred.labels[off + t] !== 0) continue;
+        const s = pred.scores[off + t] as number;
+        if (peak < 0 || s > best) {
+          best = s;
+          peak = t;
+        }
+      }
+      if (peak < 0) {
+        res.outcome[g] = GtOutcome.NoForeground;
+        continue;
+      }
+      let k = 0;
+      for (let t = 0; t <= peak; t++) {
+        if (pred.labels[off + t] !== 0) continue;
+        res.positive[who[off + t] as number] = 1;
+        k++;
+      }
+      res.numPos[g] = k;
+      numPos += k;
+    }
+    return res;
+  });
+  return { images, numPos };
+}
+
+/** (cost a, position a) sorts before (cost b, position b). */
+function before(ca: number, pa: number, cb: number, pb: number): boolean {
+  return ca < cb || (ca === cb && pa < pb);
+}
+
+/** Positives of one image as image-local anchor and GT indices. */
+export function positivesOf(c: ImageCandidates, r: ImageReassign): { anchorInds: Int32Array; gtInds: Int32Array } {
+  const n = r.positive.reduce((s, v) => s + v, 0);
+  const anchorInds = new Int32Array(n);
+  const gtInds = new Int32Array(n);
+  let k = 0;
+  for (let j = 0; j < r.positive.length; j++) {
+    if (!r.positive[j]) continue;
+    anchorInds[k] = c.anchorInds[j] as number;
+    gtInds[k++] = c.gtInds[j] as number;
+  }
+  return { anchorInds, gtInds };
+}
+
+/**
+ * PAA as an Assigner: pre-assignment, costs from `preds` (the network's own outputs for PAA, the teacher's for LAD),
+ * re-assignment. Candidates that are not kept become background with label weight 1 (negatives).
+ */
+export class PaaAssigner implements Assigner {
+  /** statistics of the last call, for logging */
+  lastResult: ReassignResult | null = null;
+
+  constructor(readonly opts: PaaOptions = {}) {}
+
+  assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment {
+    if (preds === null) throw new Error('PaaAssigner.assign: PAA needs head predictions (clsLogits, regDeltas) for its cost');
+    checkTargets(targets, preds);
+    const { candidates, labelWeights } = preAssignCandidates(targets, this.opts.preAssign ?? PAA_PRE_ASSIGN);
+    const costs = candidateCosts(targets, candidates, preds, this.opts);
+    const groups = candidates.map((c) => groupCandidates(c, targets.levelStarts));
+    const result = reassign(candidates, groups, costs, { topk: this.opts.topk ?? 9, gmm: this.opts.gmm ?? {} });
+    this.lastResult = result;
+    const positives = candidates.map((c, i) => positivesOf(c, result.images[i]!));
+    return noGrad(() => assignmentFromPositives(targets, positives, labelWeights));
+  }
+}
