@@ -9,6 +9,7 @@ import {
   maxPool2d,
   noGrad,
   ones,
+  scalar,
   zeros,
 } from '../torch/index.js';
 import { Module, type Layer } from './module.js';
@@ -150,6 +151,20 @@ export class GroupNorm extends Module implements Layer {
 export class ReLU extends Module implements Layer {
   forward(x: Tensor): Tensor {
     return x.relu();
+  }
+}
+
+/** One learnable scalar `scale` (0-d, as mmcv's Scale) multiplying its input. */
+export class Scale extends Module implements Layer {
+  readonly scale: Tensor;
+
+  constructor(init = 1) {
+    super();
+    this.scale = this.param('scale', scalar(init));
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.mul(this.scale);
   }
 }
 

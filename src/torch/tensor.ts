@@ -163,6 +163,7 @@ const op = {
   zero_: defOp('aten::zero_'),
   fill_: defOp('aten::fill_', 'Scalar'),
   clamp_: defOp('aten::clamp_'),
+  relu_: defOp('aten::relu_'),
   lerpS_: defOp('aten::lerp_', 'Scalar'),
   sqrt_: defOp('aten::sqrt_'),
   normal_: defOp('aten::normal_'),
@@ -754,6 +755,11 @@ export class Tensor implements Tracked {
 
   clamp_(min: Scalar | null, max: Scalar | null = null): this {
     return this.#inplace(op.clamp_(this, min, max));
+  }
+
+  /** In-place ReLU (autograd-safe: its backward reads the output), as torch's ReLU(inplace=True). */
+  relu_(): this {
+    return this.#inplace(op.relu_(this));
   }
 
   /** this += weight * (end - this) */
