@@ -2,12 +2,14 @@
 // The `ladet` command. Thin: each command parses its arguments, validates them and calls the library.
 import { Command } from 'commander';
 import { UsageError } from './args.js';
+import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
 
 registerInfo(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);
