@@ -4,12 +4,11 @@
 import { decodeImage, type ResizeKernel } from './image.js';
 import { Rng } from './rng.js';
 import {
-  flipBoxes,
   normalizeTables,
   padTo,
   rescaleSize,
-  resizeBoxes,
   sampleScale,
+  transformBoxes,
   writeNormalizedChw,
   type ImageMeta,
   type PipelineConfig,
@@ -91,8 +90,7 @@ export async function loadSample(spec: SampleSpec, opts: BatchOptions): Promise<
   if (img.originalWidth !== spec.width || img.originalHeight !== spec.height) {
     throw new Error(`image is ${img.originalWidth}x${img.originalHeight} but the annotation file says ${spec.width}x${spec.height}`);
   }
-  let boxes = resizeBoxes(spec.boxes, sx, sy, img.width, img.height);
-  if (flip) boxes = flipBoxes(boxes, img.width);
+  const boxes = transformBoxes(spec.boxes, sx, sy, img.width, img.height, flip);
   const imgShape: [number, number] = [img.height, img.width];
   return {
     pixels: img.data,

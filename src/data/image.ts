@@ -75,25 +75,48 @@ export async function decodeImage(
   try {
     const img = sharp(bytes, { failOn: 'warning' });
     const header = headerOf(await img.metadata());
-    img.autoOrient();
+    img.autoOrient().removeAlpha().toColourspace('srgb');
     const want = size ? size(header.width, header.height) : { width: header.width, height: header.height };
-    if (want.width !== header.width || want.height !== header.height) {
-      img.resize(want.width, want.height, { fit: 'fill', kernel });
-    }
-    const { data, info } = await img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== want.width || info.height !== want.height) {
-      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${want.width}x${want.height}x3`);
+    const same = want.width === header.width && want.height === header.height;
+    const up = !same && want.width >= header.width && want.height >= header.height;
+    if (!same && !up) img.resize(want.width, want.height, { fit: 'fill', kernel });
+    if (up) img.extend({ left: 1, top: 1, right: 1, bottom: 1, extendWith: 'copy' });
+    const first = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const out = up ? await upscale(first.data, header.width, header.height, want.width, want.height, kernel) : first.data;
+    if (first.info.channels !== 3 || out.length !== want.width * want.height * 3) {
+      throw new Error(`decoded to ${first.info.width}x${first.info.height}x${first.info.channels}, expected ${want.width}x${want.height}x3`);
     }
     return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      width: info.width,
-      height: info.height,
+      data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      width: want.width,
+      height: want.height,
       originalWidth: header.width,
       originalHeight: header.height,
     };
   } catch (e) {
     throw new ImageError(file, `cannot decode the image (${(e as Error).message})`);
   }
+}
+
+/**
+ * Enlarges RGB pixels (given with a one-pixel replicated border) to width x height by an affine map with
+ * OpenCV's pixel-centre convention: output pixel X samples input (X + 0.5) / s - 0.5, edges replicated. (sharp's
+ * resize shifts enlarged content by about half an output pixel, which would misalign boxes; its reductions are
+ * centred and antialiased, so only enlargements come here.)
+ */
+async function upscale(padded: Buffer, w: number, h: number, width: number, height: number, kernel: ResizeKernel): Promise<Buffer> {
+  const interpolator = kernel === 'nearest' ? 'nearest' : kernel === 'linear' ? 'bilinear' : 'bicubic';
+  // idx/idy -0.5 (not +0.5) because the border shifts the input by one pixel; measured to match OpenCV exactly
+  const { data, info } = await sharp(padded, { raw: { width: w + 2, height: h + 2, channels: 3 } })
+    .affine([[width / w, 0], [0, height / h]], { interpolator, idx: -0.5, idy: -0.5, odx: -0.5, ody: -0.5 })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width === width && info.height === height) return data;
+  if (info.width < width || info.height < height) throw new Error(`enlarged to ${info.width}x${info.height}, expected at least ${width}x${height}`);
+  // the border enlarges too (right and bottom): keep the top-left width x height
+  const out = Buffer.allocUnsafe(width * height * 3);
+  for (let y = 0; y < height; y++) data.copy(out, y * width * 3, y * info.width * 3, (y * info.width + width) * 3);
+  return out;
 }
 
 async function readBytes(file: string): Promise<Buffer> {
