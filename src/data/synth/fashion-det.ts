@@ -12,6 +12,7 @@ export const fashionDet: Generator = {
   name: 'fashion-det',
   description: 'Fashion-MNIST items (10 classes) on cluttered backgrounds; needs Debian dataset-fashion-mnist',
   classes: FASHION_MNIST_CLASSES,
+  background: CLUTTERED,
   missing: () => fashionMnistMissing(),
   open(split: Split) {
     const source = readFashionMnist(split === 'train' ? 'train' : 't10k');

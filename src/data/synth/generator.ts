@@ -48,6 +48,8 @@ export interface Generator {
   description: string;
   /** Class names; category ids are 1..K in this order. */
   classes: readonly string[];
+  /** How its backgrounds are painted. */
+  background: BackgroundStyle;
   /** Why this generator cannot run on this machine, or null. */
   missing(): string | null;
   open(split: Split): CanvasRenderer;

@@ -92,6 +92,7 @@ export const shapes: Generator = {
   name: 'shapes',
   description: 'procedural shapes (8 classes) on textured backgrounds; no external data',
   classes: SHAPE_CLASSES,
+  background: TEXTURED,
   missing: () => null,
   open(split) {
     return (seed, index, params) =>
