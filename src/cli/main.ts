@@ -2,6 +2,7 @@
 // The `ladet` command. Thin: each command parses its arguments, validates them and calls the library.
 import { Command } from 'commander';
 import { UsageError } from './args.js';
+import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';
 
@@ -10,6 +11,7 @@ program.name('ladet').description('Label Assignment Distillation for one-stage o
 
 registerInfo(program);
 registerEval(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);

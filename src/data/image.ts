@@ -1,0 +1,141 @@
+// Image files through sharp (libvips): JPEG, PNG, WebP (and whatever else libvips reads), EXIF orientation applied,
+// grey and alpha images turned into 8-bit RGB (alpha dropped, as OpenCV's colour read does for mmdetection).
+import { readFile } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
+
+/** 8-bit RGB pixels, row-major HWC: data[(y * width + x) * 3 + c]. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface ImageHeader {
+  /** Size after EXIF orientation (what the decoded pixels have). */
+  width: number;
+  height: number;
+  /** Size as stored, before orientation. */
+  storedWidth: number;
+  storedHeight: number;
+  /** EXIF orientation 1..8 (1 when absent). */
+  orientation: number;
+  format: string;
+}
+
+/** Resampling kernel of sharp's resize; 'linear' is closest to mmdetection's cv2 bilinear. */
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+
+/** An image that could not be read or decoded; names the file. */
+export class ImageError extends Error {
+  override name = 'ImageError';
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/** Reads just the header of an image file (size, orientation, format). */
+export async function readImageHeader(file: string): Promise<ImageHeader> {
+  const bytes = await readBytes(file);
+  try {
+    return headerOf(await sharp(bytes).metadata());
+  } catch (e) {
+    throw new ImageError(file, `not a readable image (${(e as Error).message})`);
+  }
+}
+
+function headerOf(m: Metadata): ImageHeader {
+  if (!m.width || !m.height) throw new Error('the image has no size');
+  const orientation = m.orientation ?? 1;
+  const swap = orientation >= 5 && orientation <= 8;
+  return {
+    width: swap ? m.height : m.width,
+    height: swap ? m.width : m.height,
+    storedWidth: m.width,
+    storedHeight: m.height,
+    orientation,
+    format: m.format ?? 'unknown',
+  };
+}
+
+/**
+ * Decodes an image file to RGB, optionally resized. `size(width, height)` receives the oriented size and returns
+ * the wanted output size (return the same size for none); decoding and resizing run in one libvips pipeline,
+ * so a large JPEG is shrunk while it is decoded.
+ * Returns the pixels and the oriented original size.
+ */
+export async function decodeImage(
+  file: string,
+  size?: (width: number, height: number) => { width: number; height: number },
+  kernel: ResizeKernel = 'linear',
+): Promise<RgbImage & { originalWidth: number; originalHeight: number }> {
+  const bytes = await readBytes(file);
+  try {
+    const img = sharp(bytes, { failOn: 'warning' });
+    const header = headerOf(await img.metadata());
+    img.autoOrient().removeAlpha().toColourspace('srgb');
+    const want = size ? size(header.width, header.height) : { width: header.width, height: header.height };
+    const same = want.width === header.width && want.height === header.height;
+    const up = !same && want.width >= header.width && want.height >= header.height;
+    if (!same && !up) img.resize(want.width, want.height, { fit: 'fill', kernel });
+    if (up) img.extend({ left: 1, top: 1, right: 1, bottom: 1, extendWith: 'copy' });
+    const first = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const out = up ? await upscale(first.data, header.width, header.height, want.width, want.height, kernel) : first.data;
+    if (first.info.channels !== 3 || out.length !== want.width * want.height * 3) {
+      throw new Error(`decoded to ${first.info.width}x${first.info.height}x${first.info.channels}, expected ${want.width}x${want.height}x3`);
+    }
+    return {
+      data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      width: want.width,
+      height: want.height,
+      originalWidth: header.width,
+      originalHeight: header.height,
+    };
+  } catch (e) {
+    throw new ImageError(file, `cannot decode the image (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Enlarges RGB pixels (given with a one-pixel replicated border) to width x height by an affine map with
+ * OpenCV's pixel-centre convention: output pixel X samples input (X + 0.5) / s - 0.5, edges replicated. (sharp's
+ * resize shifts enlarged content by about half an output pixel, which would misalign boxes; its reductions are
+ * centred and antialiased, so only enlargements come here.)
+ */
+async function upscale(padded: Buffer, w: number, h: number, width: number, height: number, kernel: ResizeKernel): Promise<Buffer> {
+  const interpolator = kernel === 'nearest' ? 'nearest' : kernel === 'linear' ? 'bilinear' : 'bicubic';
+  // idx/idy -0.5 (not +0.5) because the border shifts the input by one pixel; measured to match OpenCV exactly
+  const { data, info } = await sharp(padded, { raw: { width: w + 2, height: h + 2, channels: 3 } })
+    .affine([[width / w, 0], [0, height / h]], { interpolator, idx: -0.5, idy: -0.5, odx: -0.5, ody: -0.5 })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width === width && info.height === height) return data;
+  if (info.width < width || info.height < height) throw new Error(`enlarged to ${info.width}x${info.height}, expected at least ${width}x${height}`);
+  // the border enlarges too (right and bottom): keep the top-left width x height
+  const out = Buffer.allocUnsafe(width * height * 3);
+  for (let y = 0; y < height; y++) data.copy(out, y * width * 3, y * info.width * 3, (y * info.width + width) * 3);
+  return out;
+}
+
+async function readBytes(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageError(file, code === 'ENOENT' ? 'image file not found' : `cannot read the image file (${(e as Error).message})`);
+  }
+}
+
+/** Encodes RGB pixels as PNG (deterministic bytes for the same pixels and sharp version). */
+export async function encodePng(img: RgbImage, compressionLevel = 6): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png({ compressionLevel, adaptiveFiltering: false })
+    .toBuffer();
+}
+
+/** Encodes RGB pixels as JPEG. */
+export async function encodeJpeg(img: RgbImage, quality = 90): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+}
