@@ -5,12 +5,14 @@ import { UsageError } from './args.js';
 import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';
+import { registerTrain } from './commands/train.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
 
 registerInfo(program);
 registerEval(program);
+registerTrain(program);
 registerData(program);
 
 try {

@@ -134,7 +134,11 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   /** The batches of one epoch, in order. Breaking out early is fine: work in flight is dropped. */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  /**
+   * `startBatch` skips the first batches without loading them (resuming mid-epoch): the batches that follow are
+   * the same as in an uninterrupted epoch, since order and augmentation depend only on (seed, epoch, index).
+   */
+  async *epoch(epoch: number, startBatch = 0): AsyncGenerator<Batch> {
     if (this.closed) throw new Error('DataLoader: closed');
     const { batchSize, dropLast, prefetch, seed } = this.opts;
     const order = this.order(epoch);
@@ -145,9 +149,9 @@ export class DataLoader implements AsyncIterable<Batch> {
       plan.push(chunk.map((idx) => ({ ...(this.specs[idx] as Omit<SampleSpec, 'seed'>), seed: mix(seed, epoch, idx) })));
     }
     const pending = new Map<number, Promise<RawBatch>>();
-    let dispatched = 0;
+    let dispatched = startBatch;
     try {
-      for (let b = 0; b < plan.length; b++) {
+      for (let b = startBatch; b < plan.length; b++) {
         while (dispatched < plan.length && dispatched - b < prefetch) {
           const p = this.run(plan[dispatched] as SampleSpec[]);
           p.catch(() => undefined); // awaited below; this keeps an abandoned one from being an unhandled rejection

@@ -1,0 +1,56 @@
+// A progress bar for long work (cli-progress): epoch, batch, the loss terms, lr, it/s and ETA. On a non-TTY
+// (CI, logs piped to a file) it prints a plain line every few seconds instead of redrawing.
+import cliProgress from 'cli-progress';
+import type { TrainProgress } from '../engine/trainer.js';
+
+export class ProgressDisplay {
+  #bar: cliProgress.SingleBar | null = null;
+  #phaseKey = '';
+  #lastPlain = 0;
+  #startedAt = performance.now();
+  #startIter = 0;
+  readonly #tty = process.stderr.isTTY === true;
+
+  update(p: TrainProgress): void {
+    const key = `${p.phase}:${p.epoch}`;
+    const losses = Object.entries(p.losses)
+      .filter(([k]) => k.startsWith('loss'))
+      .map(([k, v]) => `${k.replace('loss_', '')} ${v.toFixed(3)}`)
+      .join(' ');
+    const label = p.phase === 'eval' ? `eval  ${p.epoch + 1}/${p.epochs}` : p.phase === 'data' ? 'data' : `epoch ${p.epoch + 1}/${p.epochs}`;
+    if (key !== this.#phaseKey) {
+      this.#bar?.stop();
+      this.#phaseKey = key;
+      this.#startedAt = performance.now();
+      this.#startIter = p.batch;
+      if (this.#tty && p.phase !== 'data') {
+        this.#bar = new cliProgress.SingleBar(
+          { format: '{label} |{bar}| {value}/{total} {losses} lr {lr} {rate} it/s ETA {eta_formatted}', hideCursor: true, stream: process.stderr, etaBuffer: 50 },
+          cliProgress.Presets.shades_classic,
+        );
+        this.#bar.start(p.batches, p.batch, { label, losses: '', lr: '-', rate: '-' });
+      } else if (p.phase === 'data') {
+        process.stderr.write('preparing data...\n');
+      }
+    }
+    const secs = (performance.now() - this.#startedAt) / 1000;
+    const rate = secs > 0 ? ((p.batch - this.#startIter) / secs).toFixed(2) : '-';
+    if (this.#bar) {
+      this.#bar.update(p.batch, { label, losses, lr: p.lr ? p.lr.toExponential(2) : '-', rate });
+    } else if (p.phase !== 'data' && (performance.now() - this.#lastPlain > 5000 || p.batch === p.batches)) {
+      this.#lastPlain = performance.now();
+      process.stderr.write(`${label} ${p.batch}/${p.batches} ${losses} ${rate} it/s\n`);
+    }
+  }
+
+  message(line: string): void {
+    if (this.#bar) process.stderr.write('\n');
+    process.stderr.write(`${line}\n`);
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
+    this.#phaseKey = '';
+  }
+}

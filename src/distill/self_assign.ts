@@ -1,0 +1,51 @@
+// The baselines: a network assigns its own labels. PAA computes the cost from the network's own (detached)
+// outputs; the max-IoU assigner (RetinaNet style) ignores the outputs. Losses are PAA's (IoU-weighted GIoU).
+import { noGrad, type Tensor } from '../torch/index.js';
+import type { Detector } from '../models/detector.js';
+import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
+import { disposeAssignment, type Assigner } from '../assign/assignment.js';
+import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
+import { assignTargets, type AnchorCache } from '../engine/targets.js';
+import type { Strategy, StepInput, StepResult } from './strategy.js';
+
+export class SelfAssignStrategy implements Strategy {
+  readonly name: string;
+
+  constructor(
+    readonly trainable: Detector,
+    readonly assigner: Assigner,
+    readonly anchors: AnchorCache,
+    readonly loss: PaaLossOptions = {},
+    name = 'paa',
+  ) {
+    this.name = name;
+  }
+
+  step(input: StepInput): StepResult {
+    const net = this.trainable;
+    const out = net.forward(input.images);
+    const flat = flattenHeadOutputs(out, net.numClasses);
+    const t = assignTargets(this.anchors, levelSizes(out), input.targets, input.metas, net.numClasses);
+    const t0 = performance.now();
+    const assignment = noGrad(() =>
+      this.assigner.assign(t, { clsLogits: flat.cls.detach(), regDeltas: flat.reg.detach() }),
+    );
+    const assignMs = performance.now() - t0;
+    const losses = paaLoss({ cls: flat.cls, reg: flat.reg, iou: flat.iou }, assignment, t.anchors, {
+      boxWeighting: 'iou',
+      ...this.loss,
+    });
+    const total: Tensor = losses.loss_cls.add(losses.loss_bbox).add(losses.loss_iou);
+    const logs = {
+      loss_cls: losses.loss_cls.item(),
+      loss_bbox: losses.loss_bbox.item(),
+      loss_iou: losses.loss_iou.item(),
+      num_pos: assignment.numPos,
+      assign_ms: assignMs,
+    };
+    disposeAssignment(assignment);
+    return { total, logs };
+  }
+
+  dispose(): void {}
+}

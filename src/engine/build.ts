@@ -1,0 +1,94 @@
+// From a validated Config to the objects a run needs: detector, anchor generator, assigner, data pipelines.
+import { Detector, type DetectorConfig } from '../models/detector.js';
+import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
+import { MaxIoUAssigner } from '../assign/max_iou.js';
+import { PaaAssigner } from '../assign/paa.js';
+import type { Assigner } from '../assign/assignment.js';
+import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
+import type { InferenceConfig } from '../models/heads/paa_inference.js';
+import type { Config } from './config.js';
+
+type ModelSection = Config['model'];
+
+export function detectorConfig(model: ModelSection, numClasses: number): DetectorConfig {
+  const b = model.backbone;
+  return {
+    backbone: {
+      depth: b.depth,
+      widthMultiplier: b.widthMultiplier,
+      frozenStages: b.frozenStages,
+      normEval: b.normEval,
+      zeroInitResidual: b.zeroInitResidual,
+    },
+    neck: {
+      outChannels: model.neck.outChannels,
+      startLevel: model.neck.startLevel,
+      numOuts: model.neck.numOuts,
+      addExtraConvs: model.neck.addExtraConvs,
+    },
+    head: {
+      numClasses,
+      featChannels: model.head.featChannels,
+      stackedConvs: model.head.stackedConvs,
+      gnGroups: model.head.gnGroups,
+      priorProb: model.head.priorProb,
+    },
+  };
+}
+
+export function buildDetector(model: ModelSection, numClasses: number): Detector {
+  const det = new Detector(detectorConfig(model, numClasses));
+  const strides = model.anchors.strides;
+  if (det.strides.length !== strides.length || det.strides.some((s, i) => s !== strides[i])) {
+    det.dispose();
+    throw new Error(
+      `model.anchors.strides [${strides.join(', ')}] do not match the network's pyramid strides [${det.strides.join(', ')}] ` +
+        '(set neck.numOuts / neck.startLevel or the anchor strides)',
+    );
+  }
+  return det;
+}
+
+export function anchorConfig(model: ModelSection): AnchorConfig {
+  const a = model.anchors;
+  return { strides: a.strides, ratios: a.ratios, octaveBaseScale: a.octaveBaseScale, scalesPerOctave: a.scalesPerOctave, centerOffset: 0 };
+}
+
+export function buildAnchorGenerator(model: ModelSection): AnchorGenerator {
+  return new AnchorGenerator(anchorConfig(model));
+}
+
+export function buildAssigner(config: Config): Assigner {
+  const a = config.assigner;
+  if (a.type === 'maxiou') {
+    return new MaxIoUAssigner({ posIouThr: a.posIouThr, negIouThr: a.negIouThr, minPosIou: 0 });
+  }
+  return new PaaAssigner({
+    topk: a.topk,
+    preAssign: { posIouThr: a.preAssignIou, negIouThr: a.preAssignIou, minPosIou: 0 },
+    giouWeight: config.loss.bboxWeight,
+    clsWeight: config.loss.clsWeight,
+  });
+}
+
+export function trainPipelineOf(config: Config): PipelineConfig {
+  const d = config.data;
+  return {
+    scales: d.trainScales.map(([a, b]) => [a, b] as const),
+    multiscaleMode: d.multiscaleMode,
+    flipProb: d.flipProb,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    sizeDivisor: d.sizeDivisor,
+  };
+}
+
+export function testPipelineOf(config: Config): PipelineConfig {
+  const d = config.data;
+  return { scales: [d.testScale], multiscaleMode: 'value', flipProb: 0, mean: IMAGENET_MEAN, std: IMAGENET_STD, sizeDivisor: d.sizeDivisor };
+}
+
+export function inferenceConfigOf(config: Config): InferenceConfig {
+  const e = config.eval;
+  return { nmsPre: e.nmsPre, scoreThr: e.scoreThr, nmsIou: e.nmsIou, maxPerImg: e.maxPerImg, scoreVoting: e.scoreVoting };
+}

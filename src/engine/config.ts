@@ -1,0 +1,204 @@
+// The experiment config: one zod schema validates every preset (configs/*.yaml), fills defaults and rejects
+// unknown keys by name. CLI overrides (`key.sub=value`) are applied to the raw YAML before validation.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { z } from 'zod';
+import { applyOverrides, UsageError, type Overrides } from '../cli/args.js';
+
+const pair = z.tuple([z.number().positive(), z.number().positive()]);
+
+const Backbone = z
+  .object({
+    depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
+    widthMultiplier: z.number().positive().default(1),
+    frozenStages: z.number().int().min(-1).max(4).default(-1),
+    normEval: z.boolean().default(false),
+    zeroInitResidual: z.boolean().default(true),
+  })
+  .strict();
+
+const Neck = z
+  .object({
+    outChannels: z.number().int().positive().default(256),
+    startLevel: z.number().int().min(0).max(3).default(1),
+    numOuts: z.number().int().positive().default(5),
+    addExtraConvs: z.enum(['on_input', 'on_lateral', 'on_output']).default('on_output'),
+  })
+  .strict();
+
+const Head = z
+  .object({
+    type: z.enum(['paa', 'cop', 'iop']).default('paa'),
+    featChannels: z.number().int().positive().default(256),
+    stackedConvs: z.number().int().min(0).default(4),
+    gnGroups: z.number().int().positive().default(32),
+    priorProb: z.number().gt(0).lt(1).default(0.01),
+    iouBranch: z.boolean().default(true),
+  })
+  .strict();
+
+const Anchors = z
+  .object({
+    strides: z.array(z.number().int().positive()).nonempty().default([8, 16, 32, 64, 128]),
+    octaveBaseScale: z.number().positive().default(8),
+    scalesPerOctave: z.number().int().positive().default(1),
+    ratios: z.array(z.number().positive()).nonempty().default([1]),
+  })
+  .strict();
+
+const Model = z
+  .object({
+    backbone: Backbone,
+    neck: Neck.default(Neck.parse({})),
+    head: Head.default(Head.parse({})),
+    anchors: Anchors.default(Anchors.parse({})),
+  })
+  .strict();
+
+const Assigner = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('paa'),
+      topk: z.number().int().positive().default(9),
+      preAssignIou: z.number().gt(0).lt(1).default(0.1),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('maxiou'),
+      posIouThr: z.number().gt(0).lte(1).default(0.5),
+      negIouThr: z.number().gte(0).lt(1).default(0.4),
+    })
+    .strict(),
+]);
+
+const Data = z
+  .object({
+    /** A built-in dataset made on first use when `root` holds no dataset yet. */
+    builtin: z.enum(['fashion-det', 'shapes']).optional(),
+    /** Generator parameters for the built-in dataset (`ladet data make` keys). */
+    builtinArgs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+    root: z.string(),
+    trainAnn: z.string().default('annotations/instances_train.json'),
+    trainImages: z.string().default('train'),
+    valAnn: z.string().default('annotations/instances_val.json'),
+    valImages: z.string().default('val'),
+    trainScales: z.array(pair).nonempty().default([[1333, 800]]),
+    multiscaleMode: z.enum(['range', 'value']).default('range'),
+    testScale: pair.default([1333, 800]),
+    flipProb: z.number().min(0).max(1).default(0.5),
+    sizeDivisor: z.number().int().positive().default(32),
+    batchSize: z.number().int().positive().default(2),
+    workers: z.number().int().min(0).default(2),
+    /** Train / evaluate on the first N images only (0 = all): quick experiments and tests. */
+    trainLimit: z.number().int().min(0).default(0),
+    valLimit: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+const Optimizer = z
+  .object({
+    lr: z.number().positive().default(0.01),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    weightDecay: z.number().min(0).default(1e-4),
+    gradClip: z.number().positive().nullable().default(null),
+  })
+  .strict();
+
+const Schedule = z
+  .object({
+    epochs: z.number().int().positive().default(12),
+    warmupIters: z.number().int().min(0).default(500),
+    warmupRatio: z.number().gt(0).lte(1).default(0.001),
+    /** epochs after which the lr is multiplied by gamma (mmdetection step policy) */
+    steps: z.array(z.number().int().positive()).default([8, 11]),
+    gamma: z.number().gt(0).lte(1).default(0.1),
+  })
+  .strict();
+
+const Loss = z
+  .object({
+    clsWeight: z.number().min(0).default(1),
+    bboxWeight: z.number().min(0).default(1.3),
+    iouWeight: z.number().min(0).default(0.5),
+  })
+  .strict();
+
+const Evaluation = z
+  .object({
+    every: z.number().int().min(0).default(1),
+    nmsPre: z.number().int().default(1000),
+    scoreThr: z.number().min(0).default(0.05),
+    nmsIou: z.number().gt(0).lte(1).default(0.6),
+    maxPerImg: z.number().int().positive().default(100),
+    scoreVoting: z.boolean().default(true),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only'),
+    seed: z.number().int().min(0).default(0),
+    threads: z.number().int().positive().optional(),
+    device: z.string().default('cpu'),
+    /** where run directories go: runs/<name> */
+    runsDir: z.string().default('runs'),
+    data: Data,
+    model: Model,
+    assigner: Assigner.default({ type: 'paa', topk: 9, preAssignIou: 0.1 }),
+    loss: Loss.default(Loss.parse({})),
+    optimizer: Optimizer.default(Optimizer.parse({})),
+    schedule: Schedule.default(Schedule.parse({})),
+    eval: Evaluation.default(Evaluation.parse({})),
+    logEvery: z.number().int().positive().default(20),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Formats zod issues as `file: key.path: message` lines. */
+function describe(source: string, err: z.ZodError): string {
+  return err.issues
+    .map((i) => {
+      const where = i.path.length ? i.path.join('.') : '(top level)';
+      if (i.code === 'unrecognized_keys') {
+        const keys = (i as { keys: string[] }).keys.map((k) => (i.path.length ? `${i.path.join('.')}.${k}` : k));
+        return `${source}: unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
+      }
+      return `${source}: ${where}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/** Validates a raw config object (from YAML or code); errors name the file and the key. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) throw new UsageError(describe(source, r.error));
+  return r.data;
+}
+
+/**
+ * Reads a YAML preset, applies overrides, validates. Relative data paths are resolved against the current
+ * directory (presets are run from the repository root).
+ */
+export function loadConfig(path: string, overrides: Overrides = {}): Config {
+  if (!existsSync(path)) throw new UsageError(`config file not found: ${path}`);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${path}: invalid YAML: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a config must be a YAML mapping`);
+  return parseConfig(applyOverrides(raw as Record<string, unknown>, overrides), path);
+}
+
+export function configToYaml(c: Config): string {
+  return stringifyYaml(c);
+}
+
+export function resolveFrom(base: string, p: string): string {
+  return resolve(dirname(base), p);
+}

@@ -1,0 +1,112 @@
+// PAA inference (mmdetection PAAHead.get_bboxes, algorithms.md §9.7), per image:
+//   score = sqrt(sigmoid(cls) · sigmoid(iou)) per (anchor, class); per level keep the nmsPre anchors with the
+//   highest max-class score; decode (clipped to the image); candidates (anchor, class) with score > scoreThr;
+//   class-aware NMS; keep maxPerImg by score; optional score voting; map boxes back to the original image.
+import { type Tensor, cat, noGrad, tidy } from '../../torch/index.js';
+import { DeltaXYWHCoder } from '../../det/box_coder.js';
+import { nmsArrays } from '../../det/nms.js';
+import { scoreVotingArrays, type DetectionArrays } from '../../det/score_voting.js';
+import { mapBoxesBack } from '../../data/transforms.js';
+import type { ImageMeta } from '../../data/transforms.js';
+import type { HeadOutputs } from './outputs.js';
+
+export interface InferenceConfig {
+  /** anchors kept per level before NMS (by max class score); <= 0 keeps all */
+  nmsPre: number;
+  scoreThr: number;
+  nmsIou: number;
+  maxPerImg: number;
+  scoreVoting: boolean;
+}
+
+export const PAA_TEST_CFG: InferenceConfig = { nmsPre: 1000, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: true };
+
+export interface ImageDetections {
+  imageId: number;
+  /** (K·4) x1,y1,x2,y2 in original image pixels */
+  boxes: Float64Array;
+  scores: Float32Array;
+  /** contiguous class indices */
+  labels: Int32Array;
+}
+
+const defaultCoder = new DeltaXYWHCoder();
+
+/**
+ * outputs: per-level head outputs of a batch; anchors: per level (A_l, 4) of the padded batch; metas: per image.
+ */
+export function predictBatch(
+  outputs: HeadOutputs,
+  anchors: readonly Tensor[],
+  metas: readonly ImageMeta[],
+  cfg: InferenceConfig = PAA_TEST_CFG,
+  coder: DeltaXYWHCoder = defaultCoder,
+): ImageDetections[] {
+  return noGrad(() => metas.map((meta, i) => predictImage(outputs, anchors, meta, i, cfg, coder)));
+}
+
+function predictImage(
+  outputs: HeadOutputs,
+  anchors: readonly Tensor[],
+  meta: ImageMeta,
+  i: number,
+  cfg: InferenceConfig,
+  coder: DeltaXYWHCoder,
+): ImageDetections {
+  const numClasses = (outputs.cls[0] as Tensor).dim(1) / ((outputs.iou[0] as Tensor).dim(1) || 1);
+  const { boxes, scores } = tidy(() => {
+    const levelBoxes: Tensor[] = [];
+    const levelScores: Tensor[] = [];
+    outputs.cls.forEach((clsL, l) => {
+      const cls = clsL.select(0, i).permute([1, 2, 0]).reshape([-1, numClasses]);
+      const prob = outputs.clsKind === 'probs' ? cls : cls.sigmoid();
+      const iou = (outputs.iou[l] as Tensor).select(0, i).permute([1, 2, 0]).reshape([-1, 1]).sigmoid();
+      const reg = (outputs.reg[l] as Tensor).select(0, i).permute([1, 2, 0]).reshape([-1, 4]);
+      let s = prob.mul(iou).sqrt();
+      let r = reg;
+      let a = anchors[l] as Tensor;
+      if (cfg.nmsPre > 0 && s.dim(0) > cfg.nmsPre) {
+        const top = s.amax(1).topk(cfg.nmsPre).indices;
+        s = s.indexSelect(0, top);
+        r = r.indexSelect(0, top);
+        a = a.indexSelect(0, top);
+      }
+      levelBoxes.push(coder.decode(a, r, meta.imgShape));
+      levelScores.push(s);
+    });
+    return { boxes: cat(levelBoxes).contiguous().to('float32'), scores: cat(levelScores).contiguous().to('float32') };
+  });
+  const candBoxes = boxes.toTypedArray<'float32'>();
+  const candScores = scores.toTypedArray<'float32'>();
+  boxes.dispose();
+  scores.dispose();
+  // (anchor, class) candidates above the threshold
+  const idx: number[] = [];
+  const cls: number[] = [];
+  const sc: number[] = [];
+  for (let k = 0; k < candScores.length; k++) {
+    const v = candScores[k] as number;
+    if (v > cfg.scoreThr) {
+      idx.push(Math.floor(k / numClasses));
+      cls.push(k % numClasses);
+      sc.push(v);
+    }
+  }
+  const candB = new Float32Array(idx.length * 4);
+  idx.forEach((n, j) => candB.set(candBoxes.subarray(4 * n, 4 * n + 4), 4 * j));
+  const kept = nmsArrays(candB, sc, cls, cfg.nmsIou).subarray(0, cfg.maxPerImg);
+  let dets: DetectionArrays = {
+    boxes: new Float32Array(kept.length * 4),
+    scores: new Float32Array(kept.length),
+    labels: new Int32Array(kept.length),
+  };
+  kept.forEach((k, j) => {
+    dets.boxes.set(candB.subarray(4 * k, 4 * k + 4), 4 * j);
+    dets.scores[j] = sc[k] as number;
+    dets.labels[j] = cls[k] as number;
+  });
+  if (cfg.scoreVoting && kept.length > 0) {
+    dets = scoreVotingArrays(dets, candBoxes, candScores, numClasses, { scoreThr: cfg.scoreThr });
+  }
+  return { imageId: meta.imageId, boxes: mapBoxesBack(dets.boxes, meta), scores: dets.scores, labels: dets.labels };
+}
