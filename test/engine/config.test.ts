@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/engine/config.js';
+
+const minimal = { name: 'x', data: { root: 'd' }, model: { backbone: { depth: 18 } } };
+
+test('defaults fill a minimal config (mmdetection PAA settings)', () => {
+  const c = parseConfig(minimal);
+  assert.equal(c.assigner.type, 'paa');
+  assert.equal(c.assigner.type === 'paa' && c.assigner.topk, 9);
+  assert.deepEqual(c.model.anchors.strides, [8, 16, 32, 64, 128]);
+  assert.equal(c.loss.bboxWeight, 1.3);
+  assert.equal(c.loss.iouWeight, 0.5);
+  assert.deepEqual(c.schedule.steps, [8, 11]);
+  assert.equal(c.eval.nmsIou, 0.6);
+  assert.equal(c.eval.scoreThr, 0.05);
+  assert.equal(c.data.trainAnn, 'annotations/instances_train.json');
+});
+
+test('unknown keys and wrong types are named with the file and key path', () => {
+  assert.throws(() => parseConfig({ ...minimal, optimiser: {} }, 'a.yaml'), /^UsageError: a\.yaml: unknown key optimiser$/m);
+  assert.throws(
+    () => parseConfig({ ...minimal, model: { backbone: { depth: 18, widht: 2 } } }, 'a.yaml'),
+    /a\.yaml: unknown key model\.backbone\.widht/,
+  );
+  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', batchSize: 'four' } }, 'a.yaml'), /a\.yaml: data\.batchSize: /);
+  assert.throws(() => parseConfig({ ...minimal, model: { backbone: { depth: 19 } } }, 'a.yaml'), /a\.yaml: model\.backbone\.depth/);
+  assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'atss' } }, 'a.yaml'), /a\.yaml: assigner\.type/);
+  assert.throws(() => parseConfig({ data: { root: 'd' }, model: { backbone: { depth: 18 } } }, 'a.yaml'), /a\.yaml: name: /);
+});
+
+test('YAML files load with key.sub=value overrides; bad files give clear errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ladet-cfg-'));
+  const f = join(dir, 'c.yaml');
+  writeFileSync(f, 'name: base\ndata: { root: d, batchSize: 4 }\nmodel: { backbone: { depth: 18 } }\n');
+  const c = loadConfig(f, { 'data.batchSize': 8, 'schedule.epochs': 3, name: 'other' });
+  assert.equal(c.data.batchSize, 8);
+  assert.equal(c.schedule.epochs, 3);
+  assert.equal(c.name, 'other');
+  assert.throws(() => loadConfig(f, { 'data.bogus': 1 }), new RegExp(`${f.replace(/[.]/g, '\\.')}: unknown key data\\.bogus`));
+  assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /config file not found: .*missing\.yaml/);
+  writeFileSync(f, 'name: [unclosed\n');
+  assert.throws(() => loadConfig(f), /c\.yaml: invalid YAML/);
+  writeFileSync(f, '- 1\n- 2\n');
+  assert.throws(() => loadConfig(f), /c\.yaml: a config must be a YAML mapping/);
+});
+
+test('every committed preset validates', async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = join(process.cwd(), 'configs');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 2);
+  for (const f of files) loadConfig(join(dir, f));
+});

@@ -1,0 +1,89 @@
+// End to end on the built-in `shapes` data: overfitting a handful of images, exact resume after a stop, and a
+// clear error when training diverges.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type ConfigInput } from '../../src/engine/config.js';
+import { train } from '../../src/engine/trainer.js';
+import { readCheckpoint } from '../../src/engine/checkpoint.js';
+import { parseMetricsCsv } from '../../src/engine/metrics_log.js';
+import { dispose } from '../../src/torch/index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'ladet-e2e-'));
+const quiet = { onMessage: (): void => {} };
+
+function tinyConfig(name: string, over: Partial<ConfigInput> = {}): ConfigInput {
+  return {
+    name,
+    seed: 0,
+    threads: 2,
+    runsDir: join(work, 'runs'),
+    data: {
+      builtin: 'shapes',
+      builtinArgs: { train: 8, val: 8, size: 128, maxItems: 4 },
+      root: join(work, 'shapes8'),
+      // evaluate on the training images: this test is about fitting them
+      valAnn: 'annotations/instances_train.json',
+      valImages: 'train',
+      trainScales: [[128, 128]],
+      testScale: [128, 128],
+      flipProb: 0,
+      batchSize: 8,
+      workers: 0,
+    },
+    model: {
+      backbone: { depth: 18, widthMultiplier: 0.25, frozenStages: -1, normEval: false },
+      neck: { outChannels: 32, startLevel: 1, numOuts: 4 },
+      head: { featChannels: 32, stackedConvs: 1, gnGroups: 8 },
+      anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
+    },
+    optimizer: { lr: 0.02, gradClip: 35 },
+    schedule: { epochs: 100, warmupIters: 20, steps: [90] },
+    eval: { every: 100, scoreVoting: false },
+    ...over,
+  };
+}
+
+test('PAA overfits a few shapes images: AP50 >= 0.9 on them', async () => {
+  const config = parseConfig(tinyConfig('overfit'));
+  const r = await train(config, { hooks: quiet });
+  assert.ok(r.lastEval !== null);
+  const ap50 = r.lastEval.coco.named.AP50;
+  assert.ok(ap50 >= 0.9, `AP50 ${ap50} < 0.9`);
+  // the run directory holds what DESIGN.md §5 lists
+  for (const f of ['config.yaml', 'metrics.csv', 'log.jsonl', 'weights/last.safetensors', 'weights/best.safetensors', 'eval/epoch_100.json']) {
+    assert.ok(existsSync(join(r.runDir, f)), `${f} missing`);
+  }
+  const rows = parseMetricsCsv(readFileSync(join(r.runDir, 'metrics.csv'), 'utf8'));
+  assert.equal(rows.length, 100);
+  assert.ok((rows[99]!['train/loss_cls'] as number) < (rows[0]!['train/loss_cls'] as number));
+  assert.ok(Math.abs((rows[99]!['val/AP50'] as number) - ap50) < 1e-5);
+});
+
+test('stop mid-epoch + resume gives exactly the weights of an uninterrupted run', async () => {
+  // 8 images, batch 4: two iterations per epoch; stop after iteration 3 (inside epoch 2)
+  const over = { schedule: { epochs: 3, warmupIters: 2, steps: [2] }, eval: { every: 0 } };
+  const base = tinyConfig('straight', over);
+  base.data = { ...base.data, batchSize: 4 };
+  const straight = await train(parseConfig(base), { hooks: quiet });
+  let steps = 0;
+  const cut = { ...base, name: 'cut' };
+  const first = await train(parseConfig(cut), { hooks: { ...quiet, shouldStop: () => ++steps === 3 } });
+  assert.equal(first.stopped, true);
+  const second = await train(parseConfig(cut), { resume: true, hooks: quiet });
+  assert.equal(second.stopped, false);
+  const a = readCheckpoint(join(straight.runDir, 'weights', 'last.safetensors'));
+  const b = readCheckpoint(join(second.runDir, 'weights', 'last.safetensors'));
+  assert.deepEqual([...a.model.keys()], [...b.model.keys()]);
+  for (const [k, v] of a.model) assert.ok(v.equal(b.model.get(k)!), `${k} differs after resume`);
+  for (const [k, v] of Object.entries(a.optimizer)) assert.ok(v.equal(b.optimizer[k]!), `optimizer ${k} differs after resume`);
+  assert.equal(b.meta?.trainer?.iter, 6);
+  dispose([[...a.model.values()], [...b.model.values()], a.optimizer, b.optimizer]);
+});
+
+test('a diverging run stops with an error naming the loss and the iteration', async () => {
+  const c = tinyConfig('diverge', { optimizer: { lr: 1e12, gradClip: null }, schedule: { epochs: 5, warmupIters: 0, steps: [] }, eval: { every: 0 } });
+  await assert.rejects(train(parseConfig(c), { hooks: quiet }), /training diverged: loss_\w+ = (NaN|-?Infinity) at iteration \d+ \(epoch \d+, batch 1\)/);
+});
