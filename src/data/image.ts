@@ -140,10 +140,13 @@ async function readBytes(file: string): Promise<Buffer> {
   }
 }
 
-/** Encodes RGB pixels as PNG (deterministic bytes for the same pixels and sharp version). */
+/**
+ * Encodes RGB pixels as PNG (deterministic bytes for the same pixels and sharp version). Adaptive row filters
+ * make noisy synthetic canvases about a third smaller for twice the (small) encoding time.
+ */
 export async function encodePng(img: RgbImage, compressionLevel = 6): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .png({ compressionLevel, adaptiveFiltering: false })
+    .png({ compressionLevel, adaptiveFiltering: true })
     .toBuffer();
 }
 
