@@ -1,5 +1,6 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 import { assign } from './assign.js';
+import { data } from './data.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { nms } from './nms.js';
@@ -9,6 +10,7 @@ export type Suite = () => Promise<Record<string, unknown>>;
 export const suites: Record<string, Suite> = {
   engine,
   eval: evalSuite,
+  data,
   assign,
   nms,
 };

@@ -64,6 +64,10 @@ export interface BatchOptions {
   kernel?: ResizeKernel;
 }
 
+/** Where the batch buffer comes from: a pool of reused buffers, or fresh zeroed memory. */
+export type Allocate = (floats: number) => Float32Array;
+const fresh: Allocate = (n) => new Float32Array(n);
+
 interface LoadedSample {
   pixels: Uint8Array;
   meta: ImageMeta;
@@ -86,6 +90,7 @@ export async function loadSample(spec: SampleSpec, opts: BatchOptions): Promise<
       return r;
     },
     opts.kernel ?? 'linear',
+    { width: spec.width, height: spec.height },
   );
   if (img.originalWidth !== spec.width || img.originalHeight !== spec.height) {
     throw new Error(`image is ${img.originalWidth}x${img.originalHeight} but the annotation file says ${spec.width}x${spec.height}`);
@@ -108,7 +113,7 @@ export async function loadSample(spec: SampleSpec, opts: BatchOptions): Promise<
 }
 
 /** Loads all samples concurrently (sharp decodes on libuv's pool) and collates them; unusable images are skipped. */
-export async function buildBatch(specs: readonly SampleSpec[], opts: BatchOptions): Promise<RawBatch> {
+export async function buildBatch(specs: readonly SampleSpec[], opts: BatchOptions, allocate: Allocate = fresh): Promise<RawBatch> {
   const settled = await Promise.allSettled(specs.map((s) => loadSample(s, opts)));
   const loaded: LoadedSample[] = [];
   const indices: number[] = [];
@@ -123,11 +128,11 @@ export async function buildBatch(specs: readonly SampleSpec[], opts: BatchOption
       skipped.push({ index: s.index, imageId: s.imageId, file: s.file, reason: e.reason ?? e.message });
     }
   });
-  return { ...collate(loaded, opts.pipeline), indices, skipped };
+  return { ...collate(loaded, opts.pipeline, allocate), indices, skipped };
 }
 
 /** Pads every image to the batch's largest padded shape and stacks them as NCHW. */
-function collate(samples: readonly LoadedSample[], pipeline: PipelineConfig): Omit<RawBatch, 'indices' | 'skipped'> {
+function collate(samples: readonly LoadedSample[], pipeline: PipelineConfig, allocate: Allocate): Omit<RawBatch, 'indices' | 'skipped'> {
   let h = 0;
   let w = 0;
   for (const s of samples) {
@@ -135,11 +140,18 @@ function collate(samples: readonly LoadedSample[], pipeline: PipelineConfig): Om
     w = Math.max(w, s.meta.padShape[1]);
   }
   const n = samples.length;
-  const data = new Float32Array(n * 3 * h * w);
+  const data = allocate(n * 3 * h * w);
   const tables = normalizeTables(pipeline.mean, pipeline.std);
   samples.forEach((s, i) => {
     const [ih, iw] = s.meta.imgShape;
-    writeNormalizedChw(s.pixels, iw, ih, s.meta.flip, tables, data, i * 3 * h * w, h, w);
+    const offset = i * 3 * h * w;
+    writeNormalizedChw(s.pixels, iw, ih, s.meta.flip, tables, data, offset, h, w);
+    // a reused buffer holds an older batch: zero the padding right of and below the image
+    for (let c = 0; c < 3; c++) {
+      const plane = offset + c * h * w;
+      if (iw < w) for (let y = 0; y < ih; y++) data.fill(0, plane + y * w + iw, plane + (y + 1) * w);
+      data.fill(0, plane + ih * w, plane + h * w);
+    }
   });
   return { data, shape: [n, 3, h, w], targets: samples.map((s) => s.targets), metas: samples.map((s) => s.meta) };
 }

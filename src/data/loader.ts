@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { tensor, type Tensor } from '../torch/index.js';
+import { BufferPool } from './buffer-pool.js';
 import { buildBatch, type BatchOptions, type RawBatch, type SampleSpec, type SampleTargets, type SkippedSample } from './batch.js';
 import { imagePath, type CocoDataset, type CocoImage } from './coco.js';
 import type { ResizeKernel } from './image.js';
@@ -55,8 +56,14 @@ export interface Batch {
   skipped: SkippedSample[];
 }
 
+/** A built batch and how to hand its buffer back to the thread that filled it. */
+interface Built {
+  raw: RawBatch;
+  recycle: (buffer: ArrayBuffer) => void;
+}
+
 interface Job {
-  resolve: (b: RawBatch) => void;
+  resolve: (b: Built) => void;
   reject: (e: Error) => void;
 }
 
@@ -74,6 +81,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly specs: Omit<SampleSpec, 'seed'>[];
   private readonly opts: Required<Omit<LoaderOptions, 'onSkip' | 'kernel'>> & Pick<LoaderOptions, 'onSkip' | 'kernel'>;
   private pool: PoolWorker[] | null = null;
+  private readonly inlineBuffers = new BufferPool();
   private nextJob = 0;
   private nextEpoch = 0;
   private closed = false;
@@ -148,7 +156,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (chunk.length < batchSize && dropLast) break;
       plan.push(chunk.map((idx) => ({ ...(this.specs[idx] as Omit<SampleSpec, 'seed'>), seed: mix(seed, epoch, idx) })));
     }
-    const pending = new Map<number, Promise<RawBatch>>();
+    const pending = new Map<number, Promise<Built>>();
     let dispatched = startBatch;
     try {
       for (let b = startBatch; b < plan.length; b++) {
@@ -157,14 +165,16 @@ export class DataLoader implements AsyncIterable<Batch> {
           p.catch(() => undefined); // awaited below; this keeps an abandoned one from being an unhandled rejection
           pending.set(dispatched++, p);
         }
-        const raw = await (pending.get(b) as Promise<RawBatch>);
+        const { raw, recycle } = await (pending.get(b) as Promise<Built>);
         pending.delete(b);
         for (const s of raw.skipped) this.reportSkip(s);
         if (raw.metas.length === 0) continue;
+        const images = tensor(raw.data, raw.shape); // a copy: the buffer can go back
+        recycle(raw.data.buffer as ArrayBuffer);
         yield {
           epoch,
           index: b,
-          images: tensor(raw.data, raw.shape),
+          images,
           targets: raw.targets,
           metas: raw.metas,
           indices: raw.indices,
@@ -200,15 +210,18 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.opts.kernel ? { pipeline: this.opts.pipeline, kernel: this.opts.kernel } : { pipeline: this.opts.pipeline };
   }
 
-  private run(specs: SampleSpec[]): Promise<RawBatch> {
-    if (this.opts.workers === 0) return buildBatch(specs, this.options());
+  private run(specs: SampleSpec[]): Promise<Built> {
+    if (this.opts.workers === 0) {
+      const buffers = this.inlineBuffers;
+      return buildBatch(specs, this.options(), (n) => buffers.take(n)).then((raw) => ({ raw, recycle: (b) => buffers.give(b) }));
+    }
     const pool = this.startPool();
     // The least busy worker; which one builds a batch does not change its content.
     let w = pool[0] as PoolWorker;
     for (const c of pool) if (c.jobs.size < w.jobs.size) w = c;
     if (w.dead) return Promise.reject(w.dead);
     const id = this.nextJob++;
-    return new Promise<RawBatch>((resolve, reject) => {
+    return new Promise<Built>((resolve, reject) => {
       w.jobs.set(id, { resolve, reject });
       w.worker.ref();
       w.worker.postMessage({ type: 'batch', id, specs } satisfies WorkerRequest);
@@ -227,7 +240,10 @@ export class DataLoader implements AsyncIterable<Batch> {
         if (!job) return;
         pw.jobs.delete(msg.id);
         if (pw.jobs.size === 0) worker.unref();
-        if (msg.type === 'batch') job.resolve(msg.batch);
+        const recycle = (buffer: ArrayBuffer): void => {
+          if (!pw.dead) worker.postMessage({ type: 'recycle', buffer } satisfies WorkerRequest, [buffer]);
+        };
+        if (msg.type === 'batch') job.resolve({ raw: msg.batch, recycle });
         else job.reject(new Error(`data loader worker: ${msg.message}`));
       });
       worker.on('error', (e) => failAll(pw, new Error(`data loader worker crashed: ${e.message}`)));

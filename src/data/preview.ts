@@ -57,7 +57,7 @@ export async function renderPreview(dataset: CocoDataset, imageDir: string, opts
   layers.push({ input: overlay, left: 0, top: 0 });
   return sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite(layers)
-    .png()
+    .png({ palette: true, quality: 90, compressionLevel: 9 }) // a preview: a palette keeps the file small
     .toBuffer();
 }
 

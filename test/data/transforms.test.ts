@@ -169,3 +169,14 @@ test('pixels and boxes stay together through resize, flip and pad', async () => 
     }
   }
 });
+
+test('an image whose size differs from the annotation file is refused, resized or not', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'rect.png');
+  await writeImage(file, 60, 40, whiteRect(10, 8, 30, 20));
+  const spec: SampleSpec = { index: 0, imageId: 5, file, width: 64, height: 40, boxes: new Float32Array(0), labels: new Int32Array(0), seed: 1 };
+  for (const scale of [[64, 40], [128, 80]] as const) {
+    const pipeline: PipelineConfig = { scales: [scale], multiscaleMode: 'value', flipProb: 0, mean: IMAGENET_MEAN, std: IMAGENET_STD, sizeDivisor: 1 };
+    await assert.rejects(loadSample(spec, { pipeline }), { message: 'image is 60x40 but the annotation file says 64x40' });
+  }
+});
