@@ -136,6 +136,37 @@ const Evaluation = z
   })
   .strict();
 
+const SoftLabel = z
+  .object({
+    gamma: z.number().min(0).default(0.5),
+    /** region threshold: teacher box IoU with some GT above this (0.1 ccdet KD config, 0.5 SoLAD) */
+    minIou: z.number().min(0).lt(1).default(0.1),
+    clsWeight: z.number().min(0).default(10),
+    iouWeight: z.number().min(0).default(10),
+    bboxWeight: z.number().min(0).default(1.3),
+    /** 'teacher': region from the teacher's boxes (released code); 'student': the paper's variant */
+    region: z.enum(['teacher', 'student']).default('teacher'),
+  })
+  .strict();
+
+const Teacher = z
+  .object({
+    /** the teacher's own preset (its model section is used) */
+    config: z.string(),
+    /** a ladet run directory (weights/best, else last) or a .safetensors file */
+    weights: z.string(),
+  })
+  .strict();
+
+const Distill = z
+  .object({
+    /** paa: self-assignment baseline; lad: teacher assigns; kd: soft labels only; solad: lad + kd */
+    strategy: z.enum(['self', 'lad', 'kd', 'solad']).default('self'),
+    teacher: Teacher.optional(),
+    kd: SoftLabel.default(SoftLabel.parse({})),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only'),
@@ -151,6 +182,7 @@ export const ConfigSchema = z
     optimizer: Optimizer.default(Optimizer.parse({})),
     schedule: Schedule.default(Schedule.parse({})),
     eval: Evaluation.default(Evaluation.parse({})),
+    distill: Distill.default(Distill.parse({})),
     logEvery: z.number().int().positive().default(20),
   })
   .strict();

@@ -9,7 +9,7 @@ import { SGD, LrScheduler, clipGradNorm } from '../optim/index.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { configToYaml, type Config } from './config.js';
-import { buildAnchorGenerator, buildAssigner, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from './build.js';
+import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from './build.js';
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
@@ -17,7 +17,7 @@ import { readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { makeRunDir, runPaths, type RunPaths } from './run_dir.js';
-import { SelfAssignStrategy } from '../distill/self_assign.js';
+import { buildStrategy, precheckStrategy } from '../distill/build.js';
 import type { Strategy } from '../distill/strategy.js';
 import type { Detector } from '../models/detector.js';
 import type { Module } from '../nn/index.js';
@@ -84,6 +84,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   const hash = configHash(config);
   const resuming = opts.resume === true && existsSync(paths.last);
   if (opts.resume === true && !resuming) say(`resume: no ${paths.last}; starting from scratch`);
+  precheckStrategy(config);
   makeRunDir(paths);
   writeFileAtomic(paths.config, configToYaml(config));
 
@@ -96,13 +97,15 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   manualSeed(config.seed);
   const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
   const ctx: StrategyContext = { config, numClasses, anchors, buildStudent: () => buildDetector(config.model, numClasses) };
-  const strategy = opts.strategy
-    ? await opts.strategy(ctx)
-    : new SelfAssignStrategy(ctx.buildStudent(), buildAssigner(config), anchors, {
-        clsWeight: config.loss.clsWeight,
-        bboxWeight: config.loss.bboxWeight,
-        iouWeight: config.loss.iouWeight,
-      }, config.assigner.type);
+  let runInfo: Record<string, unknown> = {};
+  let strategy: Strategy;
+  if (opts.strategy) {
+    strategy = await opts.strategy(ctx);
+  } else {
+    const built = buildStrategy(config, ctx.buildStudent, numClasses, anchors);
+    strategy = built.strategy;
+    runInfo = built.info;
+  }
   const model = strategy.trainable;
   const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
   const params = model.parameters().filter((p) => p.requiresGrad);
@@ -138,10 +141,10 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   }
   const csv = new MetricsCsv(paths.dir, resuming);
   const tb = new EventWriter(paths.dir);
-  log.write('start', { config: config.name, hash, resume: resuming, train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
+  log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
   const saveLast = (): void => {
-    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() } }, optimizer);
+    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes: train.dataset.labels.names, ...runInfo } }, optimizer);
   };
 
   let stopped = false;
@@ -213,7 +216,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
         const metric = lastEval.coco.stats[0] as number;
         if (state.best === null || metric > state.best.metric) {
           state.best = { metric, epoch: epoch + 1 };
-          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name } });
+          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes: train.dataset.labels.names, ...runInfo } });
           writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
         }
       }

@@ -1,0 +1,52 @@
+// Config -> Strategy.
+import { existsSync } from 'node:fs';
+import type { Config } from '../engine/config.js';
+import { buildAssigner } from '../engine/build.js';
+import type { AnchorCache } from '../engine/targets.js';
+import type { Detector } from '../models/detector.js';
+import { SelfAssignStrategy } from './self_assign.js';
+import { TeacherStrategy } from './lad.js';
+import { loadTeacher } from './teacher.js';
+import type { Strategy } from './strategy.js';
+
+export interface BuiltStrategy {
+  strategy: Strategy;
+  /** facts to record with the run (teacher source and hash) */
+  info: Record<string, unknown>;
+}
+
+/** Cheap checks that must fail before any data is made or training starts. */
+export function precheckStrategy(config: Config): void {
+  const d = config.distill;
+  if (d.strategy === 'self') return;
+  if (!d.teacher) throw new Error(`distill.teacher: strategy '${d.strategy}' needs distill.teacher.config and distill.teacher.weights`);
+  if (!existsSync(d.teacher.config)) throw new Error(`distill.teacher.config: ${d.teacher.config} not found`);
+  if (!existsSync(d.teacher.weights)) {
+    throw new Error(`distill.teacher.weights: ${d.teacher.weights} not found (train the teacher first, or pass distill.teacher.weights=RUN_DIR|FILE)`);
+  }
+}
+
+export function buildStrategy(config: Config, student: () => Detector, numClasses: number, anchors: AnchorCache): BuiltStrategy {
+  const loss = { clsWeight: config.loss.clsWeight, bboxWeight: config.loss.bboxWeight, iouWeight: config.loss.iouWeight };
+  const d = config.distill;
+  if (d.strategy === 'self') {
+    return { strategy: new SelfAssignStrategy(student(), buildAssigner(config), anchors, loss, config.assigner.type), info: {} };
+  }
+  if (config.assigner.type !== 'paa' && d.strategy !== 'kd') {
+    throw new Error(`assigner.type: LAD distils the PAA assignment; '${config.assigner.type}' cannot take a teacher's outputs`);
+  }
+  const teacher = loadTeacher(config, numClasses);
+  const net = student();
+  try {
+    const kd = { ...d.kd };
+    const strategy = new TeacherStrategy(d.strategy, net, teacher.net, buildAssigner(config), anchors, loss, kd);
+    return {
+      strategy,
+      info: { teacher: { config: teacher.configPath, weights: teacher.weightsPath, sha256: teacher.sha256, params: teacher.net.numParameters() } },
+    };
+  } catch (e) {
+    net.dispose();
+    teacher.net.dispose();
+    throw e;
+  }
+}

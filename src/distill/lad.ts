@@ -1,0 +1,73 @@
+// Teacher-driven strategies (algorithms.md §4-5.3), all from one teacher pass per step on the same batch:
+//   lad    the teacher's outputs feed the PAA assignment; the student gets the LAD losses (mean GIoU)
+//   kd     soft-label distillation only (no GT losses), as the released KD model
+//   solad  LAD losses + soft-label losses
+import { noGrad, type Tensor } from '../torch/index.js';
+import type { Detector } from '../models/detector.js';
+import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
+import { disposeAssignment, type Assigner } from '../assign/assignment.js';
+import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
+import { softLabelLoss, type SoftLabelOptions } from '../losses/soft_label.js';
+import { assignTargets, type AnchorCache } from '../engine/targets.js';
+import type { Strategy, StepInput, StepResult } from './strategy.js';
+
+export type TeacherMode = 'lad' | 'kd' | 'solad';
+
+export class TeacherStrategy implements Strategy {
+  constructor(
+    readonly name: TeacherMode,
+    readonly trainable: Detector,
+    readonly teacher: Detector,
+    readonly assigner: Assigner,
+    readonly anchors: AnchorCache,
+    readonly loss: PaaLossOptions,
+    readonly kd: SoftLabelOptions,
+  ) {
+    if (teacher.numClasses !== trainable.numClasses) {
+      throw new Error(`teacher predicts ${teacher.numClasses} classes, the student ${trainable.numClasses}`);
+    }
+    if (teacher.strides.join() !== trainable.strides.join()) {
+      throw new Error(`teacher pyramid strides [${teacher.strides.join(', ')}] differ from the student's [${trainable.strides.join(', ')}]`);
+    }
+  }
+
+  step(input: StepInput): StepResult {
+    const c = this.trainable.numClasses;
+    const t0 = performance.now();
+    this.teacher.eval();
+    const tflat = noGrad(() => flattenHeadOutputs(this.teacher.forward(input.images), c));
+    const teacherMs = performance.now() - t0;
+    const out = this.trainable.forward(input.images);
+    const sflat = flattenHeadOutputs(out, c);
+    const t = assignTargets(this.anchors, levelSizes(out), input.targets, input.metas, c);
+    const logs: Record<string, number> = { teacher_ms: teacherMs };
+    const terms: Tensor[] = [];
+    if (this.name !== 'kd') {
+      const t1 = performance.now();
+      const assignment = noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg }));
+      logs.assign_ms = performance.now() - t1;
+      const l = paaLoss(sflat, assignment, t.anchors, { ...this.loss, boxWeighting: 'mean' });
+      terms.push(l.loss_cls, l.loss_bbox, l.loss_iou);
+      logs.loss_cls = l.loss_cls.item();
+      logs.loss_bbox = l.loss_bbox.item();
+      logs.loss_iou = l.loss_iou.item();
+      logs.teacher_num_pos = assignment.numPos;
+      disposeAssignment(assignment);
+    }
+    if (this.name !== 'lad') {
+      const k = softLabelLoss(sflat, tflat, t.anchors, t.validFlags, t.gtBoxes, input.metas, this.kd);
+      terms.push(k.loss_kd_cls, k.loss_kd_iou, k.loss_kd_bbox);
+      logs.loss_kd_cls = k.loss_kd_cls.item();
+      logs.loss_kd_iou = k.loss_kd_iou.item();
+      logs.loss_kd_bbox = k.loss_kd_bbox.item();
+      logs.kd_norm = k.kdNorm;
+    }
+    let total = terms[0] as Tensor;
+    for (const x of terms.slice(1)) total = total.add(x);
+    return { total, logs };
+  }
+
+  dispose(): void {
+    this.teacher.dispose();
+  }
+}
