@@ -4,8 +4,8 @@
 //   solad  LAD losses + soft-label losses
 import { noGrad, type Tensor } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
-import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
-import { disposeAssignment, type Assigner } from '../assign/assignment.js';
+import { flattenHeadOutputs, levelSizes, type FlatHeadOutputs } from '../models/heads/outputs.js';
+import { disposeAssignment, type Assigner, type Assignment } from '../assign/assignment.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { softLabelLoss, type SoftLabelOptions } from '../losses/soft_label.js';
 import { assignTargets, type AnchorCache } from '../engine/targets.js';
@@ -31,11 +31,24 @@ export class TeacherStrategy implements Strategy {
     }
   }
 
+  /** The teacher's flattened outputs for a batch (eval mode, no grad). */
+  teacherOutputs(images: Tensor): FlatHeadOutputs {
+    this.teacher.eval();
+    return noGrad(() => flattenHeadOutputs(this.teacher.forward(images), this.trainable.numClasses));
+  }
+
+  /** The assignment the teacher gives a batch: what the student is trained on under LAD. */
+  teacherAssignment(input: StepInput): Assignment {
+    const tflat = this.teacherOutputs(input.images);
+    const sizes = this.anchors.generator.featmapSizes([input.images.dim(2), input.images.dim(3)]);
+    const t = assignTargets(this.anchors, sizes, input.targets, input.metas, this.trainable.numClasses);
+    return noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg }));
+  }
+
   step(input: StepInput): StepResult {
     const c = this.trainable.numClasses;
     const t0 = performance.now();
-    this.teacher.eval();
-    const tflat = noGrad(() => flattenHeadOutputs(this.teacher.forward(input.images), c));
+    const tflat = this.teacherOutputs(input.images);
     const teacherMs = performance.now() - t0;
     const out = this.trainable.forward(input.images);
     const sflat = flattenHeadOutputs(out, c);
