@@ -6,6 +6,7 @@ import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -13,6 +14,7 @@ program.name('ladet').description('Label Assignment Distillation for one-stage o
 registerInfo(program);
 registerEval(program);
 registerTrain(program);
+registerDemo(program);
 registerData(program);
 
 try {
