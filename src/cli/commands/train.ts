@@ -1,5 +1,6 @@
-// `ladet train CONFIG [key.sub=value ...] [resume=true]`: trains a detector from a YAML preset. A progress bar
-// shows losses, lr, it/s and ETA; Ctrl-C saves weights/last.safetensors and exits (resume=true continues).
+// `ladet train CONFIG [key.sub=value ...] [resume=true]`: trains a detector from a YAML preset. The run executes in
+// a worker thread; this thread shows the progress bar (losses, lr, it/s, ETA) and turns Ctrl-C into "save
+// weights/last.safetensors and stop" (resume=true continues).
 import type { Command } from 'commander';
 import { splitArgs, UsageError } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
@@ -10,37 +11,35 @@ export function registerTrain(program: Command): void {
     .description('train a detector: ladet train configs/NAME.yaml [key.sub=value ...] [resume=true]')
     .argument('<config>', 'YAML preset')
     .argument('[overrides...]', 'key.sub=value overrides')
-    .allowUnknownOption(false)
     .action(async (configPath: string, rest: string[]) => {
       const { positional, kv } = splitArgs(rest);
       if (positional.length) throw new UsageError(`ladet train: unexpected argument '${positional[0]}' (overrides are key=value)`);
       const resume = kv.resume === true;
       delete kv.resume;
+      // Validate here first, so a config error is reported before a worker (and libtorch) starts.
       const { loadConfig } = await import('../../engine/config.js');
-      const { train } = await import('../../engine/trainer.js');
-      const config = loadConfig(configPath, kv);
+      loadConfig(configPath, kv);
+      const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
+      const run = trainInWorker(configPath, kv, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
       let stopRequested = false;
       const onSigint = (): void => {
         if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
         stopRequested = true;
+        run.requestStop();
         progress.message('stopping after this step: saving weights/last.safetensors (Ctrl-C again to abort)');
       };
       process.on('SIGINT', onSigint);
       try {
-        const r = await train(config, {
-          resume,
-          hooks: {
-            onProgress: (p) => progress.update(p),
-            shouldStop: () => stopRequested,
-            onMessage: (l) => progress.message(l),
-          },
-        });
+        const r = await run.result;
         progress.stop();
         if (!r.stopped) {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
           console.log(`done: ${r.runDir} (${best})`);
         }
+      } catch (e) {
+        if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
+        throw e;
       } finally {
         progress.stop();
         process.off('SIGINT', onSigint);
