@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from './config.js';
 import { train, type TrainHooks, type TrainSummary } from './trainer.js';
-import { parseMetricsCsv } from './metrics_log.js';
 import { writeChartPng } from './plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { generator } from '../data/synth/registry.js';
@@ -105,15 +104,19 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   }
 
   const reportDir = join(runsDir, 'report');
-  const series = (col: string) =>
+  // Learning curves from the per-iteration log (every `logEvery` steps).
+  const series = (key: string) =>
     curves.map((c) => ({
       name: c.name.split(' ')[0] as string,
-      points: parseMetricsCsv(readFileSync(join(c.dir, 'metrics.csv'), 'utf8'))
-        .filter((row) => typeof row[col] === 'number')
-        .map((row) => [row.epoch as number, row[col] as number] as const),
+      points: readFileSync(join(c.dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.event === 'iter' && typeof e[key] === 'number')
+        .map((e) => [e.iter as number, e[key] as number] as const),
     }));
-  await writeChartPng(join(reportDir, 'train_loss_cls.png'), series('train/loss_cls'), { title: 'classification loss', xLabel: 'epoch', yLabel: 'loss_cls' });
-  await writeChartPng(join(reportDir, 'train_loss_bbox.png'), series('train/loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'epoch', yLabel: 'loss_bbox' });
+  await writeChartPng(join(reportDir, 'train_loss_cls.png'), series('loss_cls'), { title: 'classification loss', xLabel: 'iteration', yLabel: 'loss_cls' });
+  await writeChartPng(join(reportDir, 'train_loss_bbox.png'), series('loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'iteration', yLabel: 'loss_bbox' });
   const table = formatTable(rows);
   const dataset = String(runs[0]![1].data.builtin ?? runs[0]![1].data.root);
   const md = [
