@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # badly whenever anything else runs (measured 0.44 vs 1.13 it/s under load); one thread is the robust choice.
 run() { node dist/src/cli/main.js train "$@" threads=1 resume=true; }
 run configs/paa_r18_fashion_mini.yaml                                   # PAA baseline, small student / Table 3 teacher
-run configs/demo/teacher_r18w50.yaml                                    # Table 2 teacher / Table 3 baseline 1x
 run configs/paa_r18_fashion_mini.yaml name=maxiou_r18_fashion_mini assigner.type=maxiou
+run configs/demo/teacher_r18w50.yaml                                    # Table 2 teacher / Table 3 baseline 1x
 run configs/lad/t2_lad_r18w25_from_r18w50.yaml
 run configs/lad/t2_kd_r18w25_from_r18w50.yaml
 run configs/lad/t2_solad_r18w25_from_r18w50.yaml
