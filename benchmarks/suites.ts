@@ -1,5 +1,6 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 import { assign } from './assign.js';
+import { det } from './det.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { nms } from './nms.js';
@@ -11,4 +12,5 @@ export const suites: Record<string, Suite> = {
   eval: evalSuite,
   assign,
   nms,
+  det,
 };
