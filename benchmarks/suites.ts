@@ -1,6 +1,7 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 import { assign } from './assign.js';
 import { data } from './data.js';
+import { det } from './det.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { nms } from './nms.js';
@@ -13,4 +14,5 @@ export const suites: Record<string, Suite> = {
   data,
   assign,
   nms,
+  det,
 };

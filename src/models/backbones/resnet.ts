@@ -1,8 +1,10 @@
 // ResNet 18/34/50/101, "pytorch" style (the stride sits on the 3x3 conv), as mmdetection's ResNet. Parameter and
 // buffer names equal mmdetection's and torchvision's (`conv1.weight`, `bn1.running_mean`, `layer1.0.conv2.weight`,
-// `layer2.0.downsample.0.weight`, ...), so `backbone.` + these names loads their checkpoints.
+// `layer2.0.downsample.0.weight`, ...), so `backbone.` + these names loads their checkpoints. A BatchNorm that
+// normalises with its running statistics (eval mode, normEval, frozen stages) is folded into its conv at run time
+// (nn/conv_bn.ts); the parameters and buffers stay as they are.
 import type { Tensor } from '../../torch/index.js';
-import { BatchNorm2d, Conv2d, MaxPool2d, Module, Sequential, init } from '../../nn/index.js';
+import { BatchNorm2d, Conv2d, MaxPool2d, Module, Sequential, convBn, init } from '../../nn/index.js';
 
 export type ResNetDepth = 18 | 34 | 50 | 101;
 
@@ -34,6 +36,11 @@ const ARCH: Record<ResNetDepth, { bottleneck: boolean; blocks: readonly number[]
 /** The shortcut projection `downsample`: 1x1 conv (stride s, no bias) + BN, children "0" and "1". */
 function downsample(inCh: number, outCh: number, stride: number): Sequential {
   return new Sequential(new Conv2d(inCh, outCh, 1, { stride, bias: false }), new BatchNorm2d(outCh));
+}
+
+/** The shortcut: bn(conv(x)) of `downsample`. */
+function shortcut(ds: Sequential, x: Tensor): Tensor {
+  return convBn(ds.layers[0] as Conv2d, ds.layers[1] as BatchNorm2d, x);
 }
 
 /** y = relu(out + identity), in place on out (out is a fresh activation owned by the caller). */
@@ -71,15 +78,11 @@ export class BasicBlock extends Module implements Block {
 
   /** x (N,inCh,H,W) -> (N,planes,H/stride,W/stride). */
   forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a).relu_();
-    a.dispose();
-    const c = this.conv2.forward(b);
+    const b = convBn(this.conv1, this.bn1, x).relu_();
+    const out = convBn(this.conv2, this.bn2, b);
     b.dispose();
-    const out = this.bn2.forward(c);
-    c.dispose();
     if (this.downsample === null) return addRelu(out, x);
-    const identity = this.downsample.forward(x);
+    const identity = shortcut(this.downsample, x);
     addRelu(out, identity);
     identity.dispose();
     return out;
@@ -121,17 +124,14 @@ export class Bottleneck extends Module implements Block {
       [this.conv2, this.bn2],
     ];
     for (const [conv, bn] of steps) {
-      const c = conv.forward(h);
+      const next = convBn(conv, bn, h).relu_();
       if (h !== x) h.dispose();
-      h = bn.forward(c).relu_();
-      c.dispose();
+      h = next;
     }
-    const c3 = this.conv3.forward(h);
+    const out = convBn(this.conv3, this.bn3, h);
     h.dispose();
-    const out = this.bn3.forward(c3);
-    c3.dispose();
     if (this.downsample === null) return addRelu(out, x);
-    const identity = this.downsample.forward(x);
+    const identity = shortcut(this.downsample, x);
     addRelu(out, identity);
     identity.dispose();
     return out;
@@ -257,9 +257,7 @@ export class ResNet extends Module {
 
   /** x (N,Cin,H,W) -> the feature maps of outIndices, e.g. C2..C5 at strides 4..32 (sizes rounded up). */
   forward(x: Tensor): Tensor[] {
-    const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a).relu_();
-    a.dispose();
+    const b = convBn(this.conv1, this.bn1, x).relu_();
     let h = this.maxpool.forward(b);
     b.dispose();
     const last = this.outIndices[this.outIndices.length - 1] as number;

@@ -1,0 +1,181 @@
+// One side of the `det` suite in its own process (so that its peak RSS is its own): ladet's PAA-R50-FPN from
+// configs/paa_r50_fpn_1x_coco.yaml, either training steps (what the trainer does per iteration: SelfAssignStrategy
+// forward + PAA assignment + losses, backward, SGD step) or inference (eval forward + predictBatch with NMS and
+// score voting). The parent drives it step by step so that ladet and peer steps can alternate:
+//   node dist/benchmarks/det_child.js '<DetJob JSON>'
+//   stdout: {"ready": ...} once set up; then per stdin line "step" one DetStep line; "end" -> {"peak_rss_kb"} and exit.
+// det_peer.py speaks the same protocol.
+import { readFileSync, readSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dispose, getNumThreads, manualSeed, noGrad, setNumThreads, tensor, tidy } from '../src/torch/index.js';
+import { loadSafetensors } from '../src/io/index.js';
+import { SGD } from '../src/optim/index.js';
+import { loadConfig } from '../src/engine/config.js';
+import { buildAnchorGenerator, buildAssigner, buildDetector, inferenceConfigOf } from '../src/engine/build.js';
+import { AnchorCache } from '../src/engine/targets.js';
+import { SelfAssignStrategy } from '../src/distill/self_assign.js';
+import { levelSizes } from '../src/models/heads/outputs.js';
+import { predictBatch } from '../src/models/heads/paa_inference.js';
+import type { ImageMeta } from '../src/data/transforms.js';
+import type { SampleTargets } from '../src/data/batch.js';
+
+/** What a child runs; the python peer (det_peer.py) reads the same object. */
+export interface DetJob {
+  mode: 'train' | 'infer';
+  threads: number;
+  batch: number;
+  height: number;
+  width: number;
+  /** per image: GT boxes [x1, y1, x2, y2] in input pixels (train only) */
+  boxes: number[][][];
+  /** per image: class indices 0..79 */
+  labels: number[][];
+  /** score threshold of inference (both sides) */
+  scoreThr: number;
+  /** the input batch: raw little-endian float32 (batch, 3, height, width) */
+  image: string;
+  /** ladet safetensors to load (the peer maps the names), or null for each side's own init */
+  weights: string | null;
+}
+
+export interface DetReady {
+  ready: true;
+  threads: number;
+  params: number;
+  /** peak RSS (KiB) after model build and input load, before the first step */
+  base_rss_kb: number;
+}
+
+export interface DetStep {
+  /** wall time of the step (ms; infer: per image) */
+  ms: number;
+  /** process CPU time (user + system), same units */
+  cpu_ms: number;
+  /** train: ms per phase of this step */
+  split_ms?: Record<string, number>;
+  /** train: loss terms and positives of this step */
+  logs?: Record<string, number>;
+  /** infer: detections of the first image */
+  detections?: number;
+}
+
+export interface DetEnd {
+  /** peak RSS (KiB) of the process */
+  peak_rss_kb: number;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function metaOf(i: number, h: number, w: number): ImageMeta {
+  return { imageId: i, file: `synthetic_${i}`, oriShape: [h, w], imgShape: [h, w], padShape: [h, w], scaleFactor: [1, 1, 1, 1], flip: false };
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Blocking read of one line from stdin (the parent writes one command per step). */
+function readLine(): string | null {
+  const buf = Buffer.alloc(1);
+  let line = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, 1, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw e;
+    }
+    if (n === 0) return line.length ? line : null;
+    const ch = buf.toString('utf8', 0, 1);
+    if (ch === '\n') return line;
+    line += ch;
+  }
+}
+
+function say(x: object): void {
+  process.stdout.write(JSON.stringify(x) + '\n');
+}
+
+function main(job: DetJob): void {
+  setNumThreads(job.threads);
+  manualSeed(0);
+  const config = loadConfig(join(root, 'configs', 'paa_r50_fpn_1x_coco.yaml'));
+  const det = buildDetector(config.model, 80);
+  if (job.weights !== null) {
+    const { tensors } = loadSafetensors(job.weights);
+    det.loadStateDict(tensors);
+    dispose([...tensors.values()]);
+  }
+  const anchors = new AnchorCache(buildAnchorGenerator(config.model));
+  const bytes = readFileSync(job.image);
+  const images = tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), [job.batch, 3, job.height, job.width]);
+  const metas = Array.from({ length: job.batch }, (_, i) => metaOf(i, job.height, job.width));
+
+  let step: () => DetStep;
+  let cleanup = (): void => {};
+  if (job.mode === 'train') {
+    const targets: SampleTargets[] = job.boxes.map((b, i) => ({ boxes: Float32Array.from(b.flat()), labels: Int32Array.from(job.labels[i] as number[]) }));
+    const strategy = new SelfAssignStrategy(det, buildAssigner(config), anchors, {
+      clsWeight: config.loss.clsWeight,
+      bboxWeight: config.loss.bboxWeight,
+      iouWeight: config.loss.iouWeight,
+    });
+    const params = det.parameters().filter((p) => p.requiresGrad);
+    const opt = new SGD(params, { lr: config.optimizer.lr, momentum: config.optimizer.momentum, weightDecay: config.optimizer.weightDecay });
+    det.train();
+    step = () => {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      let t1 = 0;
+      const logs = tidy(() => {
+        const r = strategy.step({ images, targets, metas });
+        t1 = performance.now();
+        r.total.backward();
+        return r.logs;
+      });
+      const t2 = performance.now();
+      opt.step();
+      opt.zeroGrad();
+      const t3 = performance.now();
+      const split_ms = { forward_assign_loss: t1 - t0, assign: logs.assign_ms as number, backward: t2 - t1, optimizer: t3 - t2 };
+      return { ms: t3 - t0, cpu_ms: cpuMs() - c0, split_ms, logs };
+    };
+    cleanup = () => opt.disposeState();
+  } else {
+    det.eval();
+    const cfg = { ...inferenceConfigOf(config), scoreThr: job.scoreThr };
+    step = () => {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      const dets = noGrad(() =>
+        tidy(() => {
+          const out = det.forward(images);
+          return predictBatch(out, anchors.get(levelSizes(out)).perLevel, metas, cfg);
+        }),
+      );
+      return { ms: (performance.now() - t0) / job.batch, cpu_ms: (cpuMs() - c0) / job.batch, detections: dets[0]?.scores.length ?? 0 };
+    };
+  }
+  const ready: DetReady = { ready: true, threads: getNumThreads(), params: det.numParameters(), base_rss_kb: process.resourceUsage().maxRSS };
+  say(ready);
+  for (let cmd = readLine(); cmd !== null && cmd !== 'end'; cmd = readLine()) {
+    if (cmd !== 'step') throw new Error(`det_child: unknown command '${cmd}' (step | end)`);
+    say(step());
+  }
+  const end: DetEnd = { peak_rss_kb: process.resourceUsage().maxRSS };
+  say(end);
+  cleanup();
+  images.dispose();
+  anchors.dispose();
+  det.dispose();
+}
+
+const arg = process.argv[2];
+if (arg === undefined) {
+  console.error("usage: node dist/benchmarks/det_child.js '<DetJob JSON>'");
+  process.exit(2);
+}
+main(JSON.parse(arg) as DetJob);
