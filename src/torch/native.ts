@@ -55,6 +55,10 @@ function findAddon(): string {
 }
 
 function load(): NativeBinding {
+  // libtorch's OpenMP threads spin while they wait for work by default. On a machine whose cores are shared (data
+  // workers, a second run, CI) spinning threads stall each other: a training step measured 5-7x slower. Passive
+  // waiting costs nothing measurable when the cores are free. libgomp reads this when it loads, i.e. below.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   const require = createRequire(import.meta.url);
   const path = findAddon();
   try {
