@@ -35,6 +35,8 @@ const Head = z
     gnGroups: z.number().int().positive().default(32),
     priorProb: z.number().gt(0).lt(1).default(0.01),
     iouBranch: z.boolean().default(true),
+    /** COP neighbourhood size k (k×k logits weighted by k² coefficients) */
+    coeffKernelSize: z.number().int().positive().refine((k) => k % 2 === 1, 'must be odd').default(3),
   })
   .strict();
 
