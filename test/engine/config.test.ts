@@ -51,7 +51,7 @@ test('YAML files load with key.sub=value overrides; bad files give clear errors'
 test('every committed preset validates', async () => {
   const { readdirSync } = await import('node:fs');
   const dir = join(process.cwd(), 'configs');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 2);
   for (const f of files) loadConfig(join(dir, f));
 });
