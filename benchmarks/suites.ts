@@ -1,5 +1,6 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 import { assign } from './assign.js';
+import { colad } from './colad.js';
 import { data } from './data.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
@@ -13,4 +14,5 @@ export const suites: Record<string, Suite> = {
   data,
   assign,
   nms,
+  colad,
 };
