@@ -13,6 +13,7 @@ import { CoLADStrategy, type CoLADOptions } from '../src/distill/colad.js';
 import { buildColadPair } from '../src/distill/colad_build.js';
 import type { Strategy, StepInput } from '../src/distill/strategy.js';
 import type { ImageMeta } from '../src/data/transforms.js';
+import { loadavg } from 'node:os';
 
 const BATCH = 4;
 const SIZE = 160;
@@ -145,6 +146,7 @@ function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
 }
 
 export async function colad(): Promise<Record<string, unknown>> {
+  const loadBefore = loadavg()[0];
   const input = makeBatch();
   const local = runVariant({ switch: 'local', criterion: 'stdmean' }, input);
   const network = runVariant({ switch: 'network', criterion: 'fisher' }, input);
@@ -161,6 +163,8 @@ export async function colad(): Promise<Record<string, unknown>> {
       warmup: WARMUP,
       threads: getNumThreads(),
       note: 'interleaved in one run, order alternating per rep; times are medians over reps',
+      // other jobs share this machine: the 1-minute load average before and after the suite
+      load_avg: [loadBefore, loadavg()[0]],
     },
     local_stdmean: local,
     network_fisher: network,
