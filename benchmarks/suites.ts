@@ -1,5 +1,6 @@
 // The benchmark suites by name. Each returns a JSON-able record.
 import { assign } from './assign.js';
+import { colad } from './colad.js';
 import { data } from './data.js';
 import { det } from './det.js';
 import { engine } from './engine.js';
@@ -15,4 +16,5 @@ export const suites: Record<string, Suite> = {
   assign,
   nms,
   det,
+  colad,
 };

@@ -38,8 +38,10 @@ export interface AssignTargets {
 
 /** Head outputs an assigner may read (the student's for PAA, the teacher's for LAD), levels already flattened. */
 export interface HeadPredictions {
-  /** (B, A, C) classification logits */
+  /** (B, A, C) classification logits, or probabilities when clsKind is 'probs' (COP / IOP heads) */
   clsLogits: Tensor;
+  /** how to read clsLogits (default 'logits') */
+  clsKind?: 'logits' | 'probs';
   /** (B, A, 4) box deltas (DeltaXYWH, before decoding) */
   regDeltas: Tensor;
 }

@@ -6,7 +6,7 @@
 //   reassign             per GT: per-level top-k lowest costs, GMM, separation scheme (c) -> positives
 //   PaaAssigner          all of it as an Assigner (PAA: student outputs; LAD: pass the teacher's outputs)
 // The GMM runs once for all GTs of all images of the batch (see gmm.ts).
-import { Tensor, cat, noGrad, tensor, tidy } from '../torch/index.js';
+import { Tensor, binaryCrossEntropy, cat, noGrad, onesLike, tensor, tidy, zerosLike } from '../torch/index.js';
 import { DeltaXYWHCoder } from '../det/box_coder.js';
 import { alignedGiou } from '../det/iou.js';
 import {
@@ -94,7 +94,9 @@ export function preAssignCandidates(
 /**
  * PAA cost of each candidate, computed without gradient from one network's outputs:
  * cost = clsWeight · Σ_c focal(z_c, onehot(label)_c) (α-balanced, summed over ALL classes) + giouWeight · (1 − GIoU)
- * of the decoded box (not clipped) and its GT. Returns one Float32Array (P_i) per image.
+ * of the decoded box (not clipped) and its GT. For heads that output probabilities (preds.clsKind 'probs': COP,
+ * IOP) the focal term is the probability-space focal loss, as ccdet's get_pos_loss with ProbFocalLoss.
+ * Returns one Float32Array (P_i) per image.
  */
 export function candidateCosts(
   targets: AssignTargets,
@@ -108,6 +110,10 @@ export function candidateCosts(
   const giouWeight = opts.giouWeight ?? 1.3;
   const coder = opts.coder ?? new DeltaXYWHCoder();
   const device = preds.clsLogits.device;
+  const probs = (preds.clsKind ?? 'logits') === 'probs';
+  const anchorsOf = (idx: Tensor): Tensor => targets.anchors.toDevice(device).indexSelect(0, idx);
+  const deltasOf = (i: number, idx: Tensor): Tensor => preds.regDeltas.select(0, i).indexSelect(0, idx).to('float32');
+  const gtOf = (i: number, gi: Tensor): Tensor => targets.gtBoxes[i]!.toDevice(device).to('float32').indexSelect(0, gi);
   const flat = noGrad(() =>
     tidy(() => {
       const parts = candidates.map((c, i) => {
@@ -115,18 +121,25 @@ export function candidateCosts(
         const idx = tensor(BigInt64Array.from(c.anchorInds, (v) => BigInt(v)), [c.anchorInds.length], { device });
         const gi = tensor(BigInt64Array.from(c.gtInds, (v) => BigInt(v)), [c.gtInds.length], { device });
         const z = preds.clsLogits.select(0, i).indexSelect(0, idx).to('float32');
-        const deltas = preds.regDeltas.select(0, i).indexSelect(0, idx).to('float32');
-        const anchors = targets.anchors.toDevice(device).indexSelect(0, idx);
-        const boxes = coder.decode(anchors, deltas);
-        const gtBoxes = targets.gtBoxes[i]!.toDevice(device).to('float32').indexSelect(0, gi);
+        const boxes = coder.decode(anchorsOf(idx), deltasOf(i, idx));
+        const gtBoxes = gtOf(i, gi);
         const labels = targets.gtLabels[i]!.toDevice(device).to('int64').indexSelect(0, gi).unsqueeze(1);
-        // Negative-class term on every class: (1-α) p^γ · BCE(z, 0), with BCE(z, 0) = softplus(z).
-        const p = z.sigmoid();
-        const negTerm = p.pow(gamma).mul(z.softplus()).mul(1 - alpha);
-        // The GT class swaps its negative term for α (1-p)^γ · BCE(z, 1), BCE(z, 1) = softplus(-z).
-        const zl = z.gather(1, labels).squeeze(1);
-        const pl = zl.sigmoid();
-        const posTerm = pl.rsub(1).pow(gamma).mul(zl.neg().softplus()).mul(alpha);
+        let negTerm: Tensor;
+        let posTerm: Tensor;
+        if (probs) {
+          // Probability-space focal loss (ccdet ProbFocalLoss): BCE(p, t) with logs clamped at -100, as PyTorch's.
+          negTerm = z.pow(gamma).mul(binaryCrossEntropy(z, zerosLike(z), null, 'none')).mul(1 - alpha);
+          const pl = z.gather(1, labels).squeeze(1);
+          posTerm = pl.rsub(1).pow(gamma).mul(binaryCrossEntropy(pl, onesLike(pl), null, 'none')).mul(alpha);
+        } else {
+          // Negative-class term on every class: (1-α) p^γ · BCE(z, 0), with BCE(z, 0) = softplus(z).
+          const p = z.sigmoid();
+          negTerm = p.pow(gamma).mul(z.softplus()).mul(1 - alpha);
+          // The GT class swaps its negative term for α (1-p)^γ · BCE(z, 1), BCE(z, 1) = softplus(-z).
+          const zl = z.gather(1, labels).squeeze(1);
+          const pl = zl.sigmoid();
+          posTerm = pl.rsub(1).pow(gamma).mul(zl.neg().softplus()).mul(alpha);
+        }
         const focal = negTerm.sum(1).sub(negTerm.gather(1, labels).squeeze(1)).add(posTerm);
         const giou = alignedGiou(boxes, gtBoxes);
         return focal.mul(clsWeight).add(giou.rsub(1).mul(giouWeight));
@@ -241,19 +254,27 @@ export interface ReassignResult {
 }
 
 /**
- * PAA re-assignment given candidate costs (from any source: own outputs, a teacher's, a per-group mix).
- * For each GT: the min(n, topk) lowest-cost candidates of each level, concatenated and sorted by cost; fewer than
- * 2 -> no positive; else a 2-component GMM (sklearn's EM, see gmm.ts), and positives by scheme (c): among samples
- * predicted in component 0 (initialised at the lowest cost), the first ones up to and including the one with the
- * highest mixture log-density. Ties in cost keep the lower anchor index first.
+ * Every GT's GMM input, one row per GT of the batch (images in order): the min(n, topk) lowest-cost candidates of
+ * each level, concatenated and sorted by cost (ties: lower candidate position first), padded to `stride`.
  */
-export function reassign(
+export interface GtSampleRows {
+  /** topk · numLevels (at least 2) */
+  stride: number;
+  /** (G, stride) sorted costs */
+  x: Float64Array;
+  /** (G, stride) position of each sample in its image's candidate arrays */
+  who: Int32Array;
+  /** (G) samples per row */
+  counts: Int32Array;
+}
+
+/** Builds the GMM input rows of PAA (see GtSampleRows) from candidate costs. */
+export function gtSampleRows(
   candidates: readonly ImageCandidates[],
   groups: readonly CandidateGroups[],
   costs: readonly ArrayLike<number>[],
-  opts: { topk?: number; gmm?: GmmOptions } = {},
-): ReassignResult {
-  const topk = opts.topk ?? 9;
+  topk: number,
+): GtSampleRows {
   if (groups.length !== candidates.length || costs.length !== candidates.length) {
     throw new Error(`reassign: ${candidates.length} images, ${groups.length} groupings, ${costs.length} cost arrays`);
   }
@@ -315,11 +336,28 @@ export function reassign(
       }
     }
   });
+  return { stride, x, who, counts };
+}
+
+/**
+ * PAA re-assignment given candidate costs (from any source: own outputs, a teacher's, a per-group mix).
+ * For each GT: the min(n, topk) lowest-cost candidates of each level, concatenated and sorted by cost; fewer than
+ * 2 -> no positive; else a 2-component GMM (sklearn's EM, see gmm.ts), and positives by scheme (c): among samples
+ * predicted in component 0 (initialised at the lowest cost), the first ones up to and including the one with the
+ * highest mixture log-density. Ties in cost keep the lower anchor index first.
+ */
+export function reassign(
+  candidates: readonly ImageCandidates[],
+  groups: readonly CandidateGroups[],
+  costs: readonly ArrayLike<number>[],
+  opts: { topk?: number; gmm?: GmmOptions } = {},
+): ReassignResult {
+  const { stride, x, who, counts } = gtSampleRows(candidates, groups, costs, opts.topk ?? 9);
+  let row = 0;
   // Only rows with >= 2 samples are fitted (the others get no positive, as upstream).
   const fitCounts = counts.map((n) => (n >= 2 ? n : 0));
   const fit = fitGmm2(x, fitCounts, stride, opts.gmm);
   const pred = predictGmm2(fit, x, fitCounts, stride);
-  row = 0;
   let numPos = 0;
   const images = candidates.map((c) => {
     const res: ImageReassign = {

@@ -8,6 +8,8 @@ import { SelfAssignStrategy } from './self_assign.js';
 import { TeacherStrategy } from './lad.js';
 import { loadTeacher } from './teacher.js';
 import type { Strategy } from './strategy.js';
+import { CoLADStrategy } from './colad.js';
+import { buildColadPair, precheckColad } from './colad_build.js';
 
 export interface BuiltStrategy {
   strategy: Strategy;
@@ -19,6 +21,10 @@ export interface BuiltStrategy {
 export function precheckStrategy(config: Config): void {
   const d = config.distill;
   if (d.strategy === 'self') return;
+  if (d.strategy === 'colad') {
+    precheckColad(config);
+    return;
+  }
   if (!d.teacher) throw new Error(`distill.teacher: strategy '${d.strategy}' needs distill.teacher.config and distill.teacher.weights`);
   if (!existsSync(d.teacher.config)) throw new Error(`distill.teacher.config: ${d.teacher.config} not found`);
   if (!existsSync(d.teacher.weights)) {
@@ -31,6 +37,31 @@ export function buildStrategy(config: Config, student: () => Detector, numClasse
   const d = config.distill;
   if (d.strategy === 'self') {
     return { strategy: new SelfAssignStrategy(student(), buildAssigner(config), anchors, loss, config.assigner.type), info: {} };
+  }
+  if (d.strategy === 'colad') {
+    const pair = buildColadPair(config, numClasses);
+    const c = d.colad;
+    const a = config.assigner.type === 'paa' ? config.assigner : null;
+    const strategy = new CoLADStrategy(pair, anchors, {
+      switch: c.switch,
+      criterion: c.criterion,
+      topk: a?.topk ?? 9,
+      preAssign: { posIouThr: a?.preAssignIou ?? 0.1, negIouThr: a?.preAssignIou ?? 0.1, minPosIou: 0 },
+      cost: { clsWeight: config.loss.clsWeight, giouWeight: config.loss.bboxWeight },
+      loss,
+    });
+    const info = {
+      colad: {
+        switch: c.switch,
+        criterion: c.criterion,
+        evalNet: c.evalNet,
+        net2: typeof c.net2 === 'string' ? c.net2 : c.net2 === undefined ? 'model' : 'inline',
+        params: [pair.net1.numParameters(), pair.net2.numParameters()],
+        ...(c.net1Init ? { net1Init: c.net1Init } : {}),
+        ...(c.net2Init ? { net2Init: c.net2Init } : {}),
+      },
+    };
+    return { strategy, info };
   }
   if (config.assigner.type !== 'paa' && d.strategy !== 'kd') {
     throw new Error(`assigner.type: LAD distils the PAA assignment; '${config.assigner.type}' cannot take a teacher's outputs`);

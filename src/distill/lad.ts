@@ -29,6 +29,10 @@ export class TeacherStrategy implements Strategy {
     if (teacher.strides.join() !== trainable.strides.join()) {
       throw new Error(`teacher pyramid strides [${teacher.strides.join(', ')}] differ from the student's [${trainable.strides.join(', ')}]`);
     }
+    if (name !== 'lad' && (teacher.head.clsKind === 'probs' || trainable.head.clsKind === 'probs')) {
+      // The soft-label loss compares sigmoid logits; COP / IOP heads output probabilities.
+      throw new Error(`distill.strategy '${name}': soft-label distillation needs logit heads (model.head.type paa) for teacher and student`);
+    }
   }
 
   /** The teacher's flattened outputs for a batch (eval mode, no grad). */
@@ -42,7 +46,7 @@ export class TeacherStrategy implements Strategy {
     const tflat = this.teacherOutputs(input.images);
     const sizes = this.anchors.generator.featmapSizes([input.images.dim(2), input.images.dim(3)]);
     const t = assignTargets(this.anchors, sizes, input.targets, input.metas, this.trainable.numClasses);
-    return noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg }));
+    return noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }));
   }
 
   step(input: StepInput): StepResult {
@@ -57,9 +61,9 @@ export class TeacherStrategy implements Strategy {
     const terms: Tensor[] = [];
     if (this.name !== 'kd') {
       const t1 = performance.now();
-      const assignment = noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg }));
+      const assignment = noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }));
       logs.assign_ms = performance.now() - t1;
-      const l = paaLoss(sflat, assignment, t.anchors, { ...this.loss, boxWeighting: 'mean' });
+      const l = paaLoss(sflat, assignment, t.anchors, { ...this.loss, boxWeighting: 'mean', clsKind: sflat.clsKind });
       terms.push(l.loss_cls, l.loss_bbox, l.loss_iou);
       logs.loss_cls = l.loss_cls.item();
       logs.loss_bbox = l.loss_bbox.item();

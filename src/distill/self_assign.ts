@@ -1,5 +1,6 @@
 // The baselines: a network assigns its own labels. PAA computes the cost from the network's own (detached)
-// outputs; the max-IoU assigner (RetinaNet style) ignores the outputs. Losses are PAA's (IoU-weighted GIoU).
+// outputs; the max-IoU assigner (RetinaNet style) ignores the outputs. Losses are PAA's (IoU-weighted GIoU; the plain
+// mean for heads without the IoU branch), in probability space for COP / IOP heads.
 import { noGrad, type Tensor } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
@@ -28,12 +29,14 @@ export class SelfAssignStrategy implements Strategy {
     const t = assignTargets(this.anchors, levelSizes(out), input.targets, input.metas, net.numClasses);
     const t0 = performance.now();
     const assignment = noGrad(() =>
-      this.assigner.assign(t, { clsLogits: flat.cls.detach(), regDeltas: flat.reg.detach() }),
+      this.assigner.assign(t, { clsLogits: flat.cls.detach(), regDeltas: flat.reg.detach(), clsKind: flat.clsKind }),
     );
     const assignMs = performance.now() - t0;
+    // Without the IoU branch the box loss is the plain mean over positives (ccdet's *_BASE heads).
     const losses = paaLoss({ cls: flat.cls, reg: flat.reg, iou: flat.iou }, assignment, t.anchors, {
-      boxWeighting: 'iou',
+      boxWeighting: flat.iou ? 'iou' : 'mean',
       ...this.loss,
+      clsKind: flat.clsKind,
     });
     const total: Tensor = losses.loss_cls.add(losses.loss_bbox).add(losses.loss_iou);
     const logs = {

@@ -32,6 +32,9 @@ export function detectorConfig(model: ModelSection, numClasses: number): Detecto
       stackedConvs: model.head.stackedConvs,
       gnGroups: model.head.gnGroups,
       priorProb: model.head.priorProb,
+      type: model.head.type,
+      iouBranch: model.head.iouBranch,
+      coeffKernelSize: model.head.coeffKernelSize,
     },
   };
 }

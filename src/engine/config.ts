@@ -35,6 +35,8 @@ const Head = z
     gnGroups: z.number().int().positive().default(32),
     priorProb: z.number().gt(0).lt(1).default(0.01),
     iouBranch: z.boolean().default(true),
+    /** COP neighbourhood size k (k×k logits weighted by k² coefficients) */
+    coeffKernelSize: z.number().int().positive().refine((k) => k % 2 === 1, 'must be odd').default(3),
   })
   .strict();
 
@@ -158,12 +160,35 @@ const Teacher = z
   })
   .strict();
 
+const Colad = z
+  .object({
+    /**
+     * network 2: a preset path (its model section is used, resolved from the current directory) or an inline model
+     * section; default: network 1's architecture (`model`) with its own random init
+     */
+    net2: z.union([z.string(), Model]).optional(),
+    /** local: per (image, GT, FPN level) as the released code; network: per iteration, the paper's rule */
+    switch: z.enum(['local', 'network']).default('local'),
+    /** stdmean: std/mean of the costs; fisher: (mu+ - mu-)^2 / (var+ + var-) of their 2-component GMM */
+    criterion: z.enum(['stdmean', 'fisher']).default('stdmean'),
+    /** the network the run evaluates and saves as best (released code: use_teacher=True, network 2) */
+    evalNet: z.union([z.literal(1), z.literal(2)]).default(2),
+    /** optional starting weights of each network: a run directory or a .safetensors file */
+    net1Init: z.string().optional(),
+    net2Init: z.string().optional(),
+  })
+  .strict();
+
 const Distill = z
   .object({
-    /** paa: self-assignment baseline; lad: teacher assigns; kd: soft labels only; solad: lad + kd */
-    strategy: z.enum(['self', 'lad', 'kd', 'solad']).default('self'),
+    /**
+     * self: the network assigns its own labels (PAA baseline); lad: teacher assigns; kd: soft labels only;
+     * solad: lad + kd; colad: two networks trained together on one shared assignment
+     */
+    strategy: z.enum(['self', 'lad', 'kd', 'solad', 'colad']).default('self'),
     teacher: Teacher.optional(),
     kd: SoftLabel.default(SoftLabel.parse({})),
+    colad: Colad.default(Colad.parse({})),
   })
   .strict();
 

@@ -1,10 +1,12 @@
-// A one-stage detector: ResNet backbone -> FPN neck -> PAA head, under mmdetection's module names `backbone`,
+// A one-stage detector: ResNet backbone -> FPN neck -> PAA / COP / IOP head, under mmdetection's module names `backbone`,
 // `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints key for key.
 import type { Tensor } from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import { ResNet, type ResNetOptions } from './backbones/resnet.js';
 import { FPN, type ExtraConvs } from './necks/fpn.js';
-import { PAAHead } from './heads/paa_head.js';
+import { PAAHead, type PAAHeadOptions } from './heads/paa_head.js';
+import { COPHead } from './heads/cop_head.js';
+import { IOPHead } from './heads/iop_head.js';
 import type { HeadOutputs } from './heads/outputs.js';
 
 export interface NeckConfig {
@@ -28,6 +30,26 @@ export interface HeadConfig {
   gnGroups?: number;
   /** Default 0.01. */
   priorProb?: number;
+  /** 'paa' (logits), 'cop' or 'iop' (probabilities); default 'paa'. */
+  type?: HeadType;
+  /** IoU-prediction branch (default true). */
+  iouBranch?: boolean;
+  /** COP neighbourhood size (default 3). */
+  coeffKernelSize?: number;
+}
+
+export type HeadType = 'paa' | 'cop' | 'iop';
+
+/** The head of a given type; all share the PAA towers and module names. */
+export function buildHead(type: HeadType, o: PAAHeadOptions & { coeffKernelSize?: number }): PAAHead {
+  switch (type) {
+    case 'paa':
+      return new PAAHead(o);
+    case 'cop':
+      return new COPHead(o);
+    case 'iop':
+      return new IOPHead(o);
+  }
 }
 
 export interface DetectorConfig {
@@ -70,10 +92,8 @@ export class Detector extends Module {
         reluBeforeExtraConvs: config.neck.reluBeforeExtraConvs ?? false,
       }),
     );
-    this.head = this.registerModule(
-      'bbox_head',
-      new PAAHead({ ...config.head, inChannels: config.neck.outChannels, numLevels: numOuts }),
-    );
+    const { type, ...head } = config.head;
+    this.head = this.registerModule('bbox_head', buildHead(type ?? 'paa', { ...head, inChannels: config.neck.outChannels, numLevels: numOuts }));
     const strides = this.backbone.outStrides.slice(startLevel);
     while (strides.length < numOuts) strides.push(2 * (strides[strides.length - 1] as number));
     this.strides = strides;

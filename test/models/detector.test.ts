@@ -52,8 +52,8 @@ test('full-size PAA-R50-FPN: mmdetection parameter count, names and shapes; forw
     const out = noGrad(() => det.forward(randn([1, 3, 256, 256])));
     assert.deepEqual(out.cls.map((t) => t.shape), [32, 16, 8, 4, 2].map((s) => [1, 80, s, s]));
     const flat = flattenHeadOutputs(out, 80);
-    assert.deepEqual([flat.cls.shape, flat.reg.shape, flat.iou.shape], [[1, 1364, 80], [1, 1364, 4], [1, 1364]]);
-    const total = flat.cls.sum().add(flat.reg.sum()).add(flat.iou.sum()).item();
+    assert.deepEqual([flat.cls.shape, flat.reg.shape, flat.iou!.shape], [[1, 1364, 80], [1, 1364, 4], [1, 1364]]);
+    const total = flat.cls.sum().add(flat.reg.sum()).add(flat.iou!.sum()).item();
     assert.ok(Number.isFinite(total));
   });
   assert.equal(memory().numTensors, before);
@@ -76,7 +76,7 @@ test('tiny detector (ResNet-18, FPN 32, 2-conv head) matches the torch.nn refere
   fx.levels.forEach((ref, l) => {
     checkSampled(out.cls[l]!, ref.cls, `P${l + 3} cls`);
     checkSampled(out.reg[l]!, ref.reg, `P${l + 3} reg`);
-    checkSampled(out.iou[l]!, ref.iou, `P${l + 3} iou`);
+    checkSampled(out.iou![l]!, ref.iou, `P${l + 3} iou`);
   });
   dispose([out, x]);
   det.dispose();
@@ -93,7 +93,7 @@ test('training forward/backward: gradients reach head, neck and unfrozen backbon
   tidy(() => {
     const out = det.forward(randn([2, 3, 64, 96]));
     const flat = flattenHeadOutputs(out, 3);
-    flat.cls.sigmoid().sum().add(flat.reg.square().sum()).add(flat.iou.sum()).backward();
+    flat.cls.sigmoid().sum().add(flat.reg.square().sum()).add(flat.iou!.sum()).backward();
   });
   assert.equal(memory().numTensors, before, 'the training step left tensor handles behind');
   const sd = det.stateDict();

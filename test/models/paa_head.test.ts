@@ -22,14 +22,14 @@ test('PAA head: mmcv ConvModule names, output shapes per level, learnable 0-d sc
   assert.equal(out.clsKind, 'logits');
   assert.deepEqual(out.cls.map((t) => t.shape), [[2, 5, 8, 10], [2, 5, 4, 5], [2, 5, 2, 3]]);
   assert.deepEqual(out.reg.map((t) => t.shape), [[2, 4, 8, 10], [2, 4, 4, 5], [2, 4, 2, 3]]);
-  assert.deepEqual(out.iou.map((t) => t.shape), [[2, 1, 8, 10], [2, 1, 4, 5], [2, 1, 2, 3]]);
+  assert.deepEqual(out.iou!.map((t) => t.shape), [[2, 1, 8, 10], [2, 1, 4, 5], [2, 1, 2, 3]]);
   assert.deepEqual(levelSizes(out), [[8, 10], [4, 5], [2, 3]]);
   // the per-level scale multiplies the box deltas of its level only
   noGrad(() => sd.get('scales.1.scale')!.fill_(3));
   const out3 = noGrad(() => head.forward(feats));
   assert.ok(out3.reg[1]!.allclose(out.reg[1]!.mul(3), 1e-5, 1e-6));
   assert.ok(out3.reg[0]!.equal(out.reg[0]!));
-  assert.ok(out3.cls[1]!.equal(out.cls[1]!) && out3.iou[1]!.equal(out.iou[1]!));
+  assert.ok(out3.cls[1]!.equal(out.cls[1]!) && out3.iou![1]!.equal(out.iou![1]!));
   dispose([out, out3, feats]);
   head.dispose();
 });
@@ -71,19 +71,19 @@ test('flattenHeadOutputs: levels concatenated, (y, x) row-major, anchors of a lo
   const f = flattenHeadOutputs(o, 3);
   assert.deepEqual(f.cls.shape, [2, 8, 3]);
   assert.deepEqual(f.reg.shape, [2, 8, 4]);
-  assert.deepEqual(f.iou.shape, [2, 8]);
+  assert.deepEqual(f.iou!.shape, [2, 8]);
   // image 1, anchor 4 = level 0 location (y=1, x=1), class 2
   assert.equal(f.cls.select(0, 1).select(0, 4).select(0, 2).item(), 100 + 20 + 4);
   // image 0, anchor 7 = level 1 location (y=0, x=1)
   assert.deepEqual(f.reg.select(0, 0).select(0, 7).toArray(), [1001, 1011, 1021, 1031]);
-  assert.deepEqual(f.iou.select(0, 1).toArray(), [100, 101, 102, 103, 104, 105, 1100, 1101]);
+  assert.deepEqual(f.iou!.select(0, 1).toArray(), [100, 101, 102, 103, 104, 105, 1100, 1101]);
   dispose([o, f]);
 
   // Two anchors per location: channels are anchor-major (a*C + c), rows location-major then anchor.
   const two: HeadOutputs = { cls: [level(0, 1, 4, 1, 2)], reg: [level(0, 1, 8, 1, 2)], iou: [level(0, 1, 2, 1, 2)], clsKind: 'logits' };
   const g = flattenHeadOutputs(two, 2);
   assert.deepEqual(g.cls.reshape([-1]).toArray(), [0, 10, 20, 30, 1, 11, 21, 31]);
-  assert.deepEqual(g.iou.toArray(), [[0, 10, 1, 11]].flat());
+  assert.deepEqual(g.iou!.toArray(), [[0, 10, 1, 11]].flat());
   dispose([two, g]);
 });
 

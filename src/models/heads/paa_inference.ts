@@ -1,5 +1,6 @@
 // PAA inference (mmdetection PAAHead.get_bboxes, algorithms.md §9.7), per image:
-//   score = sqrt(sigmoid(cls) · sigmoid(iou)) per (anchor, class); per level keep the nmsPre anchors with the
+//   score = sqrt(p · sigmoid(iou)) per (anchor, class), p = sigmoid(cls) or, for COP / IOP heads, the head's own
+//   probabilities; without an IoU branch the score is p itself (ccdet *_BASE heads); per level keep the nmsPre anchors with the
 //   highest max-class score; decode (clipped to the image); candidates (anchor, class) with score > scoreThr;
 //   class-aware NMS; keep maxPerImg by score; optional score voting; map boxes back to the original image.
 import { type Tensor, cat, noGrad, tidy } from '../../torch/index.js';
@@ -53,16 +54,20 @@ function predictImage(
   cfg: InferenceConfig,
   coder: DeltaXYWHCoder,
 ): ImageDetections {
-  const numClasses = (outputs.cls[0] as Tensor).dim(1) / ((outputs.iou[0] as Tensor).dim(1) || 1);
+  const numAnchors = (outputs.reg[0] as Tensor).dim(1) / 4;
+  const numClasses = (outputs.cls[0] as Tensor).dim(1) / (numAnchors || 1);
   const { boxes, scores } = tidy(() => {
     const levelBoxes: Tensor[] = [];
     const levelScores: Tensor[] = [];
     outputs.cls.forEach((clsL, l) => {
       const cls = clsL.select(0, i).permute([1, 2, 0]).reshape([-1, numClasses]);
       const prob = outputs.clsKind === 'probs' ? cls : cls.sigmoid();
-      const iou = (outputs.iou[l] as Tensor).select(0, i).permute([1, 2, 0]).reshape([-1, 1]).sigmoid();
       const reg = (outputs.reg[l] as Tensor).select(0, i).permute([1, 2, 0]).reshape([-1, 4]);
-      let s = prob.mul(iou).sqrt();
+      let s = prob;
+      if (outputs.iou !== null) {
+        const iou = (outputs.iou[l] as Tensor).select(0, i).permute([1, 2, 0]).reshape([-1, 1]).sigmoid();
+        s = prob.mul(iou).sqrt();
+      }
       let r = reg;
       let a = anchors[l] as Tensor;
       if (cfg.nmsPre > 0 && s.dim(0) > cfg.nmsPre) {

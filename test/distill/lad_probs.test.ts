@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { manualSeed, noGrad, randn, setNumThreads, tidy } from '../../src/torch/index.js';
+import { parseConfig } from '../../src/engine/config.js';
+import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
+import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
+import { TeacherStrategy } from '../../src/distill/lad.js';
+import { SelfAssignStrategy } from '../../src/distill/self_assign.js';
+import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';
+import { disposeAssignment } from '../../src/assign/assignment.js';
+import type { StepInput } from '../../src/distill/strategy.js';
+
+setNumThreads(1);
+
+const section = (type: 'paa' | 'cop' | 'iop', iouBranch: boolean) => ({
+  backbone: { depth: 18 as const, widthMultiplier: 0.25, normEval: true },
+  neck: { outChannels: 16, numOuts: 3 },
+  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4, type, iouBranch },
+  anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
+});
+const cfg = (type: 'paa' | 'cop' | 'iop', iou: boolean) => parseConfig({ name: 't', data: { root: 'u' }, model: section(type, iou) });
+
+function batch(): StepInput {
+  manualSeed(5);
+  const meta = (id: number) => ({ imageId: id, file: `${id}.png`, oriShape: [64, 64] as [number, number], imgShape: [64, 64] as [number, number], padShape: [64, 64] as [number, number], scaleFactor: [1, 1, 1, 1] as [number, number, number, number], flip: false });
+  return {
+    images: randn([2, 3, 64, 64]),
+    targets: [
+      { boxes: Float32Array.from([4, 4, 30, 28, 30, 20, 60, 62]), labels: Int32Array.from([0, 2]) },
+      { boxes: Float32Array.from([10, 12, 40, 50]), labels: Int32Array.from([1]) },
+    ],
+    metas: [meta(1), meta(2)],
+  };
+}
+
+test('LAD with a COP / IOP teacher: PAA on the teacher probabilities; every head type trains with self-assignment', () => {
+  const anchors = new AnchorCache(buildAnchorGenerator(cfg('paa', true).model));
+  const input = batch();
+  for (const [type, iou] of [['cop', true], ['cop', false], ['iop', true], ['iop', false]] as const) {
+    manualSeed(1);
+    const teacher = buildDetector(cfg(type, iou).model, 3);
+    const student = buildDetector(cfg('paa', true).model, 3);
+    const lad = new TeacherStrategy('lad', student, teacher, buildAssigner(cfg('paa', true)), anchors, {}, {});
+    tidy(() => {
+      const viaLad = lad.teacherAssignment(input);
+      teacher.eval();
+      const flat = noGrad(() => flattenHeadOutputs(teacher.forward(input.images), 3));
+      assert.equal(flat.clsKind, 'probs');
+      assert.equal(flat.iou === null, !iou);
+      const t = assignTargets(anchors, [[8, 8], [4, 4], [2, 2]], input.targets, input.metas, 3);
+      const direct = buildAssigner(cfg('paa', true)).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg, clsKind: 'probs' });
+      assert.ok(direct.numPos > 0);
+      assert.ok(viaLad.posInds.equal(direct.posInds) && viaLad.labels.equal(direct.labels));
+      disposeAssignment(viaLad);
+      disposeAssignment(direct);
+      // the student learns from it; a COP / IOP student self-assigns and trains too
+      assert.ok(Number.isFinite(lad.step(input).total.item()));
+      teacher.train();
+      const self = new SelfAssignStrategy(teacher, buildAssigner(cfg(type, iou)), anchors, {}).step(input);
+      assert.ok(Number.isFinite(self.total.item()) && self.logs.num_pos! > 0);
+      if (!iou) assert.equal(self.logs.loss_iou, 0);
+      self.total.backward();
+    });
+    assert.throws(() => new TeacherStrategy('kd', student, teacher, buildAssigner(cfg('paa', true)), anchors, {}, {}), {
+      message: "distill.strategy 'kd': soft-label distillation needs logit heads (model.head.type paa) for teacher and student",
+    });
+    teacher.dispose();
+    student.dispose();
+  }
+  anchors.dispose();
+});
