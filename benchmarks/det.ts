@@ -186,8 +186,8 @@ function writeInferenceInputs(dir: string, threads: number, target: number, thr:
   const { cls, iou } = noGrad(() => {
     const out = det.forward(image);
     const flat = (ts: Tensor[], k: number): Tensor => tidy(() => cat(ts.map((t) => t.permute([0, 2, 3, 1]).reshape([-1, k]))));
-    const r = { cls: flat(out.cls, 80), iou: flat(out.iou, 1) };
-    for (const t of [...out.cls, ...out.reg, ...out.iou]) t.dispose();
+    const r = { cls: flat(out.cls, 80), iou: flat(out.iou!, 1) };
+    for (const t of [...out.cls, ...out.reg, ...out.iou!]) t.dispose();
     return r;
   });
   // count(shift) = #{(a, c): sigmoid(cls + shift) * sigmoid(iou) > thr^2}, decreasing as the shift goes down.
