@@ -18,21 +18,11 @@ import {
 import { AnchorGenerator, PAA_ANCHORS } from '../src/det/index.js';
 import { Tensor, full, getNumThreads, noGrad, randn, stack, tensor, tidy, where } from '../src/torch/index.js';
 import { peerPython, runPeer } from './peer.js';
+import { rng, median, timeIt } from './util.js';
 
 const LEVEL_STARTS = [0, 16800, 21000, 22050, 22323, 22400];
 const TOPK = 9;
 
-/** Small seeded PRNG (mulberry32) so both sides see the same costs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -88,22 +78,7 @@ function perGtSamples(cand: ImageCandidates, costs: Float32Array): { inds: numbe
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-/** Median milliseconds per call over `reps` timed calls after `warm` untimed ones. */
-function timeIt(fn: () => void, reps: number, warm = 3): number {
-  for (let i = 0; i < warm; i++) fn();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(t);
-}
 
 // OMP_NUM_THREADS=1 before numpy/sklearn load: sklearn's k-means initialisation (run on every fit, then overwritten)
 // is OpenMP-parallel, and on a busy 2-core machine its threads contend; single-threaded it is 3-4x faster, so this

@@ -17,6 +17,7 @@ import { buildColadPair } from '../src/distill/colad_build.js';
 import type { Strategy, StepInput } from '../src/distill/strategy.js';
 import type { ImageMeta } from '../src/data/transforms.js';
 import { loadavg } from 'node:os';
+import { median } from './util.js';
 
 const BATCH = 2;
 const SIZE = 160;
@@ -32,10 +33,6 @@ const model = (width: number) => ({
   anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
 });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 /** A seeded batch: 3 boxes of 16-80 px per image, classes 0..9. */
 function makeBatch(): StepInput {

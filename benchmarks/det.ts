@@ -29,6 +29,7 @@ import { loadConfig } from '../src/engine/config.js';
 import { buildDetector } from '../src/engine/build.js';
 import { peerPython } from './peer.js';
 import type { DetEnd, DetJob, DetReady, DetStep } from './det_child.js';
+import { rng, median } from './util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCORE_THR = 0.05;
@@ -36,17 +37,6 @@ const INFER_CANDIDATES = 2000;
 const TRAIN = { batch: 2, height: 512, width: 512, gtPerImage: 7 };
 const INFER = { batch: 1, height: 800, width: 1344 };
 
-/** Small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** GT boxes with COCO-like spread: side 24..400 px (log-uniform), aspect 1:2..2:1, inside the image. */
 function makeScene(seed: number, batch: number, h: number, w: number, n: number): { boxes: number[][][]; labels: number[][] } {
@@ -72,11 +62,6 @@ function makeScene(seed: number, batch: number, h: number, w: number, n: number)
   return { boxes, labels };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 /** A child process speaking det_child.ts's protocol: one JSON line per command. */
 class StepProcess {

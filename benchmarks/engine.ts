@@ -16,6 +16,7 @@ import {
 } from '../src/torch/index.js';
 import { peerPython, runPeer } from './peer.js';
 import { availableParallelism } from 'node:os';
+import { median } from './util.js';
 
 class BasicBlock extends Module implements Layer {
   conv1: Conv2d;
@@ -115,10 +116,6 @@ times.sort()
 print(json.dumps({"median_ms": 1000 * times[len(times) // 2], "min_ms": 1000 * times[0], "params": sum(p.numel() for p in net.parameters())}))
 `;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 export async function engine(): Promise<Record<string, unknown>> {
   const threads = Number(process.env.LADET_BENCH_THREADS ?? availableParallelism());

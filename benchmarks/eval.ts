@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateCoco, formatSummary, readCocoGt, readDetections } from '../src/eval/index.js';
+import { rng, median } from './util.js';
 
 const IMAGES = 5000;
 const OBJECTS = 10;
@@ -15,17 +16,6 @@ const DETECTIONS = 100;
 const CLASSES = 80;
 const PYTHON = '/usr/bin/python3';
 
-/** mulberry32: a small deterministic generator, so every run evaluates the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -113,10 +103,6 @@ function pycocotools(gtPath: string, detPath: string): PeerResult | string {
   return JSON.parse(lines[lines.length - 1]!) as PeerResult;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** Named evalSuite: `eval` cannot name a function in a module. */
 export async function evalSuite(): Promise<Record<string, unknown>> {

@@ -9,33 +9,10 @@ import { nmsArrays } from '../src/det/index.js';
 import { boxIou } from '../src/det/iou.js';
 import { Tensor, noGrad, tensor, tidy } from '../src/torch/index.js';
 import { peerPython, runPeer } from './peer.js';
+import { rng, median, timeIt } from './util.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-function timeIt(fn: () => void, reps: number, warm = 2): number {
-  for (let i = 0; i < warm; i++) fn();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(t);
-}
 
 /** The rejected design: sort once, then per kept box one IoU row against all boxes as tensor ops. */
 function nmsTensorRows(boxes: Tensor, scores: Tensor, classes: Tensor, thr: number): number[] {
@@ -112,7 +89,7 @@ export async function nms(): Promise<Record<string, unknown>> {
     const b = Float32Array.from(c.boxes);
     const s = Float32Array.from(c.scores);
     const cl = Int32Array.from(c.classes);
-    record[`ladet_${name}_ms`] = timeIt(() => nmsArrays(b, s, cl, 0.6), c.reps);
+    record[`ladet_${name}_ms`] = timeIt(() => nmsArrays(b, s, cl, 0.6), c.reps, 2);
     mine[name] = Array.from(nmsArrays(b, s, cl, 0.6));
     record[`${name}_kept`] = mine[name]!.length;
     if (c.scores.length <= 5000) {
