@@ -13,7 +13,7 @@ import { buildAnchorGenerator, buildAssigner, buildDetector, inferenceConfigOf, 
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { classList, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { makeRunDir, runPaths, type RunPaths } from './run_dir.js';
@@ -92,6 +92,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');
   const numClasses = train.dataset.labels.size;
+  // recorded in every checkpoint, so `ladet test` / `ladet predict` can name classes without the dataset
+  const classes = classList(train.dataset.labels);
 
   manualSeed(config.seed);
   const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
@@ -141,7 +143,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   log.write('start', { config: config.name, hash, resume: resuming, train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
   const saveLast = (): void => {
-    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() } }, optimizer);
+    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes } }, optimizer);
   };
 
   let stopped = false;
@@ -213,7 +215,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
         const metric = lastEval.coco.stats[0] as number;
         if (state.best === null || metric > state.best.metric) {
           state.best = { metric, epoch: epoch + 1 };
-          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name } });
+          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes } });
           writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
         }
       }
