@@ -6,6 +6,8 @@ import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
+import { registerTest } from './commands/test.js';
+import { registerPredict } from './commands/predict.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -13,6 +15,8 @@ program.name('ladet').description('Label Assignment Distillation for one-stage o
 registerInfo(program);
 registerEval(program);
 registerTrain(program);
+registerTest(program);
+registerPredict(program);
 registerData(program);
 
 try {
