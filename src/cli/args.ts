@@ -59,3 +59,30 @@ export function rejectUnknown(kv: Overrides, allowed: readonly string[], command
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/**
+ * Splits key=value arguments into a command's own keys and config overrides (whose first part is a key of the
+ * config, e.g. `eval.scoreThr=0.1`; the schema then checks the rest). Anything else is a usage error naming it.
+ */
+export function splitOwnKeys(
+  kv: Overrides,
+  own: readonly string[],
+  configKeys: readonly string[],
+  command: string,
+): { own: Overrides; overrides: Overrides } {
+  const mine: Overrides = {};
+  const overrides: Overrides = {};
+  const bad: string[] = [];
+  for (const [k, v] of Object.entries(kv)) {
+    if (own.includes(k)) mine[k] = v;
+    else if (configKeys.includes(k.split('.')[0] as string)) overrides[k] = v;
+    else bad.push(k);
+  }
+  if (bad.length) {
+    throw new UsageError(
+      `ladet ${command}: unknown argument${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ` +
+        `(expected: ${own.join(', ')}, or config overrides such as eval.scoreThr=0.1)`,
+    );
+  }
+  return { own: mine, overrides };
+}

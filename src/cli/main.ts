@@ -7,6 +7,8 @@ import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
 import { registerDemo } from './commands/demo.js';
+import { registerTest } from './commands/test.js';
+import { registerPredict } from './commands/predict.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -15,6 +17,8 @@ registerInfo(program);
 registerEval(program);
 registerTrain(program);
 registerDemo(program);
+registerTest(program);
+registerPredict(program);
 registerData(program);
 
 try {

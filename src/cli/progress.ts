@@ -54,3 +54,37 @@ export class ProgressDisplay {
     this.#phaseKey = '';
   }
 }
+
+/** A bar for a counted job (evaluating, predicting): done/total, rate and ETA; plain lines when not a terminal. */
+export class TaskProgress {
+  #bar: cliProgress.SingleBar | null = null;
+  #lastPlain = 0;
+  #startedAt = performance.now();
+  readonly #tty = process.stderr.isTTY === true;
+
+  constructor(readonly label: string, readonly unit: string) {}
+
+  update(done: number, total: number): void {
+    if (this.#tty) {
+      if (!this.#bar) {
+        this.#bar = new cliProgress.SingleBar(
+          { format: `${this.label} |{bar}| {value}/{total} ${this.unit} {rate} /s ETA {eta_formatted}`, hideCursor: true, stream: process.stderr, etaBuffer: 20 },
+          cliProgress.Presets.shades_classic,
+        );
+        this.#bar.start(total, 0, { rate: '-' });
+        this.#startedAt = performance.now();
+      }
+      const secs = (performance.now() - this.#startedAt) / 1000;
+      this.#bar.setTotal(total);
+      this.#bar.update(done, { rate: secs > 0 ? (done / secs).toFixed(2) : '-' });
+    } else if (performance.now() - this.#lastPlain > 5000 || done === total) {
+      this.#lastPlain = performance.now();
+      process.stderr.write(`${this.label} ${done}/${total} ${this.unit}\n`);
+    }
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
+  }
+}

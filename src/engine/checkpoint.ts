@@ -9,6 +9,7 @@ import type { Module } from '../nn/index.js';
 import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, saveSafetensors } from '../io/index.js';
+import type { Category, LabelMap } from '../data/label-map.js';
 
 const OPT_PREFIX = 'optimizer.';
 
@@ -32,8 +33,25 @@ export interface CheckpointMeta {
   version: 1;
   kind: 'last' | 'best' | 'weights';
   trainer?: TrainerState;
-  /** free-form facts (e.g. the teacher of a LAD run) */
+  /** free-form facts (e.g. the teacher of a LAD run); `classes` (a class list, see classList) is read back */
   info?: Record<string, unknown>;
+}
+
+/** The training categories in label order (label i predicts classes[i]), as stored in `info.classes`. */
+export function classList(labels: LabelMap): Category[] {
+  return labels.names.map((name, i) => ({ id: labels.categoryIds[i] as number, name }));
+}
+
+/** `info.classes` of a checkpoint when present and well formed; null when absent. Throws naming `path` if malformed. */
+export function checkpointClasses(meta: CheckpointMeta | null, path: string): Category[] | null {
+  const raw = meta?.info?.classes;
+  if (raw === undefined) return null;
+  const ok =
+    Array.isArray(raw) &&
+    raw.length > 0 &&
+    raw.every((c: unknown) => c !== null && typeof c === 'object' && Number.isInteger((c as Category).id) && typeof (c as Category).name === 'string');
+  if (!ok) throw new Error(`${path}: __metadata__.ladet info.classes must be a non-empty list of {id, name}`);
+  return (raw as Category[]).map((c) => ({ id: c.id, name: c.name }));
 }
 
 export function saveCheckpoint(
@@ -92,13 +110,43 @@ export function loadWeights(pathOrRun: string, model: Module, strict = true): Ch
   const path = resolveWeights(pathOrRun);
   const ck = readCheckpoint(path);
   try {
-    model.loadStateDict(ck.model, strict);
-  } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    loadModelTensors(path, model, ck.model, strict);
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }
   return ck.meta;
+}
+
+/**
+ * Why `tensors` do not fit `model` (its state dict keys and shapes), or null when they do. Names the first
+ * offending key of each kind, so a wrong-architecture file gives a short, precise message.
+ */
+export function stateDictMismatch(model: Module, tensors: ReadonlyMap<string, Tensor>, strict = true): string | null {
+  const own = model.stateDict();
+  for (const [k, dst] of own) {
+    const v = tensors.get(k);
+    if (v === undefined) continue;
+    const a = dst.shape;
+    const b = v.shape;
+    if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+      return `'${k}' has shape [${b.join(', ')}] in the file, the model expects [${a.join(', ')}]`;
+    }
+  }
+  if (!strict) return null;
+  const missing = [...own.keys()].filter((k) => !tensors.has(k));
+  const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
+  const parts: string[] = [];
+  const more = (n: number): string => (n > 1 ? ` (and ${n - 1} more)` : '');
+  if (missing.length) parts.push(`the model's key '${missing[0]}' is missing from the file${more(missing.length)}`);
+  if (unexpected.length) parts.push(`the file's key '${unexpected[0]}' is not in the model${more(unexpected.length)}`);
+  return parts.length ? parts.join('; ') : null;
+}
+
+/** Copies `tensors` into `model` after checking that every key and shape fits; errors name `path` and the key. */
+export function loadModelTensors(path: string, model: Module, tensors: ReadonlyMap<string, Tensor>, strict = true): void {
+  const why = stateDictMismatch(model, tensors, strict);
+  if (why !== null) throw new Error(`${path}: the weights do not fit this model: ${why}`);
+  model.loadStateDict(tensors, strict);
 }
 
 /** A run directory resolves to weights/best.safetensors, else weights/last.safetensors. */

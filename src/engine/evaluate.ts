@@ -1,6 +1,6 @@
 // Evaluation: run a detector over a split, collect COCO results (category ids, [x, y, w, h] in original pixels)
 // and score them with ladet's COCO evaluator.
-import { tidy } from '../torch/index.js';
+import { noGrad, tidy } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
 import { levelSizes } from '../models/heads/outputs.js';
 import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';
@@ -29,6 +29,8 @@ export interface EvalOptions {
   inference: InferenceConfig;
   batchSize: number;
   workers: number;
+  /** category id of each label of the model; default: the dataset's own categories (a model trained on it) */
+  categoryIds?: readonly number[];
   onBatch?: (done: number, total: number) => void;
 }
 
@@ -76,7 +78,7 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
     for await (const batch of loader.epoch(0)) {
       skipped += batch.skipped.length;
       const batchDets = tidy(() => {
-        const out = o.model.forward(batch.images);
+        const out = noGrad(() => o.model.forward(batch.images)); // no autograd graph: eval needs no backward
         const { perLevel } = o.anchors.get(levelSizes(out));
         return predictBatch(out, perLevel, batch.metas, o.inference);
       });
@@ -89,8 +91,9 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
     await loader.close();
     o.model.train(wasTraining);
   }
-  const results = toCocoResults(dets, o.dataset.labels.categoryIds);
   const gt = readCocoGt(o.annotations);
+  // as pycocotools, only the ground truth's categories are scored (a model may know more classes than a test set)
+  const results = toCocoResults(dets, o.categoryIds ?? o.dataset.labels.categoryIds).filter((r) => gt.categoryIndex.has(r.category_id));
   const coco = evaluateCoco(gt, results, { imageIds: o.dataset.images.map((im) => im.id) });
   return { results, coco, images: dets.length, skipped, seconds: (performance.now() - t0) / 1000 };
 }

@@ -13,7 +13,7 @@ import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf,
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { classList, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { makeRunDir, runPaths, type RunPaths } from './run_dir.js';
@@ -93,6 +93,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');
   const numClasses = train.dataset.labels.size;
+  // recorded in every checkpoint, so `ladet test` / `ladet predict` can name classes without the dataset
+  const classes = classList(train.dataset.labels);
 
   manualSeed(config.seed);
   const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
@@ -144,7 +146,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
   const saveLast = (): void => {
-    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes: train.dataset.labels.names, ...runInfo } }, optimizer);
+    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes, ...runInfo } }, optimizer);
   };
 
   let stopped = false;
@@ -216,7 +218,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
         const metric = lastEval.coco.stats[0] as number;
         if (state.best === null || metric > state.best.metric) {
           state.best = { metric, epoch: epoch + 1 };
-          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes: train.dataset.labels.names, ...runInfo } });
+          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes, ...runInfo } });
           writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
         }
       }

@@ -1,0 +1,156 @@
+// `ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [key.sub=value ...]`:
+// runs a trained detector on image files and writes, per image, a PNG with the boxes, class names and scores drawn
+// and a JSON of the detections in original pixels, plus one predictions.json for the whole source. An image that
+// cannot be read is reported and skipped; the others are still done.
+import { basename, extname, join } from 'node:path';
+import type { Command } from 'commander';
+import { splitArgs, splitOwnKeys, UsageError } from '../args.js';
+
+const USAGE = 'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [key.sub=value ...]';
+const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr'] as const;
+
+export interface Detection {
+  label: string;
+  category_id: number;
+  score: number;
+  /** x1, y1, x2, y2 in original pixels */
+  box: [number, number, number, number];
+  /** COCO [x, y, w, h], the same box */
+  bbox: [number, number, number, number];
+}
+
+export interface ImageResult {
+  file: string;
+  width: number;
+  height: number;
+  /** the drawn PNG and the JSON, in out= */
+  png: string;
+  json: string;
+  detections: Detection[];
+}
+
+export interface PredictReport {
+  out: string;
+  images: ImageResult[];
+  skipped: { file: string; reason: string }[];
+}
+
+export async function runPredict(args: readonly string[], print: (line: string) => void = console.log): Promise<PredictReport> {
+  const { positional, kv } = splitArgs(args);
+  if (positional.length) throw new UsageError(`ladet predict: unexpected argument ${positional[0]} (usage: ${USAGE})`);
+  const { ConfigSchema } = await import('../../engine/config.js');
+  const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'predict');
+  const path = (k: 'weights' | 'source' | 'config' | 'out', required: boolean): string | undefined => {
+    const v = own[k];
+    if (v === undefined) {
+      if (required) throw new UsageError(`ladet predict: missing ${k}= (usage: ${USAGE})`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v === '') throw new UsageError(`ladet predict: ${k}= needs a path (got ${JSON.stringify(v)})`);
+    return v;
+  };
+  const weights = path('weights', true) as string;
+  const source = path('source', true) as string;
+  const config = path('config', false);
+  const scoreThr = own.scoreThr ?? 0.3;
+  if (typeof scoreThr !== 'number' || !(scoreThr >= 0 && scoreThr <= 1)) {
+    throw new UsageError(`ladet predict: scoreThr must be a number in [0, 1] (got ${JSON.stringify(own.scoreThr)})`);
+  }
+
+  const { listImages, predictImages } = await import('../../engine/predict.js');
+  const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
+  const { decodeImage } = await import('../../data/image.js');
+  const { drawDetections } = await import('../../data/draw.js');
+  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const { setNumThreads } = await import('../../torch/index.js');
+  const { TaskProgress } = await import('../progress.js');
+
+  const files = listImages(source);
+  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides);
+  const out = path('out', false) ?? join(opened.runDir, 'predict');
+  const names = outputNames(files);
+  const { classes } = opened;
+  if (opened.config.threads) setNumThreads(opened.config.threads);
+
+  const report: PredictReport = { out, images: [], skipped: [] };
+  const progress = new TaskProgress('predict', 'images');
+  const skip = (file: string, reason: string): void => {
+    report.skipped.push({ file, reason });
+    progress.stop();
+    process.stderr.write(`ladet predict: skipped ${file}: ${reason}\n`);
+  };
+  try {
+    const stream = predictImages({
+      model: opened.model,
+      config: opened.config,
+      classes,
+      files,
+      onSkip: skip,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    for await (const p of stream) {
+      const order = [...p.scores.keys()].filter((k) => (p.scores[k] as number) >= scoreThr).sort((a, b) => (p.scores[b] as number) - (p.scores[a] as number));
+      const detections: Detection[] = order.map((k) => {
+        const [x1, y1, x2, y2] = [0, 1, 2, 3].map((c) => round(p.boxes[4 * k + c] as number, 100)) as [number, number, number, number];
+        const cls = classes[p.labels[k] as number] as { id: number; name: string };
+        return { label: cls.name, category_id: cls.id, score: round(p.scores[k] as number, 1e4), box: [x1, y1, x2, y2], bbox: [x1, y1, round(x2 - x1, 100), round(y2 - y1, 100)] };
+      });
+      const stem = names.get(p.file) as string;
+      const result: ImageResult = { file: p.file, width: p.width, height: p.height, png: join(out, `${stem}.png`), json: join(out, `${stem}.json`), detections };
+      try {
+        const image = await decodeImage(p.file);
+        const drawn = detections.map((d, j) => ({ box: d.box, label: p.labels[order[j] as number] as number, text: `${d.label} ${d.score.toFixed(2)}` }));
+        writeFileAtomic(result.png, await drawDetections(image, drawn));
+      } catch (e) {
+        skip(p.file, `cannot draw the detections: ${(e as Error).message}`);
+        continue;
+      }
+      writeFileAtomic(result.json, JSON.stringify({ file: p.file, width: p.width, height: p.height, detections }, null, 2) + '\n');
+      report.images.push(result);
+    }
+  } finally {
+    progress.stop();
+    opened.model.dispose();
+  }
+  const combined = {
+    weights: opened.weightsPath,
+    config: opened.configPath,
+    scoreThr,
+    classes,
+    images: report.images,
+    skipped: report.skipped,
+  };
+  const all = join(out, 'predictions.json');
+  writeFileAtomic(all, JSON.stringify(combined, null, 2) + '\n');
+  const dets = report.images.reduce((n, r) => n + r.detections.length, 0);
+  const skipped = report.skipped.length ? `; skipped ${report.skipped.length} unreadable` : '';
+  print(`${report.images.length} of ${files.length} images, ${dets} detections with score >= ${scoreThr}${skipped}: ${out}`);
+  print(`wrote ${all}`);
+  return report;
+}
+
+/** Output stems: the file name without its extension, or with it (a.jpg -> a_jpg) when two files share a stem. */
+export function outputNames(files: readonly string[]): Map<string, string> {
+  const stem = (f: string): string => basename(f, extname(f));
+  const count = new Map<string, number>();
+  for (const f of files) count.set(stem(f), (count.get(stem(f)) ?? 0) + 1);
+  return new Map(files.map((f) => [f, (count.get(stem(f)) as number) > 1 ? basename(f).replace(/\./g, '_') : stem(f)]));
+}
+
+function round(v: number, scale: number): number {
+  return Math.round(v * scale) / scale;
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description(`draw a trained detector's detections on images: ${USAGE}`)
+    .argument('[args...]', 'weights=, source=, config=, out=, scoreThr=, key.sub=value config overrides')
+    .action(async (args: string[]) => {
+      const r = await runPredict(args);
+      if (r.images.length === 0) {
+        process.stderr.write('ladet predict: no image could be read\n');
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,151 @@
+// `ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [key.sub=value ...]`:
+// evaluates a trained detector on the config's val split (or any COCO annotation file), prints the 12 COCO stats
+// as pycocotools does and writes the results and a summary JSON.
+import { existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Command } from 'commander';
+import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+
+const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [key.sub=value ...]';
+// The command's own keys; everything else overrides the config. (CoLAD's `net=1|2` belongs in this list.)
+const OWN_KEYS = ['weights', 'data', 'images', 'out'] as const;
+
+export interface TestReport {
+  stats: Record<string, number>;
+  resultsFile: string;
+  summaryFile: string;
+}
+
+export async function runTest(args: readonly string[], print: (line: string) => void = console.log): Promise<TestReport> {
+  const { positional, kv } = splitArgs(args);
+  if (positional.length !== 1) {
+    throw new UsageError(positional.length ? `ladet test: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet test: missing CONFIG or RUN_DIR (usage: ${USAGE})`);
+  }
+  const target = positional[0] as string;
+  const { ConfigSchema } = await import('../../engine/config.js');
+  const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'test');
+  const str = (k: (typeof OWN_KEYS)[number]): string | undefined => {
+    const v = own[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') throw new UsageError(`ladet test: ${k}= needs a path (got ${JSON.stringify(v)})`);
+    return v;
+  };
+  const weights = str('weights');
+  const data = str('data');
+  const images = str('images');
+  if (images !== undefined && data === undefined) throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
+  if (!existsSync(target)) throw new UsageError(`ladet test: config file or run directory not found: ${target}`);
+  const isRun = statSync(target).isDirectory();
+
+  const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
+  const files = resolveModelFiles(isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) });
+  const opened = openDetector(files, overrides);
+  try {
+    return await evaluate(opened, { data, images, out: str('out'), overrides }, print);
+  } finally {
+    opened.model.dispose();
+  }
+}
+
+type Opened = import('../../engine/open_detector.js').OpenedDetector;
+
+async function evaluate(
+  opened: Opened,
+  o: { data: string | undefined; images: string | undefined; out: string | undefined; overrides: Overrides },
+  print: (line: string) => void,
+): Promise<TestReport> {
+  const { valSplitFiles } = await import('../../engine/open_detector.js');
+  const { openSplit } = await import('../../engine/data_setup.js');
+  const { readCoco } = await import('../../data/coco.js');
+  const { guessImageDir } = await import('../../data/layout.js');
+  const { evaluateDetector } = await import('../../engine/evaluate.js');
+  const { AnchorCache } = await import('../../engine/targets.js');
+  const { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } = await import('../../engine/build.js');
+  const { formatSummary } = await import('../../eval/index.js');
+  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const { setNumThreads } = await import('../../torch/index.js');
+  const { TaskProgress } = await import('../progress.js');
+
+  const { config, classes } = opened;
+  if (config.threads) setNumThreads(config.threads);
+  let annotations: string;
+  let imageDir: string;
+  let dataset: import('../../data/coco.js').CocoDataset;
+  if (o.data !== undefined) {
+    if (!existsSync(o.data)) throw new UsageError(`ladet test: data=${o.data}: annotation file not found`);
+    annotations = o.data;
+    imageDir = o.images ?? guessImageDir(o.data);
+    dataset = readCoco(o.data);
+  } else {
+    ({ annotations, images: imageDir } = valSplitFiles(config, opened.configPath));
+    dataset = openSplit(config, 'val').dataset; // data.valLimit applies, as in the trainer's evaluation
+  }
+  if (!existsSync(imageDir) || !statSync(imageDir).isDirectory()) throw new UsageError(`ladet test: image folder not found: ${imageDir} (the images of ${annotations})`);
+  // Labels map to the model's categories; the test set's must be among them, under the same names.
+  const byId = new Map(classes.map((c) => [c.id, c.name]));
+  for (const c of dataset.categories) {
+    const name = byId.get(c.id);
+    if (name === undefined) {
+      throw new UsageError(`${annotations}: category id ${c.id} ('${c.name}') is not a class of the model (${opened.weightsPath} knows ${classes.map((k) => `${k.id} '${k.name}'`).join(', ')})`);
+    }
+    if (name !== c.name) throw new UsageError(`${annotations}: category id ${c.id} is '${c.name}' here but '${name}' in the model's classes (${opened.weightsPath})`);
+  }
+
+  const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
+  const progress = new TaskProgress('test', 'batches');
+  let run: Awaited<ReturnType<typeof evaluateDetector>>;
+  try {
+    run = await evaluateDetector({
+      model: opened.model,
+      dataset,
+      annotations,
+      imageDir,
+      pipeline: testPipelineOf(config),
+      anchors,
+      inference: inferenceConfigOf(config),
+      batchSize: config.data.batchSize,
+      workers: config.data.workers,
+      categoryIds: classes.map((c) => c.id),
+      onBatch: (done, total) => progress.update(done, total),
+    });
+  } finally {
+    progress.stop();
+    anchors.dispose();
+  }
+  const { coco } = run;
+  print(formatSummary(coco.stats, coco.iouThresholds, coco.maxDets));
+
+  const outDir = o.out ?? join(opened.runDir, 'eval');
+  const tag = `test_${basename(annotations).replace(/\.json$/i, '')}`;
+  const resultsFile = join(outDir, `${tag}_results.json`);
+  const summaryFile = join(outDir, `${tag}_summary.json`);
+  writeFileAtomic(resultsFile, JSON.stringify(run.results) + '\n');
+  const summary = {
+    weights: opened.weightsPath,
+    config: opened.configPath,
+    overrides: o.overrides,
+    annotations,
+    images: run.images,
+    skipped: run.skipped,
+    detections: run.results.length,
+    seconds: run.seconds,
+    maxDets: coco.maxDets,
+    stats: coco.named,
+    perClassAP: coco.perClassAP,
+  };
+  writeFileAtomic(summaryFile, JSON.stringify(summary, null, 2) + '\n');
+  print(`wrote ${resultsFile}`);
+  print(`wrote ${summaryFile}`);
+  return { stats: coco.named, resultsFile, summaryFile };
+}
+
+export function registerTest(program: Command): void {
+  program
+    .command('test')
+    .description(`evaluate a trained detector (12 COCO stats): ${USAGE}`)
+    .argument('<target>', 'config YAML or run directory')
+    .argument('[args...]', 'weights=, data=, images=, out=, key.sub=value config overrides')
+    .action(async (target: string, args: string[]) => {
+      await runTest([target, ...args]);
+    });
+}

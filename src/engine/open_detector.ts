@@ -1,0 +1,120 @@
+// Opening a trained detector for `ladet test` / `ladet predict`: find the config and the weights (a run directory
+// holds both), learn the class list (from the checkpoint, else the config's training annotations), build the
+// network the config describes and load the weights, checking every key and shape first.
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { dispose } from '../torch/index.js';
+import { readCoco } from '../data/coco.js';
+import type { Category } from '../data/label-map.js';
+import type { Detector } from '../models/detector.js';
+import { UsageError, type Overrides } from '../cli/args.js';
+import { loadConfig, type Config } from './config.js';
+import { buildDetector } from './build.js';
+import { checkpointClasses, classList, loadModelTensors, readCheckpoint, resolveWeights, type CheckpointMeta } from './checkpoint.js';
+import { runPaths } from './run_dir.js';
+
+export interface ModelFiles {
+  configPath: string;
+  /** a run directory or a .safetensors file (a run directory resolves to its best, else last, weights) */
+  weights: string | null;
+  /** the run directory outputs default into; null: the config's runs/<name> */
+  runDir: string | null;
+}
+
+/**
+ * Where config and weights come from:
+ * - `run` (a run directory): its config.yaml, and its weights unless `weights` is given;
+ * - `weights` a run directory: as `run`; a file: needs `config`, except inside a run's weights/ folder;
+ * - only `config`: the weights of its run, runs/<name> (decided once the config is read).
+ * An explicit `config` always wins over a run's config.yaml.
+ */
+export function resolveModelFiles(o: { run?: string; config?: string; weights?: string }): ModelFiles {
+  const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+  const runConfig = (dir: string): string => {
+    const p = join(dir, 'config.yaml');
+    if (!existsSync(p)) throw new UsageError(`${dir}: not a run directory (no config.yaml)`);
+    return p;
+  };
+  if (o.run !== undefined) {
+    if (!existsSync(o.run)) throw new UsageError(`run directory not found: ${o.run}`);
+    return { configPath: o.config ?? runConfig(o.run), weights: o.weights ?? o.run, runDir: o.run };
+  }
+  if (o.weights !== undefined) {
+    if (!existsSync(o.weights)) throw new UsageError(`weights not found: ${o.weights}`);
+    if (isDir(o.weights)) return { configPath: o.config ?? runConfig(o.weights), weights: o.weights, runDir: o.weights };
+    // runs/<name>/weights/<file>.safetensors: the run's config describes it
+    const run = dirname(dirname(o.weights));
+    const inRun = basename(dirname(o.weights)) === 'weights' && existsSync(join(run, 'config.yaml'));
+    if (o.config !== undefined) return { configPath: o.config, weights: o.weights, runDir: inRun ? run : null };
+    if (inRun) return { configPath: join(run, 'config.yaml'), weights: o.weights, runDir: run };
+    throw new UsageError(`${o.weights} is a weights file outside a run directory: pass config=CONFIG.yaml too (the model settings are not stored in the weights)`);
+  }
+  if (o.config === undefined) throw new UsageError('give a run directory, weights= or config=');
+  return { configPath: o.config, weights: null, runDir: null };
+}
+
+export interface OpenedDetector {
+  config: Config;
+  configPath: string;
+  /** the run directory (outputs default into it) */
+  runDir: string;
+  weightsPath: string;
+  meta: CheckpointMeta | null;
+  /** training categories in label order */
+  classes: Category[];
+  /** in eval mode; the caller disposes it */
+  model: Detector;
+}
+
+/** Reads the config (with overrides), the weights and the class list; builds and loads the detector. */
+export function openDetector(files: ModelFiles, overrides: Overrides = {}): OpenedDetector {
+  const config = loadConfig(files.configPath, overrides);
+  const runDir = files.runDir ?? runPaths(config.runsDir, config.name).dir;
+  let weightsPath: string;
+  if (files.weights !== null) {
+    weightsPath = resolveWeights(files.weights);
+  } else {
+    if (!existsSync(runDir)) throw new UsageError(`${files.configPath}: its run ${runDir} does not exist; train it first or pass weights=`);
+    weightsPath = resolveWeights(runDir);
+  }
+  const ck = readCheckpoint(weightsPath);
+  try {
+    const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, files.configPath, weightsPath);
+    // (CoLAD checkpoints hold two networks; choosing one of them belongs here, before the tensors are loaded.)
+    const model = buildDetector(config.model, classes.length);
+    try {
+      loadModelTensors(weightsPath, model, ck.model);
+    } catch (e) {
+      model.dispose();
+      throw new UsageError(`${(e as Error).message} (model of ${files.configPath}, ${classes.length} classes)`);
+    }
+    model.eval();
+    return { config, configPath: files.configPath, runDir, weightsPath, meta: ck.meta, classes, model };
+  } finally {
+    dispose([...ck.model.values(), ck.optimizer]);
+  }
+}
+
+/** The training categories of the config's dataset (checkpoints made before classes were recorded). */
+function classesFromConfig(config: Config, configPath: string, weightsPath: string): Category[] {
+  const ann = join(config.data.root, config.data.trainAnn);
+  if (!existsSync(ann)) {
+    throw new UsageError(
+      `${weightsPath} records no class list (info.classes) and the training annotations ${ann} that would give it are missing ` +
+        `(${configPath}: set data.root=DIR)`,
+    );
+  }
+  return classList(readCoco(ann).labels);
+}
+
+/** The annotation file and image folder of the config's val split; a clear error when the dataset is missing. */
+export function valSplitFiles(config: Config, configPath: string): { annotations: string; images: string } {
+  const annotations = join(config.data.root, config.data.valAnn);
+  const images = join(config.data.root, config.data.valImages);
+  if (!existsSync(annotations)) {
+    const args = Object.entries(config.data.builtinArgs).map(([k, v]) => ` ${k}=${String(v)}`).join('');
+    const make = config.data.builtin ? ` or make it with \`ladet data make ${config.data.builtin} out=${config.data.root}${args}\`` : '';
+    throw new UsageError(`data.root: ${annotations} not found (the val split of ${configPath}); set data.root=DIR${make}`);
+  }
+  return { annotations, images };
+}
