@@ -46,6 +46,8 @@ export function classList(labels: LabelMap): Category[] {
 export function checkpointClasses(meta: CheckpointMeta | null, path: string): Category[] | null {
   const raw = meta?.info?.classes;
   if (raw === undefined) return null;
+  // The first checkpoints of ladet recorded bare class names (no category ids): use the config's annotations then.
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((c: unknown) => typeof c === 'string')) return null;
   const ok =
     Array.isArray(raw) &&
     raw.length > 0 &&
