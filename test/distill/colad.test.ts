@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, memory, noGrad, randn, setNumThreads, tidy } from '../../src/torch/index.js';
+import { manualSeed, memory, noGrad, setNumThreads, tidy } from '../../src/torch/index.js';
 import { parseConfig, type Config } from '../../src/engine/config.js';
 import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
 import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
@@ -17,45 +17,18 @@ import { buildStrategy, precheckStrategy } from '../../src/distill/build.js';
 import { networkRho } from '../../src/distill/colad_switch.js';
 import { SGD } from '../../src/optim/index.js';
 import type { Detector } from '../../src/models/detector.js';
-import type { ImageMeta } from '../../src/data/transforms.js';
 import type { StepInput } from '../../src/distill/strategy.js';
 
 setNumThreads(1);
 
-// normEval: BatchNorm uses running statistics in train mode too, so equal weights give equal outputs.
-const modelSection = {
-  backbone: { depth: 18 as const, widthMultiplier: 0.25, normEval: true },
-  neck: { outChannels: 16, numOuts: 3 },
-  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4 },
-  anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
-};
-const SIZES: [number, number][] = [[8, 8], [4, 4], [2, 2]];
+import { SIZES, batch, modelSection, sameAssignment } from './fixture.js';
 
 function config(colad: Record<string, unknown> = {}, model: Record<string, unknown> = modelSection): Config {
   return parseConfig({ name: 't', data: { root: 'unused' }, model, distill: { strategy: 'colad', colad } });
 }
 
-function meta(id: number): ImageMeta {
-  return { imageId: id, file: `${id}.png`, oriShape: [64, 64], imgShape: [64, 64], padShape: [64, 64], scaleFactor: [1, 1, 1, 1], flip: false };
-}
 
-function batch(): StepInput {
-  manualSeed(5);
-  return {
-    images: randn([2, 3, 64, 64]),
-    targets: [
-      { boxes: Float32Array.from([4, 4, 30, 28, 30, 20, 60, 62]), labels: Int32Array.from([0, 2]) },
-      { boxes: Float32Array.from([10, 12, 40, 50]), labels: Int32Array.from([1]) },
-    ],
-    metas: [meta(1), meta(2)],
-  };
-}
 
-function sameAssignment(a: Assignment, b: Assignment): void {
-  assert.equal(a.numPos, b.numPos);
-  assert.ok(a.numPos > 0, 'the fixture should have positives');
-  for (const k of ['labels', 'labelWeights', 'bboxTargets', 'posInds', 'posGtInds'] as const) assert.ok(a[k].equal(b[k]), `${k} differs`);
-}
 
 function net(seed: number, model: Config['model'] = config().model): Detector {
   manualSeed(seed);

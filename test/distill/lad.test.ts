@@ -3,52 +3,25 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, noGrad, randn, tidy, setNumThreads } from '../../src/torch/index.js';
+import { manualSeed, noGrad, tidy, setNumThreads } from '../../src/torch/index.js';
 import { parseConfig } from '../../src/engine/config.js';
 import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
 import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
 import { TeacherStrategy } from '../../src/distill/lad.js';
 import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';
-import { disposeAssignment, type Assignment } from '../../src/assign/assignment.js';
+import { disposeAssignment } from '../../src/assign/assignment.js';
 import { SGD } from '../../src/optim/index.js';
 import { saveCheckpoint } from '../../src/engine/checkpoint.js';
 import { loadTeacher } from '../../src/distill/teacher.js';
-import type { ImageMeta } from '../../src/data/transforms.js';
-import type { StepInput } from '../../src/distill/strategy.js';
+
+import { batch, modelSection, sameAssignment } from './fixture.js';
 
 setNumThreads(1);
 
-// normEval: BN uses its running statistics in train mode too, so a teacher (eval mode) and a student (train mode)
-// with equal weights compute identical outputs.
-const modelSection = {
-  backbone: { depth: 18 as const, widthMultiplier: 0.25, normEval: true },
-  neck: { outChannels: 16, numOuts: 3 },
-  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4 },
-  anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
-};
 const config = parseConfig({ name: 't', data: { root: 'unused' }, model: modelSection });
 
-function meta(id: number): ImageMeta {
-  return { imageId: id, file: `${id}.png`, oriShape: [64, 64], imgShape: [64, 64], padShape: [64, 64], scaleFactor: [1, 1, 1, 1], flip: false };
-}
 
-function batch(): StepInput {
-  manualSeed(5);
-  return {
-    images: randn([2, 3, 64, 64]),
-    targets: [
-      { boxes: Float32Array.from([4, 4, 30, 28, 30, 20, 60, 62]), labels: Int32Array.from([0, 2]) },
-      { boxes: Float32Array.from([10, 12, 40, 50]), labels: Int32Array.from([1]) },
-    ],
-    metas: [meta(1), meta(2)],
-  };
-}
 
-function sameAssignment(a: Assignment, b: Assignment): void {
-  assert.equal(a.numPos, b.numPos);
-  assert.ok(a.numPos > 0, 'the fixture should have positives');
-  for (const k of ['labels', 'labelWeights', 'bboxTargets', 'posInds', 'posGtInds'] as const) assert.ok(a[k].equal(b[k]), `${k} differs`);
-}
 
 function build(seed: number) {
   manualSeed(seed);

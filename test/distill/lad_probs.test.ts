@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed, noGrad, randn, setNumThreads, tidy } from '../../src/torch/index.js';
+import { manualSeed, noGrad, setNumThreads, tidy } from '../../src/torch/index.js';
 import { parseConfig } from '../../src/engine/config.js';
 import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
 import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
@@ -8,7 +8,6 @@ import { TeacherStrategy } from '../../src/distill/lad.js';
 import { SelfAssignStrategy } from '../../src/distill/self_assign.js';
 import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';
 import { disposeAssignment } from '../../src/assign/assignment.js';
-import type { StepInput } from '../../src/distill/strategy.js';
 
 setNumThreads(1);
 
@@ -18,20 +17,10 @@ const section = (type: 'paa' | 'cop' | 'iop', iouBranch: boolean) => ({
   head: { featChannels: 16, stackedConvs: 1, gnGroups: 4, type, iouBranch },
   anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
 });
+import { batch } from './fixture.js';
+
 const cfg = (type: 'paa' | 'cop' | 'iop', iou: boolean) => parseConfig({ name: 't', data: { root: 'u' }, model: section(type, iou) });
 
-function batch(): StepInput {
-  manualSeed(5);
-  const meta = (id: number) => ({ imageId: id, file: `${id}.png`, oriShape: [64, 64] as [number, number], imgShape: [64, 64] as [number, number], padShape: [64, 64] as [number, number], scaleFactor: [1, 1, 1, 1] as [number, number, number, number], flip: false });
-  return {
-    images: randn([2, 3, 64, 64]),
-    targets: [
-      { boxes: Float32Array.from([4, 4, 30, 28, 30, 20, 60, 62]), labels: Int32Array.from([0, 2]) },
-      { boxes: Float32Array.from([10, 12, 40, 50]), labels: Int32Array.from([1]) },
-    ],
-    metas: [meta(1), meta(2)],
-  };
-}
 
 test('LAD with a COP / IOP teacher: PAA on the teacher probabilities; every head type trains with self-assignment', () => {
   const anchors = new AnchorCache(buildAnchorGenerator(cfg('paa', true).model));
