@@ -1,6 +1,7 @@
 // A study's markdown from its result files: reads the record of every row × seed (leaving out, with a note, those
 // recorded under another config hash than the presets give now), summarises and writes `<results>/<table>.md`.
 import { join, relative, isAbsolute } from 'node:path';
+import type { Overrides } from '../cli/args.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, type ResultRecord } from './record.js';
@@ -17,10 +18,15 @@ export interface StudyReport {
   body: string;
 }
 
-/** Reads the records of `jobs` (one per row × seed of the whole study) and renders them. */
-export function buildReport(study: Study, jobs: readonly Job[], resultsDir: string): StudyReport {
+/**
+ * Reads the records of `jobs` (one per row × seed of the whole study) and renders them. `overrides` are the
+ * command line's config overrides: the text says so when the runs are not the presets as committed.
+ */
+export function buildReport(study: Study, jobs: readonly Job[], resultsDir: string, overrides: Overrides = {}): StudyReport {
   const records: ResultRecord[] = [];
   const notes: string[] = [];
+  const given = Object.entries(overrides).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  if (given.length) notes.push(`every run had the config overrides ${given.join(' ')} (not the presets as committed)`);
   for (const j of jobs) {
     const rec = readRecordIfAny(j.resultPath);
     if (!rec) continue;

@@ -20,7 +20,17 @@ export interface FinishedRun {
   finished: string;
 }
 
-export type RunState = { state: 'absent' } | { state: 'partial'; epochsDone: number } | { state: 'finished'; run: FinishedRun };
+export type RunState =
+  | { state: 'absent' }
+  | {
+      state: 'partial';
+      epochsDone: number;
+      /** the run's last event is a stop request's (Ctrl-C): nobody is training it */
+      stopped: boolean;
+      /** newest mtime (ms) of log.jsonl, metrics.csv and weights/last.safetensors */
+      lastWrite: number;
+    }
+  | { state: 'finished'; run: FinishedRun };
 
 interface LogEvent {
   event?: unknown;
@@ -73,9 +83,15 @@ export function inspectRun(runDir: string, hash: string, epochs: number): RunSta
   if (epochsDone < epochs) {
     // the trainer resumes only under the exact hash its checkpoint recorded
     if (runHash !== hash) throw other(' (the same settings under an older config schema, but unfinished, so it cannot be resumed)');
-    return { state: 'partial', epochsDone };
+    const last = segment[segment.length - 1];
+    return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
   }
   return { state: 'finished', run: { runHash, ...readFinal(runDir, epochs) } };
+}
+
+function lastWrite(runDir: string): number {
+  const files = ['log.jsonl', 'metrics.csv', join('weights', 'last.safetensors')].map((f) => join(runDir, f));
+  return Math.max(0, ...files.filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
 }
 
 /**

@@ -11,7 +11,7 @@ import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 import { planJobs, type Job } from '../../src/repro/plan.js';
 import { readRecord, writeRecord } from '../../src/repro/record.js';
-import { decide, runJob } from '../../src/repro/run.js';
+import { BUSY_MS, decide, runJob } from '../../src/repro/run.js';
 import { getStudy } from '../../src/repro/studies.js';
 
 const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false });
@@ -88,7 +88,13 @@ test('skip, collect, train: the result file and the run directory decide; nothin
     assert.deepEqual(decide(job), { action: 'train', epochsDone: 0 });
 
     fakeRun(job.runDir, job.hash, 3);
-    assert.deepEqual(decide(job), { action: 'train', epochsDone: 3 });
+    // just written and not stopped: another process may be training it right now
+    assert.throws(() => decide(job), {
+      name: 'UsageError',
+      message: new RegExp(`^${job.runDir.replace(/[.]/g, '\\.')} is unfinished \\(3/6 epochs\\) and was written \\d+ s ago: another process seems to be training it\\. .* rerun in \\d+ s$`),
+    });
+    const later = Date.now() + BUSY_MS + 1000;
+    assert.deepEqual(decide(job, later), { action: 'train', epochsDone: 3 });
     // the trainer resumes (resume=true) and finishes: a resumed start, then epochs 4..6
     const outcome = await runJob(job, async () => {
       const log = new JsonlLog(job.runDir);
@@ -100,7 +106,7 @@ test('skip, collect, train: the result file and the run directory decide; nothin
         log.write('epoch', { epoch: e, time: 200 });
       }
       return { stopped: false };
-    }, git);
+    }, git, later);
     assert.equal(outcome.kind, 'trained');
     const rec = readRecord(job.resultPath);
     assert.deepEqual(rec.metrics, { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 });
@@ -173,6 +179,18 @@ test('a finished run from before a new schema default is the same experiment; an
     rmSync(join(job.runDir, 'log.jsonl'));
     fakeRun(job.runDir, oldHash, 2);
     assert.throws(() => decide(job), /under an older config schema, but unfinished, so it cannot be resumed/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a run stopped with Ctrl-C is resumed at once', () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop_iou'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    fakeRun(job.runDir, job.hash, 4);
+    new JsonlLog(job.runDir).write('stop', { iter: 900, epoch: 5, batch: 10 });
+    assert.deepEqual(decide(job), { action: 'train', epochsDone: 4 });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -80,7 +80,7 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     return { study, jobs: planJobs(study, { ...base, rows: a.rows }), all: planJobs(study, { ...base, rows: null }) };
   });
   const report = (p: (typeof plans)[number]): ReturnType<typeof buildReport> => {
-    const r = buildReport(p.study, p.all, a.resultsDir);
+    const r = buildReport(p.study, p.all, a.resultsDir, a.overrides);
     print(`wrote ${writeReport(p.study, r, a.resultsDir)}`);
     return r;
   };
@@ -146,8 +146,8 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         const ap = (outcome.record.metrics.AP * 100).toFixed(1);
         const what = outcome.kind === 'skipped' ? 'already recorded' : outcome.kind === 'collected' ? 'collected the finished run' : 'trained';
         print(`${head}: ${what}, AP ${ap} -> ${job.resultPath}`);
-        // keep the table current while a long reproduction runs
-        if (outcome.kind !== 'skipped') report(p);
+        // keep the table current while a long reproduction runs (the last one is written below)
+        if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) report(p);
       }
       if (stopRequested) {
         report(p);
