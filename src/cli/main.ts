@@ -9,6 +9,7 @@ import { registerTrain } from './commands/train.js';
 import { registerDemo } from './commands/demo.js';
 import { registerTest } from './commands/test.js';
 import { registerPredict } from './commands/predict.js';
+import { registerRepro } from './commands/repro.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -20,6 +21,7 @@ registerDemo(program);
 registerTest(program);
 registerPredict(program);
 registerData(program);
+registerRepro(program);
 
 try {
   await program.parseAsync(process.argv);

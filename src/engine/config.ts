@@ -1,5 +1,6 @@
 // The experiment config: one zod schema validates every preset (configs/*.yaml), fills defaults and rejects
 // unknown keys by name. CLI overrides (`key.sub=value`) are applied to the raw YAML before validation.
+import { createHash } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -250,6 +251,14 @@ export function loadConfig(path: string, overrides: Overrides = {}): Config {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a config must be a YAML mapping`);
   return parseConfig(applyOverrides(raw as Record<string, unknown>, overrides), path);
+}
+
+/**
+ * sha256 of the resolved config: recorded in checkpoints (resume refuses another config) and in run logs. Lives here,
+ * not in the trainer, so tools that only compare configs (ladet repro) need not load libtorch.
+ */
+export function configHash(c: Config): string {
+  return createHash('sha256').update(JSON.stringify(c)).digest('hex');
 }
 
 export function configToYaml(c: Config): string {

@@ -1,14 +1,13 @@
 // The training loop: seeded data order and init, SGD with warmup + step decay, evaluation every N epochs, a
 // resumable `last` checkpoint after every epoch (and on a stop request), `best` by val bbox mAP, CSV / JSONL /
 // TensorBoard logs. Everything tensor-related runs on the calling thread (libtorch grad mode is thread-local).
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dispose, manualSeed, setNumThreads, tidy } from '../torch/index.js';
 import { SGD, LrScheduler, clipGradNorm } from '../optim/index.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { configToYaml, type Config } from './config.js';
+import { configHash, configToYaml, type Config } from './config.js';
 import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from './build.js';
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
@@ -63,9 +62,7 @@ export interface TrainSummary {
   lastEval: EvalRun | null;
 }
 
-export function configHash(c: Config): string {
-  return createHash('sha256').update(JSON.stringify(c)).digest('hex');
-}
+export { configHash } from './config.js';
 
 /** Throws a clear error when a loss is NaN or infinite. */
 function checkFinite(logs: Record<string, number>, epoch: number, batch: number, iter: number): void {

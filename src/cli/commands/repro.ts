@@ -1,0 +1,172 @@
+// `ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]`:
+// the multi-seed reproduction of the LAD / CoLAD papers' small-scale tables (src/repro/studies.ts). Runs every
+// row × seed that has no result yet (each in a worker thread with a progress bar, as `ladet train`; Ctrl-C saves
+// the current run and stops, rerunning continues), writes one result JSON per row × seed and the table's markdown.
+// report=true only regenerates the markdown; readme= also puts it between the README's repro markers.
+import type { Command } from 'commander';
+import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { ProgressDisplay } from '../progress.js';
+
+const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
+const OWN_KEYS = ['seeds', 'rows', 'report', 'readme', 'results'] as const;
+export const DEFAULT_RESULTS_DIR = 'benchmarks/results/repro';
+
+export interface ReproArgs {
+  tables: string[];
+  seeds: number[];
+  rows: string[] | null;
+  report: boolean;
+  readme: string | null;
+  resultsDir: string;
+  overrides: Overrides;
+}
+
+function list(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  return String(v)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Parses the command line (table names are checked against the studies). */
+export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs> {
+  const { positional, kv } = splitArgs(args);
+  if (positional.length !== 1) {
+    throw new UsageError(positional.length ? `ladet repro: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet repro: missing TABLE (usage: ${USAGE})`);
+  }
+  const { getStudy, studyNames } = await import('../../repro/studies.js');
+  const table = positional[0] as string;
+  const tables = table === 'all' ? studyNames() : [getStudy(table).name];
+  const { ConfigSchema } = await import('../../engine/config.js');
+  const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'repro');
+
+  let seeds = [0, 1, 2];
+  if (own.seeds !== undefined) {
+    const raw = list(own.seeds);
+    seeds = raw.map(Number);
+    if (raw.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+      throw new UsageError(`ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got ${JSON.stringify(own.seeds)})`);
+    }
+    if (new Set(seeds).size !== seeds.length) throw new UsageError(`ladet repro: seeds= lists a seed twice (${raw.join(',')})`);
+  }
+  const rows = own.rows === undefined ? null : list(own.rows);
+  if (rows !== null && tables.length > 1) throw new UsageError('ladet repro: rows= needs one TABLE, not all');
+  const bool = (k: 'report'): boolean => {
+    const v = own[k];
+    if (v === undefined) return false;
+    if (typeof v !== 'boolean') throw new UsageError(`ladet repro: ${k}= must be true or false (got ${JSON.stringify(v)})`);
+    return v;
+  };
+  let readme: string | null = null;
+  if (own.readme === true) readme = 'README.md';
+  else if (typeof own.readme === 'string' && own.readme !== '') readme = own.readme;
+  else if (own.readme !== undefined && own.readme !== false) throw new UsageError(`ladet repro: readme= needs true or a file (got ${JSON.stringify(own.readme)})`);
+  const results = own.results;
+  if (results !== undefined && (typeof results !== 'string' || results === '')) throw new UsageError(`ladet repro: results= needs a folder (got ${JSON.stringify(results)})`);
+  return { tables, seeds, rows, report: bool('report'), readme, resultsDir: (results as string | undefined) ?? DEFAULT_RESULTS_DIR, overrides };
+}
+
+export async function runRepro(args: readonly string[], print: (line: string) => void = console.log): Promise<void> {
+  const a = await parseReproArgs(args);
+  const { getStudy } = await import('../../repro/studies.js');
+  const { planJobs } = await import('../../repro/plan.js');
+  const { buildReport, writeReport } = await import('../../repro/report.js');
+  const { injectIntoFile } = await import('../../repro/readme.js');
+  // Plan everything first, so a bad row name or config fails before hours of training.
+  const plans = a.tables.map((t) => {
+    const study = getStudy(t);
+    const base = { seeds: a.seeds, overrides: a.overrides, resultsDir: a.resultsDir };
+    return { study, jobs: planJobs(study, { ...base, rows: a.rows }), all: planJobs(study, { ...base, rows: null }) };
+  });
+  const report = (p: (typeof plans)[number]): ReturnType<typeof buildReport> => {
+    const r = buildReport(p.study, p.all, a.resultsDir, a.overrides);
+    print(`wrote ${writeReport(p.study, r, a.resultsDir)}`);
+    return r;
+  };
+
+  if (!a.report) {
+    const stopped = await runPlans(plans, print, report);
+    if (stopped) return;
+  }
+  for (const p of plans) {
+    const r = report(p);
+    if (a.readme) print(injectIntoFile(a.readme, p.study.name, r.body) ? `updated the ${p.study.name} section of ${a.readme}` : `${a.readme}: ${p.study.name} section unchanged`);
+  }
+}
+
+type Plan = { study: { name: string }; jobs: import('../../repro/plan.js').Job[] };
+
+/** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
+async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
+  const { runJob } = await import('../../repro/run.js');
+  const { trainInWorker } = await import('../../engine/train_worker.js');
+  let current: { requestStop(): void } | null = null;
+  let stopRequested = false;
+  let progress: ProgressDisplay | null = null;
+  const onSigint = (): void => {
+    if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
+    stopRequested = true;
+    current?.requestStop();
+    const line = current ? 'stopping after this step: saving weights/last.safetensors (Ctrl-C again to abort)' : 'stopping before the next run';
+    if (progress) progress.message(line);
+    else print(line);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const total = plans.reduce((n, p) => n + p.jobs.length, 0);
+    let k = 0;
+    for (const p of plans) {
+      for (const job of p.jobs) {
+        if (stopRequested) break;
+        k++;
+        const head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
+        const outcome = await runJob(job, async (j) => {
+          progress = new ProgressDisplay();
+          const d = progress;
+          d.message(`${head}: training (resume=true)`);
+          const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
+          current = run;
+          try {
+            return { stopped: (await run.result).stopped };
+          } catch (e) {
+            if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
+            throw e;
+          } finally {
+            d.stop();
+            current = null;
+            progress = null;
+          }
+        });
+        if (outcome.kind === 'stopped') {
+          print(`${head}: stopped; rerun the same command to continue`);
+          stopRequested = true;
+          break;
+        }
+        const ap = (outcome.record.metrics.AP * 100).toFixed(1);
+        const what = outcome.kind === 'skipped' ? 'already recorded' : outcome.kind === 'collected' ? 'collected the finished run' : 'trained';
+        print(`${head}: ${what}, AP ${ap} -> ${job.resultPath}`);
+        // keep the table current while a long reproduction runs (the last one is written below)
+        if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) report(p);
+      }
+      if (stopRequested) {
+        report(p);
+        return true;
+      }
+    }
+    return false;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function registerRepro(program: Command): void {
+  program
+    .command('repro')
+    .description(`reproduce the papers' small-scale tables over seeds: ${USAGE}`)
+    .argument('<table>', 'table2, table3, colad, cop or all')
+    .argument('[args...]', 'seeds=, rows=, report=, readme=, results=, key.sub=value overrides')
+    .action(async (table: string, rest: string[]) => {
+      await runRepro([table, ...rest]);
+    });
+}

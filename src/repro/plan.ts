@@ -1,0 +1,101 @@
+// Turns a study, the seeds and the rows asked for into the list of runs (jobs) in the order they must happen:
+// prerequisite teachers first, then seed by seed (so a complete table for seed 0 exists before seed 1 starts).
+// Each job carries its resolved config and hash, which decide whether it is already done.
+import { resolve, join } from 'node:path';
+import { UsageError, type Overrides } from '../cli/args.js';
+import { configHash, loadConfig, type Config } from '../engine/config.js';
+import { resultPath } from './record.js';
+import { rowById, selectRows, type Study, type StudyRow } from './studies.js';
+
+/**
+ * Always one intra-op thread: the thread count changes float summation order (so results), it is part of the
+ * config hash, and the seed-0 runs behind the tables were trained with it; any other value would retrain them.
+ */
+export const REPRO_THREADS = 1;
+
+/** Overrides repro sets itself; passing them would silently change which runs make up a table. */
+const RESERVED = ['seed', 'name', 'threads'];
+
+export interface Job {
+  study: string;
+  row: StudyRow;
+  seed: number;
+  configPath: string;
+  /** everything applied on top of the preset (repro's own and the user's) */
+  overrides: Overrides;
+  config: Config;
+  hash: string;
+  runDir: string;
+  resultPath: string;
+}
+
+export interface PlanOptions {
+  seeds: readonly number[];
+  /** row ids, or null for all rows */
+  rows: readonly string[] | null;
+  /** config overrides from the command line (e.g. runsDir=..., data.trainLimit=32) */
+  overrides: Overrides;
+  resultsDir: string;
+}
+
+/** The seeds a row is run (and reported) with. */
+export function seedsOf(row: StudyRow, seeds: readonly number[]): readonly number[] {
+  return row.seeds ?? seeds;
+}
+
+export function planJobs(study: Study, opts: PlanOptions): Job[] {
+  const reserved = Object.keys(opts.overrides).filter((k) => RESERVED.includes(k.split('.')[0] as string));
+  if (reserved.length) {
+    throw new UsageError(
+      `ladet repro: ${reserved.join(', ')} cannot be overridden (repro sets seed from seeds=, the run name from the preset and threads=${REPRO_THREADS})`,
+    );
+  }
+  if (opts.seeds.length === 0) throw new UsageError('ladet repro: seeds= needs at least one seed');
+  const chosen = selectRows(study, opts.rows);
+  const built = new Map<string, Job>();
+  const job = (row: StudyRow, seed: number): Job => {
+    const key = `${row.id}:${seed}`;
+    let j = built.get(key);
+    if (!j) {
+      j = makeJob(study, row, seed, opts, (id) => job(rowById(study, id), 0));
+      built.set(key, j);
+    }
+    return j;
+  };
+  const order: Job[] = [];
+  const add = (j: Job): void => {
+    if (!order.includes(j)) order.push(j);
+  };
+  // teachers (and fixed-seed rows) first: distillation rows read the teacher's finished weights
+  for (const row of chosen) if (row.teacher) add(job(rowById(study, row.teacher), 0));
+  for (const row of chosen) if (row.seeds) for (const s of row.seeds) add(job(row, s));
+  for (const s of opts.seeds) for (const row of chosen) if (!row.seeds) add(job(row, s));
+  return order;
+}
+
+function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, teacherJob: (id: string) => Job): Job {
+  const preset = loadConfig(row.config, opts.overrides);
+  // seed 0 keeps the preset's own run name, so runs trained with `ladet train PRESET threads=1` are picked up
+  const overrides: Overrides = { ...opts.overrides, threads: REPRO_THREADS };
+  if (seed !== 0) Object.assign(overrides, { seed, name: `${preset.name}_s${seed}` });
+  if (row.teacher) {
+    const t = teacherJob(row.teacher);
+    const weights = preset.distill.teacher?.weights;
+    if (weights === undefined) throw new Error(`${row.config}: study ${study.name} row ${row.id} names a teacher but the preset has no distill.teacher`);
+    // with another runsDir the teacher is trained elsewhere than the preset says: point at that run (only then,
+    // so the default keeps the preset's config and hash)
+    if (resolve(weights) !== resolve(t.runDir)) overrides['distill.teacher.weights'] = t.runDir;
+  }
+  const config = loadConfig(row.config, overrides);
+  return {
+    study: study.name,
+    row,
+    seed,
+    configPath: row.config,
+    overrides,
+    config,
+    hash: configHash(config),
+    runDir: join(config.runsDir, config.name),
+    resultPath: resultPath(opts.resultsDir, study.name, row.id, seed),
+  };
+}

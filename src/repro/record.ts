@@ -1,0 +1,79 @@
+// One reproduction result: a row of a study at one seed, as `<results>/<table>/<row>_s<seed>.json`. It names the
+// preset, overrides and config hash that produced it and the git commit the code was at, so a table can be traced
+// back to committed code and configs.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export const METRIC_KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
+export type MetricKey = (typeof METRIC_KEYS)[number];
+
+const Metrics = z.object(Object.fromEntries(METRIC_KEYS.map((k) => [k, z.number()])) as Record<MetricKey, z.ZodNumber>);
+
+export const ResultRecordSchema = z
+  .object({
+    format: z.literal('ladet-repro-result'),
+    version: z.literal(1),
+    table: z.string(),
+    row: z.string(),
+    label: z.string(),
+    seed: z.number().int().min(0),
+    /** the preset, relative to the repository root */
+    config: z.string(),
+    /** the overrides applied on top of it (threads, seed, name, ...) */
+    overrides: z.record(z.string(), z.unknown()),
+    runDir: z.string(),
+    /** sha256 of the resolved config (the trainer's hash, also in the run's log.jsonl) */
+    configHash: z.string().regex(/^[0-9a-f]{64}$/),
+    /** the hash in the run's own log: equal to configHash unless the run predates a schema default (run_state.ts) */
+    runConfigHash: z.string().regex(/^[0-9a-f]{64}$/),
+    /** HEAD when the result was recorded (null outside a git checkout) */
+    gitCommit: z.string().nullable(),
+    /** uncommitted changes to code, configs or package files when the result was recorded */
+    gitDirty: z.boolean().nullable(),
+    /** true when this `ladet repro` call trained (part of) the run; false when it found the run finished */
+    trainedByRepro: z.boolean(),
+    epochs: z.number().int().positive(),
+    /** COCO bbox stats of the final epoch (fractions, -1 where a size range has no objects) */
+    metrics: Metrics,
+    /** summed per-epoch training time (metrics.csv `time`), evaluation excluded */
+    trainSeconds: z.number().min(0),
+    /** when the final evaluation was written (its file's mtime) */
+    finished: z.string(),
+    /** when this record was written */
+    recorded: z.string(),
+  })
+  .strict();
+
+export type ResultRecord = z.infer<typeof ResultRecordSchema>;
+
+export function resultPath(resultsDir: string, table: string, row: string, seed: number): string {
+  return join(resultsDir, table, `${row}_s${seed}.json`);
+}
+
+/** Reads and validates a result file; any problem is an error naming the file (and the field). */
+export function readRecord(path: string): ResultRecord {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not a readable result JSON (${(e as Error).message}); delete it to record the run again`);
+  }
+  const r = ResultRecordSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue && issue.path.length ? issue.path.join('.') : '(top level)';
+    throw new Error(`${path}: not a valid repro result: ${where}: ${issue?.message ?? 'invalid'}; delete it to record the run again`);
+  }
+  return r.data;
+}
+
+/** The record at `path`, or null when there is none. */
+export function readRecordIfAny(path: string): ResultRecord | null {
+  return existsSync(path) ? readRecord(path) : null;
+}
+
+export function writeRecord(path: string, rec: ResultRecord): void {
+  writeFileAtomic(path, JSON.stringify(ResultRecordSchema.parse(rec), null, 2) + '\n');
+}

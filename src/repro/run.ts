@@ -1,0 +1,87 @@
+// One row × seed of a study: skip it when its result file already records this config hash; collect it when its
+// run directory holds a finished run of this config (a run trained earlier, e.g. by `ladet train`); otherwise train
+// it (resume=true continues an interrupted run) and then collect it. Collecting writes the result JSON.
+import { UsageError } from '../cli/args.js';
+import { gitState, type GitState } from './git.js';
+import type { Job } from './plan.js';
+import { readRecordIfAny, writeRecord, type ResultRecord } from './record.js';
+import { inspectRun, type FinishedRun } from './run_state.js';
+
+export type Decision =
+  | { action: 'skip'; record: ResultRecord }
+  | { action: 'collect'; run: FinishedRun }
+  | { action: 'train'; epochsDone: number };
+
+/**
+ * An unfinished run written to this recently (and not stopped by Ctrl-C) is taken to be training in another process
+ * (e.g. `ladet train ... resume=true`): two trainers on one run directory would corrupt it. The trainer logs at least
+ * every minute or so (iterations, evaluation), so five quiet minutes mean nobody is training it.
+ */
+export const BUSY_MS = 5 * 60 * 1000;
+
+/** What to do for `job`, from its result file and run directory alone (no training, no libtorch). */
+export function decide(job: Job, now: number = Date.now()): Decision {
+  const rec = readRecordIfAny(job.resultPath);
+  if (rec && rec.configHash === job.hash) return { action: 'skip', record: rec };
+  const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
+  if (st.state === 'finished') return { action: 'collect', run: st.run };
+  if (st.state === 'absent') return { action: 'train', epochsDone: 0 };
+  const quiet = now - st.lastWrite;
+  if (!st.stopped && quiet < BUSY_MS) {
+    throw new UsageError(
+      `${job.runDir} is unfinished (${st.epochsDone}/${job.config.schedule.epochs} epochs) and was written ${Math.round(quiet / 1000)} s ago: ` +
+        `another process seems to be training it. Let it finish (repro then collects it) or stop it; if nothing is training it, rerun in ${Math.ceil((BUSY_MS - quiet) / 1000)} s`,
+    );
+  }
+  return { action: 'train', epochsDone: st.epochsDone };
+}
+
+export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRepro: boolean, now: Date = new Date()): ResultRecord {
+  return {
+    format: 'ladet-repro-result',
+    version: 1,
+    table: job.study,
+    row: job.row.id,
+    label: job.row.label,
+    seed: job.seed,
+    config: job.configPath,
+    overrides: job.overrides,
+    runDir: job.runDir,
+    configHash: job.hash,
+    runConfigHash: run.runHash,
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    trainedByRepro,
+    epochs: job.config.schedule.epochs,
+    metrics: run.metrics,
+    trainSeconds: run.trainSeconds,
+    finished: run.finished,
+    recorded: now.toISOString(),
+  };
+}
+
+/** Trains a job's run with resume=true; `stopped` when the user asked it to stop (Ctrl-C). */
+export type TrainJob = (job: Job) => Promise<{ stopped: boolean }>;
+
+export type JobOutcome =
+  | { kind: 'skipped'; record: ResultRecord }
+  | { kind: 'collected'; record: ResultRecord }
+  | { kind: 'trained'; record: ResultRecord }
+  | { kind: 'stopped' };
+
+export async function runJob(job: Job, train: TrainJob, git: () => GitState = gitState, now?: number): Promise<JobOutcome> {
+  const d = decide(job, now);
+  if (d.action === 'skip') return { kind: 'skipped', record: d.record };
+  if (d.action === 'collect') {
+    const record = recordOf(job, d.run, git(), false);
+    writeRecord(job.resultPath, record);
+    return { kind: 'collected', record };
+  }
+  const r = await train(job);
+  if (r.stopped) return { kind: 'stopped' };
+  const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
+  if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);
+  const record = recordOf(job, st.run, git(), true);
+  writeRecord(job.resultPath, record);
+  return { kind: 'trained', record };
+}

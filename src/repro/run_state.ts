@@ -1,0 +1,148 @@
+// Reads a run directory without loading libtorch: has the run with this config hash finished, and what did its
+// final epoch score? A finished run is collected as it is (never touched again); anything else is trained with
+// resume=true. The run's log.jsonl tells which config trained it (`start` events carry the hash) and which epochs
+// were completed since its last fresh start.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../cli/args.js';
+import { configHash, parseConfig } from '../engine/config.js';
+import { parseMetricsCsv } from '../engine/metrics_log.js';
+import { METRIC_KEYS, type MetricKey } from './record.js';
+
+export interface FinishedRun {
+  /** the hash the run was trained under (its log's); differs from the expected one only across schema versions */
+  runHash: string;
+  metrics: Record<MetricKey, number>;
+  trainSeconds: number;
+  /** mtime of the final epoch's eval JSON */
+  finished: string;
+}
+
+export type RunState =
+  | { state: 'absent' }
+  | {
+      state: 'partial';
+      epochsDone: number;
+      /** the run's last event is a stop request's (Ctrl-C): nobody is training it */
+      stopped: boolean;
+      /** newest mtime (ms) of log.jsonl, metrics.csv and weights/last.safetensors */
+      lastWrite: number;
+    }
+  | { state: 'finished'; run: FinishedRun };
+
+interface LogEvent {
+  event?: unknown;
+  hash?: unknown;
+  resume?: unknown;
+  epoch?: unknown;
+}
+
+function readLog(path: string): LogEvent[] {
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const out: LogEvent[] = [];
+  lines.forEach((line, i) => {
+    try {
+      out.push(JSON.parse(line) as LogEvent);
+    } catch {
+      // a crash mid-append can cut the last line; anything earlier is a damaged log
+      if (i !== lines.length - 1) throw new Error(`${path}: line ${i + 1} is not JSON`);
+    }
+  });
+  return out;
+}
+
+/**
+ * The state of `runDir` for a run of `epochs` epochs with config hash `hash`. Throws a usage error when the run
+ * directory holds a run of another config (repro would otherwise resume or report the wrong experiment).
+ */
+export function inspectRun(runDir: string, hash: string, epochs: number): RunState {
+  const logPath = join(runDir, 'log.jsonl');
+  if (!existsSync(logPath)) return { state: 'absent' };
+  const events = readLog(logPath);
+  let fresh = -1;
+  events.forEach((e, i) => {
+    if (e.event === 'start' && e.resume === false) fresh = i;
+  });
+  if (fresh < 0) fresh = events.findIndex((e) => e.event === 'start');
+  if (fresh < 0) return { state: 'absent' };
+  const segment = events.slice(fresh);
+  const hashes = [...new Set(segment.filter((e) => e.event === 'start').map((e) => String(e.hash)))];
+  const runHash = hashes[0] as string;
+  const other = (why: string): UsageError =>
+    new UsageError(
+      `${runDir} holds a run of another config (hash ${runHash.slice(0, 12)}…, repro expects ${hash.slice(0, 12)}…)${why}: ` +
+        'move or delete that directory so repro can train this row, or give repro the same overrides that run had',
+    );
+  if (hashes.length > 1) throw other(' (its log mixes configs)');
+  const sameConfig = runHash === hash || sameUnderCurrentSchema(runDir, runHash, hash);
+  const done = segment.filter((e) => e.event === 'epoch' && typeof e.epoch === 'number').map((e) => e.epoch as number);
+  const epochsDone = done.length ? Math.max(...done) : 0;
+  if (!sameConfig) throw other('');
+  if (epochsDone < epochs) {
+    // the trainer resumes only under the exact hash its checkpoint recorded
+    if (runHash !== hash) throw other(' (the same settings under an older config schema, but unfinished, so it cannot be resumed)');
+    const last = segment[segment.length - 1];
+    return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
+  }
+  return { state: 'finished', run: { runHash, ...readFinal(runDir, epochs) } };
+}
+
+function lastWrite(runDir: string): number {
+  const files = ['log.jsonl', 'metrics.csv', join('weights', 'last.safetensors')].map((f) => join(runDir, f));
+  return Math.max(0, ...files.filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
+}
+
+/**
+ * True when the run's config.yaml is the config that trained it (its plain hash is the log's `runHash`) and, read
+ * by today's schema, it hashes to `hash`: the same experiment, trained before the schema gained new defaults
+ * (a finished run of it is still valid and is not retrained for a new key that does not change it).
+ */
+function sameUnderCurrentSchema(runDir: string, runHash: string, hash: string): boolean {
+  const path = join(runDir, 'config.yaml');
+  if (!existsSync(path)) return false;
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (createHash('sha256').update(JSON.stringify(raw)).digest('hex') !== runHash) return false;
+  try {
+    return configHash(parseConfig(raw, path)) === hash;
+  } catch {
+    return false;
+  }
+}
+
+/** Final-epoch COCO stats (eval/epoch_<E>.json) and summed epoch times (metrics.csv) of a finished run. */
+function readFinal(runDir: string, epochs: number): Omit<FinishedRun, 'runHash'> {
+  const evalPath = join(runDir, 'eval', `epoch_${epochs}.json`);
+  if (!existsSync(evalPath)) {
+    throw new Error(`${runDir}: finished ${epochs} epochs but has no eval/epoch_${epochs}.json (was eval.every 0?)`);
+  }
+  let stats: Record<string, unknown>;
+  try {
+    const raw = JSON.parse(readFileSync(evalPath, 'utf8')) as { stats?: Record<string, unknown> };
+    stats = raw.stats ?? {};
+  } catch (e) {
+    throw new Error(`${evalPath}: not JSON (${(e as Error).message})`);
+  }
+  const metrics = {} as Record<MetricKey, number>;
+  for (const k of METRIC_KEYS) {
+    const v = stats[k];
+    if (typeof v !== 'number') throw new Error(`${evalPath}: stats.${k} missing or not a number`);
+    metrics[k] = v;
+  }
+  const csvPath = join(runDir, 'metrics.csv');
+  if (!existsSync(csvPath)) throw new Error(`${runDir}: finished but has no metrics.csv`);
+  const rows = parseMetricsCsv(readFileSync(csvPath, 'utf8'));
+  let trainSeconds = 0;
+  for (let e = 1; e <= epochs; e++) {
+    const row = rows.filter((r) => r.epoch === e).pop();
+    if (!row || typeof row.time !== 'number') throw new Error(`${csvPath}: no time for epoch ${e}`);
+    trainSeconds += row.time;
+  }
+  return { metrics, trainSeconds, finished: statSync(evalPath).mtime.toISOString() };
+}

@@ -1,0 +1,114 @@
+// Renders a study summary as markdown: one row per table row (mean ± std over seeds and the paper's COCO AP
+// beside it), the study's side-by-side grid if any, the orderings with their verdicts, and where the numbers came
+// from. Pure and deterministic (no dates), so regenerating from the same result files gives the same text.
+import type { ResultRecord } from './record.js';
+import type { ClaimSummary, RowSummary, Stat, StudySummary } from './summary.js';
+
+export interface TableSources {
+  /** the folder the result files were read from, as shown in the text */
+  dir: string;
+  records: readonly ResultRecord[];
+  /** extra lines (e.g. result files left out because their config changed) */
+  notes: readonly string[];
+}
+
+const DASH = '—';
+
+function pct(x: number): string {
+  return (x * 100).toFixed(1);
+}
+
+function signed(x: number, digits = 1): string {
+  const s = x.toFixed(digits);
+  return Number(s) > 0 ? `+${s}` : Number(s) === 0 ? s.replace('-', '') : s;
+}
+
+export function formatStat(s: Stat | null, n: number): string {
+  if (!s) return DASH;
+  return n > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean);
+}
+
+function seedsCell(r: RowSummary): string {
+  const n = `${r.seeds.length}/${r.expected.length}`;
+  return r.seeds.length < r.expected.length ? `${n} (incomplete)` : n;
+}
+
+function rowLine(r: RowSummary): string {
+  const n = r.seeds.length;
+  const minutes = r.trainSeconds ? (r.trainSeconds.mean / 60).toFixed(1) : DASH;
+  const paper = r.row.paperAP === null ? DASH : r.row.paperAP.toFixed(1);
+  return `| ${r.row.label} | \`${r.row.config}\` | ${seedsCell(r)} | ${formatStat(r.AP, n)} | ${formatStat(r.AP50, n)} | ${formatStat(r.AP75, n)} | ${paper} | ${minutes} |`;
+}
+
+function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
+  const facts: string[] = [];
+  if (c.diff !== null && c.spread !== null) facts.push(`${signed(c.diff * 100)} AP, seed spread ${(c.spread * 100).toFixed(1)}`);
+  facts.push(c.paperDiff === null ? 'paper: no number' : `paper ${signed(c.paperDiff)}`);
+  let line = `- ${c.claim.text}: **${c.verdict}** (${facts.join('; ')})`;
+  if (c.incomplete) {
+    const short = [c.claim.better, c.claim.worse]
+      .map((id) => rows.find((r) => r.row.id === id) as RowSummary)
+      .filter((r) => r.seeds.length < r.expected.length)
+      .map((r) => `${r.row.short} ${r.seeds.length}/${r.expected.length} seeds`);
+    line += `, incomplete: ${short.join(', ')}`;
+  }
+  return line;
+}
+
+function gridLines(s: StudySummary): string[] {
+  const g = s.study.grid;
+  if (!g) return [];
+  const cell = (id: string): string => {
+    const r = s.rows.find((x) => x.row.id === id);
+    if (!r) throw new Error(`study ${s.study.name}: the grid names unknown row ${id}`);
+    return formatStat(r.AP, r.seeds.length);
+  };
+  return [
+    `**${g.title}**`,
+    '',
+    `| ${g.corner} | ${g.colHeads.join(' | ')} |`,
+    `|---|${g.colHeads.map(() => '---:').join('|')}|`,
+    ...g.rowHeads.map((h, i) => `| ${h} | ${(g.cells[i] ?? []).map(cell).join(' | ')} |`),
+    '',
+  ];
+}
+
+function sourcesLine(src: TableSources): string {
+  const counts = new Map<string, number>();
+  for (const r of src.records) {
+    const key = r.gitCommit === null ? 'no git' : `${r.gitCommit.slice(0, 7)}${r.gitDirty ? ' (dirty)' : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const commits = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+  const files = `${src.records.length} result file${src.records.length === 1 ? '' : 's'} in \`${src.dir}\``;
+  return `Sources: ${files}${commits ? `; git commits ${commits}` : ''}.`;
+}
+
+/** The table's markdown without a heading (what goes between the README markers). */
+export function renderBody(s: StudySummary, src: TableSources): string {
+  const lines = [
+    `Here: ${s.study.setting}. Paper: ${s.study.paper}.`,
+    '',
+    '| row | preset | seeds | AP | AP50 | AP75 | paper AP (COCO) | train min/run |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
+    ...s.rows.map(rowLine),
+    '',
+    ...gridLines(s),
+    'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed):',
+    '',
+    ...s.claims.map((c) => claimLine(c, s.rows)),
+    '',
+    'AP, AP50, AP75: COCO bbox AP × 100 on the val split at the final epoch, mean ± sample standard deviation over seeds.',
+    sourcesLine(src),
+    ...src.notes.map((n) => `- ${n}`),
+  ];
+  return lines.join('\n');
+}
+
+/** The whole markdown file of a study: heading, then the body. */
+export function renderTable(s: StudySummary, src: TableSources): string {
+  return `# ${s.study.title}\n\n${renderBody(s, src)}\n`;
+}

@@ -1,0 +1,62 @@
+// `ladet repro` from the command line: argument errors, and report=true regenerating a table (and a README section)
+// from recorded result files without training.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { planJobs } from '../../src/repro/plan.js';
+import { getStudy } from '../../src/repro/studies.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/repro/table2/', import.meta.url));
+const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+
+test('ladet repro: unknown tables, rows and arguments are one clear line', () => {
+  let r = ladet('repro', 'table9');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)\n");
+  r = ladet('repro', 'table2', 'rows=lad,sollad', 'report=true');
+  assert.equal(r.stderr, 'ladet repro table2: unknown row sollad (rows of table2: teacher, baseline, kd, lad, solad)\n');
+  r = ladet('repro', 'table2', 'seeds=0,x');
+  assert.equal(r.stderr, 'ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got "0,x")\n');
+  r = ladet('repro', 'all', 'rows=lad');
+  assert.equal(r.stderr, 'ladet repro: rows= needs one TABLE, not all\n');
+  r = ladet('repro', 'cop', 'sede=1');
+  assert.equal(r.stderr, 'ladet repro: unknown argument sede (expected: seeds, rows, report, readme, results, or config overrides such as eval.scoreThr=0.1)\n');
+  assert.equal(r.status, 1);
+});
+
+test('ladet repro table2 report=true: the markdown and the README section come from the result files', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ladet-repro-cli-'));
+  try {
+    const results = join(tmp, 'results');
+    // the recorded fixtures, re-hashed to the presets' current config hashes (one left stale on purpose)
+    const jobs = planJobs(getStudy('table2'), { seeds: [0, 1, 2], rows: null, overrides: {}, resultsDir: results });
+    mkdirSync(join(results, 'table2'), { recursive: true });
+    for (const f of readdirSync(fixtures)) {
+      const rec = JSON.parse(readFileSync(join(fixtures, f), 'utf8')) as { row: string; seed: number; configHash: string };
+      const job = jobs.find((j) => j.row.id === rec.row && j.seed === rec.seed)!;
+      if (!(rec.row === 'kd' && rec.seed === 2)) rec.configHash = job.hash;
+      writeFileSync(job.resultPath, JSON.stringify(rec));
+    }
+    const readme = join(tmp, 'README.md');
+    writeFileSync(readme, '# x\n<!-- repro:table2 -->\n<!-- /repro:table2 -->\nend\n');
+    const r = ladet('repro', 'table2', 'report=true', `results=${results}`, `readme=${readme}`);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `wrote ${join(results, 'table2.md')}\nupdated the table2 section of ${readme}\n`);
+    const md = readFileSync(join(results, 'table2.md'), 'utf8');
+    assert.ok(md.startsWith('# LAD Table 2: a bigger teacher into a smaller student\n'));
+    // kd seed 2 left out: 0.32 and 0.33 remain
+    assert.ok(md.includes('| soft-label KD from R18w50 | `configs/lad/t2_kd_r18w25_from_r18w50.yaml` | 2/3 (incomplete) | 32.5 ± 0.7 |'), md);
+    assert.ok(md.includes(`- left out \`${join(results, 'table2', 'kd_s2.json')}\`: recorded for config hash c2c2c2c2c2c2…, configs/lad/t2_kd_r18w25_from_r18w50.yaml now gives ${jobs.find((j) => j.row.id === 'kd' && j.seed === 2)!.hash.slice(0, 12)}… (rerun \`ladet repro table2\`)`), md);
+    assert.ok(md.includes('- LAD > baseline: **holds** (+2.5 AP, seed spread 1.5; paper +1.2)'));
+    const section = readFileSync(readme, 'utf8');
+    const body = md.slice(md.indexOf('\n\n') + 2).trimEnd();
+    assert.equal(section, `# x\n<!-- repro:table2 -->\n${body}\n<!-- /repro:table2 -->\nend\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,212 @@
+// Planning and the skip / collect / train decision of `ladet repro`, without training: run directories are written
+// with the trainer's own log writers (JsonlLog, MetricsCsv) as a finished or partial run leaves them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js';
+import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
+import { planJobs, type Job } from '../../src/repro/plan.js';
+import { readRecord, writeRecord } from '../../src/repro/record.js';
+import { BUSY_MS, decide, runJob } from '../../src/repro/run.js';
+import { getStudy } from '../../src/repro/studies.js';
+
+const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false });
+const mustNotTrain = async (): Promise<{ stopped: boolean }> => {
+  throw new Error('must not train');
+};
+
+/** Writes what the trainer leaves in a run directory after `done` epochs (AP of epoch e = e / 10). */
+function fakeRun(dir: string, hash: string, done: number, opts: { fresh?: boolean; epochSeconds?: number } = {}): void {
+  mkdirSync(join(dir, 'eval'), { recursive: true });
+  const log = new JsonlLog(dir);
+  log.write('start', { config: 'x', hash, resume: opts.fresh === false });
+  const csv = new MetricsCsv(dir, opts.fresh === false);
+  for (let e = 1; e <= done; e++) {
+    const stats = { AP: e / 10, AP50: e / 10 + 0.1, AP75: e / 10 - 0.05, APs: 0.1, APm: 0.2, APl: -1, AR1: 0.3 };
+    if (e % 2 === 0) writeFileSync(join(dir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats, perClassAP: [] }));
+    const row = { epoch: e, time: (opts.epochSeconds ?? 100) + e, 'train/loss_cls': 0.5, ...(e % 2 === 0 ? { 'val/AP': stats.AP } : {}) };
+    csv.add(row);
+    log.write('epoch', row);
+  }
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'ladet-repro-'));
+}
+
+test('plan: the teacher first, then seed by seed; seed 0 keeps the preset name; threads=1 always', () => {
+  const jobs = planJobs(getStudy('table2'), { seeds: [0, 1], rows: ['lad'], overrides: {}, resultsDir: 'R' });
+  assert.deepEqual(
+    jobs.map((j) => `${j.row.id}:${j.seed}`),
+    ['teacher:0', 'lad:0', 'lad:1'],
+  );
+  const [teacher, lad0, lad1] = jobs as [Job, Job, Job];
+  assert.equal(teacher.runDir, join('runs', 'demo_teacher_r18w50'));
+  assert.deepEqual(lad0.overrides, { threads: 1 });
+  assert.equal(lad0.runDir, join('runs', 't2_lad_r18w25_from_r18w50'));
+  assert.equal(lad0.hash, configHash(loadConfig('configs/lad/t2_lad_r18w25_from_r18w50.yaml', { threads: 1 })));
+  assert.deepEqual(lad1.overrides, { threads: 1, seed: 1, name: 't2_lad_r18w25_from_r18w50_s1' });
+  assert.equal(lad1.config.seed, 1);
+  assert.equal(lad1.config.distill.teacher?.weights, 'runs/demo_teacher_r18w50'); // seed-0 teacher for every seed
+  assert.equal(lad1.resultPath, join('R', 'table2', 'lad_s1.json'));
+
+  const t3 = planJobs(getStudy('table3'), { seeds: [0, 1, 2], rows: null, overrides: {}, resultsDir: 'R' });
+  assert.equal(t3.length, 1 + 4 * 3);
+  assert.equal(t3[0]!.runDir, join('runs', 'paa_r18_fashion_mini'));
+  assert.deepEqual(t3.slice(1, 5).map((j) => `${j.row.id}:${j.seed}`), ['baseline_1x:0', 'baseline_2x:0', 'kd:0', 'lad:0']);
+});
+
+test('plan: another runsDir points distillation rows at the teacher trained there', () => {
+  const jobs = planJobs(getStudy('table3'), { seeds: [2], rows: ['kd'], overrides: { runsDir: '/tmp/r' }, resultsDir: 'R' });
+  assert.equal(jobs[0]!.runDir, '/tmp/r/paa_r18_fashion_mini');
+  assert.equal(jobs[1]!.overrides['distill.teacher.weights'], '/tmp/r/paa_r18_fashion_mini');
+  assert.equal(jobs[1]!.config.distill.teacher?.weights, '/tmp/r/paa_r18_fashion_mini');
+  assert.equal(jobs[1]!.runDir, '/tmp/r/t3_kd_r18w50_from_r18w25_s2');
+});
+
+test('plan: unknown tables and rows and overrides repro owns are usage errors listing the valid names', () => {
+  assert.throws(() => getStudy('table9'), { name: 'UsageError', message: "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)" });
+  assert.throws(() => planJobs(getStudy('cop'), { seeds: [0], rows: ['cop', 'pa'], overrides: {}, resultsDir: 'R' }), {
+    name: 'UsageError',
+    message: 'ladet repro cop: unknown row pa (rows of cop: paa, paa_noiou, cop_iou, cop, iop_iou, iop)',
+  });
+  assert.throws(() => planJobs(getStudy('cop'), { seeds: [0], rows: null, overrides: { seed: 3, threads: 2 }, resultsDir: 'R' }), {
+    name: 'UsageError',
+    message: 'ladet repro: seed, threads cannot be overridden (repro sets seed from seeds=, the run name from the preset and threads=1)',
+  });
+});
+
+test('skip, collect, train: the result file and the run directory decide; nothing trains twice', async () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [1], rows: ['paa'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    assert.equal(job.runDir, join(tmp, 'runs', 'paa_r18_fashion_mini_s1'));
+    assert.deepEqual(decide(job), { action: 'train', epochsDone: 0 });
+
+    fakeRun(job.runDir, job.hash, 3);
+    // just written and not stopped: another process may be training it right now
+    assert.throws(() => decide(job), {
+      name: 'UsageError',
+      message: new RegExp(`^${job.runDir.replace(/[.]/g, '\\.')} is unfinished \\(3/6 epochs\\) and was written \\d+ s ago: another process seems to be training it\\. .* rerun in \\d+ s$`),
+    });
+    const later = Date.now() + BUSY_MS + 1000;
+    assert.deepEqual(decide(job, later), { action: 'train', epochsDone: 3 });
+    // the trainer resumes (resume=true) and finishes: a resumed start, then epochs 4..6
+    const outcome = await runJob(job, async () => {
+      const log = new JsonlLog(job.runDir);
+      log.write('start', { config: 'x', hash: job.hash, resume: true });
+      const csv = new MetricsCsv(job.runDir, true);
+      for (let e = 4; e <= 6; e++) {
+        if (e % 2 === 0) writeFileSync(join(job.runDir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats: { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 } }));
+        csv.add({ epoch: e, time: 200 });
+        log.write('epoch', { epoch: e, time: 200 });
+      }
+      return { stopped: false };
+    }, git, later);
+    assert.equal(outcome.kind, 'trained');
+    const rec = readRecord(job.resultPath);
+    assert.deepEqual(rec.metrics, { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 });
+    assert.equal(rec.trainSeconds, 101 + 102 + 103 + 600);
+    assert.equal(rec.trainedByRepro, true);
+    assert.equal(rec.configHash, job.hash);
+    assert.equal(rec.runConfigHash, job.hash);
+    assert.equal(rec.gitCommit, git().commit);
+    assert.deepEqual([rec.table, rec.row, rec.seed, rec.config, rec.runDir], ['cop', 'paa', 1, 'configs/paa_r18_fashion_mini.yaml', job.runDir]);
+    assert.deepEqual(rec.overrides, { runsDir: join(tmp, 'runs'), threads: 1, seed: 1, name: 'paa_r18_fashion_mini_s1' });
+
+    // recorded with this hash: skipped, never trained
+    assert.equal(decide(job).action, 'skip');
+    assert.equal((await runJob(job, mustNotTrain, git)).kind, 'skipped');
+
+    // recorded under another hash: not skipped; the finished run is collected again without training
+    writeRecord(job.resultPath, { ...rec, configHash: 'f'.repeat(64), metrics: { ...rec.metrics, AP: 0.01 } });
+    const d = decide(job);
+    assert.equal(d.action, 'collect');
+    const again = await runJob(job, mustNotTrain, git);
+    assert.equal(again.kind, 'collected');
+    assert.equal(readRecord(job.resultPath).metrics.AP, 0.41);
+    assert.equal(readRecord(job.resultPath).trainedByRepro, false);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a stopped training writes no result; a run of another config is refused by name', async () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    assert.deepEqual(await runJob(job, async () => ({ stopped: true }), git), { kind: 'stopped' });
+    assert.equal(existsSync(job.resultPath), false);
+
+    fakeRun(job.runDir, 'e'.repeat(64), 6);
+    assert.throws(() => decide(job), {
+      name: 'UsageError',
+      message: `${job.runDir} holds a run of another config (hash eeeeeeeeeeee…, repro expects ${job.hash.slice(0, 12)}…): move or delete that directory so repro can train this row, or give repro the same overrides that run had`,
+    });
+    // a fresh start with repro's config replaces the old run (the log keeps both)
+    fakeRun(job.runDir, job.hash, 6);
+    assert.equal(decide(job).action, 'collect');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a finished run from before a new schema default is the same experiment; an unfinished one cannot resume', () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('table2'), { seeds: [0], rows: ['baseline'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    // the config as an older ladet resolved it: without the COP kernel-size default
+    const old = structuredClone(job.config) as unknown as { model: { head: Record<string, unknown> } };
+    delete old.model.head.coeffKernelSize;
+    const oldHash = createHash('sha256').update(JSON.stringify(old)).digest('hex');
+    mkdirSync(job.runDir, { recursive: true });
+    writeFileSync(join(job.runDir, 'config.yaml'), stringify(old));
+    fakeRun(job.runDir, oldHash, 6);
+    const d = decide(job);
+    assert.equal(d.action, 'collect');
+    assert.equal(d.action === 'collect' && d.run.runHash, oldHash);
+    assert.equal(d.action === 'collect' && d.run.metrics.AP, 0.6);
+
+    // a config.yaml that is not the one the log's hash names proves nothing
+    writeFileSync(join(job.runDir, 'config.yaml'), configToYaml(job.config));
+    assert.throws(() => decide(job), /holds a run of another config \(hash /);
+
+    writeFileSync(join(job.runDir, 'config.yaml'), stringify(old));
+    rmSync(join(job.runDir, 'log.jsonl'));
+    fakeRun(job.runDir, oldHash, 2);
+    assert.throws(() => decide(job), /under an older config schema, but unfinished, so it cannot be resumed/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a run stopped with Ctrl-C is resumed at once', () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop_iou'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    fakeRun(job.runDir, job.hash, 4);
+    new JsonlLog(job.runDir).write('stop', { iter: 900, epoch: 5, batch: 10 });
+    assert.deepEqual(decide(job), { action: 'train', epochsDone: 4 });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a corrupt or invalid result JSON is an error naming the file', () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['iop'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    mkdirSync(join(tmp, 'res', 'cop'), { recursive: true });
+    writeFileSync(job.resultPath, '{"format": "ladet-repro-res');
+    assert.throws(() => decide(job), (e: Error) => e.message.startsWith(`${job.resultPath}: not a readable result JSON (`) && e.message.endsWith('delete it to record the run again'));
+    const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/repro/table2/lad_s1.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    writeFileSync(job.resultPath, JSON.stringify({ ...fixture, metrics: { ...(fixture.metrics as object), AP: 'high' } }));
+    assert.throws(() => decide(job), (e: Error) => e.message.startsWith(`${job.resultPath}: not a valid repro result: metrics.AP: `));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
