@@ -15,8 +15,8 @@
 //          bias of both is therefore shifted so that about INFER_CANDIDATES pairs pass the threshold.
 //   memory: peak RSS of the training processes (each side runs in its own child process: det_child.js,
 //          det_peer.py), also less the peak RSS after model build.
-//   lad:   one LAD step vs the PAA step of the same student (small presets, batch 16 at 160x160; no peer: ladet
-//          against itself), with the split of the extra time (det_lad.ts); lad_vs_paa_step_ratio.
+//   lad:   one LAD step vs the PAA step of the same student (small presets, batch 16 at 160x160, one thread; no peer:
+//          ladet against itself), with the split of the extra time (det_lad.ts); lad_vs_paa_step_ratio.
 // Both sides live at once and take turns step by step (which goes first alternates), so that the load of a shared
 // machine hits both alike; ratios are medians over adjacent (ladet, peer) step pairs; the load average is recorded.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -230,7 +230,7 @@ export async function det(): Promise<Record<string, unknown>> {
       steps,
       loads,
     );
-    const lad = ladStep(threads);
+    const lad = ladStep(1); // see det_lad.ts: one thread keeps a difference of a few hundred ms above the shared machine's noise
     const ms = (r: SideRun): number => median(r.steps.map((s) => s.ms));
     const cpu = (r: SideRun): number => median(r.steps.map((s) => s.cpu_ms));
     const split = (r: SideRun): Record<string, number> => {

@@ -5,7 +5,9 @@
 // trainer's code: buildStrategy (SelfAssignStrategy for PAA from configs/paa_r18_fashion_mini.yaml, TeacherStrategy
 // for LAD from configs/lad/t2_lad_r18w25_from_r18w50.yaml) and trainStep (step, backward, clipping, SGD).
 // The LAD step adds the teacher's forward (eval mode, no grad); its assignment replaces PAA's self-assignment at
-// about the same cost, so `teacher_forward_share_of_extra` should be near 1.
+// about the same cost, so `teacher_forward_share_of_extra` should be near 1. One intra-op thread for both sides, as
+// the colad suite: on a shared 2-core machine a descheduled libtorch thread stalls its whole team, which swamps a
+// difference of a few hundred ms; the `*_min_*` figures (the least disturbed rep of each side) are the steadiest.
 import { rmSync, mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -129,6 +131,9 @@ export function ladStep(threads: number): Record<string, unknown> {
     const ladStepMs = med(l, (r) => r.ms.total);
     const teacherForward = med(l, (r) => r.logs.teacher_ms as number);
     const extra = ladStepMs - paaStep;
+    const paaMin = Math.min(...p.map((r) => r.ms.total));
+    const ladMinRep = l.reduce((a, b) => (b.ms.total < a.ms.total ? b : a));
+    const extraMin = ladMinRep.ms.total - paaMin;
     return {
       setup: {
         batch: SETUP.batch,
@@ -158,6 +163,11 @@ export function ladStep(threads: number): Record<string, unknown> {
       teacher_forward_share_of_extra: extra > 0 ? teacherForward / extra : null,
       lad_vs_paa_step_ratio: median(p.map((r, i) => (l[i] as TrainStepResult).ms.total / r.ms.total)),
       lad_vs_paa_step_ratio_of_medians: ladStepMs / paaStep,
+      paa_step_min_ms: paaMin,
+      lad_step_min_ms: ladMinRep.ms.total,
+      lad_vs_paa_step_min_ratio: ladMinRep.ms.total / paaMin,
+      // the teacher's forward in the fastest LAD rep over the min-to-min extra time
+      teacher_forward_share_of_extra_min: extraMin > 0 ? (ladMinRep.logs.teacher_ms as number) / extraMin : null,
       first_logs: { paa: p[0]?.logs, lad: l[0]?.logs },
     };
   } finally {
