@@ -15,6 +15,8 @@
 //          bias of both is therefore shifted so that about INFER_CANDIDATES pairs pass the threshold.
 //   memory: peak RSS of the training processes (each side runs in its own child process: det_child.js,
 //          det_peer.py), also less the peak RSS after model build.
+//   lad:   one LAD step vs the PAA step of the same student (small presets, batch 16 at 160x160, one thread; no peer:
+//          ladet against itself), with the split of the extra time (det_lad.ts); lad_vs_paa_step_ratio.
 // Both sides live at once and take turns step by step (which goes first alternates), so that the load of a shared
 // machine hits both alike; ratios are medians over adjacent (ladet, peer) step pairs; the load average is recorded.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { buildDetector } from '../src/engine/build.js';
 import { peerPython } from './peer.js';
 import type { DetEnd, DetJob, DetReady, DetStep } from './det_child.js';
 import { rng, median } from './util.js';
+import { ladStep } from './det_lad.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCORE_THR = 0.05;
@@ -227,6 +230,7 @@ export async function det(): Promise<Record<string, unknown>> {
       steps,
       loads,
     );
+    const lad = ladStep(1); // see det_lad.ts: one thread keeps a difference of a few hundred ms above the shared machine's noise
     const ms = (r: SideRun): number => median(r.steps.map((s) => s.ms));
     const cpu = (r: SideRun): number => median(r.steps.map((s) => s.cpu_ms));
     const split = (r: SideRun): Record<string, number> => {
@@ -256,6 +260,8 @@ export async function det(): Promise<Record<string, unknown>> {
       ladet_infer_cpu_ms_per_image: cpu(infer.ladet),
       ladet_infer_detections: infer.ladet.steps[0]?.detections,
       ladet_train_memory: memory(train.ladet),
+      lad_vs_paa_step_ratio: lad.lad_vs_paa_step_ratio,
+      lad,
     };
     if (train.peer !== null && infer.peer !== null) {
       const trainPairs = pairRatios(train.ladet, train.peer);

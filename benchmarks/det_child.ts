@@ -10,11 +10,11 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dispose, getNumThreads, manualSeed, noGrad, setNumThreads, tensor, tidy } from '../src/torch/index.js';
 import { loadSafetensors } from '../src/io/index.js';
-import { SGD } from '../src/optim/index.js';
 import { loadConfig } from '../src/engine/config.js';
-import { buildAnchorGenerator, buildAssigner, buildDetector, inferenceConfigOf } from '../src/engine/build.js';
+import { buildAnchorGenerator, buildDetector, inferenceConfigOf } from '../src/engine/build.js';
 import { AnchorCache } from '../src/engine/targets.js';
-import { SelfAssignStrategy } from '../src/distill/self_assign.js';
+import { buildStrategy } from '../src/distill/build.js';
+import { buildOptimizer, trainStep } from '../src/engine/train_step.js';
 import { levelSizes } from '../src/models/heads/outputs.js';
 import { predictBatch } from '../src/models/heads/paa_inference.js';
 import type { ImageMeta } from '../src/data/transforms.js';
@@ -118,30 +118,15 @@ function main(job: DetJob): void {
   let cleanup = (): void => {};
   if (job.mode === 'train') {
     const targets: SampleTargets[] = job.boxes.map((b, i) => ({ boxes: Float32Array.from(b.flat()), labels: Int32Array.from(job.labels[i] as number[]) }));
-    const strategy = new SelfAssignStrategy(det, buildAssigner(config), anchors, {
-      clsWeight: config.loss.clsWeight,
-      bboxWeight: config.loss.bboxWeight,
-      iouWeight: config.loss.iouWeight,
-    });
-    const params = det.parameters().filter((p) => p.requiresGrad);
-    const opt = new SGD(params, { lr: config.optimizer.lr, momentum: config.optimizer.momentum, weightDecay: config.optimizer.weightDecay });
+    // the trainer's own PAA strategy and SGD, from the preset
+    const { strategy } = buildStrategy(config, () => det, 80, anchors);
+    const opt = buildOptimizer(config, det);
     det.train();
     step = () => {
       const c0 = cpuMs();
-      const t0 = performance.now();
-      let t1 = 0;
-      const logs = tidy(() => {
-        const r = strategy.step({ images, targets, metas });
-        t1 = performance.now();
-        r.total.backward();
-        return r.logs;
-      });
-      const t2 = performance.now();
-      opt.step();
-      opt.zeroGrad();
-      const t3 = performance.now();
-      const split_ms = { forward_assign_loss: t1 - t0, assign: logs.assign_ms as number, backward: t2 - t1, optimizer: t3 - t2 };
-      return { ms: t3 - t0, cpu_ms: cpuMs() - c0, split_ms, logs };
+      const { logs, ms } = trainStep(strategy, opt, { images, targets, metas }, config.optimizer.gradClip);
+      const split_ms = { forward_assign_loss: ms.step, assign: logs.assign_ms as number, backward: ms.backward, optimizer: ms.optimizer };
+      return { ms: ms.total, cpu_ms: cpuMs() - c0, split_ms, logs };
     };
     cleanup = () => opt.disposeState();
   } else {

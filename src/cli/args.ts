@@ -86,3 +86,27 @@ export function splitOwnKeys(
   }
   return { own: mine, overrides };
 }
+
+/**
+ * The value of a command's own `key=PATH` argument: undefined when absent, or a usage error when `required` (its
+ * text is the usage line). A value that is not a non-empty string (`key=`, `key=3`) is a usage error.
+ */
+export function pathArg(kv: Overrides, key: string, command: string, required: { usage: string }): string;
+export function pathArg(kv: Overrides, key: string, command: string): string | undefined;
+export function pathArg(kv: Overrides, key: string, command: string, required?: { usage: string }): string | undefined {
+  const v = kv[key];
+  if (v === undefined) {
+    if (required) throw new UsageError(`ladet ${command}: missing ${key}= (usage: ${required.usage})`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || v === '') throw new UsageError(`ladet ${command}: ${key}= needs a path (got ${JSON.stringify(v)})`);
+  return v;
+}
+
+/** `net=1|2`, the network of a CoLAD run to use; undefined when absent. */
+export function netArg(kv: Overrides, command: string): 1 | 2 | undefined {
+  const v = kv.net;
+  if (v === undefined) return undefined;
+  if (v !== 1 && v !== 2) throw new UsageError(`ladet ${command}: net= must be 1 or 2, the network of a CoLAD run (got ${JSON.stringify(v)})`);
+  return v;
+}

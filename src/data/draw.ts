@@ -1,5 +1,6 @@
 // Detections drawn on an image: boxes and "class score" tags as an SVG overlay that sharp (librsvg) renders and
-// composites, so text needs no font code here. Output is a PNG of the image's own size.
+// composites, so text needs no font code here. Output is a PNG of the image's own size. Ground truth can be drawn
+// apart (a fixed colour, dashed, no tag).
 import sharp from 'sharp';
 import type { RgbImage } from './image.js';
 
@@ -8,8 +9,12 @@ export interface DrawnBox {
   box: readonly [number, number, number, number];
   /** picks the colour (class index) */
   label: number;
-  /** the tag, e.g. "Dress 0.87" */
+  /** the tag, e.g. "Dress 0.87"; '' draws the box alone */
   text: string;
+  /** a fixed #rrggbb colour instead of the class colour (e.g. ground truth drawn apart from detections) */
+  colour?: string;
+  /** a dashed outline */
+  dashed?: boolean;
 }
 
 // 20 distinguishable colours (Sasha Trubetskoy's list), by class index
@@ -31,14 +36,16 @@ export function detectionsSvg(width: number, height: number, boxes: readonly Dra
   // lowest score last would hide the best tags; callers pass boxes best first, so draw in reverse
   for (const b of [...boxes].reverse()) {
     const [x1, y1, x2, y2] = b.box.map((v) => round(v)) as [number, number, number, number];
-    const colour = colourOf(b.label);
+    const colour = b.colour ?? colourOf(b.label);
+    const dash = b.dashed ? ` stroke-dasharray="${round(3 * line)},${round(2 * line)}"` : '';
+    parts.push(`<rect x="${x1}" y="${y1}" width="${round(x2 - x1)}" height="${round(y2 - y1)}" fill="none" stroke="${colour}" stroke-width="${round(line)}"${dash}/>`);
+    if (b.text === '') continue;
     const tagH = font + 4;
     // DejaVu Sans advances about 0.6 em per character on average
     const tagW = Math.min(width, Math.ceil(b.text.length * font * 0.6) + 6);
     const tagX = round(Math.max(0, Math.min(x1, width - tagW)));
     const tagY = y1 >= tagH ? round(y1 - tagH) : round(Math.min(y1, height - tagH));
     parts.push(
-      `<rect x="${x1}" y="${y1}" width="${round(x2 - x1)}" height="${round(y2 - y1)}" fill="none" stroke="${colour}" stroke-width="${round(line)}"/>`,
       `<rect x="${tagX}" y="${tagY}" width="${tagW}" height="${tagH}" fill="${colour}" fill-opacity="0.85"/>`,
       `<text x="${round(tagX + 3)}" y="${round(tagY + font)}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="${textColour(colour)}">${escapeXml(b.text)}</text>`,
     );

@@ -1,11 +1,18 @@
 // CoLAD from a config: network 2's model section (a preset path, an inline section, or network 1's), the pair with
 // optional starting weights, and single networks rebuilt from a CoLAD run for testing (`ladet test net=1|2`).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { type Tensor, dispose } from '../torch/index.js';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../engine/config.js';
 import { buildDetector } from '../engine/build.js';
-import { loadWeights, readCheckpoint, resolveWeights, type CheckpointMeta } from '../engine/checkpoint.js';
+import {
+  loadModelTensors,
+  loadWeights,
+  readCheckpoint,
+  readCheckpointHeader,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
+} from '../engine/checkpoint.js';
 import type { Detector } from '../models/detector.js';
 import { CoLADPair, type NetIndex } from './colad.js';
 
@@ -65,45 +72,67 @@ export function buildColadPair(config: Config, numClasses: number): CoLADPair {
 }
 
 /**
- * Network k of a CoLAD run, weights from a checkpoint: a `last` checkpoint (or any file with `net1.` / `net2.` keys)
- * gives either network, its prefix stripped; a `best` checkpoint holds only the evaluated network (unprefixed),
- * recorded in its metadata as info.colad.evalNet. pathOrRun: a .safetensors file or a run directory (its
- * weights/last is used, since only it holds both networks).
+ * The CoLAD networks a weights file holds, from its header alone: both when it has `net1.` / `net2.` keys (a `last`
+ * checkpoint); else the one its metadata names as info.colad.evalNet (a `best` checkpoint, unprefixed); else none.
  */
-export function loadColadNetwork(config: Config, numClasses: number, k: NetIndex, pathOrRun: string): { net: Detector; meta: CheckpointMeta | null } {
-  const path = existsSync(pathOrRun) && !pathOrRun.endsWith('.safetensors') ? resolveRunLast(pathOrRun) : pathOrRun;
-  const ck = readCheckpoint(path);
-  const net = buildColadNetwork(config, numClasses, k, false);
-  try {
+export function coladNetworksIn(path: string): NetIndex[] {
+  const { meta, keys } = readCheckpointHeader(path);
+  const paired = ([1, 2] as const).filter((k) => keys.some((key) => key.startsWith(`net${k}.`)));
+  if (paired.length) return paired;
+  const held = (meta?.info?.colad as { evalNet?: unknown } | undefined)?.evalNet;
+  return held === 1 || held === 2 ? [held] : [];
+}
+
+/**
+ * The file of a CoLAD run directory that holds network k: weights/best when it does (the network the run
+ * evaluated, at its best epoch), else weights/last (both networks, latest epoch).
+ */
+export function coladRunWeights(dir: string, k: NetIndex): string {
+  const best = join(dir, 'weights', 'best.safetensors');
+  if (existsSync(best) && coladNetworksIn(best).includes(k)) return best;
+  const last = join(dir, 'weights', 'last.safetensors');
+  if (existsSync(last)) return last;
+  throw new Error(`${dir}: no weights/last.safetensors, and no weights/best.safetensors holding network ${k}`);
+}
+
+/**
+ * Network k's tensors among a checkpoint's (`model`, read from `path`): the `net{k}.` ones with the prefix stripped,
+ * or all of them when the file holds network k alone (coladNetworksIn). The tensors are the checkpoint's own.
+ */
+export function coladNetworkTensors(path: string, ck: LoadedCheckpoint, k: NetIndex): Map<string, Tensor> {
+  const keys = [...ck.model.keys()];
+  const paired = keys.some((key) => key.startsWith('net1.') || key.startsWith('net2.'));
+  if (paired) {
     const prefix = `net${k}.`;
-    const paired = [...ck.model.keys()].some((key) => key.startsWith('net1.') || key.startsWith('net2.'));
-    let sd: Map<string, Tensor>;
-    if (paired) {
-      sd = new Map([...ck.model].filter(([key]) => key.startsWith(prefix)).map(([key, v]) => [key.slice(prefix.length), v]));
-      if (sd.size === 0) throw new Error(`${path}: no '${prefix}' weights (network ${k})`);
-    } else {
-      const held = (ck.meta?.info?.colad as { evalNet?: number } | undefined)?.evalNet;
-      if (held !== k) {
-        throw new Error(`${path}: holds a single network${held ? ` (network ${held})` : ''}, not network ${k} of a CoLAD run; use the run's weights/last.safetensors`);
-      }
-      sd = ck.model;
-    }
+    const sd = new Map([...ck.model].filter(([key]) => key.startsWith(prefix)).map(([key, v]) => [key.slice(prefix.length), v]));
+    if (sd.size === 0) throw new Error(`${path}: no '${prefix}' weights (network ${k})`);
+    return sd;
+  }
+  const held = (ck.meta?.info?.colad as { evalNet?: number } | undefined)?.evalNet;
+  if (held !== k) {
+    throw new Error(`${path}: holds a single network${held ? ` (network ${held})` : ''}, not network ${k} of a CoLAD run; use the run's weights/last.safetensors`);
+  }
+  return ck.model;
+}
+
+/**
+ * Network k of a CoLAD run with its trained weights. pathOrRun: a .safetensors file (a `last` checkpoint gives either
+ * network, a `best` one only the network it holds) or a run directory (coladRunWeights picks the file).
+ */
+export function loadColadNetwork(config: Config, numClasses: number, k: NetIndex, pathOrRun: string): { net: Detector; meta: CheckpointMeta | null; path: string } {
+  const path = existsSync(pathOrRun) && statSync(pathOrRun).isDirectory() ? coladRunWeights(pathOrRun, k) : pathOrRun;
+  const ck = readCheckpoint(path);
+  try {
+    const sd = coladNetworkTensors(path, ck, k);
+    const net = buildColadNetwork(config, numClasses, k, false);
     try {
-      net.loadStateDict(sd);
+      loadModelTensors(path, net, sd);
     } catch (e) {
-      throw new Error(`${path}: network ${k}: ${(e as Error).message}`);
+      net.dispose();
+      throw new Error(`${(e as Error).message} (network ${k})`);
     }
-    return { net, meta: ck.meta };
-  } catch (e) {
-    net.dispose();
-    throw e;
+    return { net, meta: ck.meta, path };
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }
-}
-
-function resolveRunLast(dir: string): string {
-  const p = join(dir, 'weights', 'last.safetensors');
-  if (existsSync(p)) return p;
-  return resolveWeights(dir);
 }

@@ -8,7 +8,7 @@ import { dispose } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
-import { loadSafetensors, saveSafetensors } from '../io/index.js';
+import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label-map.js';
 
 const OPT_PREFIX = 'optimizer.';
@@ -89,14 +89,12 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a folder; expected a .safetensors file`);
   const { tensors, metadata } = loadSafetensors(path);
-  let meta: CheckpointMeta | null = null;
-  if (metadata?.ladet !== undefined) {
-    try {
-      meta = JSON.parse(metadata.ladet) as CheckpointMeta;
-    } catch {
-      dispose([...tensors.values()]);
-      throw new Error(`${path}: __metadata__.ladet is not valid JSON`);
-    }
+  let meta: CheckpointMeta | null;
+  try {
+    meta = parseMeta(metadata, path);
+  } catch (e) {
+    dispose([...tensors.values()]);
+    throw e;
   }
   const model = new Map<string, Tensor>();
   const optimizer: Record<string, Tensor> = {};
@@ -105,6 +103,22 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     else model.set(k, v);
   }
   return { meta, model, optimizer };
+}
+
+/** A checkpoint's metadata and tensor names, from its header alone (no tensor data is read). */
+export function readCheckpointHeader(path: string): { meta: CheckpointMeta | null; keys: string[] } {
+  if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
+  const h = readSafetensorsHeader(path);
+  return { meta: parseMeta(h.metadata, path), keys: h.entries.map((e) => e.name) };
+}
+
+function parseMeta(metadata: Readonly<Record<string, string>> | null, path: string): CheckpointMeta | null {
+  if (metadata?.ladet === undefined) return null;
+  try {
+    return JSON.parse(metadata.ladet) as CheckpointMeta;
+  } catch {
+    throw new Error(`${path}: __metadata__.ladet is not valid JSON`);
+  }
 }
 
 /** Loads model weights from a checkpoint file, a weights file, or a run directory (its weights/best, else last). */

@@ -1,6 +1,7 @@
 // Opening a trained detector for `ladet test` / `ladet predict`: find the config and the weights (a run directory
 // holds both), learn the class list (from the checkpoint, else the config's training annotations), build the
-// network the config describes and load the weights, checking every key and shape first.
+// network the config describes and load the weights, checking every key and shape first. CoLAD runs hold two
+// networks; `net` picks one.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { dispose } from '../torch/index.js';
@@ -12,6 +13,8 @@ import { loadConfig, type Config } from './config.js';
 import { buildDetector } from './build.js';
 import { checkpointClasses, classList, loadModelTensors, readCheckpoint, resolveWeights, type CheckpointMeta } from './checkpoint.js';
 import { runPaths } from './run_dir.js';
+import type { NetIndex } from '../distill/colad.js';
+import { buildColadNetwork, coladNetworkTensors, coladRunWeights } from '../distill/colad_build.js';
 
 export interface ModelFiles {
   configPath: string;
@@ -62,37 +65,66 @@ export interface OpenedDetector {
   meta: CheckpointMeta | null;
   /** training categories in label order */
   classes: Category[];
+  /** CoLAD runs: which of the two networks `model` is; null for a single-network run */
+  net: NetIndex | null;
   /** in eval mode; the caller disposes it */
   model: Detector;
 }
 
-/** Reads the config (with overrides), the weights and the class list; builds and loads the detector. */
-export function openDetector(files: ModelFiles, overrides: Overrides = {}): OpenedDetector {
+export interface OpenOptions {
+  /** CoLAD runs: the network to open (default: the one the run evaluated, distill.colad.evalNet); unset otherwise */
+  net?: NetIndex;
+}
+
+/**
+ * Reads the config (with overrides), the weights and the class list; builds and loads the detector. A CoLAD run
+ * trains two networks; one of them is opened: a run directory gives weights/best when it holds that network (the
+ * evaluated one), else weights/last (both networks).
+ */
+export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts: OpenOptions = {}): OpenedDetector {
   const config = loadConfig(files.configPath, overrides);
   const runDir = files.runDir ?? runPaths(config.runsDir, config.name).dir;
-  let weightsPath: string;
-  if (files.weights !== null) {
-    weightsPath = resolveWeights(files.weights);
-  } else {
+  const net = networkOf(config, files.configPath, opts.net);
+  let source = files.weights;
+  if (source === null) {
     if (!existsSync(runDir)) throw new UsageError(`${files.configPath}: its run ${runDir} does not exist; train it first or pass weights=`);
-    weightsPath = resolveWeights(runDir);
+    source = runDir;
   }
+  const weightsPath = net !== null && statSync(source).isDirectory() ? coladRunWeights(source, net) : resolveWeights(source);
   const ck = readCheckpoint(weightsPath);
   try {
     const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, files.configPath, weightsPath);
-    // (CoLAD checkpoints hold two networks; choosing one of them belongs here, before the tensors are loaded.)
-    const model = buildDetector(config.model, classes.length);
+    let tensors = ck.model;
+    if (net !== null) {
+      try {
+        tensors = coladNetworkTensors(weightsPath, ck, net);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    const model = net === null ? buildDetector(config.model, classes.length) : buildColadNetwork(config, classes.length, net, false);
     try {
-      loadModelTensors(weightsPath, model, ck.model);
+      loadModelTensors(weightsPath, model, tensors);
     } catch (e) {
       model.dispose();
-      throw new UsageError(`${(e as Error).message} (model of ${files.configPath}, ${classes.length} classes)`);
+      const which = net === null ? 'model' : `network ${net}`;
+      throw new UsageError(`${(e as Error).message} (${which} of ${files.configPath}, ${classes.length} classes)`);
     }
     model.eval();
-    return { config, configPath: files.configPath, runDir, weightsPath, meta: ck.meta, classes, model };
+    return { config, configPath: files.configPath, runDir, weightsPath, meta: ck.meta, classes, net, model };
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }
+}
+
+/** The CoLAD network to open (asked, else the evaluated one), null for single-network runs; net= elsewhere is an error. */
+function networkOf(config: Config, configPath: string, asked: NetIndex | undefined): NetIndex | null {
+  const strategy = config.distill.strategy;
+  if (strategy === 'colad') return asked ?? config.distill.colad.evalNet;
+  if (asked !== undefined) {
+    throw new UsageError(`net=${asked} picks a network of a CoLAD run, but ${configPath} trains one network (distill.strategy: ${strategy})`);
+  }
+  return null;
 }
 
 /** The training categories of the config's dataset (checkpoints made before classes were recorded). */

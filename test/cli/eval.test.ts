@@ -33,6 +33,10 @@ test('ladet eval: usage and input errors are one clear line', () => {
   let r = ladet('eval', `ann=${fixtures}crowd.gt.json`);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'ladet eval: missing results= (usage: ladet eval ann=GT.json results=DETS.json [out=summary.json])\n');
+  // the path helper shared with test and predict: an empty or non-path value is refused
+  r = ladet('eval', 'ann=', 'results=b.json');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'ladet eval: ann= needs a path (got "")\n');
   r = ladet('eval', 'ann=a.json', 'results=b.json', 'iou=0.5');
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'ladet eval: unknown argument iou (expected: ann, results, out)\n');

@@ -176,10 +176,10 @@ test('weights of another architecture: the error names the file and the key', ()
 
 test('usage errors are one clear line', () => {
   const cases: [string[], string][] = [
-    [['predict', `source=${source}`], 'ladet predict: missing weights= (usage: ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [key.sub=value ...])\n'],
+    [['predict', `source=${source}`], 'ladet predict: missing weights= (usage: ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...])\n'],
     [['predict', `weights=${run}`, `source=${source}`, 'scoreThr=2'], 'ladet predict: scoreThr must be a number in [0, 1] (got 2)\n'],
     [['test', run, 'images=x'], 'ladet test: images= goes with data=ANN.json (the config names its own image folder)\n'],
-    [['test', run, 'net=2'], 'ladet test: unknown argument net (expected: weights, data, images, out, or config overrides such as eval.scoreThr=0.1)\n'],
+    [['test', run, 'net=2'], `net=2 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`],
     [['test', join(dir, 'missing')], `ladet test: config file or run directory not found: ${join(dir, 'missing')}\n`],
     [['test', source], `${source}: not a run directory (no config.yaml)\n`],
     [['test', run, `data.root=${join(dir, 'nowhere')}`], `data.root: ${join(dir, 'nowhere', 'annotations', 'instances_val.json')} not found (the val split of ${join(run, 'config.yaml')}); set data.root=DIR or make it with \`ladet data make shapes out=${join(dir, 'nowhere')} train=16 val=8 size=96 maxItems=3\`\n`],

@@ -35,3 +35,13 @@ test('detectionsSvg: the tag goes above the box, or inside it at the top edge; t
   assert.match(svg, />&lt;a&amp;b&gt;<\/text>/);
   assert.equal(escapeXml(`"'`), '&quot;&apos;');
 });
+
+test('detectionsSvg: a fixed colour, a dash pattern, and no tag for empty text (ground truth)', () => {
+  const svg = detectionsSvg(100, 100, [{ box: [10, 50, 30, 70], label: 1, text: '', colour: '#ffffff', dashed: true }]);
+  // line width 1.5 at this size: dashes of 4.5, gaps of 3
+  assert.equal(
+    svg,
+    '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">' +
+      '<rect x="10" y="50" width="20" height="20" fill="none" stroke="#ffffff" stroke-width="1.5" stroke-dasharray="4.5,3"/></svg>',
+  );
+});

@@ -1,6 +1,6 @@
 // `ladet eval ann=GT.json results=DETS.json [out=summary.json]`: COCO bbox evaluation of any detector's results file.
 import type { Command } from 'commander';
-import { rejectUnknown, splitArgs, UsageError } from '../args.js';
+import { pathArg, rejectUnknown, splitArgs, UsageError } from '../args.js';
 import { evaluateCoco, formatSummary, readCocoGt, readDetections, type CocoEvalResult } from '../../eval/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 
@@ -11,17 +11,9 @@ export function runEval(args: readonly string[], print: (line: string) => void =
   const { positional, kv } = splitArgs(args);
   if (positional.length) throw new UsageError(`ladet eval: unexpected argument ${positional[0]} (usage: ${USAGE})`);
   rejectUnknown(kv, ['ann', 'results', 'out'], 'eval');
-  const path = (key: string, required: boolean): string | undefined => {
-    const v = kv[key];
-    if (v === undefined || v === '') {
-      if (required) throw new UsageError(`ladet eval: missing ${key}= (usage: ${USAGE})`);
-      return undefined;
-    }
-    return String(v);
-  };
-  const ann = path('ann', true)!;
-  const results = path('results', true)!;
-  const out = path('out', false);
+  const ann = pathArg(kv, 'ann', 'eval', { usage: USAGE });
+  const results = pathArg(kv, 'results', 'eval', { usage: USAGE });
+  const out = pathArg(kv, 'out', 'eval');
 
   const gt = readCocoGt(ann);
   const dets = readDetections(results, gt);

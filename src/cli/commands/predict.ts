@@ -1,13 +1,13 @@
-// `ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [key.sub=value ...]`:
+// `ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]`:
 // runs a trained detector on image files and writes, per image, a PNG with the boxes, class names and scores drawn
 // and a JSON of the detections in original pixels, plus one predictions.json for the whole source. An image that
-// cannot be read is reported and skipped; the others are still done.
+// cannot be read is reported and skipped; the others are still done. net=1|2 picks a network of a CoLAD run.
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { splitArgs, splitOwnKeys, UsageError } from '../args.js';
+import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
 
-const USAGE = 'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [key.sub=value ...]';
-const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr'] as const;
+const USAGE = 'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]';
+const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr', 'net'] as const;
 
 export interface Detection {
   label: string;
@@ -40,18 +40,10 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   if (positional.length) throw new UsageError(`ladet predict: unexpected argument ${positional[0]} (usage: ${USAGE})`);
   const { ConfigSchema } = await import('../../engine/config.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'predict');
-  const path = (k: 'weights' | 'source' | 'config' | 'out', required: boolean): string | undefined => {
-    const v = own[k];
-    if (v === undefined) {
-      if (required) throw new UsageError(`ladet predict: missing ${k}= (usage: ${USAGE})`);
-      return undefined;
-    }
-    if (typeof v !== 'string' || v === '') throw new UsageError(`ladet predict: ${k}= needs a path (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const weights = path('weights', true) as string;
-  const source = path('source', true) as string;
-  const config = path('config', false);
+  const weights = pathArg(own, 'weights', 'predict', { usage: USAGE });
+  const source = pathArg(own, 'source', 'predict', { usage: USAGE });
+  const config = pathArg(own, 'config', 'predict');
+  const net = netArg(own, 'predict');
   const scoreThr = own.scoreThr ?? 0.3;
   if (typeof scoreThr !== 'number' || !(scoreThr >= 0 && scoreThr <= 1)) {
     throw new UsageError(`ladet predict: scoreThr must be a number in [0, 1] (got ${JSON.stringify(own.scoreThr)})`);
@@ -66,8 +58,8 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const { TaskProgress } = await import('../progress.js');
 
   const files = listImages(source);
-  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides);
-  const out = path('out', false) ?? join(opened.runDir, 'predict');
+  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
+  const out = pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   const names = outputNames(files);
   const { classes } = opened;
   if (opened.config.threads) setNumThreads(opened.config.threads);
@@ -115,6 +107,7 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const combined = {
     weights: opened.weightsPath,
     config: opened.configPath,
+    ...(opened.net === null ? {} : { net: opened.net }),
     scoreThr,
     classes,
     images: report.images,
@@ -145,7 +138,7 @@ export function registerPredict(program: Command): void {
   program
     .command('predict')
     .description(`draw a trained detector's detections on images: ${USAGE}`)
-    .argument('[args...]', 'weights=, source=, config=, out=, scoreThr=, key.sub=value config overrides')
+    .argument('[args...]', 'weights=, source=, config=, out=, scoreThr=, net=, key.sub=value config overrides')
     .action(async (args: string[]) => {
       const r = await runPredict(args);
       if (r.images.length === 0) {

@@ -1,14 +1,15 @@
 // `ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [key.sub=value ...]`:
 // evaluates a trained detector on the config's val split (or any COCO annotation file), prints the 12 COCO stats
-// as pycocotools does and writes the results and a summary JSON.
+// as pycocotools does and writes the results and a summary JSON. A CoLAD run holds two networks: net=1|2 picks one
+// (default: the one the run evaluated, distill.colad.evalNet, network 2 unless set).
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 
-const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [key.sub=value ...]';
-// The command's own keys; everything else overrides the config. (CoLAD's `net=1|2` belongs in this list.)
-const OWN_KEYS = ['weights', 'data', 'images', 'out'] as const;
+const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2] [key.sub=value ...]';
+// The command's own keys; everything else overrides the config.
+const OWN_KEYS = ['weights', 'data', 'images', 'out', 'net'] as const;
 
 export interface TestReport {
   stats: Record<string, number>;
@@ -24,24 +25,20 @@ export async function runTest(args: readonly string[], print: (line: string) => 
   const target = positional[0] as string;
   const { ConfigSchema } = await import('../../engine/config.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'test');
-  const str = (k: (typeof OWN_KEYS)[number]): string | undefined => {
-    const v = own[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') throw new UsageError(`ladet test: ${k}= needs a path (got ${JSON.stringify(v)})`);
-    return v;
-  };
-  const weights = str('weights');
-  const data = str('data');
-  const images = str('images');
+  const weights = pathArg(own, 'weights', 'test');
+  const data = pathArg(own, 'data', 'test');
+  const images = pathArg(own, 'images', 'test');
+  const out = pathArg(own, 'out', 'test');
+  const net = netArg(own, 'test');
   if (images !== undefined && data === undefined) throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
   if (!existsSync(target)) throw new UsageError(`ladet test: config file or run directory not found: ${target}`);
   const isRun = statSync(target).isDirectory();
 
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const files = resolveModelFiles(isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) });
-  const opened = openDetector(files, overrides);
+  const opened = openDetector(files, overrides, net === undefined ? {} : { net });
   try {
-    return await evaluate(opened, { data, images, out: str('out'), overrides }, print);
+    return await evaluate(opened, { data, images, out, overrides }, print);
   } finally {
     opened.model.dispose();
   }
@@ -116,13 +113,15 @@ async function evaluate(
   print(formatSummary(coco.stats, coco.iouThresholds, coco.maxDets));
 
   const outDir = o.out ?? join(opened.runDir, 'eval');
-  const tag = `test_${basename(annotations).replace(/\.json$/i, '')}`;
+  // the two networks of a CoLAD run write apart
+  const tag = `test_${basename(annotations).replace(/\.json$/i, '')}${opened.net === null ? '' : `_net${opened.net}`}`;
   const resultsFile = join(outDir, `${tag}_results.json`);
   const summaryFile = join(outDir, `${tag}_summary.json`);
   writeFileAtomic(resultsFile, JSON.stringify(run.results) + '\n');
   const summary = {
     weights: opened.weightsPath,
     config: opened.configPath,
+    ...(opened.net === null ? {} : { net: opened.net }),
     overrides: o.overrides,
     annotations,
     images: run.images,
@@ -144,7 +143,7 @@ export function registerTest(program: Command): void {
     .command('test')
     .description(`evaluate a trained detector (12 COCO stats): ${USAGE}`)
     .argument('<target>', 'config YAML or run directory')
-    .argument('[args...]', 'weights=, data=, images=, out=, key.sub=value config overrides')
+    .argument('[args...]', 'weights=, data=, images=, out=, net=, key.sub=value config overrides')
     .action(async (target: string, args: string[]) => {
       await runTest([target, ...args]);
     });

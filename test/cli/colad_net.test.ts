@@ -1,0 +1,150 @@
+// `net=1|2` of `ladet test` / `ladet predict` on a real (tiny) CoLAD run made by `ladet train` in before(): each
+// network opens with the weights the trainer saved for it, and net= is refused where it means nothing.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dispose, type Tensor } from '../../src/torch/index.js';
+import { openDetector, resolveModelFiles, type OpenedDetector } from '../../src/engine/open_detector.js';
+import { readCheckpoint } from '../../src/engine/checkpoint.js';
+import { UsageError } from '../../src/cli/args.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
+
+let dir = '';
+let run = '';
+let last = '';
+let best = '';
+
+// Both networks share one architecture (network 2 defaults to `model`), so only their values tell them apart.
+const CONFIG = (root: string, runs: string): string => `name: tiny_colad
+runsDir: ${runs}
+seed: 0
+threads: 1
+data:
+  builtin: shapes
+  builtinArgs: { train: 16, val: 8, size: 96, maxItems: 3 }
+  root: ${root}
+  trainScales: [[96, 96]]
+  testScale: [96, 96]
+  batchSize: 8
+  workers: 0
+model:
+  backbone: { depth: 18, widthMultiplier: 0.125 }
+  neck: { outChannels: 16, numOuts: 4 }
+  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4, priorProb: 0.1 }
+  anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 }
+schedule: { epochs: 1, warmupIters: 1 }
+distill:
+  strategy: colad
+`;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ladet-colad-net-'));
+  const configFile = join(dir, 'tiny_colad.yaml');
+  writeFileSync(configFile, CONFIG(join(dir, 'shapes'), join(dir, 'runs')));
+  const r = ladet('train', configFile);
+  assert.equal(r.status, 0, r.stderr);
+  run = join(dir, 'runs', 'tiny_colad');
+  last = join(run, 'weights', 'last.safetensors');
+  best = join(run, 'weights', 'best.safetensors');
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The opened network's state dict equals `want` (same keys, equal tensors). */
+function sameWeights(opened: OpenedDetector, want: ReadonlyMap<string, Tensor>, what: string): void {
+  const got = opened.model.stateDict();
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), what);
+  for (const [k, t] of got) assert.ok(t.equal(want.get(k) as Tensor), `${what}: ${k}`);
+}
+
+/** The tensors under `net{k}.` of a checkpoint's, prefix stripped. */
+function prefixed(sd: ReadonlyMap<string, Tensor>, k: 1 | 2): Map<string, Tensor> {
+  return new Map([...sd].filter(([key]) => key.startsWith(`net${k}.`)).map(([key, v]) => [key.slice(5), v]));
+}
+
+test('net=1 opens network 1 from weights/last, net=2 (the default) network 2 from weights/best; the two differ', () => {
+  const lastCk = readCheckpoint(last);
+  const bestCk = readCheckpoint(best);
+  const files = resolveModelFiles({ run });
+  const net1 = openDetector(files, {}, { net: 1 });
+  const net2 = openDetector(files, {}, { net: 2 });
+  const byDefault = openDetector(files);
+  try {
+    assert.equal(lastCk.model.size, 2 * bestCk.model.size, 'last holds both networks, best the evaluated one');
+    assert.deepEqual([net1.net, net1.weightsPath], [1, last]);
+    assert.deepEqual([net2.net, net2.weightsPath], [2, best]);
+    assert.deepEqual([byDefault.net, byDefault.weightsPath], [2, best]);
+    sameWeights(net1, prefixed(lastCk.model, 1), 'network 1');
+    sameWeights(net2, bestCk.model, 'network 2');
+    sameWeights(byDefault, bestCk.model, 'default network');
+    // one epoch: best and last were saved from the same weights
+    sameWeights(net2, prefixed(lastCk.model, 2), 'network 2 in last');
+    const a = net1.model.stateDict();
+    const b = net2.model.stateDict();
+    const differ = [...a].filter(([k, t]) => !t.equal(b.get(k) as Tensor)).length;
+    assert.ok(differ > a.size / 2, `only ${differ} of ${a.size} tensors differ between the two networks`);
+    assert.equal(net1.model.training, false);
+    // network 2 from weights/last explicitly: the same weights as from best
+    const fromLast = openDetector(resolveModelFiles({ run, weights: last }), {}, { net: 2 });
+    assert.equal(fromLast.weightsPath, last);
+    sameWeights(fromLast, bestCk.model, 'network 2 from last');
+    fromLast.model.dispose();
+  } finally {
+    for (const o of [net1, net2, byDefault]) o.model.dispose();
+    dispose([...lastCk.model.values(), lastCk.optimizer, ...bestCk.model.values()]);
+  }
+});
+
+test('a best file holds network 2 only: net=1 from it is a clear error', () => {
+  assert.throws(() => openDetector(resolveModelFiles({ weights: best }), {}, { net: 1 }), (e: Error) => {
+    assert.ok(e instanceof UsageError);
+    assert.equal(e.message, `${best}: holds a single network (network 2), not network 1 of a CoLAD run; use the run's weights/last.safetensors`);
+    return true;
+  });
+});
+
+test('ladet test RUN net=1|2: each network evaluated, written apart; network 2 gives the trainer\'s numbers', () => {
+  for (const net of [1, 2]) {
+    const r = ladet('test', run, `net=${net}`);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = readJson<{ net: number; weights: string; stats: Record<string, number> }>(join(run, 'eval', `test_instances_val_net${net}_summary.json`));
+    assert.equal(summary.net, net);
+    assert.equal(summary.weights, net === 1 ? last : best);
+    if (net === 2) {
+      assert.deepEqual(summary.stats, readJson<{ stats: Record<string, number> }>(join(run, 'eval', 'epoch_1.json')).stats);
+      assert.deepEqual(readJson<unknown[]>(join(run, 'eval', 'test_instances_val_net2_results.json')), readJson<unknown[]>(join(run, 'eval', 'best_results.json')));
+    }
+  }
+});
+
+test('ladet predict net=1 draws network 1\'s detections into predict_net1', () => {
+  const source = join(dir, 'source');
+  mkdirSync(source);
+  copyFileSync(join(dir, 'shapes', 'val', '000001.png'), join(source, 'a.png'));
+  const r = ladet('predict', `weights=${run}`, `source=${source}`, 'net=1');
+  assert.equal(r.status, 0, r.stderr);
+  const all = readJson<{ net: number; weights: string; images: { png: string }[] }>(join(run, 'predict_net1', 'predictions.json'));
+  assert.deepEqual([all.net, all.weights, all.images.map((i) => i.png)], [1, last, [join(run, 'predict_net1', 'a.png')]]);
+});
+
+test('net= errors: a value other than 1 or 2, or a run that is not CoLAD', () => {
+  let r = ladet('test', run, 'net=3');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'ladet test: net= must be 1 or 2, the network of a CoLAD run (got 3)\n');
+  r = ladet('predict', `weights=${run}`, `source=${dir}`, 'net=first');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'ladet predict: net= must be 1 or 2, the network of a CoLAD run (got "first")\n');
+  // the same run read as a single-network one (distill.strategy overridden)
+  r = ladet('test', run, 'net=1', 'distill.strategy=self');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`);
+});

@@ -1,0 +1,61 @@
+// `ladet demo` end to end on a tiny schedule (16 shapes images, one epoch each for teacher, PAA and LAD students):
+// the report folder has its table, curves and the predictions picture, and report.md links them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { DEMO_PICTURE, runDemo } from '../../src/engine/demo.js';
+import { GRID, gridSize } from '../../src/engine/prediction_grid.js';
+
+test('runDemo writes report.md with the table, the teacher\'s AP and a linked predictions picture of the right size', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ladet-demo-'));
+  try {
+    const root = join(dir, 'shapes');
+    const r = await runDemo({
+      runsDir: join(dir, 'runs'),
+      hooks: { onMessage: () => {} },
+      overrides: {
+        'data.builtin': 'shapes',
+        'data.root': root,
+        'data.builtinArgs': { train: 16, val: 8, size: 96, maxItems: 3 },
+        'data.trainScales': [[96, 96]],
+        'data.testScale': [96, 96],
+        'data.workers': 0,
+        'schedule.epochs': 1,
+        'schedule.warmupIters': 1,
+        'eval.every': 1,
+      },
+    });
+    assert.equal(r.reportDir, join(dir, 'runs', 'report'));
+    assert.deepEqual(r.rows.map((row) => row.method), ['PAA (self-assigned)', 'LAD (teacher-assigned)']);
+    assert.equal(r.teacher.trainedHere, true);
+    assert.ok(r.teacher.trainSeconds !== null && r.teacher.trainSeconds > 0);
+    // the teacher's AP is the one its best checkpoint was chosen by
+    const teacherEval = JSON.parse(readFileSync(join(dir, 'runs', 'demo_teacher_r18w50', 'eval', 'epoch_1.json'), 'utf8')) as { stats: { AP: number } };
+    assert.equal(r.teacher.AP, teacherEval.stats.AP);
+
+    // the picture: the first DEMO_PICTURE.images val images with objects (all 96 x 96), two columns
+    const val = JSON.parse(readFileSync(join(root, 'annotations', 'instances_val.json'), 'utf8')) as { images: { id: number }[]; annotations: { image_id: number }[] };
+    const rows = Math.min(DEMO_PICTURE.images, val.images.filter((im) => val.annotations.some((a) => a.image_id === im.id)).length);
+    assert.equal(rows, 4);
+    assert.equal(r.picture, join(r.reportDir, 'predictions.png'));
+    const meta = await sharp(r.picture).metadata();
+    const want = gridSize(rows, 2, 96, 96);
+    assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', want.width, want.height, 3]);
+    assert.deepEqual(want, { width: 2 * 96 * GRID.scale + 3 * GRID.gap, height: GRID.header + 4 * 96 * GRID.scale + 5 * GRID.gap });
+
+    const md = readFileSync(join(r.reportDir, 'report.md'), 'utf8');
+    assert.match(md, /\n!\[predictions of both students\]\(predictions\.png\)\n/);
+    for (const png of ['train_loss_cls.png', 'train_loss_bbox.png']) {
+      assert.ok(md.includes(`(${png})`), `report.md links ${png}`);
+      assert.ok(existsSync(join(r.reportDir, png)), png);
+    }
+    assert.ok(md.includes(`val AP ${(r.teacher.AP as number).toFixed(3)} at its best epoch`), md);
+    // one table row per student with its training time
+    for (const row of r.rows) assert.ok(md.includes(`| ${row.method} | ${row.AP.toFixed(3)} |`) && /\| \d+ s \|/.test(md), md);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
