@@ -7,6 +7,8 @@ export interface Stat {
   mean: number;
   /** sample standard deviation (n - 1); 0 for a single seed */
   std: number;
+  /** number of seeds */
+  n: number;
 }
 
 export interface RowSummary {
@@ -21,7 +23,7 @@ export interface RowSummary {
   trainSeconds: Stat | null;
 }
 
-export type Verdict = 'holds' | 'holds within noise' | 'does not hold' | 'no data';
+export type Verdict = 'holds' | 'holds within noise' | 'ahead at one seed' | 'does not hold' | 'no data';
 
 export interface ClaimSummary {
   claim: Claim;
@@ -45,18 +47,21 @@ export interface StudySummary {
 export function stat(xs: readonly number[]): Stat | null {
   if (xs.length === 0) return null;
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length === 1) return { mean, std: 0 };
+  if (xs.length === 1) return { mean, std: 0, n: 1 };
   const ss = xs.reduce((a, x) => a + (x - mean) ** 2, 0);
-  return { mean, std: Math.sqrt(ss / (xs.length - 1)) };
+  return { mean, std: Math.sqrt(ss / (xs.length - 1)), n: xs.length };
 }
 
 /**
  * Verdict of "better > worse" from their AP statistics: holds when the mean difference exceeds the summed seed
  * standard deviations, holds within noise when it is positive but not larger, does not hold when it is <= 0.
+ * With a single seed in either row there is no spread to compare with: a positive difference is only "ahead at
+ * one seed" (the spread is null then).
  */
 export function judge(better: Stat | null, worse: Stat | null): { verdict: Verdict; diff: number | null; spread: number | null } {
   if (!better || !worse) return { verdict: 'no data', diff: null, spread: null };
   const diff = better.mean - worse.mean;
+  if (better.n < 2 || worse.n < 2) return { verdict: diff <= 0 ? 'does not hold' : 'ahead at one seed', diff, spread: null };
   const spread = better.std + worse.std;
   const verdict: Verdict = diff <= 0 ? 'does not hold' : diff > spread ? 'holds' : 'holds within noise';
   return { verdict, diff, spread };

@@ -43,6 +43,7 @@ function rowLine(r: RowSummary): string {
 function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
   const facts: string[] = [];
   if (c.diff !== null && c.spread !== null) facts.push(`${signed(c.diff * 100)} AP, seed spread ${(c.spread * 100).toFixed(1)}`);
+  else if (c.diff !== null) facts.push(`${signed(c.diff * 100)} AP, one seed: no spread yet`);
   facts.push(c.paperDiff === null ? 'paper: no number' : `paper ${signed(c.paperDiff)}`);
   let line = `- ${c.claim.text}: **${c.verdict}** (${facts.join('; ')})`;
   if (c.incomplete) {
@@ -97,7 +98,7 @@ export function renderBody(s: StudySummary, src: TableSources): string {
     ...s.rows.map(rowLine),
     '',
     ...gridLines(s),
-    'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed):',
+    'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; with one seed in a row there is no spread yet, so a lead is only "ahead at one seed"):',
     '',
     ...s.claims.map((c) => claimLine(c, s.rows)),
     '',

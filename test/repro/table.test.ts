@@ -25,16 +25,19 @@ test('stat: mean and sample standard deviation (n - 1)', () => {
   close(s.std, 0.01, 'std'); // sqrt((0.01^2 + 0 + 0.01^2) / 2)
   const two = stat([0.325, 0.335])!;
   close(two.std, Math.SQRT1_2 * 0.01, 'std of two'); // sqrt(2 * 0.005^2 / 1)
-  assert.deepEqual(stat([0.4]), { mean: 0.4, std: 0 });
+  assert.deepEqual(stat([0.4]), { mean: 0.4, std: 0, n: 1 });
   assert.equal(stat([]), null);
 });
 
 test('judge: holds only beyond the summed seed spread', () => {
-  assert.equal(judge({ mean: 2.1, std: 0.5 }, { mean: 1, std: 0.5 }).verdict, 'holds');
-  assert.equal(judge({ mean: 2, std: 0.5 }, { mean: 1, std: 0.5 }).verdict, 'holds within noise'); // diff == spread
-  assert.equal(judge({ mean: 1, std: 0 }, { mean: 1, std: 0 }).verdict, 'does not hold');
-  assert.equal(judge({ mean: 0.9, std: 0.5 }, { mean: 1, std: 0.5 }).verdict, 'does not hold');
-  assert.equal(judge(null, { mean: 1, std: 0 }).verdict, 'no data');
+  assert.equal(judge({ mean: 2.1, std: 0.5, n: 3 }, { mean: 1, std: 0.5, n: 3 }).verdict, 'holds');
+  assert.equal(judge({ mean: 2, std: 0.5, n: 3 }, { mean: 1, std: 0.5, n: 3 }).verdict, 'holds within noise'); // diff == spread
+  assert.equal(judge({ mean: 1, std: 0, n: 3 }, { mean: 1, std: 0, n: 3 }).verdict, 'does not hold');
+  assert.equal(judge({ mean: 0.9, std: 0.5, n: 3 }, { mean: 1, std: 0.5, n: 3 }).verdict, 'does not hold');
+  assert.equal(judge(null, { mean: 1, std: 0, n: 3 }).verdict, 'no data');
+  // one seed: no spread to beat, so a lead is only "ahead at one seed"; a deficit still does not hold
+  assert.deepEqual(judge({ mean: 0.354, std: 0, n: 1 }, { mean: 0.335, std: 0.01, n: 3 }), { verdict: 'ahead at one seed', diff: 0.354 - 0.335, spread: null });
+  assert.equal(judge({ mean: 0.32, std: 0, n: 1 }, { mean: 0.335, std: 0, n: 1 }).verdict, 'does not hold');
 });
 
 test('summarize the recorded table2 files: per-row statistics and orderings', () => {
