@@ -11,6 +11,7 @@ import { dispose, type Tensor } from '../../src/torch/index.js';
 import { openDetector, resolveModelFiles, type OpenedDetector } from '../../src/engine/open_detector.js';
 import { readCheckpoint } from '../../src/engine/checkpoint.js';
 import { UsageError } from '../../src/cli/args.js';
+import { tinyConfig } from './fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
@@ -22,27 +23,7 @@ let last = '';
 let best = '';
 
 // Both networks share one architecture (network 2 defaults to `model`), so only their values tell them apart.
-const CONFIG = (root: string, runs: string): string => `name: tiny_colad
-runsDir: ${runs}
-seed: 0
-threads: 1
-data:
-  builtin: shapes
-  builtinArgs: { train: 16, val: 8, size: 96, maxItems: 3 }
-  root: ${root}
-  trainScales: [[96, 96]]
-  testScale: [96, 96]
-  batchSize: 8
-  workers: 0
-model:
-  backbone: { depth: 18, widthMultiplier: 0.125 }
-  neck: { outChannels: 16, numOuts: 4 }
-  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4, priorProb: 0.1 }
-  anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 }
-schedule: { epochs: 1, warmupIters: 1 }
-distill:
-  strategy: colad
-`;
+const CONFIG = (root: string, runs: string): string => tinyConfig('tiny_colad', root, runs, 'threads: 1\ndistill:\n  strategy: colad\n');
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ladet-colad-net-'));

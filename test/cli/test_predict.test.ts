@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { formatSummary, IOU_THRESHOLDS, STAT_NAMES } from '../../src/eval/index.js';
+import { tinyConfig } from './fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
@@ -18,25 +19,7 @@ let configFile = '';
 let dataRoot = '';
 let source = '';
 
-const CONFIG = (root: string, runs: string): string => `name: tiny
-runsDir: ${runs}
-seed: 0
-data:
-  builtin: shapes
-  builtinArgs: { train: 16, val: 8, size: 96, maxItems: 3 }
-  root: ${root}
-  trainScales: [[96, 96]]
-  testScale: [96, 96]
-  batchSize: 8
-  workers: 0
-model:
-  backbone: { depth: 18, widthMultiplier: 0.125 }
-  neck: { outChannels: 16, numOuts: 4 }
-  # a high prior keeps the barely trained head's scores above the 0.05 threshold, so there are detections to check
-  head: { featChannels: 16, stackedConvs: 1, gnGroups: 4, priorProb: 0.1 }
-  anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 }
-schedule: { epochs: 1, warmupIters: 1 }
-`;
+const CONFIG = (root: string, runs: string): string => tinyConfig('tiny', root, runs);
 
 interface Summary {
   stats: Record<string, number>;
