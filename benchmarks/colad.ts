@@ -7,7 +7,7 @@
 // times over when one of its threads is descheduled; a single thread makes both sides suffer contention alike. The
 // ratio is the median over reps of CoLAD / (PAA 1 + PAA 2) measured back to back (order alternating per rep).
 import { SGD } from '../src/optim/index.js';
-import { getNumThreads, manualSeed, randn, setNumThreads, tidy } from '../src/torch/index.js';
+import { getNumThreads, manualSeed, setNumThreads, tidy } from '../src/torch/index.js';
 import { parseConfig } from '../src/engine/config.js';
 import { buildAnchorGenerator, buildAssigner } from '../src/engine/build.js';
 import { AnchorCache } from '../src/engine/targets.js';
@@ -15,9 +15,8 @@ import { SelfAssignStrategy } from '../src/distill/self_assign.js';
 import { CoLADStrategy, type CoLADOptions } from '../src/distill/colad.js';
 import { buildColadPair } from '../src/distill/colad_build.js';
 import type { Strategy, StepInput } from '../src/distill/strategy.js';
-import type { ImageMeta } from '../src/data/transforms.js';
 import { loadavg } from 'node:os';
-import { median } from './util.js';
+import { interleave, median, syntheticBatch } from './util.js';
 
 const BATCH = 2;
 const SIZE = 160;
@@ -25,6 +24,8 @@ const CLASSES = 10;
 const WARMUP = 2;
 const REPS = 9;
 const THREADS = 1;
+/** 3 boxes of 16-80 px per image, classes 0..9 */
+const BATCH_SPEC = { batch: BATCH, size: SIZE, classes: CLASSES, gtPerImage: [3, 3] as const, boxSide: [16, 80] as const, seed: 7 };
 
 const model = (width: number) => ({
   backbone: { depth: 18 as const, widthMultiplier: width, frozenStages: -1, normEval: false },
@@ -32,40 +33,6 @@ const model = (width: number) => ({
   head: { featChannels: 64, stackedConvs: 2, gnGroups: 16 },
   anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
 });
-
-
-/** A seeded batch: 3 boxes of 16-80 px per image, classes 0..9. */
-function makeBatch(): StepInput {
-  let a = 12345;
-  const r = (): number => {
-    a = (a * 1103515245 + 12345) % 2147483648;
-    return a / 2147483648;
-  };
-  const targets = Array.from({ length: BATCH }, () => {
-    const boxes: number[] = [];
-    const labels: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      const w = 16 + 64 * r();
-      const h = 16 + 64 * r();
-      const x = r() * (SIZE - w);
-      const y = r() * (SIZE - h);
-      boxes.push(x, y, x + w, y + h);
-      labels.push(Math.floor(r() * CLASSES));
-    }
-    return { boxes: Float32Array.from(boxes), labels: Int32Array.from(labels) };
-  });
-  const metas: ImageMeta[] = targets.map((_, i) => ({
-    imageId: i,
-    file: `${i}.png`,
-    oriShape: [SIZE, SIZE],
-    imgShape: [SIZE, SIZE],
-    padShape: [SIZE, SIZE],
-    scaleFactor: [1, 1, 1, 1],
-    flip: false,
-  }));
-  manualSeed(7);
-  return { images: randn([BATCH, 3, SIZE, SIZE]), targets, metas };
-}
 
 /** One full training step; returns its wall time in ms and the strategy's assignment time. */
 function timedStep(s: Strategy, opt: SGD, input: StepInput): { ms: number; assignMs: number } {
@@ -92,6 +59,8 @@ interface VariantResult {
   two_paa_assign_ms: number;
   /** median of colad / (paa1 + paa2) measured rep by rep */
   paired_ratio: number;
+  /** every timed rep, for reading the spread */
+  reps_ms: { colad: number[]; two_paa: number[] };
 }
 
 function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
@@ -107,33 +76,16 @@ function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
   const opt1 = sgd(pair.net1.parameters());
   const opt2 = sgd(pair.net2.parameters());
   pair.train();
-  const c: number[] = [];
-  const p1: number[] = [];
-  const p2: number[] = [];
-  const ca: number[] = [];
-  const pa: number[] = [];
-  const ratios: number[] = [];
-  for (let rep = 0; rep < WARMUP + REPS; rep++) {
-    // alternate which side goes first so slow drifts of the machine hit both alike
-    const order = rep % 2 === 0 ? ['colad', 'paa'] : ['paa', 'colad'];
-    let tc = { ms: 0, assignMs: 0 };
-    let t1 = { ms: 0, assignMs: 0 };
-    let t2 = { ms: 0, assignMs: 0 };
-    for (const side of order) {
-      if (side === 'colad') tc = timedStep(colad, optColad, input);
-      else {
-        t1 = timedStep(paa1, opt1, input);
-        t2 = timedStep(paa2, opt2, input);
-      }
-    }
-    if (rep < WARMUP) continue;
-    c.push(tc.ms);
-    p1.push(t1.ms);
-    p2.push(t2.ms);
-    ca.push(tc.assignMs);
-    pa.push(t1.assignMs + t2.assignMs);
-    ratios.push(tc.ms / (t1.ms + t2.ms));
-  }
+  const { a: cs, b: ps } = interleave(
+    { a: () => timedStep(colad, optColad, input), b: () => [timedStep(paa1, opt1, input), timedStep(paa2, opt2, input)] as const },
+    { warmup: WARMUP, reps: REPS },
+  );
+  const c = cs.map((t) => t.ms);
+  const p1 = ps.map(([t1]) => t1.ms);
+  const p2 = ps.map(([, t2]) => t2.ms);
+  const ca = cs.map((t) => t.assignMs);
+  const pa = ps.map(([t1, t2]) => t1.assignMs + t2.assignMs);
+  const ratios = c.map((v, i) => v / ((p1[i] as number) + (p2[i] as number)));
   for (const o of [optColad, opt1, opt2]) o.disposeState();
   pair.dispose();
   anchors.dispose();
@@ -148,6 +100,7 @@ function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
     colad_assign_ms: median(ca),
     two_paa_assign_ms: median(pa),
     paired_ratio: median(ratios),
+    reps_ms: { colad: c, two_paa: two },
   };
 }
 
@@ -155,7 +108,7 @@ export async function colad(): Promise<Record<string, unknown>> {
   const loadBefore = loadavg()[0];
   const threadsBefore = getNumThreads();
   setNumThreads(THREADS);
-  const input = makeBatch();
+  const input = syntheticBatch(BATCH_SPEC);
   let local: VariantResult;
   let network: VariantResult;
   try {

@@ -12,53 +12,21 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getNumThreads, manualSeed, randn, setNumThreads } from '../src/torch/index.js';
+import { getNumThreads, manualSeed, setNumThreads } from '../src/torch/index.js';
 import { saveSafetensors } from '../src/io/index.js';
 import { loadConfig, type Config } from '../src/engine/config.js';
 import { buildAnchorGenerator, buildDetector } from '../src/engine/build.js';
 import { AnchorCache } from '../src/engine/targets.js';
 import { buildOptimizer, trainStep, type TrainStepResult } from '../src/engine/train_step.js';
 import { buildStrategy } from '../src/distill/build.js';
-import type { StepInput } from '../src/distill/strategy.js';
-import type { ImageMeta } from '../src/data/transforms.js';
-import { median, rng } from './util.js';
+import { interleave, median, syntheticBatch } from './util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PAA_CONFIG = 'configs/paa_r18_fashion_mini.yaml';
 const LAD_CONFIG = 'configs/lad/t2_lad_r18w25_from_r18w50.yaml';
 const TEACHER_CONFIG = 'configs/demo/teacher_r18w50.yaml';
-const SETUP = { batch: 16, size: 160, classes: 10, gtPerImage: [2, 5] as const, warmup: 2, reps: 9 };
-
-/** A seeded batch as fashion-det's: 2-5 objects of 12-96 px per 160x160 image, classes 0..9. */
-function makeBatch(): StepInput {
-  const r = rng(11);
-  const { batch, size, classes, gtPerImage } = SETUP;
-  const targets = Array.from({ length: batch }, () => {
-    const n = gtPerImage[0] + Math.floor(r() * (gtPerImage[1] - gtPerImage[0] + 1));
-    const boxes: number[] = [];
-    const labels: number[] = [];
-    for (let k = 0; k < n; k++) {
-      const w = 12 + 84 * r();
-      const h = 12 + 84 * r();
-      const x = r() * (size - w);
-      const y = r() * (size - h);
-      boxes.push(x, y, x + w, y + h);
-      labels.push(Math.floor(r() * classes));
-    }
-    return { boxes: Float32Array.from(boxes), labels: Int32Array.from(labels) };
-  });
-  const metas: ImageMeta[] = targets.map((_, i) => ({
-    imageId: i,
-    file: `synthetic_${i}`,
-    oriShape: [size, size],
-    imgShape: [size, size],
-    padShape: [size, size],
-    scaleFactor: [1, 1, 1, 1],
-    flip: false,
-  }));
-  manualSeed(3);
-  return { images: randn([batch, 3, size, size]), targets, metas };
-}
+// a batch as fashion-det's: 2-5 objects of 12-96 px per 160x160 image, classes 0..9
+const SETUP = { batch: 16, size: 160, classes: 10, gtPerImage: [2, 5] as const, boxSide: [12, 96] as const, warmup: 2, reps: 9 };
 
 interface Side {
   config: Config;
@@ -90,7 +58,7 @@ export function ladStep(threads: number): Record<string, unknown> {
   setNumThreads(threads);
   const loadStart = loadavg()[0] as number;
   const dir = mkdtempSync(join(tmpdir(), 'ladet-bench-lad-'));
-  const input = makeBatch();
+  const input = syntheticBatch({ ...SETUP, seed: 11 });
   let paa: Side | null = null;
   let lad: Side | null = null;
   try {
@@ -105,25 +73,11 @@ export function ladStep(threads: number): Record<string, unknown> {
     paa = side(loadConfig(join(root, PAA_CONFIG)));
     lad = side(loadConfig(join(root, LAD_CONFIG), { 'distill.teacher': { config: join(root, TEACHER_CONFIG), weights: teacherWeights } }));
     const run = (s: Side): TrainStepResult => trainStep(s.strategy, s.optimizer, input, s.config.optimizer.gradClip);
-    const p: TrainStepResult[] = [];
-    const l: TrainStepResult[] = [];
     const loads: number[] = [];
-    for (let rep = 0; rep < SETUP.warmup + SETUP.reps; rep++) {
-      let rp: TrainStepResult;
-      let rl: TrainStepResult;
-      if (rep % 2 === 0) {
-        rp = run(paa);
-        rl = run(lad);
-      } else {
-        rl = run(lad);
-        rp = run(paa);
-      }
+    const { a: p, b: l } = interleave({ a: () => run(paa as Side), b: () => run(lad as Side) }, SETUP, (rep, rp, rl) => {
       loads.push(loadavg()[0] as number);
       console.log(`lad ${rep + 1}/${SETUP.warmup + SETUP.reps}: paa ${rp.ms.total.toFixed(0)} ms, lad ${rl.ms.total.toFixed(0)} ms (teacher ${rl.logs.teacher_ms?.toFixed(0)} ms)`);
-      if (rep < SETUP.warmup) continue;
-      p.push(rp);
-      l.push(rl);
-    }
+    });
     const med = (xs: TrainStepResult[], f: (r: TrainStepResult) => number): number => median(xs.map(f));
     // the student's own work: strategy.step less the teacher's forward and the assignment, plus backward
     const studentFwdBwd = (r: TrainStepResult): number => r.ms.step - (r.logs.teacher_ms ?? 0) - (r.logs.assign_ms ?? 0) + r.ms.backward;

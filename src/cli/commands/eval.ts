@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { pathArg, rejectUnknown, splitArgs, UsageError } from '../args.js';
 import { evaluateCoco, formatSummary, readCocoGt, readDetections, type CocoEvalResult } from '../../eval/index.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeCocoSummary } from '../coco_summary.js';
 
 const USAGE = 'ladet eval ann=GT.json results=DETS.json [out=summary.json]';
 
@@ -19,19 +19,7 @@ export function runEval(args: readonly string[], print: (line: string) => void =
   const dets = readDetections(results, gt);
   const res = evaluateCoco(gt, dets);
   print(formatSummary(res.stats, res.iouThresholds, res.maxDets));
-  if (out) {
-    const summary = {
-      ann,
-      results,
-      images: res.imageIds.length,
-      detections: dets.count,
-      maxDets: res.maxDets,
-      stats: res.named,
-      perClassAP: res.perClassAP,
-    };
-    writeFileAtomic(out, JSON.stringify(summary, null, 2) + '\n');
-    print(`wrote ${out}`);
-  }
+  if (out) writeCocoSummary(out, { ann, results, images: res.imageIds.length, detections: dets.count }, res, print);
   return res;
 }
 

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { writeCocoSummary } from '../coco_summary.js';
 
 const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2] [key.sub=value ...]';
 // The command's own keys; everything else overrides the config.
@@ -118,7 +119,8 @@ async function evaluate(
   const resultsFile = join(outDir, `${tag}_results.json`);
   const summaryFile = join(outDir, `${tag}_summary.json`);
   writeFileAtomic(resultsFile, JSON.stringify(run.results) + '\n');
-  const summary = {
+  print(`wrote ${resultsFile}`);
+  const head = {
     weights: opened.weightsPath,
     config: opened.configPath,
     ...(opened.net === null ? {} : { net: opened.net }),
@@ -128,13 +130,8 @@ async function evaluate(
     skipped: run.skipped,
     detections: run.results.length,
     seconds: run.seconds,
-    maxDets: coco.maxDets,
-    stats: coco.named,
-    perClassAP: coco.perClassAP,
   };
-  writeFileAtomic(summaryFile, JSON.stringify(summary, null, 2) + '\n');
-  print(`wrote ${resultsFile}`);
-  print(`wrote ${summaryFile}`);
+  writeCocoSummary(summaryFile, head, coco, print);
   return { stats: coco.named, resultsFile, summaryFile };
 }
 
