@@ -2,6 +2,7 @@
 // composited by sharp). Used for the README sample and by `ladet data preview`.
 import sharp, { type OverlayOptions } from 'sharp';
 import { imagePath, type CocoDataset } from './coco.js';
+import { colourOf, escapeXml } from './draw.js';
 
 export interface PreviewOptions {
   /** Images to show (the first ones of the dataset unless `imageIds` is given). */
@@ -12,8 +13,6 @@ export interface PreviewOptions {
   /** Each image is shown at `scale` times its size (nearest neighbour, so pixels stay crisp). */
   scale?: number;
 }
-
-const PALETTE = ['#e6194b', '#3cb44b', '#ffe119', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe'];
 
 /** A PNG of a grid of the dataset's images with boxes and class names. */
 export async function renderPreview(dataset: CocoDataset, imageDir: string, opts: PreviewOptions = {}): Promise<Buffer> {
@@ -44,7 +43,7 @@ export async function renderPreview(dataset: CocoDataset, imageDir: string, opts
     layers.push({ input: pixels, left, top });
     for (const a of dataset.annotationsOf(im.id)) {
       const label = dataset.labels.label(a.categoryId);
-      const colour = PALETTE[label % PALETTE.length];
+      const colour = colourOf(label);
       const [x, y, w, h] = a.bbox.map((v) => v * scale) as [number, number, number, number];
       const name = escapeXml(dataset.labels.names[label] ?? String(a.categoryId));
       svg.push(
@@ -59,8 +58,4 @@ export async function renderPreview(dataset: CocoDataset, imageDir: string, opts
     .composite(layers)
     .png({ palette: true, quality: 90, compressionLevel: 9 }) // a preview: a palette keeps the file small
     .toBuffer();
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

@@ -3,11 +3,14 @@
 // teacher's assignment (LAD) — evaluates both and writes a report folder (markdown table with training times and
 // the teacher's AP, learning curves, and a picture of both students' detections on a few val images).
 // The teacher is the shipped assets/demo_teacher_r18w50.safetensors (made by the command in its preset), or is
-// trained on the spot when that file is absent.
+// trained on the spot when that file is absent. Nothing is lost on an interruption: a rerun resumes a stopped run
+// from its last checkpoint and reuses a finished one of the same config (delete runs/demo to train afresh).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, type Config } from './config.js';
-import { train, type TrainHooks, type TrainSummary } from './trainer.js';
+import { configHash, loadConfig, type Config } from './config.js';
+import { train, type TrainHooks } from './trainer.js';
+import { readRunResult } from './run_result.js';
+import type { Overrides } from '../cli/args.js';
 import { writeChartPng } from './plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { generator } from '../data/synth/registry.js';
@@ -20,9 +23,15 @@ export const DEMO_TEACHER_CONFIG = 'configs/demo/teacher_r18w50.yaml';
 export const DEMO_STUDENT_CONFIG = 'configs/demo/student_r18w25.yaml';
 export const DEMO_TEACHER_WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
 
+/** Trains (or resumes) the run of a preset with overrides; `ladet demo` runs it in a worker thread (Ctrl-C). */
+export type DemoTrainer = (configPath: string, overrides: Overrides, resume: boolean) => Promise<{ runDir: string; stopped: boolean }>;
+
 export interface DemoOptions {
   runsDir?: string;
+  /** progress and messages, and `shouldStop` for the default in-process trainer */
   hooks?: TrainHooks;
+  /** how each run is trained; default: in this thread with `hooks` */
+  trainer?: DemoTrainer;
   /** extra overrides for every run (tests shrink the schedule with these) */
   overrides?: Record<string, unknown>;
 }
@@ -42,6 +51,7 @@ export interface DemoRow {
 }
 
 export interface DemoResult {
+  stopped: false;
   rows: DemoRow[];
   reportDir: string;
   dataset: string;
@@ -51,16 +61,55 @@ export interface DemoResult {
   picture: string;
 }
 
+/** A demo stopped on request: `runDir` saved its last checkpoint, and a rerun continues from there. */
+export interface DemoStopped {
+  stopped: true;
+  runDir: string;
+}
+
 function dataOverrides(): Record<string, unknown> {
   // fashion-det needs Debian's dataset-fashion-mnist; shapes needs nothing.
   if (generator('fashion-det').missing() === null) return {};
   return { 'data.builtin': 'shapes', 'data.root': 'data/shapes' };
 }
 
-function rowOf(method: string, r: TrainSummary, seconds: number): DemoRow {
-  const n = r.lastEval?.coco.named;
-  if (!n) throw new Error(`demo: the ${method} run did not evaluate`);
-  return { method, AP: n.AP, AP50: n.AP50, AP75: n.AP75, APs: n.APs, APm: n.APm, APl: n.APl, trainSeconds: seconds };
+/**
+ * Trains the run of `configPath` + `overrides` to the end, resuming its last checkpoint when it was made by the same
+ * config (a finished run is then reused as it is), and reads back what it scored.
+ */
+async function trainToEnd(
+  configPath: string,
+  overrides: Overrides,
+  trainer: DemoTrainer,
+  say: (line: string) => void,
+): Promise<{ config: Config; runDir: string; stats: Record<string, number>; trainSeconds: number } | DemoStopped> {
+  const config = loadConfig(configPath, overrides);
+  const runDir = join(config.runsDir, config.name);
+  const last = join(runDir, 'weights', 'last.safetensors');
+  let resume = false;
+  if (existsSync(last)) {
+    let hash: string | null = null;
+    try {
+      hash = readCheckpointHeader(last).meta?.trainer?.configHash ?? null;
+    } catch {
+      // a damaged checkpoint: train afresh (the trainer replaces it atomically)
+    }
+    resume = hash === configHash(config);
+    say(resume ? `demo: continuing ${runDir} from its last checkpoint` : `demo: ${runDir} was trained with another config; training it afresh`);
+  }
+  const r = await trainer(configPath, overrides, resume);
+  if (r.stopped) return { stopped: true, runDir: r.runDir };
+  const { stats, trainSeconds } = readRunResult(r.runDir, config.schedule.epochs);
+  return { config, runDir: r.runDir, stats, trainSeconds };
+}
+
+function rowOf(method: string, stats: Record<string, number>, trainSeconds: number): DemoRow {
+  const get = (k: string): number => {
+    const v = stats[k];
+    if (v === undefined) throw new Error(`demo: the ${method} run's final evaluation has no ${k}`);
+    return v;
+  };
+  return { method, AP: get('AP'), AP50: get('AP50'), AP75: get('AP75'), APs: get('APs'), APm: get('APm'), APl: get('APl'), trainSeconds };
 }
 
 const fmt = (v: number): string => (v < 0 ? '  -  ' : v.toFixed(3));
@@ -79,10 +128,16 @@ export function formatTable(rows: readonly DemoRow[]): string {
   return [head, sep, ...body].join('\n');
 }
 
-export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
+export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoStopped> {
   const runsDir = o.runsDir ?? join('runs', 'demo');
   const base = { ...dataOverrides(), runsDir, ...(o.overrides ?? {}) };
   const say = o.hooks?.onMessage ?? ((l: string) => console.log(l));
+  const trainer: DemoTrainer =
+    o.trainer ??
+    (async (configPath, overrides, resume) => {
+      const r = await train(loadConfig(configPath, overrides), { resume, hooks: o.hooks ?? {} });
+      return { runDir: r.runDir, stopped: r.stopped };
+    });
 
   let teacherWeights = DEMO_TEACHER_WEIGHTS;
   let trainedHere = false;
@@ -90,37 +145,39 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const shipped = existsSync(DEMO_TEACHER_WEIGHTS) && Object.keys(dataOverrides()).length === 0 && o.overrides === undefined;
   if (!shipped) {
     say(`demo: training the teacher (${DEMO_TEACHER_CONFIG}) first`);
-    const tc = loadConfig(DEMO_TEACHER_CONFIG, base);
-    const t0 = performance.now();
-    const t = await train(tc, { hooks: o.hooks ?? {} });
-    teacherSeconds = (performance.now() - t0) / 1000;
+    const t = await trainToEnd(DEMO_TEACHER_CONFIG, base, trainer, say);
+    if ('stopped' in t) return t;
+    teacherSeconds = t.trainSeconds;
     teacherWeights = join(t.runDir, 'weights', 'best.safetensors');
     if (!existsSync(teacherWeights)) teacherWeights = join(t.runDir, 'weights', 'last.safetensors');
     trainedHere = true;
   }
 
-  const runs: [string, Config][] = [
-    ['PAA (self-assigned)', loadConfig(DEMO_STUDENT_CONFIG, { ...base, name: 'demo_paa' })],
+  const runs: [string, Overrides][] = [
+    ['PAA (self-assigned)', { ...base, name: 'demo_paa' }],
     [
       'LAD (teacher-assigned)',
-      loadConfig(DEMO_STUDENT_CONFIG, {
+      {
         ...base,
         name: 'demo_lad',
         'distill.strategy': 'lad',
         'distill.teacher.config': DEMO_TEACHER_CONFIG,
         'distill.teacher.weights': teacherWeights,
-      }),
+      },
     ],
   ];
   const rows: DemoRow[] = [];
   const curves: { name: string; dir: string }[] = [];
-  for (const [method, cfg] of runs) {
+  let studentConfig: Config | null = null;
+  for (const [method, overrides] of runs) {
     say(`demo: training the student with ${method}`);
-    const t0 = performance.now();
-    const r = await train(cfg, { hooks: o.hooks ?? {} });
-    rows.push(rowOf(method, r, (performance.now() - t0) / 1000));
+    const r = await trainToEnd(DEMO_STUDENT_CONFIG, overrides, trainer, say);
+    if ('stopped' in r) return r;
+    studentConfig ??= r.config;
+    rows.push(rowOf(method, r.stats, r.trainSeconds));
     curves.push({ name: method, dir: r.runDir });
   }
+  if (studentConfig === null) throw new Error('demo: no student runs');
 
   const reportDir = join(runsDir, 'report');
   // Learning curves from the per-iteration log (every `logEvery` steps).
@@ -139,7 +196,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
   // Both students' detections (best weights) on the first val images that have objects, ground truth dashed.
   say('demo: drawing both students\' detections on val images');
-  const val = openSplit(runs[0]![1], 'val');
+  const val = openSplit(studentConfig, 'val');
   const shown = val.dataset.images.filter((im) => val.dataset.annotationsOf(im.id).length > 0).slice(0, DEMO_PICTURE.images);
   const files = shown.map((im) => imagePath(val.images, im));
   const columns: GridColumn[] = [];
@@ -150,7 +207,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const recorded = readCheckpointHeader(teacherWeights).meta?.info?.bbox_mAP;
   const teacher = { weights: teacherWeights, trainedHere, AP: typeof recorded === 'number' ? recorded : null, trainSeconds: teacherSeconds };
   const table = formatTable(rows);
-  const dataset = String(runs[0]![1].data.builtin ?? runs[0]![1].data.root);
+  const dataset = String(studentConfig.data.builtin ?? studentConfig.data.root);
   const teacherFacts = [
     teacher.AP === null ? 'no val AP recorded' : `val AP ${fmt(teacher.AP)} at its best epoch`,
     ...(teacherSeconds === null ? [] : [`trained by this demo in ${formatDuration(teacherSeconds)}`]),
@@ -159,8 +216,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     '# ladet demo: PAA vs LAD',
     '',
     `Student: ${DEMO_STUDENT_CONFIG} on ${dataset} (val split). Teacher: ${DEMO_TEACHER_CONFIG}, weights ${teacherWeights} (${teacherFacts}).`,
-    'Both runs share the seed, data order, schedule and losses; only who assigns the labels differs. Train time is each',
-    "student run's wall time, its evaluations included.",
+    'Both runs share the seed, data order, schedule and losses; only who assigns the labels differs. Train time is the',
+    "sum of each student run's epoch times (metrics.csv), evaluations excluded.",
     '',
     table,
     '',
@@ -176,5 +233,5 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   ].join('\n');
   writeFileAtomic(join(reportDir, 'report.md'), md);
   writeFileAtomic(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file }, null, 2) + '\n');
-  return { rows, reportDir, dataset, teacher, picture };
+  return { stopped: false, rows, reportDir, dataset, teacher, picture };
 }

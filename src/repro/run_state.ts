@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../cli/args.js';
 import { configHash, parseConfig } from '../engine/config.js';
-import { parseMetricsCsv } from '../engine/metrics_log.js';
+import { readRunResult } from '../engine/run_result.js';
 import { METRIC_KEYS, type MetricKey } from './record.js';
 
 export interface FinishedRun {
@@ -116,33 +116,14 @@ function sameUnderCurrentSchema(runDir: string, runHash: string, hash: string): 
   }
 }
 
-/** Final-epoch COCO stats (eval/epoch_<E>.json) and summed epoch times (metrics.csv) of a finished run. */
+/** Final-epoch COCO stats and summed epoch times of a finished run, with every metric the tables need. */
 function readFinal(runDir: string, epochs: number): Omit<FinishedRun, 'runHash'> {
-  const evalPath = join(runDir, 'eval', `epoch_${epochs}.json`);
-  if (!existsSync(evalPath)) {
-    throw new Error(`${runDir}: finished ${epochs} epochs but has no eval/epoch_${epochs}.json (was eval.every 0?)`);
-  }
-  let stats: Record<string, unknown>;
-  try {
-    const raw = JSON.parse(readFileSync(evalPath, 'utf8')) as { stats?: Record<string, unknown> };
-    stats = raw.stats ?? {};
-  } catch (e) {
-    throw new Error(`${evalPath}: not JSON (${(e as Error).message})`);
-  }
+  const r = readRunResult(runDir, epochs);
   const metrics = {} as Record<MetricKey, number>;
   for (const k of METRIC_KEYS) {
-    const v = stats[k];
-    if (typeof v !== 'number') throw new Error(`${evalPath}: stats.${k} missing or not a number`);
+    const v = r.stats[k];
+    if (v === undefined) throw new Error(`${join(runDir, 'eval', `epoch_${epochs}.json`)}: stats.${k} missing or not a number`);
     metrics[k] = v;
   }
-  const csvPath = join(runDir, 'metrics.csv');
-  if (!existsSync(csvPath)) throw new Error(`${runDir}: finished but has no metrics.csv`);
-  const rows = parseMetricsCsv(readFileSync(csvPath, 'utf8'));
-  let trainSeconds = 0;
-  for (let e = 1; e <= epochs; e++) {
-    const row = rows.filter((r) => r.epoch === e).pop();
-    if (!row || typeof row.time !== 'number') throw new Error(`${csvPath}: no time for epoch ${e}`);
-    trainSeconds += row.time;
-  }
-  return { metrics, trainSeconds, finished: statSync(evalPath).mtime.toISOString() };
+  return { metrics, trainSeconds: r.trainSeconds, finished: r.finished };
 }

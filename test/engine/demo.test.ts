@@ -1,4 +1,5 @@
 // `ladet demo` end to end on a tiny schedule (16 shapes images, one epoch each for teacher, PAA and LAD students):
+// stopped during the LAD student, it saves that run; a rerun reuses the finished runs, resumes the stopped one, and
 // the report folder has its table, curves and the predictions picture, and report.md links them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,28 +7,57 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { DEMO_PICTURE, runDemo } from '../../src/engine/demo.js';
+import { DEMO_PICTURE, runDemo, type DemoTrainer } from '../../src/engine/demo.js';
+import { loadConfig } from '../../src/engine/config.js';
+import { train } from '../../src/engine/trainer.js';
 import { GRID, gridSize } from '../../src/engine/prediction_grid.js';
 
-test('runDemo writes report.md with the table, the teacher\'s AP and a linked predictions picture of the right size', async () => {
+test('runDemo stops and resumes, and writes report.md with the table, the teacher\'s AP and a linked predictions picture', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ladet-demo-'));
   try {
     const root = join(dir, 'shapes');
-    const r = await runDemo({
-      runsDir: join(dir, 'runs'),
-      hooks: { onMessage: () => {} },
-      overrides: {
-        'data.builtin': 'shapes',
-        'data.root': root,
-        'data.builtinArgs': { train: 16, val: 8, size: 96, maxItems: 3 },
-        'data.trainScales': [[96, 96]],
-        'data.testScale': [96, 96],
-        'data.workers': 0,
-        'schedule.epochs': 1,
-        'schedule.warmupIters': 1,
-        'eval.every': 1,
-      },
+    const overrides = {
+      'data.builtin': 'shapes',
+      'data.root': root,
+      'data.builtinArgs': { train: 16, val: 8, size: 96, maxItems: 3 },
+      'data.trainScales': [[96, 96]],
+      'data.testScale': [96, 96],
+      'data.workers': 0,
+      'schedule.epochs': 1,
+      'schedule.warmupIters': 1,
+      'eval.every': 1,
+    };
+    const runsDir = join(dir, 'runs');
+    // first: a stop request as soon as the LAD student starts (after its first step)
+    let armed = false;
+    const first = await runDemo({
+      runsDir,
+      hooks: { onMessage: (l) => (armed ||= l.includes('with LAD')), shouldStop: () => armed },
+      overrides,
     });
+    assert.deepEqual(first, { stopped: true, runDir: join(runsDir, 'demo_lad') });
+    assert.ok(existsSync(join(runsDir, 'demo_lad', 'weights', 'last.safetensors')));
+    assert.ok(!existsSync(join(runsDir, 'demo_lad', 'eval', 'epoch_1.json')), 'stopped before its evaluation');
+    assert.ok(!existsSync(join(runsDir, 'report')));
+
+    // then: every run is resumed (the finished teacher and PAA student are reused as they are)
+    const calls: { name: unknown; resume: boolean }[] = [];
+    const trainer: DemoTrainer = async (configPath, o, resume) => {
+      calls.push({ name: o.name ?? 'demo_teacher_r18w50', resume });
+      const t = await train(loadConfig(configPath, o), { resume, hooks: {} });
+      return { runDir: t.runDir, stopped: t.stopped };
+    };
+    const paaEval = readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8');
+    const r = await runDemo({ runsDir, hooks: { onMessage: () => {} }, overrides, trainer });
+    if (r.stopped) assert.fail('the rerun stopped');
+    assert.deepEqual(calls, [
+      { name: 'demo_teacher_r18w50', resume: true },
+      { name: 'demo_paa', resume: true },
+      { name: 'demo_lad', resume: true },
+    ]);
+    assert.equal(readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8'), paaEval, 'the finished PAA run is not retrained');
+    assert.equal(r.rows[0]?.AP, (JSON.parse(paaEval) as { stats: { AP: number } }).stats.AP);
+    assert.ok(existsSync(join(runsDir, 'demo_lad', 'eval', 'epoch_1.json')), 'the stopped LAD run finished');
     assert.equal(r.reportDir, join(dir, 'runs', 'report'));
     assert.deepEqual(r.rows.map((row) => row.method), ['PAA (self-assigned)', 'LAD (teacher-assigned)']);
     assert.equal(r.teacher.trainedHere, true);

@@ -1,4 +1,5 @@
-// `ladet demo`: PAA vs LAD on the built-in data, with a report folder. See src/engine/demo.ts.
+// `ladet demo`: PAA vs LAD on the built-in data, with a report folder. See src/engine/demo.ts. Each run trains in a
+// worker thread as `ladet train` does, so Ctrl-C saves it; rerunning the demo continues where it stopped.
 import type { Command } from 'commander';
 import { ProgressDisplay } from '../progress.js';
 
@@ -8,13 +9,41 @@ export function registerDemo(program: Command): void {
     .description('train a small student with PAA and with LAD on the built-in dataset, compare them, write runs/demo/report')
     .action(async () => {
       const { runDemo, formatTable } = await import('../../engine/demo.js');
+      const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
+      let stopRequested = false;
+      let requestStop: (() => void) | null = null;
+      const onSigint = (): void => {
+        if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
+        stopRequested = true;
+        requestStop?.();
+        progress.message('stopping after this step: saving the run (Ctrl-C again to abort)');
+      };
+      process.on('SIGINT', onSigint);
       try {
-        const r = await runDemo({ hooks: { onProgress: (p) => progress.update(p), onMessage: (l) => progress.message(l) } });
+        const r = await runDemo({
+          hooks: { onMessage: (l) => progress.message(l) },
+          trainer: async (configPath, overrides, resume) => {
+            const run = trainInWorker(configPath, overrides, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
+            requestStop = run.requestStop;
+            if (stopRequested) run.requestStop();
+            try {
+              return await run.result;
+            } finally {
+              requestStop = null;
+            }
+          },
+        });
         progress.stop();
+        if (r.stopped) {
+          console.log(`stopped: ${r.runDir} is saved; run \`ladet demo\` again to continue from there`);
+          process.exitCode = 130;
+          return;
+        }
         console.log(`\n${formatTable(r.rows)}\n\nreport: ${r.reportDir}/report.md`);
       } finally {
         progress.stop();
+        process.off('SIGINT', onSigint);
       }
     });
 }
