@@ -85,11 +85,11 @@ function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
   const p2 = ps.map(([, t2]) => t2.ms);
   const ca = cs.map((t) => t.assignMs);
   const pa = ps.map(([t1, t2]) => t1.assignMs + t2.assignMs);
-  const ratios = c.map((v, i) => v / ((p1[i] as number) + (p2[i] as number)));
+  const two = p1.map((v, i) => v + (p2[i] as number));
+  const ratios = c.map((v, i) => v / (two[i] as number));
   for (const o of [optColad, opt1, opt2]) o.disposeState();
   pair.dispose();
   anchors.dispose();
-  const two = p1.map((v, i) => v + (p2[i] as number));
   return {
     colad_step_ms: median(c),
     colad_min_ms: Math.min(...c),

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configHash, loadConfig, type Config } from './config.js';
 import { train, type TrainHooks } from './trainer.js';
-import { readRunResult } from './run_result.js';
+import { readRunResult, type MetricKey } from './run_result.js';
 import type { Overrides } from '../cli/args.js';
 import { writeChartPng } from './plot.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -25,6 +25,14 @@ export const DEMO_TEACHER_WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
 
 /** Trains (or resumes) the run of a preset with overrides; `ladet demo` runs it in a worker thread (Ctrl-C). */
 export type DemoTrainer = (configPath: string, overrides: Overrides, resume: boolean) => Promise<{ runDir: string; stopped: boolean }>;
+
+/** The default trainer: `train` in this thread, with `hooks` (its `shouldStop` stops the run). */
+export function inThreadTrainer(hooks: TrainHooks): DemoTrainer {
+  return async (configPath, overrides, resume) => {
+    const r = await train(loadConfig(configPath, overrides), { resume, hooks });
+    return { runDir: r.runDir, stopped: r.stopped };
+  };
+}
 
 export interface DemoOptions {
   runsDir?: string;
@@ -82,7 +90,7 @@ async function trainToEnd(
   overrides: Overrides,
   trainer: DemoTrainer,
   say: (line: string) => void,
-): Promise<{ config: Config; runDir: string; stats: Record<string, number>; trainSeconds: number } | DemoStopped> {
+): Promise<{ config: Config; runDir: string; metrics: Record<MetricKey, number>; trainSeconds: number } | DemoStopped> {
   const config = loadConfig(configPath, overrides);
   const runDir = join(config.runsDir, config.name);
   const last = join(runDir, 'weights', 'last.safetensors');
@@ -99,17 +107,8 @@ async function trainToEnd(
   }
   const r = await trainer(configPath, overrides, resume);
   if (r.stopped) return { stopped: true, runDir: r.runDir };
-  const { stats, trainSeconds } = readRunResult(r.runDir, config.schedule.epochs);
-  return { config, runDir: r.runDir, stats, trainSeconds };
-}
-
-function rowOf(method: string, stats: Record<string, number>, trainSeconds: number): DemoRow {
-  const get = (k: string): number => {
-    const v = stats[k];
-    if (v === undefined) throw new Error(`demo: the ${method} run's final evaluation has no ${k}`);
-    return v;
-  };
-  return { method, AP: get('AP'), AP50: get('AP50'), AP75: get('AP75'), APs: get('APs'), APm: get('APm'), APl: get('APl'), trainSeconds };
+  const { metrics, trainSeconds } = readRunResult(r.runDir, config.schedule.epochs);
+  return { config, runDir: r.runDir, metrics, trainSeconds };
 }
 
 const fmt = (v: number): string => (v < 0 ? '  -  ' : v.toFixed(3));
@@ -132,12 +131,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   const runsDir = o.runsDir ?? join('runs', 'demo');
   const base = { ...dataOverrides(), runsDir, ...(o.overrides ?? {}) };
   const say = o.hooks?.onMessage ?? ((l: string) => console.log(l));
-  const trainer: DemoTrainer =
-    o.trainer ??
-    (async (configPath, overrides, resume) => {
-      const r = await train(loadConfig(configPath, overrides), { resume, hooks: o.hooks ?? {} });
-      return { runDir: r.runDir, stopped: r.stopped };
-    });
+  const trainer = o.trainer ?? inThreadTrainer(o.hooks ?? {});
 
   let teacherWeights = DEMO_TEACHER_WEIGHTS;
   let trainedHere = false;
@@ -174,7 +168,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     const r = await trainToEnd(DEMO_STUDENT_CONFIG, overrides, trainer, say);
     if ('stopped' in r) return r;
     studentConfig ??= r.config;
-    rows.push(rowOf(method, r.stats, r.trainSeconds));
+    rows.push({ method, ...r.metrics, trainSeconds: r.trainSeconds });
     curves.push({ name: method, dir: r.runDir });
   }
   if (studentConfig === null) throw new Error('demo: no student runs');

@@ -1,14 +1,18 @@
-// What a finished run scored, read back from the files the trainer wrote (no libtorch): the final epoch's COCO
-// stats (eval/epoch_<E>.json) and its training time (the sum of metrics.csv's epoch times: evaluation excluded; an
-// epoch interrupted and resumed counts only its resumed part). Used by `ladet demo` and `ladet repro` to report runs they may not have
-// trained in this process.
+// What a finished run scored, read back from the files the trainer wrote (no libtorch): the final epoch's headline
+// COCO metrics (eval/epoch_<E>.json) and its training time (the sum of metrics.csv's epoch times: evaluation
+// excluded; an epoch interrupted and resumed counts only its resumed part). Used by `ladet demo` and `ladet repro`
+// to report runs they may not have trained in this process.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMetricsCsv } from './metrics_log.js';
 
+/** The COCO metrics a run is reported by (tables, the demo's report). */
+export const METRIC_KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
+export type MetricKey = (typeof METRIC_KEYS)[number];
+
 export interface RunResult {
-  /** the named COCO stats of the final epoch's evaluation (AP, AP50, ...) */
-  stats: Record<string, number>;
+  /** the final epoch's evaluation */
+  metrics: Record<MetricKey, number>;
   trainSeconds: number;
   /** mtime of the final epoch's eval JSON, ISO */
   finished: string;
@@ -20,15 +24,19 @@ export function readRunResult(runDir: string, epochs: number): RunResult {
   if (!existsSync(evalPath)) {
     throw new Error(`${runDir}: finished ${epochs} epochs but has no eval/epoch_${epochs}.json (was eval.every 0?)`);
   }
-  let raw: { stats?: unknown };
+  let stats: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(evalPath, 'utf8')) as { stats?: unknown };
+    const raw = JSON.parse(readFileSync(evalPath, 'utf8')) as { stats?: Record<string, unknown> };
+    stats = raw.stats ?? {};
   } catch (e) {
     throw new Error(`${evalPath}: not JSON (${(e as Error).message})`);
   }
-  if (raw.stats === null || typeof raw.stats !== 'object') throw new Error(`${evalPath}: no stats object`);
-  const stats: Record<string, number> = {};
-  for (const [k, v] of Object.entries(raw.stats as Record<string, unknown>)) if (typeof v === 'number') stats[k] = v;
+  const metrics = {} as Record<MetricKey, number>;
+  for (const k of METRIC_KEYS) {
+    const v = stats[k];
+    if (typeof v !== 'number') throw new Error(`${evalPath}: stats.${k} missing or not a number`);
+    metrics[k] = v;
+  }
 
   const csvPath = join(runDir, 'metrics.csv');
   if (!existsSync(csvPath)) throw new Error(`${runDir}: finished but has no metrics.csv`);
@@ -39,5 +47,5 @@ export function readRunResult(runDir: string, epochs: number): RunResult {
     if (!row || typeof row.time !== 'number') throw new Error(`${csvPath}: no time for epoch ${e}`);
     trainSeconds += row.time;
   }
-  return { stats, trainSeconds, finished: statSync(evalPath).mtime.toISOString() };
+  return { metrics, trainSeconds, finished: statSync(evalPath).mtime.toISOString() };
 }

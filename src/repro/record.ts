@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
+import { METRIC_KEYS, type MetricKey } from '../engine/run_result.js';
 
-export const METRIC_KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
-export type MetricKey = (typeof METRIC_KEYS)[number];
+export { METRIC_KEYS, type MetricKey };
 
 const Metrics = z.object(Object.fromEntries(METRIC_KEYS.map((k) => [k, z.number()])) as Record<MetricKey, z.ZodNumber>);
 

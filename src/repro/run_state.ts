@@ -8,16 +8,12 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../cli/args.js';
 import { configHash, parseConfig } from '../engine/config.js';
-import { readRunResult } from '../engine/run_result.js';
-import { METRIC_KEYS, type MetricKey } from './record.js';
+import { readRunResult, type RunResult } from '../engine/run_result.js';
 
-export interface FinishedRun {
-  /** the hash the run was trained under (its log's); differs from the expected one only across schema versions */
+/** A finished run's result (see readRunResult) and the hash it was trained under: the log's, which differs from the
+ * expected one only across schema versions. */
+export interface FinishedRun extends RunResult {
   runHash: string;
-  metrics: Record<MetricKey, number>;
-  trainSeconds: number;
-  /** mtime of the final epoch's eval JSON */
-  finished: string;
 }
 
 export type RunState =
@@ -86,7 +82,7 @@ export function inspectRun(runDir: string, hash: string, epochs: number): RunSta
     const last = segment[segment.length - 1];
     return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
   }
-  return { state: 'finished', run: { runHash, ...readFinal(runDir, epochs) } };
+  return { state: 'finished', run: { runHash, ...readRunResult(runDir, epochs) } };
 }
 
 function lastWrite(runDir: string): number {
@@ -116,14 +112,3 @@ function sameUnderCurrentSchema(runDir: string, runHash: string, hash: string): 
   }
 }
 
-/** Final-epoch COCO stats and summed epoch times of a finished run, with every metric the tables need. */
-function readFinal(runDir: string, epochs: number): Omit<FinishedRun, 'runHash'> {
-  const r = readRunResult(runDir, epochs);
-  const metrics = {} as Record<MetricKey, number>;
-  for (const k of METRIC_KEYS) {
-    const v = r.stats[k];
-    if (v === undefined) throw new Error(`${join(runDir, 'eval', `epoch_${epochs}.json`)}: stats.${k} missing or not a number`);
-    metrics[k] = v;
-  }
-  return { metrics, trainSeconds: r.trainSeconds, finished: r.finished };
-}

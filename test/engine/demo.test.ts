@@ -7,9 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { DEMO_PICTURE, runDemo, type DemoTrainer } from '../../src/engine/demo.js';
-import { loadConfig } from '../../src/engine/config.js';
-import { train } from '../../src/engine/trainer.js';
+import { DEMO_PICTURE, inThreadTrainer, runDemo, type DemoTrainer } from '../../src/engine/demo.js';
 import { GRID, gridSize } from '../../src/engine/prediction_grid.js';
 
 test('runDemo stops and resumes, and writes report.md with the table, the teacher\'s AP and a linked predictions picture', async () => {
@@ -42,10 +40,10 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
 
     // then: every run is resumed (the finished teacher and PAA student are reused as they are)
     const calls: { name: unknown; resume: boolean }[] = [];
+    const inThread = inThreadTrainer({});
     const trainer: DemoTrainer = async (configPath, o, resume) => {
       calls.push({ name: o.name ?? 'demo_teacher_r18w50', resume });
-      const t = await train(loadConfig(configPath, o), { resume, hooks: {} });
-      return { runDir: t.runDir, stopped: t.stopped };
+      return inThread(configPath, o, resume);
     };
     const paaEval = readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8');
     const r = await runDemo({ runsDir, hooks: { onMessage: () => {} }, overrides, trainer });

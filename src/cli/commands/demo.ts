@@ -2,6 +2,7 @@
 // worker thread as `ladet train` does, so Ctrl-C saves it; rerunning the demo continues where it stopped.
 import type { Command } from 'commander';
 import { ProgressDisplay } from '../progress.js';
+import { StopOnCtrlC } from '../ctrl_c.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -11,26 +12,17 @@ export function registerDemo(program: Command): void {
       const { runDemo, formatTable } = await import('../../engine/demo.js');
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
-      let stopRequested = false;
-      let requestStop: (() => void) | null = null;
-      const onSigint = (): void => {
-        if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
-        stopRequested = true;
-        requestStop?.();
-        progress.message('stopping after this step: saving the run (Ctrl-C again to abort)');
-      };
-      process.on('SIGINT', onSigint);
+      const ctrlC = new StopOnCtrlC((l) => progress.message(l));
       try {
         const r = await runDemo({
           hooks: { onMessage: (l) => progress.message(l) },
           trainer: async (configPath, overrides, resume) => {
             const run = trainInWorker(configPath, overrides, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
-            requestStop = run.requestStop;
-            if (stopRequested) run.requestStop();
+            ctrlC.attach(run);
             try {
               return await run.result;
             } finally {
-              requestStop = null;
+              ctrlC.attach(null);
             }
           },
         });
@@ -43,7 +35,7 @@ export function registerDemo(program: Command): void {
         console.log(`\n${formatTable(r.rows)}\n\nreport: ${r.reportDir}/report.md`);
       } finally {
         progress.stop();
-        process.off('SIGINT', onSigint);
+        ctrlC.dispose();
       }
     });
 }

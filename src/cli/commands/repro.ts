@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
+import { StopOnCtrlC } from '../ctrl_c.js';
 
 const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
 const OWN_KEYS = ['seeds', 'rows', 'report', 'readme', 'results'] as const;
@@ -101,24 +102,14 @@ type Plan = { study: { name: string }; jobs: import('../../repro/plan.js').Job[]
 async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
   const { runJob } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
-  let current: { requestStop(): void } | null = null;
-  let stopRequested = false;
   let progress: ProgressDisplay | null = null;
-  const onSigint = (): void => {
-    if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
-    stopRequested = true;
-    current?.requestStop();
-    const line = current ? 'stopping after this step: saving weights/last.safetensors (Ctrl-C again to abort)' : 'stopping before the next run';
-    if (progress) progress.message(line);
-    else print(line);
-  };
-  process.on('SIGINT', onSigint);
+  const ctrlC = new StopOnCtrlC((line) => (progress ? progress.message(line) : print(line)));
   try {
     const total = plans.reduce((n, p) => n + p.jobs.length, 0);
     let k = 0;
     for (const p of plans) {
       for (const job of p.jobs) {
-        if (stopRequested) break;
+        if (ctrlC.requested) break;
         k++;
         const head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
         const outcome = await runJob(job, async (j) => {
@@ -126,7 +117,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
           const d = progress;
           d.message(`${head}: training (resume=true)`);
           const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
-          current = run;
+          ctrlC.attach(run);
           try {
             return { stopped: (await run.result).stopped };
           } catch (e) {
@@ -134,13 +125,13 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
             throw e;
           } finally {
             d.stop();
-            current = null;
+            ctrlC.attach(null);
             progress = null;
           }
         });
         if (outcome.kind === 'stopped') {
           print(`${head}: stopped; rerun the same command to continue`);
-          stopRequested = true;
+          ctrlC.requested = true;
           break;
         }
         const ap = (outcome.record.metrics.AP * 100).toFixed(1);
@@ -149,14 +140,14 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         // keep the table current while a long reproduction runs (the last one is written below)
         if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) report(p);
       }
-      if (stopRequested) {
+      if (ctrlC.requested) {
         report(p);
         return true;
       }
     }
     return false;
   } finally {
-    process.off('SIGINT', onSigint);
+    ctrlC.dispose();
   }
 }
 

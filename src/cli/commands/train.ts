@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { splitArgs, UsageError } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
+import { StopOnCtrlC } from '../ctrl_c.js';
 
 export function registerTrain(program: Command): void {
   program
@@ -22,14 +23,8 @@ export function registerTrain(program: Command): void {
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
       const run = trainInWorker(configPath, kv, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
-      let stopRequested = false;
-      const onSigint = (): void => {
-        if (stopRequested) process.exit(130); // a second Ctrl-C gives up at once
-        stopRequested = true;
-        run.requestStop();
-        progress.message('stopping after this step: saving weights/last.safetensors (Ctrl-C again to abort)');
-      };
-      process.on('SIGINT', onSigint);
+      const ctrlC = new StopOnCtrlC((l) => progress.message(l));
+      ctrlC.attach(run);
       try {
         const r = await run.result;
         progress.stop();
@@ -42,7 +37,7 @@ export function registerTrain(program: Command): void {
         throw e;
       } finally {
         progress.stop();
-        process.off('SIGINT', onSigint);
+        ctrlC.dispose();
       }
     });
 }
