@@ -23,7 +23,14 @@ export interface RowSummary {
   trainSeconds: Stat | null;
 }
 
-export type Verdict = 'holds' | 'holds within noise' | 'ahead at one seed' | 'does not hold' | 'no data';
+export type Verdict =
+  | 'holds'
+  | 'holds within noise'
+  | 'behind within noise'
+  | 'reversed'
+  | 'ahead at one seed'
+  | 'behind at one seed'
+  | 'no data';
 
 export interface ClaimSummary {
   claim: Claim;
@@ -53,17 +60,17 @@ export function stat(xs: readonly number[]): Stat | null {
 }
 
 /**
- * Verdict of "better > worse" from their AP statistics: holds when the mean difference exceeds the summed seed
- * standard deviations, holds within noise when it is positive but not larger, does not hold when it is <= 0.
- * With a single seed in either row there is no spread to compare with: a positive difference is only "ahead at
- * one seed" (the spread is null then).
+ * Verdict of "better > worse" from their AP statistics, symmetric around zero: with d = the mean difference and
+ * s = the summed seed standard deviations, holds when d > s, reversed when d < -s, and within noise (ahead when
+ * d > 0, else behind) in between, so a deficit smaller than the spread is not read as a refutation. With a single
+ * seed in either row there is no spread to compare with: only "ahead / behind at one seed" (the spread is null).
  */
 export function judge(better: Stat | null, worse: Stat | null): { verdict: Verdict; diff: number | null; spread: number | null } {
   if (!better || !worse) return { verdict: 'no data', diff: null, spread: null };
   const diff = better.mean - worse.mean;
-  if (better.n < 2 || worse.n < 2) return { verdict: diff <= 0 ? 'does not hold' : 'ahead at one seed', diff, spread: null };
+  if (better.n < 2 || worse.n < 2) return { verdict: diff > 0 ? 'ahead at one seed' : 'behind at one seed', diff, spread: null };
   const spread = better.std + worse.std;
-  const verdict: Verdict = diff <= 0 ? 'does not hold' : diff > spread ? 'holds' : 'holds within noise';
+  const verdict: Verdict = diff > spread ? 'holds' : diff < -spread ? 'reversed' : diff > 0 ? 'holds within noise' : 'behind within noise';
   return { verdict, diff, spread };
 }
 

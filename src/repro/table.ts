@@ -98,7 +98,7 @@ export function renderBody(s: StudySummary, src: TableSources): string {
     ...s.rows.map(rowLine),
     '',
     ...gridLines(s),
-    'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; with one seed in a row there is no spread yet, so a lead is only "ahead at one seed"):',
+    'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; reversed: it is below minus that sum; otherwise within noise; with one seed in a row there is no spread yet, so a difference is only "ahead / behind at one seed"):',
     '',
     ...s.claims.map((c) => claimLine(c, s.rows)),
     '',
