@@ -185,7 +185,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
       if (stopped) {
         saveLast();
         log.write('stop', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
-        say(`stopped: saved ${paths.last} (epoch ${epoch + 1}, batch ${state.batch}); continue with resume=true`);
+        // how to continue is the caller's to say: `ladet train` needs resume=true, the demo and repro just rerun
+        say(`stopped: saved ${paths.last} (epoch ${epoch + 1}, batch ${state.batch})`);
         break;
       }
       state.epoch = epoch + 1;

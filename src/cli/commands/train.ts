@@ -28,7 +28,9 @@ export function registerTrain(program: Command): void {
       try {
         const r = await run.result;
         progress.stop();
-        if (!r.stopped) {
+        if (r.stopped) {
+          console.log(`continue with: ladet train ${[configPath, ...rest.filter((a) => !a.startsWith('resume=')), 'resume=true'].join(' ')}`);
+        } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
           console.log(`done: ${r.runDir} (${best})`);
         }
