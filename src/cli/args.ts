@@ -110,3 +110,11 @@ export function netArg(kv: Overrides, command: string): 1 | 2 | undefined {
   if (v !== 1 && v !== 2) throw new UsageError(`ladet ${command}: net= must be 1 or 2, the network of a CoLAD run (got ${JSON.stringify(v)})`);
   return v;
 }
+
+/** `net=1|2|both` where a command can go over both networks of a CoLAD run; undefined when absent. */
+export function netsArg(kv: Overrides, command: string): 1 | 2 | 'both' | undefined {
+  const v = kv.net;
+  if (v === undefined) return undefined;
+  if (v !== 1 && v !== 2 && v !== 'both') throw new UsageError(`ladet ${command}: net= must be 1, 2 or both, the network(s) of a CoLAD run (got ${JSON.stringify(v)})`);
+  return v;
+}

@@ -107,6 +107,19 @@ test('ladet test RUN net=1|2: each network evaluated, written apart; network 2 g
   }
 });
 
+test('ladet test RUN net=both: network 1 then network 2, each written as with net=1|2, and their APs side by side', () => {
+  const r = ladet('test', run, 'net=both');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const at = (l: string): number => lines.indexOf(l);
+  assert.ok(at(`network 1 (${last}):`) >= 0 && at(`network 1 (${last}):`) < at(`network 2 (${best}):`), r.stdout);
+  const summary = (net: number) => readJson<{ net: number; stats: Record<string, number> }>(join(run, 'eval', `test_instances_val_net${net}_summary.json`));
+  const [s1, s2] = [summary(1), summary(2)];
+  assert.deepEqual([s1.net, s2.net], [1, 2]);
+  assert.deepEqual(s2.stats, readJson<{ stats: Record<string, number> }>(join(run, 'eval', 'epoch_1.json')).stats);
+  assert.ok(lines.includes(`AP: network 1 ${s1.stats.AP!.toFixed(3)}, network 2 ${s2.stats.AP!.toFixed(3)}`), r.stdout);
+});
+
 test('ladet predict net=1 draws network 1\'s detections into predict_net1', () => {
   const source = join(dir, 'source');
   mkdirSync(source);
@@ -120,12 +133,18 @@ test('ladet predict net=1 draws network 1\'s detections into predict_net1', () =
 test('net= errors: a value other than 1 or 2, or a run that is not CoLAD', () => {
   let r = ladet('test', run, 'net=3');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, 'ladet test: net= must be 1 or 2, the network of a CoLAD run (got 3)\n');
+  assert.equal(r.stderr, 'ladet test: net= must be 1, 2 or both, the network(s) of a CoLAD run (got 3)\n');
   r = ladet('predict', `weights=${run}`, `source=${dir}`, 'net=first');
   assert.equal(r.status, 1);
   assert.equal(r.stderr, 'ladet predict: net= must be 1 or 2, the network of a CoLAD run (got "first")\n');
+  r = ladet('predict', `weights=${run}`, `source=${dir}`, 'net=both'); // one picture per detection run: no "both"
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'ladet predict: net= must be 1 or 2, the network of a CoLAD run (got "both")\n');
   // the same run read as a single-network one (distill.strategy overridden)
   r = ladet('test', run, 'net=1', 'distill.strategy=self');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`);
+  r = ladet('test', run, 'net=both', 'distill.strategy=self');
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`);
 });

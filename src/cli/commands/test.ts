@@ -1,14 +1,14 @@
 // `ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [key.sub=value ...]`:
 // evaluates a trained detector on the config's val split (or any COCO annotation file), prints the 12 COCO stats
 // as pycocotools does and writes the results and a summary JSON. A CoLAD run holds two networks: net=1|2 picks one
-// (default: the one the run evaluated, distill.colad.evalNet, network 2 unless set).
+// (default: the one the run evaluated, distill.colad.evalNet, network 2 unless set), net=both evaluates each in turn.
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { netsArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { writeCocoSummary } from '../coco_summary.js';
 
-const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2] [key.sub=value ...]';
+const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [key.sub=value ...]';
 // The command's own keys; everything else overrides the config.
 const OWN_KEYS = ['weights', 'data', 'images', 'out', 'net'] as const;
 
@@ -18,7 +18,8 @@ export interface TestReport {
   summaryFile: string;
 }
 
-export async function runTest(args: readonly string[], print: (line: string) => void = console.log): Promise<TestReport> {
+/** One report per evaluated network (two for net=both). */
+export async function runTest(args: readonly string[], print: (line: string) => void = console.log): Promise<TestReport[]> {
   const { positional, kv } = splitArgs(args);
   if (positional.length !== 1) {
     throw new UsageError(positional.length ? `ladet test: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet test: missing CONFIG or RUN_DIR (usage: ${USAGE})`);
@@ -30,19 +31,30 @@ export async function runTest(args: readonly string[], print: (line: string) => 
   const data = pathArg(own, 'data', 'test');
   const images = pathArg(own, 'images', 'test');
   const out = pathArg(own, 'out', 'test');
-  const net = netArg(own, 'test');
+  const net = netsArg(own, 'test');
   if (images !== undefined && data === undefined) throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
   if (!existsSync(target)) throw new UsageError(`ladet test: config file or run directory not found: ${target}`);
   const isRun = statSync(target).isDirectory();
 
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const files = resolveModelFiles(isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) });
-  const opened = openDetector(files, overrides, net === undefined ? {} : { net });
-  try {
-    return await evaluate(opened, { data, images, out, overrides }, print);
-  } finally {
-    opened.model.dispose();
+  const nets = net === 'both' ? ([1, 2] as const) : [net];
+  const reports: TestReport[] = [];
+  for (const k of nets) {
+    // one network in memory at a time; opening network 1 first also rejects a run that is not CoLAD before any work
+    const opened = openDetector(files, overrides, k === undefined ? {} : { net: k });
+    try {
+      if (nets.length > 1) print(`network ${k} (${opened.weightsPath}):`);
+      reports.push(await evaluate(opened, { data, images, out, overrides }, print));
+    } finally {
+      opened.model.dispose();
+    }
   }
+  if (reports.length > 1) {
+    const ap = (r: TestReport): string => (r.stats.AP ?? NaN).toFixed(3);
+    print(`AP: network 1 ${ap(reports[0] as TestReport)}, network 2 ${ap(reports[1] as TestReport)}`);
+  }
+  return reports;
 }
 
 type Opened = import('../../engine/open_detector.js').OpenedDetector;
