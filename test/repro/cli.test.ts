@@ -46,7 +46,14 @@ test('ladet repro table2 report=true: the markdown and the README section come f
     writeFileSync(readme, '# x\n<!-- repro:table2 -->\n<!-- /repro:table2 -->\nend\n');
     const r = ladet('repro', 'table2', 'report=true', `results=${results}`, `readme=${readme}`);
     assert.equal(r.stderr, '');
-    assert.equal(r.stdout, `wrote ${join(results, 'table2.md')}\nupdated the table2 section of ${readme}\n`);
+    // the cost covers every table's trainings at seeds 0-2 (57 distinct); only table2's 11 current records exist
+    assert.equal(
+      r.stdout,
+      `wrote ${join(results, 'table2.md')}\nupdated the table2 section of ${readme}\n` +
+        `wrote ${join(results, 'cost.md')}: 11 of 57 trainings done\n${readme}: no <!-- repro:cost --> marker, cost left out\n`,
+    );
+    const cost = readFileSync(join(results, 'cost.md'), 'utf8');
+    assert.ok(cost.includes('\n| all | 57 | 11 | '), cost);
     const md = readFileSync(join(results, 'table2.md'), 'utf8');
     assert.ok(md.startsWith('# LAD Table 2: a bigger teacher into a smaller student\n'));
     // kd seed 2 left out: 0.32 and 0.33 remain

@@ -3,6 +3,7 @@
 // row × seed that has no result yet (each in a worker thread with a progress bar, as `ladet train`; Ctrl-C saves
 // the current run and stops, rerunning continues), writes one result JSON per row × seed and the table's markdown.
 // report=true only regenerates the markdown; readme= also puts it between the README's repro markers.
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
@@ -94,7 +95,31 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     const r = report(p);
     if (a.readme) print(injectIntoFile(a.readme, p.study.name, r.body) ? `updated the ${p.study.name} section of ${a.readme}` : `${a.readme}: ${p.study.name} section unchanged`);
   }
+  // the cost of the whole study (all four tables at these seeds), whichever table was asked for
+  const { STUDIES } = await import('../../repro/studies.js');
+  const { studyCost, renderCost } = await import('../../repro/cost.js');
+  const { readRecordIfAny } = await import('../../repro/record.js');
+  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const everyJob = STUDIES.flatMap((study) => planJobs(study, { seeds: a.seeds, overrides: a.overrides, resultsDir: a.resultsDir, rows: null }));
+  const cost = studyCost(everyJob, (j) => {
+    const rec = readRecordIfAny(j.resultPath);
+    return rec && rec.configHash === j.hash ? rec : null;
+  });
+  const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
+  const costFile = join(a.resultsDir, 'cost.md');
+  writeFileAtomic(costFile, `# Training cost of the study (seeds ${a.seeds.join(', ')})\n\n${body}\n`);
+  print(`wrote ${costFile}: ${cost.done} of ${cost.runs} trainings done`);
+  if (a.readme) {
+    const { readFileSync } = await import('node:fs');
+    const { markers } = await import('../../repro/readme.js');
+    if (!readFileSync(a.readme, 'utf8').includes(markers('cost').open)) print(`${a.readme}: no ${markers('cost').open} marker, cost left out`);
+    else print(injectIntoFile(a.readme, 'cost', body) ? `updated the cost section of ${a.readme}` : `${a.readme}: cost section unchanged`);
+  }
 }
+
+/** The study's runs are trained two side by side (one thread each) on the 2-core machine; issue #8 budgets 12 h. */
+const STUDY_LANES = 2;
+const STUDY_BUDGET_HOURS = 12;
 
 type Plan = { study: { name: string }; jobs: import('../../repro/plan.js').Job[] };
 
