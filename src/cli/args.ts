@@ -36,9 +36,12 @@ export function applyOverrides<T extends Record<string, unknown>>(base: T, kv: O
   const out: Record<string, unknown> = structuredClone(base);
   for (const [key, value] of Object.entries(kv)) {
     const parts = key.split('.');
+    // `__proto__.x=1` would otherwise walk onto Object.prototype and change every object in the process.
+    const unsafe = parts.find((p) => p === '__proto__' || p === 'constructor' || p === 'prototype' || p === '');
+    if (unsafe !== undefined) throw new UsageError(`override '${key}': '${unsafe}' is not a config key`);
     let node: Record<string, unknown> = out;
     for (const p of parts.slice(0, -1)) {
-      const next = node[p];
+      const next = Object.hasOwn(node, p) ? node[p] : undefined;
       if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) node[p] = {};
       node = node[p] as Record<string, unknown>;
     }
@@ -117,4 +120,12 @@ export function netsArg(kv: Overrides, command: string): 1 | 2 | 'both' | undefi
   if (v === undefined) return undefined;
   if (v !== 1 && v !== 2 && v !== 'both') throw new UsageError(`ladet ${command}: net= must be 1, 2 or both, the network(s) of a CoLAD run (got ${JSON.stringify(v)})`);
   return v;
+}
+
+/**
+ * Arguments joined into one POSIX shell command line that gives them back unchanged: a word of safe characters is
+ * left as it is, anything else is single-quoted (a quote inside becomes '\'').
+ */
+export function shellJoin(args: readonly string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

@@ -2,7 +2,7 @@
 // a worker thread; this thread shows the progress bar (losses, lr, it/s, ETA) and turns Ctrl-C into "save
 // weights/last.safetensors and stop" (resume=true continues).
 import type { Command } from 'commander';
-import { splitArgs, UsageError } from '../args.js';
+import { shellJoin, splitArgs, UsageError } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
 import { StopOnCtrlC } from '../ctrl_c.js';
 
@@ -29,7 +29,7 @@ export function registerTrain(program: Command): void {
         const r = await run.result;
         progress.stop();
         if (r.stopped) {
-          console.log(`continue with: ladet train ${[configPath, ...rest.filter((a) => !a.startsWith('resume=')), 'resume=true'].join(' ')}`);
+          console.log(`continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=')), 'resume=true'])}`);
         } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
           console.log(`done: ${r.runDir} (${best})`);
