@@ -63,6 +63,13 @@ test('ladet repro table2 report=true: the markdown and the README section come f
     const section = readFileSync(readme, 'utf8');
     const body = md.slice(md.indexOf('\n\n') + 2).trimEnd();
     assert.equal(section, `# x\n<!-- repro:table2 -->\n${body}\n<!-- /repro:table2 -->\nend\n`);
+    // asking for one seed (as when training seed 2 alone) still reports the study's three, and seed 5 on top
+    assert.equal(ladet('repro', 'table2', 'report=true', 'seeds=1', `results=${results}`).stderr, '');
+    assert.equal(readFileSync(join(results, 'table2.md'), 'utf8'), md);
+    assert.ok(readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2)\n'));
+    assert.equal(ladet('repro', 'table2', 'report=true', 'seeds=5', `results=${results}`).stderr, '');
+    assert.ok(readFileSync(join(results, 'table2.md'), 'utf8').includes('| baseline R18w25 (PAA) | `configs/paa_r18_fashion_mini.yaml` | 3/4 (incomplete) | 31.0 ± 1.0 |'));
+    assert.ok(readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2, 5)\n'));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
