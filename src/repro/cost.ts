@@ -28,13 +28,10 @@ export interface StudyCost {
   unknown: number;
 }
 
-/**
- * `jobs`: every job of every study (any order, shared run directories repeated); `recordOf(job)` its result under
- * the job's current config hash, or null. A run directory's time is taken once, from the first record found.
- */
 export type CostJob = Pick<Job, 'runDir' | 'seed' | 'configPath'>;
 
-export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): StudyCost {
+/** Each run directory once, with its recorded training seconds (the first record found) or null. */
+function runSeconds<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): Map<string, { job: J; seconds: number | null }> {
   const byRun = new Map<string, { job: J; seconds: number | null }>();
   for (const j of jobs) {
     const seen = byRun.get(j.runDir);
@@ -42,11 +39,30 @@ export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job:
     if (!seen) byRun.set(j.runDir, { job: j, seconds: rec ? rec.trainSeconds : null });
     else if (seen.seconds === null && rec) seen.seconds = rec.trainSeconds;
   }
-  // a preset's recorded times over seeds, for the estimate of its missing seeds
+  return byRun;
+}
+
+/** A preset's (config path's) mean recorded training seconds over its run directories, for those with any. */
+export function presetMeanSeconds<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): Map<string, number> {
+  return meansOf(runSeconds(jobs, recordOf));
+}
+
+function meansOf<J extends CostJob>(byRun: Map<string, { job: J; seconds: number | null }>): Map<string, number> {
   const byPreset = new Map<string, number[]>();
   for (const { job, seconds } of byRun.values()) {
     if (seconds !== null) byPreset.set(job.configPath, [...(byPreset.get(job.configPath) ?? []), seconds]);
   }
+  return new Map([...byPreset].map(([k, xs]) => [k, xs.reduce((a, b) => a + b, 0) / xs.length]));
+}
+
+/**
+ * `jobs`: every job of every study (any order, shared run directories repeated); `recordOf(job)` its result under
+ * the job's current config hash, or null. A run directory's time is taken once, from the first record found.
+ */
+export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): StudyCost {
+  const byRun = runSeconds(jobs, recordOf);
+  // a preset's recorded times over seeds, for the estimate of its missing seeds
+  const means = meansOf(byRun);
   const seeds = new Map<number, SeedCost>();
   for (const { job, seconds } of byRun.values()) {
     let c = seeds.get(job.seed);
@@ -57,8 +73,8 @@ export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job:
       c.doneSeconds += seconds;
       continue;
     }
-    const known = byPreset.get(job.configPath);
-    if (known) c.restSeconds += known.reduce((a, b) => a + b, 0) / known.length;
+    const mean = means.get(job.configPath);
+    if (mean !== undefined) c.restSeconds += mean;
     else c.unknown += 1;
   }
   const list = [...seeds.values()].sort((a, b) => a.seed - b.seed);

@@ -19,6 +19,17 @@ export type Decision =
  */
 export const BUSY_MS = 5 * 60 * 1000;
 
+/** decide()'s refusal of a run that another process seems to be training. */
+export class BusyRunError extends UsageError {
+  constructor(
+    message: string,
+    readonly epochsDone: number,
+    readonly quietMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** What to do for `job`, from its result file and run directory alone (no training, no libtorch). */
 export function decide(job: Job, now: number = Date.now()): Decision {
   const rec = readRecordIfAny(job.resultPath);
@@ -28,9 +39,11 @@ export function decide(job: Job, now: number = Date.now()): Decision {
   if (st.state === 'absent') return { action: 'train', epochsDone: 0 };
   const quiet = now - st.lastWrite;
   if (!st.stopped && quiet < BUSY_MS) {
-    throw new UsageError(
+    throw new BusyRunError(
       `${job.runDir} is unfinished (${st.epochsDone}/${job.config.schedule.epochs} epochs) and was written ${Math.round(quiet / 1000)} s ago: ` +
         `another process seems to be training it. Let it finish (repro then collects it) or stop it; if nothing is training it, rerun in ${Math.ceil((BUSY_MS - quiet) / 1000)} s`,
+      st.epochsDone,
+      quiet,
     );
   }
   return { action: 'train', epochsDone: st.epochsDone };

@@ -24,8 +24,10 @@ test('ladet repro: unknown tables, rows and arguments are one clear line', () =>
   assert.equal(r.stderr, 'ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got "0,x")\n');
   r = ladet('repro', 'all', 'rows=lad');
   assert.equal(r.stderr, 'ladet repro: rows= needs one TABLE, not all\n');
+  r = ladet('repro', 'cop', 'plan=true', 'readme=true');
+  assert.equal(r.stderr, 'ladet repro: plan=true only shows what would be done; drop report= and readme=\n');
   r = ladet('repro', 'cop', 'sede=1');
-  assert.equal(r.stderr, 'ladet repro: unknown argument sede (expected: seeds, rows, report, readme, results, or config overrides such as eval.scoreThr=0.1)\n');
+  assert.equal(r.stderr, 'ladet repro: unknown argument sede (expected: seeds, rows, plan, report, readme, results, or config overrides such as eval.scoreThr=0.1)\n');
   assert.equal(r.status, 1);
 });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js';
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
+import { fakeRun } from './fake_run.js';
 import { planJobs, type Job } from '../../src/repro/plan.js';
 import { readRecord, writeRecord } from '../../src/repro/record.js';
 import { BUSY_MS, decide, runJob } from '../../src/repro/run.js';
@@ -18,21 +19,6 @@ const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: 
 const mustNotTrain = async (): Promise<{ stopped: boolean }> => {
   throw new Error('must not train');
 };
-
-/** Writes what the trainer leaves in a run directory after `done` epochs (AP of epoch e = e / 10). */
-function fakeRun(dir: string, hash: string, done: number, opts: { fresh?: boolean; epochSeconds?: number } = {}): void {
-  mkdirSync(join(dir, 'eval'), { recursive: true });
-  const log = new JsonlLog(dir);
-  log.write('start', { config: 'x', hash, resume: opts.fresh === false });
-  const csv = new MetricsCsv(dir, opts.fresh === false);
-  for (let e = 1; e <= done; e++) {
-    const stats = { AP: e / 10, AP50: e / 10 + 0.1, AP75: e / 10 - 0.05, APs: 0.1, APm: 0.2, APl: -1, AR1: 0.3 };
-    if (e % 2 === 0) writeFileSync(join(dir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats, perClassAP: [] }));
-    const row = { epoch: e, time: (opts.epochSeconds ?? 100) + e, 'train/loss_cls': 0.5, ...(e % 2 === 0 ? { 'val/AP': stats.AP } : {}) };
-    csv.add(row);
-    log.write('epoch', row);
-  }
-}
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'ladet-repro-'));

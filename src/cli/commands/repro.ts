@@ -1,16 +1,19 @@
-// `ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]`:
+// `ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]`:
 // the multi-seed reproduction of the LAD / CoLAD papers' small-scale tables (src/repro/studies.ts). Runs every
 // row × seed that has no result yet (each in a worker thread with a progress bar, as `ladet train`; Ctrl-C saves
 // the current run and stops, rerunning continues), writes one result JSON per row × seed and the table's markdown.
-// report=true only regenerates the markdown; readme= also puts it between the README's repro markers.
+// plan=true only shows what would be done and the training time ahead; report=true only regenerates the markdown;
+// readme= also puts it between the README's repro markers.
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
 import { StopOnCtrlC } from '../ctrl_c.js';
+import type { Job } from '../../repro/plan.js';
+import type { ResultRecord } from '../../repro/record.js';
 
-const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
-const OWN_KEYS = ['seeds', 'rows', 'report', 'readme', 'results'] as const;
+const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
+const OWN_KEYS = ['seeds', 'rows', 'plan', 'report', 'readme', 'results'] as const;
 export const DEFAULT_RESULTS_DIR = 'benchmarks/results/repro';
 /** The study's seeds (issue #8 asks for at least 3): run when seeds= is absent, and always in the reports. */
 export const STUDY_SEEDS: readonly number[] = [0, 1, 2];
@@ -27,6 +30,7 @@ export interface ReproArgs {
   tables: string[];
   seeds: number[];
   rows: string[] | null;
+  plan: boolean;
   report: boolean;
   readme: string | null;
   resultsDir: string;
@@ -64,7 +68,7 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   }
   const rows = own.rows === undefined ? null : list(own.rows);
   if (rows !== null && tables.length > 1) throw new UsageError('ladet repro: rows= needs one TABLE, not all');
-  const bool = (k: 'report'): boolean => {
+  const bool = (k: 'plan' | 'report'): boolean => {
     const v = own[k];
     if (v === undefined) return false;
     if (typeof v !== 'boolean') throw new UsageError(`ladet repro: ${k}= must be true or false (got ${JSON.stringify(v)})`);
@@ -76,7 +80,21 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   else if (own.readme !== undefined && own.readme !== false) throw new UsageError(`ladet repro: readme= needs true or a file (got ${JSON.stringify(own.readme)})`);
   const results = own.results;
   if (results !== undefined && (typeof results !== 'string' || results === '')) throw new UsageError(`ladet repro: results= needs a folder (got ${JSON.stringify(results)})`);
-  return { tables, seeds, rows, report: bool('report'), readme, resultsDir: (results as string | undefined) ?? DEFAULT_RESULTS_DIR, overrides };
+  if (bool('plan') && (bool('report') || own.readme !== undefined)) throw new UsageError('ladet repro: plan=true only shows what would be done; drop report= and readme=');
+  return { tables, seeds, rows, plan: bool('plan'), report: bool('report'), readme, resultsDir: (results as string | undefined) ?? DEFAULT_RESULTS_DIR, overrides };
+}
+
+/** Every job of the four studies at the report's seeds, and its result under the job's current config hash. */
+async function wholeStudy(a: ReproArgs): Promise<{ jobs: Job[]; recordOf: (j: Job) => ResultRecord | null }> {
+  const { STUDIES } = await import('../../repro/studies.js');
+  const { planJobs } = await import('../../repro/plan.js');
+  const { readRecordIfAny } = await import('../../repro/record.js');
+  const jobs = STUDIES.flatMap((study) => planJobs(study, { seeds: reportSeeds(a.seeds), overrides: a.overrides, resultsDir: a.resultsDir, rows: null }));
+  const recordOf = (j: Job): ResultRecord | null => {
+    const rec = readRecordIfAny(j.resultPath);
+    return rec && rec.configHash === j.hash ? rec : null;
+  };
+  return { jobs, recordOf };
 }
 
 export async function runRepro(args: readonly string[], print: (line: string) => void = console.log): Promise<void> {
@@ -95,6 +113,16 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
       all: planJobs(study, { ...base, seeds: reportSeeds(a.seeds), rows: null }),
     };
   });
+  if (a.plan) {
+    const { presetMeanSeconds } = await import('../../repro/cost.js');
+    const { jobStatuses, renderStatus } = await import('../../repro/status.js');
+    // estimates from every recorded run of the whole study, whichever table was asked for
+    const whole = await wholeStudy(a);
+    const means = presetMeanSeconds(whole.jobs, whole.recordOf);
+    const statuses = jobStatuses(plans.flatMap((p) => p.jobs), (j) => means.get(j.configPath) ?? null);
+    for (const line of renderStatus(statuses, STUDY_LANES)) print(line);
+    return;
+  }
   const report = (p: (typeof plans)[number]): ReturnType<typeof buildReport> => {
     const r = buildReport(p.study, p.all, a.resultsDir, a.overrides);
     print(`wrote ${writeReport(p.study, r, a.resultsDir)}`);
@@ -110,16 +138,11 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     if (a.readme) print(injectIntoFile(a.readme, p.study.name, r.body) ? `updated the ${p.study.name} section of ${a.readme}` : `${a.readme}: ${p.study.name} section unchanged`);
   }
   // the cost of the whole study (all four tables at the report's seeds), whichever table was asked for
-  const { STUDIES } = await import('../../repro/studies.js');
   const { studyCost, renderCost } = await import('../../repro/cost.js');
-  const { readRecordIfAny } = await import('../../repro/record.js');
   const { writeFileAtomic } = await import('../../io/atomic.js');
   const seeds = reportSeeds(a.seeds);
-  const everyJob = STUDIES.flatMap((study) => planJobs(study, { seeds, overrides: a.overrides, resultsDir: a.resultsDir, rows: null }));
-  const cost = studyCost(everyJob, (j) => {
-    const rec = readRecordIfAny(j.resultPath);
-    return rec && rec.configHash === j.hash ? rec : null;
-  });
+  const whole = await wholeStudy(a);
+  const cost = studyCost(whole.jobs, whole.recordOf);
   const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
   const costFile = join(a.resultsDir, 'cost.md');
   writeFileAtomic(costFile, `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`);
@@ -136,7 +159,7 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
 const STUDY_LANES = 2;
 const STUDY_BUDGET_HOURS = 12;
 
-type Plan = { study: { name: string }; jobs: import('../../repro/plan.js').Job[] };
+type Plan = { study: { name: string }; jobs: Job[] };
 
 /** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
 async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
@@ -196,7 +219,7 @@ export function registerRepro(program: Command): void {
     .command('repro')
     .description(`reproduce the papers' small-scale tables over seeds: ${USAGE}`)
     .argument('<table>', 'table2, table3, colad, cop or all')
-    .argument('[args...]', 'seeds=, rows=, report=, readme=, results=, key.sub=value overrides')
+    .argument('[args...]', 'seeds=, rows=, plan=, report=, readme=, results=, key.sub=value overrides')
     .action(async (table: string, rest: string[]) => {
       await runRepro([table, ...rest]);
     });
