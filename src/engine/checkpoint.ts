@@ -2,7 +2,6 @@
 // also a plain weights file), plus — for resumable `last` checkpoints — the optimizer's tensors under `optimizer.`
 // and the trainer's position in `__metadata__.ladet`. Writes are atomic, so a crash keeps the previous file.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Tensor } from '../torch/index.js';
 import { dispose } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
@@ -10,6 +9,7 @@ import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label-map.js';
+import { runWeights } from './run_dir.js';
 
 const OPT_PREFIX = 'optimizer.';
 
@@ -168,10 +168,8 @@ export function loadModelTensors(path: string, model: Module, tensors: ReadonlyM
 /** A run directory resolves to weights/best.safetensors, else weights/last.safetensors. */
 export function resolveWeights(pathOrRun: string): string {
   if (existsSync(pathOrRun) && statSync(pathOrRun).isDirectory()) {
-    for (const f of ['best.safetensors', 'last.safetensors']) {
-      const p = join(pathOrRun, 'weights', f);
-      if (existsSync(p)) return p;
-    }
+    const p = runWeights(pathOrRun);
+    if (p !== null) return p;
     throw new Error(`${pathOrRun}: no weights/best.safetensors or weights/last.safetensors in this run directory`);
   }
   return pathOrRun;

@@ -1,5 +1,5 @@
 // The run directory layout (DESIGN.md §5).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface RunPaths {
@@ -25,4 +25,14 @@ export function runPaths(runsDir: string, name: string): RunPaths {
 
 export function makeRunDir(p: RunPaths): void {
   for (const d of [p.dir, p.weights, p.evalDir]) mkdirSync(d, { recursive: true });
+}
+
+/** The weights a run directory offers to readers (a teacher, `ladet test`): weights/best.safetensors, else
+ * weights/last.safetensors; null when it has neither. */
+export function runWeights(runDir: string): string | null {
+  for (const f of ['best.safetensors', 'last.safetensors']) {
+    const p = join(runDir, 'weights', f);
+    if (existsSync(p)) return p;
+  }
+  return null;
 }

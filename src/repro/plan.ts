@@ -27,6 +27,8 @@ export interface Job {
   hash: string;
   runDir: string;
   resultPath: string;
+  /** the run directory this job's teacher weights come from (its row's teacher row at seed 0), else null */
+  teacherRunDir: string | null;
 }
 
 export interface PlanOptions {
@@ -78,8 +80,10 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
   // seed 0 keeps the preset's own run name, so runs trained with `ladet train PRESET threads=1` are picked up
   const overrides: Overrides = { ...opts.overrides, threads: REPRO_THREADS };
   if (seed !== 0) Object.assign(overrides, { seed, name: `${preset.name}_s${seed}` });
+  let teacherRunDir: string | null = null;
   if (row.teacher) {
     const t = teacherJob(row.teacher);
+    teacherRunDir = t.runDir;
     const weights = preset.distill.teacher?.weights;
     if (weights === undefined) throw new Error(`${row.config}: study ${study.name} row ${row.id} names a teacher but the preset has no distill.teacher`);
     // with another runsDir the teacher is trained elsewhere than the preset says: point at that run (only then,
@@ -97,5 +101,6 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
     hash: configHash(config),
     runDir: join(config.runsDir, config.name),
     resultPath: resultPath(opts.resultsDir, study.name, row.id, seed),
+    teacherRunDir,
   };
 }

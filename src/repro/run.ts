@@ -6,6 +6,7 @@ import { gitState, type GitState } from './git.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, writeRecord, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
+import { runWeights } from '../engine/run_dir.js';
 
 export type Decision =
   | { action: 'skip'; record: ResultRecord }
@@ -30,12 +31,18 @@ export class BusyRunError extends UsageError {
   }
 }
 
-/** What to do for `job`, from its result file and run directory alone (no training, no libtorch). */
-export function decide(job: Job, now: number = Date.now()): Decision {
+/**
+ * What to do for `job`, from its result file and run directory alone (no training, no libtorch). `needWeights`: a
+ * later job reads this run's weights (it is their teacher). Run directories are not committed, so on a fresh clone a
+ * recorded teacher has none: it is then trained again (seed 0, one thread: deterministic for the same code), rather
+ * than letting its students fail on missing weights.
+ */
+export function decide(job: Job, now: number = Date.now(), needWeights = false): Decision {
+  const weightsGone = needWeights && runWeights(job.runDir) === null;
   const rec = readRecordIfAny(job.resultPath);
-  if (rec && rec.configHash === job.hash) return { action: 'skip', record: rec };
+  if (rec && rec.configHash === job.hash && !weightsGone) return { action: 'skip', record: rec };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
-  if (st.state === 'finished') return { action: 'collect', run: st.run };
+  if (st.state === 'finished') return weightsGone ? { action: 'train', epochsDone: 0 } : { action: 'collect', run: st.run };
   if (st.state === 'absent') return { action: 'train', epochsDone: 0 };
   const quiet = now - st.lastWrite;
   if (!st.stopped && quiet < BUSY_MS) {
@@ -79,22 +86,43 @@ export type TrainJob = (job: Job) => Promise<{ stopped: boolean }>;
 export type JobOutcome =
   | { kind: 'skipped'; record: ResultRecord }
   | { kind: 'collected'; record: ResultRecord }
-  | { kind: 'trained'; record: ResultRecord }
+  /** `replaced`: the result file this training overwrote (a teacher retrained for its missing weights) */
+  | { kind: 'trained'; record: ResultRecord; replaced: ResultRecord | null }
   | { kind: 'stopped' };
 
-export async function runJob(job: Job, train: TrainJob, git: () => GitState = gitState, now?: number): Promise<JobOutcome> {
-  const d = decide(job, now);
+/**
+ * The run directories whose weights later jobs of `jobs` read: the teachers of every job that still has to be
+ * collected or trained (a recorded student needs no teacher).
+ */
+export function teachersNeeded(jobs: readonly Job[], now?: number): Set<string> {
+  const need = new Set<string>();
+  for (const j of jobs) {
+    if (j.teacherRunDir === null) continue;
+    let pending: boolean;
+    try {
+      pending = decide(j, now).action !== 'skip';
+    } catch {
+      pending = true; // busy (another process trains it): it reads the teacher too
+    }
+    if (pending) need.add(j.teacherRunDir);
+  }
+  return need;
+}
+
+export async function runJob(job: Job, train: TrainJob, git: () => GitState = gitState, now?: number, needWeights = false): Promise<JobOutcome> {
+  const d = decide(job, now, needWeights);
   if (d.action === 'skip') return { kind: 'skipped', record: d.record };
   if (d.action === 'collect') {
     const record = recordOf(job, d.run, git(), false);
     writeRecord(job.resultPath, record);
     return { kind: 'collected', record };
   }
+  const replaced = readRecordIfAny(job.resultPath);
   const r = await train(job);
   if (r.stopped) return { kind: 'stopped' };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
   if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);
   const record = recordOf(job, st.run, git(), true);
   writeRecord(job.resultPath, record);
-  return { kind: 'trained', record };
+  return { kind: 'trained', record, replaced };
 }

@@ -11,8 +11,8 @@ import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 import { fakeRun } from './fake_run.js';
 import { planJobs, type Job } from '../../src/repro/plan.js';
-import { readRecord, writeRecord } from '../../src/repro/record.js';
-import { BUSY_MS, decide, runJob } from '../../src/repro/run.js';
+import { readRecord, writeRecord, type ResultRecord } from '../../src/repro/record.js';
+import { BUSY_MS, decide, runJob, teachersNeeded } from '../../src/repro/run.js';
 import { getStudy } from '../../src/repro/studies.js';
 
 const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false });
@@ -192,6 +192,47 @@ test('a corrupt or invalid result JSON is an error naming the file', () => {
     const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/repro/table2/lad_s1.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     writeFileSync(job.resultPath, JSON.stringify({ ...fixture, metrics: { ...(fixture.metrics as object), AP: 'high' } }));
     assert.throws(() => decide(job), (e: Error) => e.message.startsWith(`${job.resultPath}: not a valid repro result: metrics.AP: `));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a recorded teacher whose weights are gone is trained again when a student still needs it', async () => {
+  const tmp = tempDir();
+  try {
+    const [teacher, lad] = planJobs(getStudy('table2'), { seeds: [1], rows: ['lad'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job, Job];
+    assert.equal(teacher.row.id, 'teacher');
+    assert.equal(teacher.teacherRunDir, null);
+    assert.equal(lad.teacherRunDir, teacher.runDir);
+    // a fresh clone: the teacher's result file is committed, its run directory is not
+    fakeRun(teacher.runDir, teacher.hash, 6);
+    const collected = await runJob(teacher, mustNotTrain, git);
+    assert.equal(collected.kind, 'collected');
+    const recorded = (collected as { record: ResultRecord }).record;
+    rmSync(teacher.runDir, { recursive: true });
+
+    // the student is not recorded: it reads the teacher, so the teacher must be trained again
+    assert.deepEqual([...teachersNeeded([teacher, lad])], [teacher.runDir]);
+    assert.equal(decide(teacher).action, 'skip'); // nobody asks for its weights: the record stands
+    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0 });
+    // a finished log without weights (someone deleted weights/) is no teacher either
+    fakeRun(teacher.runDir, teacher.hash, 6);
+    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0 });
+    const retrained = await runJob(teacher, async () => {
+      mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
+      writeFileSync(join(teacher.runDir, 'weights', 'best.safetensors'), 'weights');
+      return { stopped: false };
+    }, git, undefined, true);
+    assert.equal(retrained.kind, 'trained');
+    assert.deepEqual(retrained.kind === 'trained' && retrained.replaced, recorded);
+    // with weights back, it is skipped even when needed
+    assert.equal(decide(teacher, Date.now(), true).action, 'skip');
+
+    // once the student is recorded, nothing needs the teacher's weights
+    fakeRun(lad.runDir, lad.hash, 6);
+    await runJob(lad, mustNotTrain, git);
+    rmSync(join(teacher.runDir, 'weights'), { recursive: true });
+    assert.equal(teachersNeeded([teacher, lad]).size, 0);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -163,22 +163,25 @@ type Plan = { study: { name: string }; jobs: Job[] };
 
 /** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
 async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
-  const { runJob } = await import('../../repro/run.js');
+  const { runJob, teachersNeeded } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
+  const { readRecordIfAny } = await import('../../repro/record.js');
   let progress: ProgressDisplay | null = null;
   const ctrlC = new StopOnCtrlC((line) => (progress ? progress.message(line) : print(line)));
   try {
     const total = plans.reduce((n, p) => n + p.jobs.length, 0);
+    const teachers = teachersNeeded(plans.flatMap((p) => p.jobs));
     let k = 0;
     for (const p of plans) {
       for (const job of p.jobs) {
         if (ctrlC.requested) break;
         k++;
         const head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
+        const needWeights = teachers.has(job.runDir);
         const outcome = await runJob(job, async (j) => {
           progress = new ProgressDisplay();
           const d = progress;
-          d.message(`${head}: training (resume=true)`);
+          d.message(`${head}: training (resume=true)${needWeights && readRecordIfAny(j.resultPath) ? ': recorded, but its weights are not here and later rows read them' : ''}`);
           const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
           ctrlC.attach(run);
           try {
@@ -191,7 +194,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
             ctrlC.attach(null);
             progress = null;
           }
-        });
+        }, undefined, undefined, needWeights);
         if (outcome.kind === 'stopped') {
           print(`${head}: stopped; rerun the same command to continue`);
           ctrlC.requested = true;
@@ -200,6 +203,15 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         const ap = (outcome.record.metrics.AP * 100).toFixed(1);
         const what = outcome.kind === 'skipped' ? 'already recorded' : outcome.kind === 'collected' ? 'collected the finished run' : 'trained';
         print(`${head}: ${what}, AP ${ap} -> ${job.resultPath}`);
+        if (outcome.kind === 'trained' && outcome.replaced) {
+          const before = outcome.replaced.metrics.AP;
+          const at = outcome.replaced.gitCommit?.slice(0, 7) ?? 'unknown';
+          print(
+            before === outcome.record.metrics.AP
+              ? `${head}: the same AP as the result it replaces (commit ${at})`
+              : `${head}: warning: the result it replaces had AP ${(before * 100).toFixed(2)} (commit ${at}), this training ${(outcome.record.metrics.AP * 100).toFixed(2)}: rows trained earlier read the old weights`,
+          );
+        }
         // keep the table current while a long reproduction runs (the last one is written below)
         if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) report(p);
       }
