@@ -32,7 +32,11 @@ test('ResNet-18 forward matches torchvision on the same weights: eval (running s
     for (const o of outs) o.dispose();
     net.train();
     const trainOuts = net.forward(x);
-    checkSampled(trainOuts[3]!, r18.trainLayer4, 'train C5');
+    // Train mode renormalises with batch statistics at each of the 20 BNs, which amplifies float32 kernel-order
+    // differences: PyTorch itself, on the same libtorch 1.13, gives sampled C5 values up to 6.2e-3 x mean|x| apart on
+    // two x86 CPUs (AVX2 vs AVX-512 oneDNN kernels), while eval-mode outputs agree to 2e-6. The fixture is recorded
+    // on one CPU, so this check allows 1.5e-2; a wrong normalisation (running stats, biased variance) is far off.
+    checkSampled(trainOuts[3]!, r18.trainLayer4, 'train C5', 1.5e-2);
     for (const o of trainOuts) o.dispose();
   });
   const bn = net.child('layer1')!.child('0')!.child('bn1') as BatchNorm2d;
