@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Trains the single-seed (seed 0) runs behind the README's PAA, LAD and CoLAD tables, one after another. Each step
-# is resumable: rerunning continues an interrupted run and collects finished ones (see `ladet repro`).
-# Logs: runs/<name>/log.jsonl; results: benchmarks/results/repro/.
+# Trains the whole paper study (`ladet repro`, seeds 0-2 of table2, table3, colad, cop) in two lanes side by side,
+# one intra-op thread each (repro's threads=1: on this 2-core machine two spinning threads stall each other), in the
+# background, and regenerates the tables and the README sections when both lanes end. Resumable: run it again after
+# a stop and each lane skips what is recorded, collects finished runs and continues interrupted ones. Ctrl-C (or
+# `kill -INT` of the lanes' node processes) saves the runs in progress.
+#   bash scripts/train_tables.sh            # start both lanes; logs in runs/study/lane{1,2}.log
+#   tail -f runs/study/lane1.log
+# Lane 1 starts with the distillation tables (their teachers are trained there first when their weights are missing,
+# e.g. on a fresh clone), lane 2 with CoLAD, which needs no teacher, so the two never train the same teacher at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ladet() { node dist/src/cli/main.js "$@"; }
-# threads=1 (ladet repro always uses it): on this 2-core machine the data workers share the cores, and two intra-op
-# threads stall each other badly whenever anything else runs (measured 0.44 vs 1.13 it/s under load).
-ladet train configs/paa_r18_fashion_mini.yaml name=maxiou_r18_fashion_mini assigner.type=maxiou threads=1 resume=true
-ladet repro table3 seeds=0     # its teacher (the PAA mini preset) first, then the R18w50 student rows
-ladet repro table2 seeds=0
-ladet repro cop seeds=0
-ladet repro colad seeds=0
-ladet repro all report=true readme=true
+mkdir -p runs/study
+stop=runs/study/STOP
+rm -f "$stop"
+# a stopped `ladet repro` exits 0, so each step first checks that no stop was asked for
+repro() { [[ ! -e $stop ]] && node dist/src/cli/main.js repro "$@"; }
+lane1() { repro table2 seeds=0,1 && repro table3 seeds=0,1 && repro colad seeds=0,1 && repro cop seeds=0,1; }
+lane2() { repro colad seeds=2 && repro table2 seeds=2 && repro table3 seeds=2 && repro cop seeds=2; }
+lane1 >runs/study/lane1.log 2>&1 &
+l1=$!
+lane2 >runs/study/lane2.log 2>&1 &
+l2=$!
+# background jobs of a script ignore the terminal's SIGINT: hand it to the trainers, which save and stop
+trap 'touch "$stop"; pkill -INT -P $l1; pkill -INT -P $l2; wait; exit 130' INT TERM
+echo "train_tables: lanes $l1 and $l2; logs in runs/study/lane1.log and lane2.log"
+rc=0
+wait $l1 || rc=$?
+wait $l2 || rc=$?
+node dist/src/cli/main.js repro all report=true readme=true
+exit $rc
