@@ -90,6 +90,9 @@ export type JobOutcome =
   | { kind: 'trained'; record: ResultRecord; replaced: ResultRecord | null }
   | { kind: 'stopped' };
 
+/** How plan=true and the training line describe a teacher trained again for its missing weights. */
+export const WEIGHTS_GONE = 'recorded, but its weights are not here and later rows read them';
+
 /**
  * The run directories whose weights later jobs of `jobs` read: the teachers of every job that still has to be
  * collected or trained (a recorded student needs no teacher).

@@ -3,14 +3,15 @@
 // epoch an interrupted run reached), and the training time still ahead, estimated from the recorded runs of the same
 // presets. Reads files only: nothing is trained or written, and libtorch is not loaded.
 import type { Job } from './plan.js';
-import { BusyRunError, decide } from './run.js';
+import { BusyRunError, decide, teachersNeeded, WEIGHTS_GONE } from './run.js';
 
 export type JobStatus =
   | { job: Job; kind: 'recorded'; ap: number }
   | { job: Job; kind: 'collect'; ap: number }
   /** `seconds`: estimated training time left (null: no recorded run of this preset); `sharedWith`: an earlier job
    * of the list with the same run directory, which trains it (this one is then collected, at no extra cost) */
-  | { job: Job; kind: 'train'; epochsDone: number; seconds: number | null; sharedWith: Job | null }
+  /** `weightsGone`: a recorded teacher trained again because later jobs read its weights and they are not here */
+  | { job: Job; kind: 'train'; epochsDone: number; seconds: number | null; sharedWith: Job | null; weightsGone: boolean }
   /** another process seems to be training the run (written to within the last few minutes) */
   | { job: Job; kind: 'busy'; epochsDone: number; quietMs: number }
   /** decide() refused: a run of another config in the directory, a damaged result file */
@@ -24,10 +25,11 @@ const label = (j: Job): string => `${j.study} ${j.row.id} seed ${j.seed}`;
  */
 export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number | null, now: number = Date.now()): JobStatus[] {
   const trainedBy = new Map<string, Job>();
+  const teachers = teachersNeeded(jobs, now);
   return jobs.map((job): JobStatus => {
     let d: ReturnType<typeof decide>;
     try {
-      d = decide(job, now);
+      d = decide(job, now, teachers.has(job.runDir));
     } catch (e) {
       if (e instanceof BusyRunError) return { job, kind: 'busy', epochsDone: e.epochsDone, quietMs: e.quietMs };
       return { job, kind: 'problem', message: (e as Error).message };
@@ -39,7 +41,8 @@ export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number
     const full = estimate(job);
     const epochs = job.config.schedule.epochs;
     const seconds = first ? 0 : full === null ? null : (full * (epochs - d.epochsDone)) / epochs;
-    return { job, kind: 'train', epochsDone: d.epochsDone, seconds, sharedWith: first };
+    const weightsGone = teachers.has(job.runDir) && decide(job, now).action === 'skip';
+    return { job, kind: 'train', epochsDone: d.epochsDone, seconds, sharedWith: first, weightsGone };
   });
 }
 
@@ -59,6 +62,7 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
     else {
       const from = s.epochsDone > 0 ? `train from epoch ${s.epochsDone + 1} of ${epochs}` : `train ${epochs} epochs`;
       what = `${from}, ${s.seconds === null ? 'no estimate (preset never recorded)' : `~${minutes(s.seconds)}`}`;
+      if (s.weightsGone) what += ` (${WEIGHTS_GONE})`;
     }
     return [label(j), j.runDir, what];
   });

@@ -1,7 +1,7 @@
 // `ladet repro ... plan=true`: what each row × seed would do and the training time ahead, from files alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { presetMeanSeconds } from '../../src/repro/cost.js';
@@ -95,6 +95,32 @@ test('plan=true: recorded, to collect, train from the epoch reached, busy, share
       '9 row × seed results: 2 recorded, 1 to collect, 3 trainings to run, 1 being trained elsewhere, 1 that cannot run.',
       'Training ahead: ~0.8 h at the recorded pace (2 runs side by side on this machine, so ~0.4 h wall clock with 2 such commands running), plus 1 without an estimate.',
     ]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('plan=true: a recorded teacher without weights is shown as trained again while a student still needs it', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ladet-status-'));
+  try {
+    const jobs = planJobs(getStudy('table3'), { overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res'), seeds: [1], rows: ['lad'] });
+    const [teacher, lad] = jobs as [Job, Job];
+    writeRecord(teacher.resultPath, record(teacher, 0.335, 1300));
+    const st = jobStatuses(jobs, () => 1300);
+    assert.deepEqual(st.map((s) => `${s.job.row.id}:${s.kind}`), ['teacher:train', 'lad:train']);
+    assert.equal(st[0]!.kind === 'train' && st[0]!.weightsGone, true);
+    assert.equal(st[1]!.kind === 'train' && st[1]!.weightsGone, false);
+    const lines = renderStatus(st, 2);
+    assert.match(lines[0]!, /^table3 teacher seed 0 .* train 6 epochs, ~22 min \(recorded, but its weights are not here and later rows read them\)$/);
+    assert.match(lines.at(-1)!, /^Training ahead: ~0\.7 h /);
+
+    // with the weights back it is only recorded; with the student recorded too, nothing needs them
+    mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
+    writeFileSync(join(teacher.runDir, 'weights', 'last.safetensors'), 'w');
+    assert.deepEqual(jobStatuses(jobs, () => 1300).map((s) => s.kind), ['recorded', 'train']);
+    rmSync(join(teacher.runDir, 'weights'), { recursive: true });
+    writeRecord(lad.resultPath, record(lad, 0.36, 3200));
+    assert.deepEqual(jobStatuses(jobs, () => 1300).map((s) => s.kind), ['recorded', 'recorded']);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

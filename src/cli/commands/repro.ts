@@ -163,7 +163,7 @@ type Plan = { study: { name: string }; jobs: Job[] };
 
 /** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
 async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
-  const { runJob, teachersNeeded } = await import('../../repro/run.js');
+  const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
   const { readRecordIfAny } = await import('../../repro/record.js');
   let progress: ProgressDisplay | null = null;
@@ -181,7 +181,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         const outcome = await runJob(job, async (j) => {
           progress = new ProgressDisplay();
           const d = progress;
-          d.message(`${head}: training (resume=true)${needWeights && readRecordIfAny(j.resultPath) ? ': recorded, but its weights are not here and later rows read them' : ''}`);
+          d.message(`${head}: training (resume=true)${needWeights && readRecordIfAny(j.resultPath) ? `: ${WEIGHTS_GONE}` : ''}`);
           const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
           ctrlC.attach(run);
           try {
