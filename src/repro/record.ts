@@ -43,6 +43,8 @@ export const ResultRecordSchema = z
     finished: z.string(),
     /** when this record was written */
     recorded: z.string(),
+    /** a distillation row trained by repro: the teacher weights file it read, by content (absent in older records) */
+    teacherWeights: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   })
   .strict();
 
@@ -50,6 +52,14 @@ export type ResultRecord = z.infer<typeof ResultRecordSchema>;
 
 export function resultPath(resultsDir: string, table: string, row: string, seed: number): string {
   return join(resultsDir, table, `${row}_s${seed}.json`);
+}
+
+/**
+ * Where the result of a recorded teacher trained again (for weights a fresh clone lacks) goes: beside its record,
+ * which stays as it is, since the students recorded before read the weights that record describes.
+ */
+export function retrainedPath(path: string): string {
+  return path.replace(/\.json$/, '.retrained.json');
 }
 
 /** Reads and validates a result file; any problem is an error naming the file (and the field). */

@@ -4,7 +4,9 @@
 import { UsageError } from '../cli/args.js';
 import { gitState, type GitState } from './git.js';
 import type { Job } from './plan.js';
-import { readRecordIfAny, writeRecord, type ResultRecord } from './record.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readRecordIfAny, retrainedPath, writeRecord, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
 import { runWeights } from '../engine/run_dir.js';
 
@@ -86,8 +88,8 @@ export type TrainJob = (job: Job) => Promise<{ stopped: boolean }>;
 export type JobOutcome =
   | { kind: 'skipped'; record: ResultRecord }
   | { kind: 'collected'; record: ResultRecord }
-  /** `replaced`: the result file this training overwrote (a teacher retrained for its missing weights) */
-  | { kind: 'trained'; record: ResultRecord; replaced: ResultRecord | null }
+  /** `kept`: a teacher trained again for its missing weights keeps this record (the new one went to `path`) */
+  | { kind: 'trained'; record: ResultRecord; path: string; kept: ResultRecord | null }
   | { kind: 'stopped' };
 
 /** How plan=true and the training line describe a teacher trained again for its missing weights. */
@@ -120,12 +122,18 @@ export async function runJob(job: Job, train: TrainJob, git: () => GitState = gi
     writeRecord(job.resultPath, record);
     return { kind: 'collected', record };
   }
-  const replaced = readRecordIfAny(job.resultPath);
+  const prev = readRecordIfAny(job.resultPath);
+  const kept = prev && prev.configHash === job.hash ? prev : null; // only a weights-gone retrain trains a recorded job
   const r = await train(job);
   if (r.stopped) return { kind: 'stopped' };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
   if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);
   const record = recordOf(job, st.run, git(), true);
-  writeRecord(job.resultPath, record);
-  return { kind: 'trained', record, replaced };
+  if (job.teacherRunDir !== null) {
+    const file = runWeights(job.teacherRunDir);
+    if (file !== null) record.teacherWeights = { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  }
+  const path = kept ? retrainedPath(job.resultPath) : job.resultPath;
+  writeRecord(path, record);
+  return { kind: 'trained', record, path, kept };
 }

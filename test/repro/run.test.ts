@@ -224,13 +224,27 @@ test('a recorded teacher whose weights are gone is trained again when a student 
       return { stopped: false };
     }, git, undefined, true);
     assert.equal(retrained.kind, 'trained');
-    assert.deepEqual(retrained.kind === 'trained' && retrained.replaced, recorded);
+    // the record the earlier students were trained against stays; the retraining is recorded beside it
+    assert.deepEqual(retrained.kind === 'trained' && retrained.kept, recorded);
+    assert.deepEqual(readRecord(teacher.resultPath), recorded);
+    const beside = join(tmp, 'res', 'table2', 'teacher_s0.retrained.json');
+    assert.equal(retrained.kind === 'trained' && retrained.path, beside);
+    assert.equal(readRecord(beside).trainedByRepro, true);
     // with weights back, it is skipped even when needed
     assert.equal(decide(teacher, Date.now(), true).action, 'skip');
 
+    // a student trained now records which teacher weights it read, by content
+    const trained = await runJob(lad, async () => {
+      fakeRun(lad.runDir, lad.hash, 6);
+      return { stopped: false };
+    }, git);
+    assert.equal(trained.kind === 'trained' && trained.path, lad.resultPath);
+    assert.deepEqual(readRecord(lad.resultPath).teacherWeights, {
+      file: join(teacher.runDir, 'weights', 'best.safetensors'),
+      sha256: createHash('sha256').update('weights').digest('hex'),
+    });
+
     // once the student is recorded, nothing needs the teacher's weights
-    fakeRun(lad.runDir, lad.hash, 6);
-    await runJob(lad, mustNotTrain, git);
     rmSync(join(teacher.runDir, 'weights'), { recursive: true });
     assert.equal(teachersNeeded([teacher, lad]).size, 0);
   } finally {

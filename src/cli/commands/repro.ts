@@ -202,14 +202,15 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         }
         const ap = (outcome.record.metrics.AP * 100).toFixed(1);
         const what = outcome.kind === 'skipped' ? 'already recorded' : outcome.kind === 'collected' ? 'collected the finished run' : 'trained';
-        print(`${head}: ${what}, AP ${ap} -> ${job.resultPath}`);
-        if (outcome.kind === 'trained' && outcome.replaced) {
-          const before = outcome.replaced.metrics.AP;
-          const at = outcome.replaced.gitCommit?.slice(0, 7) ?? 'unknown';
+        print(`${head}: ${what}, AP ${ap} -> ${outcome.kind === 'trained' ? outcome.path : job.resultPath}`);
+        if (outcome.kind === 'trained' && outcome.kept) {
+          const before = outcome.kept.metrics.AP;
+          const at = outcome.kept.gitCommit?.slice(0, 7) ?? 'unknown';
           print(
-            before === outcome.record.metrics.AP
-              ? `${head}: the same AP as the result it replaces (commit ${at})`
-              : `${head}: warning: the result it replaces had AP ${(before * 100).toFixed(2)} (commit ${at}), this training ${(outcome.record.metrics.AP * 100).toFixed(2)}: rows trained earlier read the old weights`,
+            `${head}: trained again for its missing weights; ${job.resultPath} (commit ${at}) is kept` +
+              (before === outcome.record.metrics.AP
+                ? ', and this training reproduced its AP exactly'
+                : `: it had AP ${(before * 100).toFixed(2)}, this training ${(outcome.record.metrics.AP * 100).toFixed(2)} (rows recorded before read the old weights; rows trained now record the new ones' sha256)`),
           );
         }
         // keep the table current while a long reproduction runs (the last one is written below)
