@@ -1,11 +1,11 @@
 // One row × seed of a study: skip it when its result file already records this config hash; collect it when its
 // run directory holds a finished run of this config (a run trained earlier, e.g. by `ladet train`); otherwise train
 // it (resume=true continues an interrupted run) and then collect it. Collecting writes the result JSON.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli/args.js';
 import { gitState, type GitState } from './git.js';
 import type { Job } from './plan.js';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readRecordIfAny, retrainedPath, writeRecord, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
 import { runWeights } from '../engine/run_dir.js';
@@ -36,8 +36,8 @@ export class BusyRunError extends UsageError {
 /**
  * What to do for `job`, from its result file and run directory alone (no training, no libtorch). `needWeights`: a
  * later job reads this run's weights (it is their teacher). Run directories are not committed, so on a fresh clone a
- * recorded teacher has none: it is then trained again (seed 0, one thread: deterministic for the same code), rather
- * than letting its students fail on missing weights.
+ * recorded teacher has none: it is then trained again rather than letting its students fail on missing weights
+ * (deterministic on one machine only: on another CPU it ends slightly apart, so runJob keeps the old record).
  */
 export function decide(job: Job, now: number = Date.now(), needWeights = false): Decision {
   const weightsGone = needWeights && runWeights(job.runDir) === null;
