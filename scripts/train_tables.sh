@@ -2,8 +2,11 @@
 # Trains the whole paper study (`ladet repro`, seeds 0-2 of table2, table3, colad, cop) in two lanes side by side,
 # one intra-op thread each (repro's threads=1: on this 2-core machine two spinning threads stall each other), in the
 # background, and regenerates the tables and the README sections when both lanes end. Resumable: run it again after
-# a stop and each lane skips what is recorded, collects finished runs and continues interrupted ones. Ctrl-C (or
-# `kill -INT` of the lanes' node processes) saves the runs in progress.
+# a stop and each lane skips what is recorded, collects finished runs and continues interrupted ones. Ctrl-C in the
+# terminal saves the runs in progress and stops. Started in the background (nohup ... &), the script cannot trap
+# SIGINT (ignored on entry), so stop it with
+#   touch runs/study/STOP && pkill -INT -f 'dist/src/cli/main.js repro'
+# (the trainers save, the lanes see STOP and end, the script then regenerates the tables).
 #   bash scripts/train_tables.sh            # start both lanes; logs in runs/study/lane{1,2}.log
 #   tail -f runs/study/lane1.log
 # Lane 1 starts with the distillation tables (their teachers are trained there first when their weights are missing,
