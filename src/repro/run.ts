@@ -13,7 +13,8 @@ import { runWeights } from '../engine/run_dir.js';
 export type Decision =
   | { action: 'skip'; record: ResultRecord }
   | { action: 'collect'; run: FinishedRun }
-  | { action: 'train'; epochsDone: number };
+  /** `retrainOf`: set when a recorded job trains again because its weights are gone (see needWeights) */
+  | { action: 'train'; epochsDone: number; retrainOf?: ResultRecord };
 
 /**
  * An unfinished run written to this recently (and not stopped by Ctrl-C) is taken to be training in another process
@@ -42,10 +43,12 @@ export class BusyRunError extends UsageError {
 export function decide(job: Job, now: number = Date.now(), needWeights = false): Decision {
   const weightsGone = needWeights && runWeights(job.runDir) === null;
   const rec = readRecordIfAny(job.resultPath);
-  if (rec && rec.configHash === job.hash && !weightsGone) return { action: 'skip', record: rec };
+  const recorded = rec !== null && rec.configHash === job.hash;
+  if (recorded && !weightsGone) return { action: 'skip', record: rec };
+  const train = (epochsDone: number): Decision => (recorded ? { action: 'train', epochsDone, retrainOf: rec } : { action: 'train', epochsDone });
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
-  if (st.state === 'finished') return weightsGone ? { action: 'train', epochsDone: 0 } : { action: 'collect', run: st.run };
-  if (st.state === 'absent') return { action: 'train', epochsDone: 0 };
+  if (st.state === 'finished') return weightsGone ? train(0) : { action: 'collect', run: st.run };
+  if (st.state === 'absent') return train(0);
   const quiet = now - st.lastWrite;
   if (!st.stopped && quiet < BUSY_MS) {
     throw new BusyRunError(
@@ -55,7 +58,7 @@ export function decide(job: Job, now: number = Date.now(), needWeights = false):
       quiet,
     );
   }
-  return { action: 'train', epochsDone: st.epochsDone };
+  return train(st.epochsDone);
 }
 
 export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRepro: boolean, now: Date = new Date()): ResultRecord {
@@ -83,7 +86,7 @@ export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRep
 }
 
 /** Trains a job's run with resume=true; `stopped` when the user asked it to stop (Ctrl-C). */
-export type TrainJob = (job: Job) => Promise<{ stopped: boolean }>;
+export type TrainJob = (job: Job, retrainOf: ResultRecord | null) => Promise<{ stopped: boolean }>;
 
 export type JobOutcome =
   | { kind: 'skipped'; record: ResultRecord }
@@ -122,9 +125,8 @@ export async function runJob(job: Job, train: TrainJob, git: () => GitState = gi
     writeRecord(job.resultPath, record);
     return { kind: 'collected', record };
   }
-  const prev = readRecordIfAny(job.resultPath);
-  const kept = prev && prev.configHash === job.hash ? prev : null; // only a weights-gone retrain trains a recorded job
-  const r = await train(job);
+  const kept = d.retrainOf ?? null;
+  const r = await train(job, kept);
   if (r.stopped) return { kind: 'stopped' };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
   if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);

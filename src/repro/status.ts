@@ -41,8 +41,7 @@ export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number
     const full = estimate(job);
     const epochs = job.config.schedule.epochs;
     const seconds = first ? 0 : full === null ? null : (full * (epochs - d.epochsDone)) / epochs;
-    const weightsGone = teachers.has(job.runDir) && decide(job, now).action === 'skip';
-    return { job, kind: 'train', epochsDone: d.epochsDone, seconds, sharedWith: first, weightsGone };
+    return { job, kind: 'train', epochsDone: d.epochsDone, seconds, sharedWith: first, weightsGone: d.retrainOf !== undefined };
   });
 }
 

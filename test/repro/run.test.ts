@@ -214,11 +214,12 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     // the student is not recorded: it reads the teacher, so the teacher must be trained again
     assert.deepEqual([...teachersNeeded([teacher, lad])], [teacher.runDir]);
     assert.equal(decide(teacher).action, 'skip'); // nobody asks for its weights: the record stands
-    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0 });
+    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0, retrainOf: recorded });
     // a finished log without weights (someone deleted weights/) is no teacher either
     fakeRun(teacher.runDir, teacher.hash, 6);
-    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0 });
-    const retrained = await runJob(teacher, async () => {
+    assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0, retrainOf: recorded });
+    const retrained = await runJob(teacher, async (_job, retrainOf) => {
+      assert.deepEqual(retrainOf, recorded); // the trainer is told it retrains a recorded run
       mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
       writeFileSync(join(teacher.runDir, 'weights', 'best.safetensors'), 'weights');
       return { stopped: false };

@@ -165,7 +165,6 @@ type Plan = { study: { name: string }; jobs: Job[] };
 async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
   const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
-  const { readRecordIfAny } = await import('../../repro/record.js');
   let progress: ProgressDisplay | null = null;
   const ctrlC = new StopOnCtrlC((line) => (progress ? progress.message(line) : print(line)));
   try {
@@ -178,10 +177,10 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         k++;
         const head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
         const needWeights = teachers.has(job.runDir);
-        const outcome = await runJob(job, async (j) => {
+        const outcome = await runJob(job, async (j, retrainOf) => {
           progress = new ProgressDisplay();
           const d = progress;
-          d.message(`${head}: training (resume=true)${needWeights && readRecordIfAny(j.resultPath) ? `: ${WEIGHTS_GONE}` : ''}`);
+          d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
           const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
           ctrlC.attach(run);
           try {
