@@ -42,7 +42,7 @@ export interface PlanOptions {
 
 /** The seeds a row is run (and reported) with. */
 export function seedsOf(row: StudyRow, seeds: readonly number[]): readonly number[] {
-  return row.seeds ?? seeds;
+  return row.seeds ?? seeds.filter((s) => s >= (row.firstSeed ?? 0));
 }
 
 export function planJobs(study: Study, opts: PlanOptions): Job[] {
@@ -71,7 +71,7 @@ export function planJobs(study: Study, opts: PlanOptions): Job[] {
   // teachers (and fixed-seed rows) first: distillation rows read the teacher's finished weights
   for (const row of chosen) if (row.teacher) add(job(rowById(study, row.teacher), 0));
   for (const row of chosen) if (row.seeds) for (const s of row.seeds) add(job(row, s));
-  for (const s of opts.seeds) for (const row of chosen) if (!row.seeds) add(job(row, s));
+  for (const s of opts.seeds) for (const row of chosen) if (!row.seeds && seedsOf(row, [s]).length) add(job(row, s));
   return order;
 }
 
@@ -91,6 +91,9 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
     if (resolve(weights) !== resolve(t.runDir)) overrides['distill.teacher.weights'] = t.runDir;
   }
   const config = loadConfig(row.config, overrides);
+  if (row.net !== undefined && config.distill.strategy !== 'colad') {
+    throw new Error(`${row.config}: study ${study.name} row ${row.id} reports network ${row.net} of a CoLAD run, but the preset's distill.strategy is ${config.distill.strategy}`);
+  }
   return {
     study: study.name,
     row,

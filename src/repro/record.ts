@@ -45,6 +45,8 @@ export const ResultRecordSchema = z
     recorded: z.string(),
     /** a distillation row trained by repro: the teacher weights file it read, by content (absent in older records) */
     teacherWeights: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+    /** a row reporting another network of a CoLAD run than the run evaluated: that network (metrics are its own) */
+    net: z.union([z.literal(1), z.literal(2)]).optional(),
   })
   .strict();
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli/args.js';
 import { gitState, type GitState } from './git.js';
 import type { Job } from './plan.js';
-import { readRecordIfAny, retrainedPath, writeRecord, type ResultRecord } from './record.js';
+import { readRecordIfAny, retrainedPath, writeRecord, type MetricKey, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
 import { runWeights } from '../engine/run_dir.js';
 
@@ -62,7 +62,7 @@ export function decide(job: Job, now: number = Date.now(), needWeights = false):
 }
 
 export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRepro: boolean, now: Date = new Date()): ResultRecord {
-  return {
+  const rec: ResultRecord = {
     format: 'ladet-repro-result',
     version: 1,
     table: job.study,
@@ -83,10 +83,24 @@ export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRep
     finished: run.finished,
     recorded: now.toISOString(),
   };
+  if (job.row.net !== undefined) rec.net = job.row.net;
+  return rec;
 }
 
 /** Trains a job's run with resume=true; `stopped` when the user asked it to stop (Ctrl-C). */
 export type TrainJob = (job: Job, retrainOf: ResultRecord | null) => Promise<{ stopped: boolean }>;
+
+/** COCO bbox stats of network `net` of a job's finished CoLAD run at its final weights, on the val split. */
+export type EvaluateNet = (job: Job, net: 1 | 2) => Promise<Record<MetricKey, number>>;
+
+export interface RunJobOptions {
+  git?: () => GitState;
+  now?: number;
+  /** later jobs read this run's weights (see decide) */
+  needWeights?: boolean;
+  /** scores a row that reports another network of a CoLAD run than the run evaluated (StudyRow.net) */
+  evaluate?: EvaluateNet;
+}
 
 export type JobOutcome =
   | { kind: 'skipped'; record: ResultRecord }
@@ -117,11 +131,20 @@ export function teachersNeeded(jobs: readonly Job[], now?: number): Set<string> 
   return need;
 }
 
-export async function runJob(job: Job, train: TrainJob, git: () => GitState = gitState, now?: number, needWeights = false): Promise<JobOutcome> {
-  const d = decide(job, now, needWeights);
+/** The run's result as the job's row reports it: for a row of another CoLAD network, that network evaluated. */
+async function scored(job: Job, run: FinishedRun, evaluate: EvaluateNet | undefined): Promise<FinishedRun> {
+  const net = job.row.net;
+  if (net === undefined) return run;
+  if (!evaluate) throw new Error(`${job.study} ${job.row.id}: the row reports network ${net} of ${job.runDir}, and no evaluator was given to score it`);
+  return { ...run, metrics: await evaluate(job, net) };
+}
+
+export async function runJob(job: Job, train: TrainJob, opts: RunJobOptions = {}): Promise<JobOutcome> {
+  const git = opts.git ?? gitState;
+  const d = decide(job, opts.now, opts.needWeights ?? false);
   if (d.action === 'skip') return { kind: 'skipped', record: d.record };
   if (d.action === 'collect') {
-    const record = recordOf(job, d.run, git(), false);
+    const record = recordOf(job, await scored(job, d.run, opts.evaluate), git(), false);
     writeRecord(job.resultPath, record);
     return { kind: 'collected', record };
   }
@@ -130,7 +153,7 @@ export async function runJob(job: Job, train: TrainJob, git: () => GitState = gi
   if (r.stopped) return { kind: 'stopped' };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
   if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);
-  const record = recordOf(job, st.run, git(), true);
+  const record = recordOf(job, await scored(job, st.run, opts.evaluate), git(), true);
   if (job.teacherRunDir !== null) {
     const file = runWeights(job.teacherRunDir);
     if (file !== null) record.teacherWeights = { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };

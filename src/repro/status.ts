@@ -7,7 +7,8 @@ import { BusyRunError, decide, teachersNeeded, WEIGHTS_GONE } from './run.js';
 
 export type JobStatus =
   | { job: Job; kind: 'recorded'; ap: number }
-  | { job: Job; kind: 'collect'; ap: number }
+  /** `ap`: null for a row of another CoLAD network, which collecting evaluates */
+  | { job: Job; kind: 'collect'; ap: number | null }
   /** `seconds`: estimated training time left (null: no recorded run of this preset); `sharedWith`: an earlier job
    * of the list with the same run directory, which trains it (this one is then collected, at no extra cost) */
   /** `weightsGone`: a recorded teacher trained again because later jobs read its weights and they are not here */
@@ -35,7 +36,7 @@ export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number
       return { job, kind: 'problem', message: (e as Error).message };
     }
     if (d.action === 'skip') return { job, kind: 'recorded', ap: d.record.metrics.AP };
-    if (d.action === 'collect') return { job, kind: 'collect', ap: d.run.metrics.AP };
+    if (d.action === 'collect') return { job, kind: 'collect', ap: job.row.net === undefined ? d.run.metrics.AP : null };
     const first = trainedBy.get(job.runDir) ?? null;
     if (!first) trainedBy.set(job.runDir, job);
     const full = estimate(job);
@@ -54,7 +55,7 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
     const epochs = j.config.schedule.epochs;
     let what: string;
     if (s.kind === 'recorded') what = `recorded, AP ${(s.ap * 100).toFixed(1)}`;
-    else if (s.kind === 'collect') what = `finished, to collect: AP ${(s.ap * 100).toFixed(1)}`;
+    else if (s.kind === 'collect') what = s.ap === null ? `finished, to collect: evaluates network ${s.job.row.net}` : `finished, to collect: AP ${(s.ap * 100).toFixed(1)}`;
     else if (s.kind === 'busy') what = `being trained by another process (${s.epochsDone}/${epochs} epochs done, written ${Math.round(s.quietMs / 1000)} s ago)`;
     else if (s.kind === 'problem') what = `cannot run: ${s.message}`;
     else if (s.sharedWith) what = `trained with ${label(s.sharedWith)} (same run)`;

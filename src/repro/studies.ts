@@ -18,6 +18,14 @@ export interface StudyRow {
   seeds?: readonly number[];
   /** id of the row whose seed-0 run supplies this row's teacher weights (it is run first) */
   teacher?: string;
+  /**
+   * The network of a CoLAD run this row reports, when not the one the run evaluates itself (distill.colad.evalNet):
+   * the row shares its run directory with the row of the same preset and is scored by evaluating that network at
+   * the run's final weights.
+   */
+  net?: 1 | 2;
+  /** seeds below this one are left out of the row (their runs predate it and their weights are gone) */
+  firstSeed?: number;
 }
 
 /** The paper's claim that row `better` beats row `worse`, written as `text` ("soft-label < baseline 1x"). */
@@ -45,7 +53,7 @@ export interface Study {
   paper: string;
   rows: readonly StudyRow[];
   claims: readonly Claim[];
-  grid?: Grid;
+  grids?: readonly Grid[];
 }
 
 const table2: Study = {
@@ -88,21 +96,50 @@ const table3: Study = {
 };
 
 const COLAD_PAIR = 'R18w25 + R18w50';
+const COLAD_PRESETS = {
+  pair_local_stdmean: 'configs/colad/colad_r18w25_pair_local_stdmean.yaml',
+  local_stdmean: 'configs/colad/colad_r18w25_r18w50_local_stdmean.yaml',
+  local_fisher: 'configs/colad/colad_r18w25_r18w50_local_fisher.yaml',
+  network_stdmean: 'configs/colad/colad_r18w25_r18w50_network_stdmean.yaml',
+  network_fisher: 'configs/colad/colad_r18w25_r18w50_network_fisher.yaml',
+  cop_local_stdmean: 'configs/colad/colad_r18w25_r18w50cop_local_stdmean.yaml',
+} as const;
+/**
+ * Network 1 of each CoLAD run (the table's other rows score network 2). Recorded from seed 1 on: the seed-0 runs
+ * were trained before repro evaluated network 1, on a machine whose run directories are gone.
+ */
+const NET1_FIRST_SEED = 1;
+const net1 = (id: keyof typeof COLAD_PRESETS, label: string, short: string): StudyRow => ({
+  id: `${id}_net1`,
+  label,
+  short,
+  config: COLAD_PRESETS[id],
+  paperAP: null,
+  net: 1,
+  firstSeed: NET1_FIRST_SEED,
+});
 const colad: Study = {
   name: 'colad',
   title: 'CoLAD: two networks trained together vs each alone',
   setting:
-    'fashion-det at 160 px, 6 epochs, both networks from random init; a CoLAD run evaluates network 2 (the second-named network), so it is compared with that network trained alone',
+    'fashion-det at 160 px, 6 epochs, both networks from random init; a CoLAD run evaluates network 2 (the second-named network), so it is compared with that network trained alone; ' +
+    `the rows marked net 1 evaluate the same runs' network 1 at their final weights (from seed ${NET1_FIRST_SEED}: the seed-0 runs' weights were not kept)`,
   paper: 'the CoLAD paper (COCO); the project notes hold no CoLAD numbers, so the column is empty',
   rows: [
     { id: 'alone_r18w25', label: 'R18w25 alone (PAA)', short: 'R18w25 alone', config: 'configs/paa_r18_fashion_mini.yaml', paperAP: null },
     { id: 'alone_r18w50', label: 'R18w50 alone (PAA)', short: 'R18w50 alone', config: 'configs/demo/teacher_r18w50.yaml', paperAP: null },
-    { id: 'pair_local_stdmean', label: 'CoLAD R18w25 + R18w25, local, std/mean (net 2: R18w25)', short: 'CoLAD R18w25 pair', config: 'configs/colad/colad_r18w25_pair_local_stdmean.yaml', paperAP: null },
-    { id: 'local_stdmean', label: `CoLAD ${COLAD_PAIR}, local, std/mean (net 2: R18w50)`, short: 'CoLAD local std/mean', config: 'configs/colad/colad_r18w25_r18w50_local_stdmean.yaml', paperAP: null },
-    { id: 'local_fisher', label: `CoLAD ${COLAD_PAIR}, local, Fisher (net 2: R18w50)`, short: 'CoLAD local Fisher', config: 'configs/colad/colad_r18w25_r18w50_local_fisher.yaml', paperAP: null },
-    { id: 'network_stdmean', label: `CoLAD ${COLAD_PAIR}, network, std/mean (net 2: R18w50)`, short: 'CoLAD network std/mean', config: 'configs/colad/colad_r18w25_r18w50_network_stdmean.yaml', paperAP: null },
-    { id: 'network_fisher', label: `CoLAD ${COLAD_PAIR}, network, Fisher (net 2: R18w50)`, short: 'CoLAD network Fisher', config: 'configs/colad/colad_r18w25_r18w50_network_fisher.yaml', paperAP: null },
-    { id: 'cop_local_stdmean', label: 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 2: R18w50 COP + IoU)', short: 'CoLAD R18w50-COP', config: 'configs/colad/colad_r18w25_r18w50cop_local_stdmean.yaml', paperAP: null },
+    { id: 'pair_local_stdmean', label: 'CoLAD R18w25 + R18w25, local, std/mean (net 2: R18w25)', short: 'CoLAD R18w25 pair', config: COLAD_PRESETS.pair_local_stdmean, paperAP: null },
+    { id: 'local_stdmean', label: `CoLAD ${COLAD_PAIR}, local, std/mean (net 2: R18w50)`, short: 'CoLAD local std/mean', config: COLAD_PRESETS.local_stdmean, paperAP: null },
+    { id: 'local_fisher', label: `CoLAD ${COLAD_PAIR}, local, Fisher (net 2: R18w50)`, short: 'CoLAD local Fisher', config: COLAD_PRESETS.local_fisher, paperAP: null },
+    { id: 'network_stdmean', label: `CoLAD ${COLAD_PAIR}, network, std/mean (net 2: R18w50)`, short: 'CoLAD network std/mean', config: COLAD_PRESETS.network_stdmean, paperAP: null },
+    { id: 'network_fisher', label: `CoLAD ${COLAD_PAIR}, network, Fisher (net 2: R18w50)`, short: 'CoLAD network Fisher', config: COLAD_PRESETS.network_fisher, paperAP: null },
+    { id: 'cop_local_stdmean', label: 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 2: R18w50 COP + IoU)', short: 'CoLAD R18w50-COP', config: COLAD_PRESETS.cop_local_stdmean, paperAP: null },
+    net1('pair_local_stdmean', 'CoLAD R18w25 + R18w25, local, std/mean (net 1: R18w25)', 'CoLAD R18w25 pair, net 1'),
+    net1('local_stdmean', `CoLAD ${COLAD_PAIR}, local, std/mean (net 1: R18w25)`, 'CoLAD local std/mean, net 1'),
+    net1('local_fisher', `CoLAD ${COLAD_PAIR}, local, Fisher (net 1: R18w25)`, 'CoLAD local Fisher, net 1'),
+    net1('network_stdmean', `CoLAD ${COLAD_PAIR}, network, std/mean (net 1: R18w25)`, 'CoLAD network std/mean, net 1'),
+    net1('network_fisher', `CoLAD ${COLAD_PAIR}, network, Fisher (net 1: R18w25)`, 'CoLAD network Fisher, net 1'),
+    net1('cop_local_stdmean', 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 1: R18w25)', 'CoLAD R18w50-COP, net 1'),
   ],
   claims: [
     { text: 'CoLAD R18w25 pair > R18w25 alone', better: 'pair_local_stdmean', worse: 'alone_r18w25' },
@@ -112,17 +149,35 @@ const colad: Study = {
     { text: 'CoLAD network Fisher > R18w50 alone', better: 'network_fisher', worse: 'alone_r18w50' },
     // no COP-R18w50 preset trains alone: the nearest network alone is the PAA one
     { text: 'CoLAD R18w50-COP > R18w50 alone (PAA head)', better: 'cop_local_stdmean', worse: 'alone_r18w50' },
+    { text: 'CoLAD R18w25 pair, net 1 > R18w25 alone', better: 'pair_local_stdmean_net1', worse: 'alone_r18w25' },
+    { text: 'CoLAD local std/mean, net 1 > R18w25 alone', better: 'local_stdmean_net1', worse: 'alone_r18w25' },
+    { text: 'CoLAD local Fisher, net 1 > R18w25 alone', better: 'local_fisher_net1', worse: 'alone_r18w25' },
+    { text: 'CoLAD network std/mean, net 1 > R18w25 alone', better: 'network_stdmean_net1', worse: 'alone_r18w25' },
+    { text: 'CoLAD network Fisher, net 1 > R18w25 alone', better: 'network_fisher_net1', worse: 'alone_r18w25' },
+    { text: 'CoLAD R18w50-COP, net 1 > R18w25 alone', better: 'cop_local_stdmean_net1', worse: 'alone_r18w25' },
   ],
-  grid: {
-    title: `switch × criterion, ${COLAD_PAIR} (network 2, AP)`,
-    corner: 'switch',
-    colHeads: ['std/mean', 'Fisher'],
-    rowHeads: ['local', 'network'],
-    cells: [
-      ['local_stdmean', 'local_fisher'],
-      ['network_stdmean', 'network_fisher'],
-    ],
-  },
+  grids: [
+    {
+      title: `switch × criterion, ${COLAD_PAIR} (network 2: R18w50, AP)`,
+      corner: 'switch',
+      colHeads: ['std/mean', 'Fisher'],
+      rowHeads: ['local', 'network'],
+      cells: [
+        ['local_stdmean', 'local_fisher'],
+        ['network_stdmean', 'network_fisher'],
+      ],
+    },
+    {
+      title: `switch × criterion, ${COLAD_PAIR} (network 1: R18w25, AP)`,
+      corner: 'switch',
+      colHeads: ['std/mean', 'Fisher'],
+      rowHeads: ['local', 'network'],
+      cells: [
+        ['local_stdmean_net1', 'local_fisher_net1'],
+        ['network_stdmean_net1', 'network_fisher_net1'],
+      ],
+    },
+  ],
 };
 
 const cop: Study = {

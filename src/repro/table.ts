@@ -3,6 +3,7 @@
 // from. Pure and deterministic (no dates), so regenerating from the same result files gives the same text.
 import type { ResultRecord } from './record.js';
 import type { ClaimSummary, RowSummary, Stat, StudySummary } from './summary.js';
+import type { Grid } from './studies.js';
 
 export interface TableSources {
   /** the folder the result files were read from, as shown in the text */
@@ -56,9 +57,7 @@ function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
   return line;
 }
 
-function gridLines(s: StudySummary): string[] {
-  const g = s.study.grid;
-  if (!g) return [];
+function gridLines(s: StudySummary, g: Grid): string[] {
   const cell = (id: string): string => {
     const r = s.rows.find((x) => x.row.id === id);
     if (!r) throw new Error(`study ${s.study.name}: the grid names unknown row ${id}`);
@@ -97,7 +96,7 @@ export function renderBody(s: StudySummary, src: TableSources): string {
     '|---|---|---|---:|---:|---:|---:|---:|',
     ...s.rows.map(rowLine),
     '',
-    ...gridLines(s),
+    ...(s.study.grids ?? []).flatMap((g) => gridLines(s, g)),
     'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; reversed: it is below minus that sum; otherwise within noise; with one seed in a row there is no spread yet, so a difference is only "ahead / behind at one seed"):',
     '',
     ...s.claims.map((c) => claimLine(c, s.rows)),

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js';
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 import { fakeRun } from './fake_run.js';
-import { planJobs, type Job } from '../../src/repro/plan.js';
+import { planJobs, seedsOf, type Job } from '../../src/repro/plan.js';
 import { readRecord, writeRecord, type ResultRecord } from '../../src/repro/record.js';
 import { BUSY_MS, decide, runJob, teachersNeeded } from '../../src/repro/run.js';
 import { getStudy } from '../../src/repro/studies.js';
@@ -92,7 +92,7 @@ test('skip, collect, train: the result file and the run directory decide; nothin
         log.write('epoch', { epoch: e, time: 200 });
       }
       return { stopped: false };
-    }, git, later);
+    }, { git, now: later });
     assert.equal(outcome.kind, 'trained');
     const rec = readRecord(job.resultPath);
     assert.deepEqual(rec.metrics, { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 });
@@ -106,13 +106,13 @@ test('skip, collect, train: the result file and the run directory decide; nothin
 
     // recorded with this hash: skipped, never trained
     assert.equal(decide(job).action, 'skip');
-    assert.equal((await runJob(job, mustNotTrain, git)).kind, 'skipped');
+    assert.equal((await runJob(job, mustNotTrain, { git })).kind, 'skipped');
 
     // recorded under another hash: not skipped; the finished run is collected again without training
     writeRecord(job.resultPath, { ...rec, configHash: 'f'.repeat(64), metrics: { ...rec.metrics, AP: 0.01 } });
     const d = decide(job);
     assert.equal(d.action, 'collect');
-    const again = await runJob(job, mustNotTrain, git);
+    const again = await runJob(job, mustNotTrain, { git });
     assert.equal(again.kind, 'collected');
     assert.equal(readRecord(job.resultPath).metrics.AP, 0.41);
     assert.equal(readRecord(job.resultPath).trainedByRepro, false);
@@ -125,7 +125,7 @@ test('a stopped training writes no result; a run of another config is refused by
   const tmp = tempDir();
   try {
     const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
-    assert.deepEqual(await runJob(job, async () => ({ stopped: true }), git), { kind: 'stopped' });
+    assert.deepEqual(await runJob(job, async () => ({ stopped: true }), { git }), { kind: 'stopped' });
     assert.equal(existsSync(job.resultPath), false);
 
     fakeRun(job.runDir, 'e'.repeat(64), 6);
@@ -206,7 +206,7 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     assert.equal(lad.teacherRunDir, teacher.runDir);
     // a fresh clone: the teacher's result file is committed, its run directory is not
     fakeRun(teacher.runDir, teacher.hash, 6);
-    const collected = await runJob(teacher, mustNotTrain, git);
+    const collected = await runJob(teacher, mustNotTrain, { git });
     assert.equal(collected.kind, 'collected');
     const recorded = (collected as { record: ResultRecord }).record;
     rmSync(teacher.runDir, { recursive: true });
@@ -223,7 +223,7 @@ test('a recorded teacher whose weights are gone is trained again when a student 
       mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
       writeFileSync(join(teacher.runDir, 'weights', 'best.safetensors'), 'weights');
       return { stopped: false };
-    }, git, undefined, true);
+    }, { git, needWeights: true });
     assert.equal(retrained.kind, 'trained');
     // the record the earlier students were trained against stays; the retraining is recorded beside it
     assert.deepEqual(retrained.kind === 'trained' && retrained.kept, recorded);
@@ -238,7 +238,7 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     const trained = await runJob(lad, async () => {
       fakeRun(lad.runDir, lad.hash, 6);
       return { stopped: false };
-    }, git);
+    }, { git });
     assert.equal(trained.kind === 'trained' && trained.path, lad.resultPath);
     assert.deepEqual(readRecord(lad.resultPath).teacherWeights, {
       file: join(teacher.runDir, 'weights', 'best.safetensors'),
@@ -248,6 +248,53 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     // once the student is recorded, nothing needs the teacher's weights
     rmSync(join(teacher.runDir, 'weights'), { recursive: true });
     assert.equal(teachersNeeded([teacher, lad]).size, 0);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("a row of a CoLAD run's other network shares the run, starts at its first seed and is scored by evaluating that network", async () => {
+  const tmp = tempDir();
+  try {
+    const study = getStudy('colad');
+    const jobs = planJobs(study, { seeds: [0, 1], rows: ['local_stdmean', 'local_stdmean_net1'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') });
+    // network 1 is recorded from seed 1 on: no job at seed 0, and its seed-1 job is the same run as network 2's
+    assert.deepEqual(jobs.map((j) => `${j.row.id}:${j.seed}`), ['local_stdmean:0', 'local_stdmean:1', 'local_stdmean_net1:1']);
+    const [, net2, net1] = jobs as [Job, Job, Job];
+    assert.equal(net1.runDir, net2.runDir);
+    assert.equal(net1.hash, net2.hash);
+    assert.equal(net1.resultPath, join(tmp, 'res', 'colad', 'local_stdmean_net1_s1.json'));
+    assert.deepEqual(seedsOf(net1.row, [0, 1, 2]), [1, 2]);
+
+    fakeRun(net2.runDir, net2.hash, 6);
+    const evaluated: string[] = [];
+    const evaluate = async (j: Job, net: 1 | 2) => {
+      evaluated.push(`${j.runDir}:${net}`);
+      return { AP: 0.25, AP50: 0.4, AP75: 0.3, APs: 0.2, APm: 0.3, APl: -1 };
+    };
+    // network 2's row takes the run's own final evaluation, without evaluating anything
+    const own = await runJob(net2, mustNotTrain, { git, evaluate });
+    assert.equal(own.kind === 'collected' && own.record.metrics.AP, 0.6);
+    assert.equal(own.kind === 'collected' && own.record.net, undefined);
+    assert.deepEqual(evaluated, []);
+    // network 1's row evaluates network 1 of that run and records it as such
+    const other = await runJob(net1, mustNotTrain, { git, evaluate });
+    assert.equal(other.kind, 'collected');
+    assert.deepEqual(evaluated, [`${net1.runDir}:1`]);
+    const rec = readRecord(net1.resultPath);
+    assert.deepEqual([rec.row, rec.net, rec.metrics.AP, rec.trainSeconds], ['local_stdmean_net1', 1, 0.25, readRecord(net2.resultPath).trainSeconds]);
+    // without an evaluator the row cannot be scored: an error, no record
+    rmSync(net1.resultPath);
+    await assert.rejects(runJob(net1, mustNotTrain, { git }), {
+      message: `colad local_stdmean_net1: the row reports network 1 of ${net1.runDir}, and no evaluator was given to score it`,
+    });
+    assert.equal(existsSync(net1.resultPath), false);
+
+    // a preset that is not CoLAD cannot have a network-1 row
+    const bad = { ...study, rows: [{ ...study.rows[0]!, id: 'x', net: 1 as const }] };
+    assert.throws(() => planJobs(bad, { seeds: [0], rows: null, overrides: {}, resultsDir: 'R' }), {
+      message: "configs/paa_r18_fashion_mini.yaml: study colad row x reports network 1 of a CoLAD run, but the preset's distill.strategy is self",
+    });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -125,3 +125,23 @@ test('plan=true: a recorded teacher without weights is shown as trained again wh
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test("plan=true: a finished CoLAD run is collected for its network-1 row by evaluating that network", () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ladet-repro-status-'));
+  try {
+    const jobs = planJobs(getStudy('colad'), { seeds: [1], rows: ['pair_local_stdmean', 'pair_local_stdmean_net1'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') });
+    const [net2, net1] = jobs as [Job, Job];
+    const before = jobStatuses(jobs, () => 1800);
+    // both rows wait for one training
+    assert.deepEqual(before.map((s) => s.kind), ['train', 'train']);
+    assert.equal(before[1]!.kind === 'train' && before[1]!.sharedWith, net2);
+    fakeRun(net2.runDir, net2.hash, 6);
+    const st = jobStatuses(jobs, () => 1800, Date.now() + 10 * 60 * 1000);
+    assert.equal(st[0]!.kind === 'collect' && st[0]!.ap, 0.6);
+    assert.equal(st[1]!.kind === 'collect' && st[1]!.ap, null); // network 2's AP is not network 1's
+    const lines = renderStatus(st, 2);
+    assert.match(lines[1]!, new RegExp(`^colad pair_local_stdmean_net1 seed 1  ${net1.runDir.replace(/[.]/g, '\\.')}  finished, to collect: evaluates network 1$`));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

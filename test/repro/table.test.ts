@@ -97,9 +97,12 @@ test('render: rows without results show dashes and orderings say no data', () =>
 test('the CoLAD grid puts switch × criterion side by side', () => {
   const colad = getStudy('colad');
   const rec = (row: string, seed: number, ap: number) => ({ ...records[0]!, table: 'colad', row, seed, metrics: { ...records[0]!.metrics, AP: ap } });
-  const recs = [rec('local_stdmean', 0, 0.4), rec('local_stdmean', 1, 0.42), rec('network_fisher', 0, 0.38)];
+  const recs = [rec('local_stdmean', 0, 0.4), rec('local_stdmean', 1, 0.42), rec('network_fisher', 0, 0.38), rec('local_fisher_net1', 1, 0.35)];
   const body = renderBody(summarize(colad, recs, () => [0, 1]), { dir: 'd/', records: recs, notes: [] });
-  assert.ok(body.includes('| switch | std/mean | Fisher |\n|---|---:|---:|\n| local | 41.0 ± 1.4 | — |\n| network | — | 38.0 |'), body);
+  assert.ok(body.includes('**switch × criterion, R18w25 + R18w50 (network 2: R18w50, AP)**\n\n| switch | std/mean | Fisher |\n|---|---:|---:|\n| local | 41.0 ± 1.4 | — |\n| network | — | 38.0 |'), body);
+  // the same runs' network 1 in a grid of its own
+  assert.ok(body.includes('**switch × criterion, R18w25 + R18w50 (network 1: R18w25, AP)**\n\n| switch | std/mean | Fisher |\n|---|---:|---:|\n| local | — | 35.0 |\n| network | — | — |'), body);
+  assert.ok(body.includes('- CoLAD local Fisher, net 1 > R18w25 alone: **no data** (paper: no number), incomplete:'), body);
   assert.ok(body.includes('| R18w50 alone (PAA) | `configs/demo/teacher_r18w50.yaml` | 0/2 (incomplete) | — | — | — | — | — |'), body);
 });
 

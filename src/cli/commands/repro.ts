@@ -10,7 +10,8 @@ import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js'
 import { ProgressDisplay } from '../progress.js';
 import { StopOnCtrlC } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
-import type { ResultRecord } from '../../repro/record.js';
+import type { MetricKey, ResultRecord } from '../../repro/record.js';
+import type { EvaluateNet } from '../../repro/run.js';
 
 const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
 const OWN_KEYS = ['seeds', 'rows', 'plan', 'report', 'readme', 'results'] as const;
@@ -170,12 +171,14 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
   try {
     const total = plans.reduce((n, p) => n + p.jobs.length, 0);
     const teachers = teachersNeeded(plans.flatMap((p) => p.jobs));
+    let head = '';
+    const evaluate = evaluateNet((line) => print(`${head}: ${line}`));
     let k = 0;
     for (const p of plans) {
       for (const job of p.jobs) {
         if (ctrlC.requested) break;
         k++;
-        const head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
+        head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
         const needWeights = teachers.has(job.runDir);
         const outcome = await runJob(job, async (j, retrainOf) => {
           progress = new ProgressDisplay();
@@ -193,7 +196,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
             ctrlC.attach(null);
             progress = null;
           }
-        }, undefined, undefined, needWeights);
+        }, { needWeights, evaluate });
         if (outcome.kind === 'stopped') {
           print(`${head}: stopped; rerun the same command to continue`);
           ctrlC.requested = true;
@@ -224,6 +227,30 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
   } finally {
     ctrlC.dispose();
   }
+}
+
+/**
+ * Scores one network of a finished CoLAD run as `ladet test RUN net=N` does, at the final weights (last, not best:
+ * the run's own final-epoch evaluation is of those) and repro's thread count; the summary lands in the run's eval/.
+ */
+function evaluateNet(say: (line: string) => void): EvaluateNet {
+  return async (job, net) => {
+    const { runTest } = await import('./test.js');
+    const { METRIC_KEYS } = await import('../../repro/record.js');
+    const { REPRO_THREADS } = await import('../../repro/plan.js');
+    const weights = join(job.runDir, 'weights', 'last.safetensors');
+    say(`evaluating network ${net} (${weights})`);
+    const [report] = await runTest([job.runDir, `net=${net}`, `weights=${weights}`, `threads=${REPRO_THREADS}`], () => {});
+    if (!report) throw new Error(`${job.runDir}: evaluating network ${net} gave no report`);
+    const metrics = {} as Record<MetricKey, number>;
+    for (const k of METRIC_KEYS) {
+      const v = report.stats[k];
+      if (typeof v !== 'number') throw new Error(`${report.summaryFile}: stats.${k} missing`);
+      metrics[k] = v;
+    }
+    say(`network ${net}: AP ${(metrics.AP * 100).toFixed(1)} (${report.summaryFile})`);
+    return metrics;
+  };
 }
 
 export function registerRepro(program: Command): void {
