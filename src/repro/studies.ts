@@ -118,6 +118,17 @@ const net1 = (id: keyof typeof COLAD_PRESETS, label: string, short: string): Stu
   net: 1,
   firstSeed: NET1_FIRST_SEED,
 });
+/** Switch × criterion side by side for one network of the R18w25 + R18w50 runs (`suffix`: its rows' id suffix). */
+const switchGrid = (net: string, suffix: string): Grid => ({
+  title: `switch × criterion, ${COLAD_PAIR} (${net}, AP)`,
+  corner: 'switch',
+  colHeads: ['std/mean', 'Fisher'],
+  rowHeads: ['local', 'network'],
+  cells: [
+    [`local_stdmean${suffix}`, `local_fisher${suffix}`],
+    [`network_stdmean${suffix}`, `network_fisher${suffix}`],
+  ],
+});
 const colad: Study = {
   name: 'colad',
   title: 'CoLAD: two networks trained together vs each alone',
@@ -156,28 +167,7 @@ const colad: Study = {
     { text: 'CoLAD network Fisher, net 1 > R18w25 alone', better: 'network_fisher_net1', worse: 'alone_r18w25' },
     { text: 'CoLAD R18w50-COP, net 1 > R18w25 alone', better: 'cop_local_stdmean_net1', worse: 'alone_r18w25' },
   ],
-  grids: [
-    {
-      title: `switch × criterion, ${COLAD_PAIR} (network 2: R18w50, AP)`,
-      corner: 'switch',
-      colHeads: ['std/mean', 'Fisher'],
-      rowHeads: ['local', 'network'],
-      cells: [
-        ['local_stdmean', 'local_fisher'],
-        ['network_stdmean', 'network_fisher'],
-      ],
-    },
-    {
-      title: `switch × criterion, ${COLAD_PAIR} (network 1: R18w25, AP)`,
-      corner: 'switch',
-      colHeads: ['std/mean', 'Fisher'],
-      rowHeads: ['local', 'network'],
-      cells: [
-        ['local_stdmean_net1', 'local_fisher_net1'],
-        ['network_stdmean_net1', 'network_fisher_net1'],
-      ],
-    },
-  ],
+  grids: [switchGrid('network 2: R18w50', ''), switchGrid('network 1: R18w25', '_net1')],
 };
 
 const cop: Study = {
