@@ -18,6 +18,17 @@ export interface RunResult {
   finished: string;
 }
 
+/** The headline metrics out of a COCO stats object (an eval or test summary JSON's `stats`); `file` names it in errors. */
+export function metricsOf(stats: Readonly<Record<string, unknown>>, file: string): Record<MetricKey, number> {
+  const metrics = {} as Record<MetricKey, number>;
+  for (const k of METRIC_KEYS) {
+    const v = stats[k];
+    if (typeof v !== 'number') throw new Error(`${file}: stats.${k} missing or not a number`);
+    metrics[k] = v;
+  }
+  return metrics;
+}
+
 /** The result of `runDir` after `epochs` epochs; throws naming the file when one is missing or damaged. */
 export function readRunResult(runDir: string, epochs: number): RunResult {
   const evalPath = join(runDir, 'eval', `epoch_${epochs}.json`);
@@ -31,12 +42,7 @@ export function readRunResult(runDir: string, epochs: number): RunResult {
   } catch (e) {
     throw new Error(`${evalPath}: not JSON (${(e as Error).message})`);
   }
-  const metrics = {} as Record<MetricKey, number>;
-  for (const k of METRIC_KEYS) {
-    const v = stats[k];
-    if (typeof v !== 'number') throw new Error(`${evalPath}: stats.${k} missing or not a number`);
-    metrics[k] = v;
-  }
+  const metrics = metricsOf(stats, evalPath);
 
   const csvPath = join(runDir, 'metrics.csv');
   if (!existsSync(csvPath)) throw new Error(`${runDir}: finished but has no metrics.csv`);

@@ -118,6 +118,14 @@ const net1 = (id: keyof typeof COLAD_PRESETS, label: string, short: string): Stu
   net: 1,
   firstSeed: NET1_FIRST_SEED,
 });
+const NET1_ROWS: readonly StudyRow[] = [
+  net1('pair_local_stdmean', 'CoLAD R18w25 + R18w25, local, std/mean (net 1: R18w25)', 'CoLAD R18w25 pair, net 1'),
+  net1('local_stdmean', `CoLAD ${COLAD_PAIR}, local, std/mean (net 1: R18w25)`, 'CoLAD local std/mean, net 1'),
+  net1('local_fisher', `CoLAD ${COLAD_PAIR}, local, Fisher (net 1: R18w25)`, 'CoLAD local Fisher, net 1'),
+  net1('network_stdmean', `CoLAD ${COLAD_PAIR}, network, std/mean (net 1: R18w25)`, 'CoLAD network std/mean, net 1'),
+  net1('network_fisher', `CoLAD ${COLAD_PAIR}, network, Fisher (net 1: R18w25)`, 'CoLAD network Fisher, net 1'),
+  net1('cop_local_stdmean', 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 1: R18w25)', 'CoLAD R18w50-COP, net 1'),
+];
 /** Switch × criterion side by side for one network of the R18w25 + R18w50 runs (`suffix`: its rows' id suffix). */
 const switchGrid = (net: string, suffix: string): Grid => ({
   title: `switch × criterion, ${COLAD_PAIR} (${net}, AP)`,
@@ -145,12 +153,7 @@ const colad: Study = {
     { id: 'network_stdmean', label: `CoLAD ${COLAD_PAIR}, network, std/mean (net 2: R18w50)`, short: 'CoLAD network std/mean', config: COLAD_PRESETS.network_stdmean, paperAP: null },
     { id: 'network_fisher', label: `CoLAD ${COLAD_PAIR}, network, Fisher (net 2: R18w50)`, short: 'CoLAD network Fisher', config: COLAD_PRESETS.network_fisher, paperAP: null },
     { id: 'cop_local_stdmean', label: 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 2: R18w50 COP + IoU)', short: 'CoLAD R18w50-COP', config: COLAD_PRESETS.cop_local_stdmean, paperAP: null },
-    net1('pair_local_stdmean', 'CoLAD R18w25 + R18w25, local, std/mean (net 1: R18w25)', 'CoLAD R18w25 pair, net 1'),
-    net1('local_stdmean', `CoLAD ${COLAD_PAIR}, local, std/mean (net 1: R18w25)`, 'CoLAD local std/mean, net 1'),
-    net1('local_fisher', `CoLAD ${COLAD_PAIR}, local, Fisher (net 1: R18w25)`, 'CoLAD local Fisher, net 1'),
-    net1('network_stdmean', `CoLAD ${COLAD_PAIR}, network, std/mean (net 1: R18w25)`, 'CoLAD network std/mean, net 1'),
-    net1('network_fisher', `CoLAD ${COLAD_PAIR}, network, Fisher (net 1: R18w25)`, 'CoLAD network Fisher, net 1'),
-    net1('cop_local_stdmean', 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 1: R18w25)', 'CoLAD R18w50-COP, net 1'),
+    ...NET1_ROWS,
   ],
   claims: [
     { text: 'CoLAD R18w25 pair > R18w25 alone', better: 'pair_local_stdmean', worse: 'alone_r18w25' },
@@ -160,12 +163,8 @@ const colad: Study = {
     { text: 'CoLAD network Fisher > R18w50 alone', better: 'network_fisher', worse: 'alone_r18w50' },
     // no COP-R18w50 preset trains alone: the nearest network alone is the PAA one
     { text: 'CoLAD R18w50-COP > R18w50 alone (PAA head)', better: 'cop_local_stdmean', worse: 'alone_r18w50' },
-    { text: 'CoLAD R18w25 pair, net 1 > R18w25 alone', better: 'pair_local_stdmean_net1', worse: 'alone_r18w25' },
-    { text: 'CoLAD local std/mean, net 1 > R18w25 alone', better: 'local_stdmean_net1', worse: 'alone_r18w25' },
-    { text: 'CoLAD local Fisher, net 1 > R18w25 alone', better: 'local_fisher_net1', worse: 'alone_r18w25' },
-    { text: 'CoLAD network std/mean, net 1 > R18w25 alone', better: 'network_stdmean_net1', worse: 'alone_r18w25' },
-    { text: 'CoLAD network Fisher, net 1 > R18w25 alone', better: 'network_fisher_net1', worse: 'alone_r18w25' },
-    { text: 'CoLAD R18w50-COP, net 1 > R18w25 alone', better: 'cop_local_stdmean_net1', worse: 'alone_r18w25' },
+    // every network 1 is an R18w25
+    ...NET1_ROWS.map((r) => ({ text: `${r.short} > R18w25 alone`, better: r.id, worse: 'alone_r18w25' })),
   ],
   grids: [switchGrid('network 2: R18w50', ''), switchGrid('network 1: R18w25', '_net1')],
 };

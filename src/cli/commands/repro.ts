@@ -10,7 +10,7 @@ import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js'
 import { ProgressDisplay } from '../progress.js';
 import { StopOnCtrlC } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
-import type { MetricKey, ResultRecord } from '../../repro/record.js';
+import type { ResultRecord } from '../../repro/record.js';
 import type { EvaluateNet } from '../../repro/run.js';
 
 const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
@@ -236,18 +236,13 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
 function evaluateNet(say: (line: string) => void): EvaluateNet {
   return async (job, net) => {
     const { runTest } = await import('./test.js');
-    const { METRIC_KEYS } = await import('../../repro/record.js');
+    const { metricsOf } = await import('../../engine/run_result.js');
     const { REPRO_THREADS } = await import('../../repro/plan.js');
     const weights = join(job.runDir, 'weights', 'last.safetensors');
     say(`evaluating network ${net} (${weights})`);
     const [report] = await runTest([job.runDir, `net=${net}`, `weights=${weights}`, `threads=${REPRO_THREADS}`], () => {});
     if (!report) throw new Error(`${job.runDir}: evaluating network ${net} gave no report`);
-    const metrics = {} as Record<MetricKey, number>;
-    for (const k of METRIC_KEYS) {
-      const v = report.stats[k];
-      if (typeof v !== 'number') throw new Error(`${report.summaryFile}: stats.${k} missing`);
-      metrics[k] = v;
-    }
+    const metrics = metricsOf(report.stats, report.summaryFile);
     say(`network ${net}: AP ${(metrics.AP * 100).toFixed(1)} (${report.summaryFile})`);
     return metrics;
   };
