@@ -15,6 +15,7 @@ import { evaluateDetector, type EvalRun } from './evaluate.js';
 import { classList, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
+import { codeVersion } from './code_version.js';
 import { makeRunDir, runPaths, type RunPaths } from './run_dir.js';
 import { buildStrategy, precheckStrategy } from '../distill/build.js';
 import type { Strategy } from '../distill/strategy.js';
@@ -140,7 +141,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   }
   const csv = new MetricsCsv(paths.dir, resuming);
   const tb = new EventWriter(paths.dir);
-  log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
+  // each start (fresh or resumed) names the code it trains with: a run resumed across commits lists both
+  log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, code: codeVersion(), train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
   const saveLast = (): void => {
     saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes, ...runInfo } }, optimizer);

@@ -32,6 +32,12 @@ export const ResultRecordSchema = z
     gitCommit: z.string().nullable(),
     /** uncommitted changes to code, configs or package files when the result was recorded */
     gitDirty: z.boolean().nullable(),
+    /** the code that trained the run: one entry per distinct version its training segments started with (a run
+     * resumed across commits has several; version 'unknown' for a segment logged before the trainer named it);
+     * absent in records written before this field */
+    trainedWith: z
+      .array(z.object({ version: z.string(), commit: z.string().nullable(), dirty: z.boolean().nullable() }).strict())
+      .optional(),
     /** true when this `ladet repro` call trained (part of) the run; false when it found the run finished */
     trainedByRepro: z.boolean(),
     epochs: z.number().int().positive(),

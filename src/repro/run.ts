@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli/args.js';
-import { gitState, type GitState } from './git.js';
+import { gitState, type GitState } from '../engine/code_version.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, retrainedPath, writeRecord, type MetricKey, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
@@ -84,6 +84,7 @@ export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRep
     recorded: now.toISOString(),
   };
   if (job.row.net !== undefined) rec.net = job.row.net;
+  rec.trainedWith = run.trainedWith;
   return rec;
 }
 

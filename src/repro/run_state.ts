@@ -9,11 +9,15 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../cli/args.js';
 import { configHash, parseConfig } from '../engine/config.js';
 import { readRunResult, type RunResult } from '../engine/run_result.js';
+import type { CodeVersion } from '../engine/code_version.js';
 
 /** A finished run's result (see readRunResult) and the hash it was trained under: the log's, which differs from the
  * expected one only across schema versions. */
 export interface FinishedRun extends RunResult {
   runHash: string;
+  /** the code each training segment since the last fresh start ran, in order, repeats dropped (from the log's
+   * `start` events; UNKNOWN_CODE for a segment started before the trainer logged it) */
+  trainedWith: CodeVersion[];
 }
 
 export type RunState =
@@ -33,6 +37,24 @@ interface LogEvent {
   hash?: unknown;
   resume?: unknown;
   epoch?: unknown;
+  code?: unknown;
+}
+
+/** What a start logged before the trainer named its code (or with a damaged entry) trained with. */
+export const UNKNOWN_CODE: CodeVersion = { version: 'unknown', commit: null, dirty: null };
+
+/** The distinct code versions of a segment's `start` events, in order (UNKNOWN_CODE for a start without one). */
+function codeVersionsOf(starts: readonly LogEvent[]): CodeVersion[] {
+  const out: CodeVersion[] = [];
+  for (const e of starts) {
+    const c = e.code as Partial<CodeVersion> | undefined;
+    const known = typeof c === 'object' && c !== null && typeof c.version === 'string';
+    const v: CodeVersion = known
+      ? { version: c.version as string, commit: typeof c.commit === 'string' ? c.commit : null, dirty: typeof c.dirty === 'boolean' ? c.dirty : null }
+      : UNKNOWN_CODE;
+    if (!out.some((o) => o.version === v.version && o.commit === v.commit && o.dirty === v.dirty)) out.push(v);
+  }
+  return out;
 }
 
 function readLog(path: string): LogEvent[] {
@@ -82,7 +104,8 @@ export function inspectRun(runDir: string, hash: string, epochs: number): RunSta
     const last = segment[segment.length - 1];
     return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
   }
-  return { state: 'finished', run: { runHash, ...readRunResult(runDir, epochs) } };
+  const trainedWith = codeVersionsOf(segment.filter((e) => e.event === 'start'));
+  return { state: 'finished', run: { runHash, trainedWith, ...readRunResult(runDir, epochs) } };
 }
 
 function lastWrite(runDir: string): number {

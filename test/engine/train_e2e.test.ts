@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseConfig, type ConfigInput } from '../../src/engine/config.js';
 import { train } from '../../src/engine/trainer.js';
@@ -81,6 +82,17 @@ test('stop mid-epoch + resume gives exactly the weights of an uninterrupted run'
   for (const [k, v] of Object.entries(a.optimizer)) assert.ok(v.equal(b.optimizer[k]!), `optimizer ${k} differs after resume`);
   assert.equal(b.meta?.trainer?.iter, 6);
   dispose([[...a.model.values()], [...b.model.values()], a.optimizer, b.optimizer]);
+  // both starts (fresh, resumed) name the code that trained: this checkout's version and HEAD
+  const starts = readFileSync(join(second.runDir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; resume?: boolean; code?: unknown }).filter((e) => e.event === 'start');
+  assert.deepEqual(starts.map((e) => e.resume), [false, true]);
+  const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+  const head = existsSync('.git') ? execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim() : null;
+  for (const e of starts) {
+    const code = e.code as { version: string; commit: string | null; dirty: boolean | null };
+    assert.equal(code.version, version);
+    assert.equal(code.commit, head);
+    assert.equal(typeof code.dirty, head === null ? 'object' : 'boolean');
+  }
 });
 
 test('a diverging run stops with an error naming the loss and the iteration', async () => {

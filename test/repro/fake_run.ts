@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 
 /** Writes what the trainer leaves in a run directory after `done` epochs (AP of epoch e = e / 10). */
-export function fakeRun(dir: string, hash: string, done: number, opts: { fresh?: boolean; epochSeconds?: number } = {}): void {
+export function fakeRun(dir: string, hash: string, done: number, opts: { fresh?: boolean; epochSeconds?: number; code?: object } = {}): void {
   mkdirSync(join(dir, 'eval'), { recursive: true });
   const log = new JsonlLog(dir);
-  log.write('start', { config: 'x', hash, resume: opts.fresh === false });
+  log.write('start', { config: 'x', hash, resume: opts.fresh === false, ...(opts.code ? { code: opts.code } : {}) });
   const csv = new MetricsCsv(dir, opts.fresh === false);
   for (let e = 1; e <= done; e++) {
     const stats = { AP: e / 10, AP50: e / 10 + 0.1, AP75: e / 10 - 0.05, APs: 0.1, APm: 0.2, APl: -1, AR1: 0.3 };

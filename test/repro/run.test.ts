@@ -14,6 +14,7 @@ import { planJobs, seedsOf, type Job } from '../../src/repro/plan.js';
 import { readRecord, writeRecord, type ResultRecord } from '../../src/repro/record.js';
 import { BUSY_MS, decide, runJob, teachersNeeded } from '../../src/repro/run.js';
 import { getStudy } from '../../src/repro/studies.js';
+import { UNKNOWN_CODE } from '../../src/repro/run_state.js';
 
 const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false });
 const mustNotTrain = async (): Promise<{ stopped: boolean }> => {
@@ -116,6 +117,40 @@ test('skip, collect, train: the result file and the run directory decide; nothin
     assert.equal(again.kind, 'collected');
     assert.equal(readRecord(job.resultPath).metrics.AP, 0.41);
     assert.equal(readRecord(job.resultPath).trainedByRepro, false);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('the record names the code of every training segment (from the log), unknown for starts logged without it', async () => {
+  const tmp = tempDir();
+  try {
+    const [job] = planJobs(getStudy('cop'), { seeds: [1], rows: ['paa'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const a = { version: '0.1.0', commit: 'a'.repeat(40), dirty: false };
+    const b = { version: '0.1.0', commit: 'b'.repeat(40), dirty: true };
+    // an older fresh start (replaced by the next one) does not count; a repeated version is listed once
+    fakeRun(job.runDir, job.hash, 1, { code: { version: '0.0.9', commit: null, dirty: null } });
+    fakeRun(job.runDir, job.hash, 2, { code: a });
+    const log = new JsonlLog(job.runDir);
+    for (const code of [b, b, a]) log.write('start', { config: 'x', hash: job.hash, resume: true, code });
+    const csv = new MetricsCsv(job.runDir, true);
+    for (let e = 3; e <= 6; e++) {
+      if (e % 2 === 0) writeFileSync(join(job.runDir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats: { AP: 0.4, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 } }));
+      csv.add({ epoch: e, time: 200 });
+      log.write('epoch', { epoch: e, time: 200 });
+    }
+    const withCode = await runJob(job, mustNotTrain, { git });
+    assert.equal(withCode.kind, 'collected');
+    assert.deepEqual(readRecord(job.resultPath).trainedWith, [a, b]);
+    assert.equal(readRecord(job.resultPath).gitCommit, git().commit); // the commit at record time stays beside it
+
+    rmSync(join(tmp, 'runs'), { recursive: true });
+    rmSync(job.resultPath);
+    fakeRun(job.runDir, job.hash, 2);
+    new JsonlLog(job.runDir).write('start', { config: 'x', hash: job.hash, resume: true, code: b });
+    fakeRun(job.runDir, job.hash, 6, { fresh: false });
+    await runJob(job, mustNotTrain, { git });
+    assert.deepEqual(readRecord(job.resultPath).trainedWith, [UNKNOWN_CODE, b]);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
