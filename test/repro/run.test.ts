@@ -132,13 +132,8 @@ test('the record names the code of every training segment (from the log), unknow
     fakeRun(job.runDir, job.hash, 1, { code: { version: '0.0.9', commit: null, dirty: null } });
     fakeRun(job.runDir, job.hash, 2, { code: a });
     const log = new JsonlLog(job.runDir);
-    for (const code of [b, b, a]) log.write('start', { config: 'x', hash: job.hash, resume: true, code });
-    const csv = new MetricsCsv(job.runDir, true);
-    for (let e = 3; e <= 6; e++) {
-      if (e % 2 === 0) writeFileSync(join(job.runDir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats: { AP: 0.4, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 } }));
-      csv.add({ epoch: e, time: 200 });
-      log.write('epoch', { epoch: e, time: 200 });
-    }
+    for (const code of [b, b]) log.write('start', { config: 'x', hash: job.hash, resume: true, code }); // stopped at once
+    fakeRun(job.runDir, job.hash, 6, { fresh: false, from: 3, code: a });
     const withCode = await runJob(job, mustNotTrain, { git });
     assert.equal(withCode.kind, 'collected');
     assert.deepEqual(readRecord(job.resultPath).trainedWith, [a, b]);
@@ -148,7 +143,7 @@ test('the record names the code of every training segment (from the log), unknow
     rmSync(job.resultPath);
     fakeRun(job.runDir, job.hash, 2);
     new JsonlLog(job.runDir).write('start', { config: 'x', hash: job.hash, resume: true, code: b });
-    fakeRun(job.runDir, job.hash, 6, { fresh: false });
+    fakeRun(job.runDir, job.hash, 6, { fresh: false, from: 3 });
     await runJob(job, mustNotTrain, { git });
     assert.deepEqual(readRecord(job.resultPath).trainedWith, [UNKNOWN_CODE, b]);
   } finally {
