@@ -19,8 +19,10 @@ export interface SampleSpec {
   /** Index of the sample in the dataset. */
   index: number;
   imageId: number;
-  /** Full path of the image file. */
+  /** Full path of the image file (with `bytes`: only how errors name the image). */
   file: string;
+  /** The encoded image already in memory, read instead of `file` (inline use only: not sent to loader workers). */
+  bytes?: Uint8Array;
   /** Size the annotation file gives; a decoded image of another size is skipped (its boxes would be wrong). */
   width: number;
   height: number;
@@ -82,7 +84,7 @@ export async function loadSample(spec: SampleSpec, opts: BatchOptions): Promise<
   let sx = 1;
   let sy = 1;
   const img = await decodeImage(
-    spec.file,
+    spec.bytes ?? spec.file,
     (w, h) => {
       const r = rescaleSize(w, h, scale);
       sx = r.sx;

@@ -25,6 +25,14 @@ export interface ImageHeader {
 /** Resampling kernel of sharp's resize; 'linear' is closest to mmdetection's cv2 bilinear. */
 export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
 
+/** An image file's path, or its encoded bytes (JPEG, PNG, ...) already in memory. */
+export type ImageSource = string | Uint8Array;
+
+/** How errors name an image: its path, or `(image bytes)` for bytes in memory. */
+export function sourceName(source: ImageSource): string {
+  return typeof source === 'string' ? source : '(image bytes)';
+}
+
 /** An image that could not be read or decoded; names the file. */
 export class ImageError extends Error {
   override name = 'ImageError';
@@ -36,13 +44,13 @@ export class ImageError extends Error {
   }
 }
 
-/** Reads just the header of an image file (size, orientation, format). */
-export async function readImageHeader(file: string): Promise<ImageHeader> {
-  const bytes = await readBytes(file);
+/** Reads just the header of an image (size, orientation, format). */
+export async function readImageHeader(source: ImageSource): Promise<ImageHeader> {
+  const bytes = await readBytes(source);
   try {
     return headerOf(await sharp(bytes).metadata());
   } catch (e) {
-    throw new ImageError(file, `not a readable image (${(e as Error).message})`);
+    throw new ImageError(sourceName(source), `not a readable image (${(e as Error).message})`);
   }
 }
 
@@ -61,19 +69,19 @@ function headerOf(m: Metadata): ImageHeader {
 }
 
 /**
- * Decodes an image file to RGB, optionally resized. `size(width, height)` receives the oriented size and returns
+ * Decodes an image (a file, or encoded bytes) to RGB, optionally resized. `size(width, height)` receives the oriented size and returns
  * the wanted output size (return the same size for none); decoding and resizing run in one libvips pipeline,
  * so a large JPEG is shrunk while it is decoded. With `expected` (the size an annotation file gives) and no
  * resize wanted for it, the header is not read first: the decoded size is reported and the caller compares.
  * Returns the pixels and the oriented original size.
  */
 export async function decodeImage(
-  file: string,
+  source: ImageSource,
   size?: (width: number, height: number) => { width: number; height: number },
   kernel: ResizeKernel = 'linear',
   expected?: { width: number; height: number },
 ): Promise<RgbImage & { originalWidth: number; originalHeight: number }> {
-  const bytes = await readBytes(file);
+  const bytes = await readBytes(source);
   try {
     const img = sharp(bytes, { failOn: 'warning' });
     const guess = expected && size ? size(expected.width, expected.height) : null;
@@ -106,7 +114,7 @@ export async function decodeImage(
       originalHeight: header.height,
     };
   } catch (e) {
-    throw new ImageError(file, `cannot decode the image (${(e as Error).message})`);
+    throw new ImageError(sourceName(source), `cannot decode the image (${(e as Error).message})`);
   }
 }
 
@@ -131,7 +139,9 @@ async function upscale(padded: Buffer, w: number, h: number, width: number, heig
   return out;
 }
 
-async function readBytes(file: string): Promise<Buffer> {
+async function readBytes(source: ImageSource): Promise<Buffer> {
+  if (typeof source !== 'string') return Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  const file = source;
   try {
     return await readFile(file);
   } catch (e) {

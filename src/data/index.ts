@@ -2,7 +2,7 @@
 export { CocoDataset, CocoError, checkCocoFile, formatProblem, imagePath, readCoco, validateCoco } from './coco.js';
 export type { CocoAnnotation, CocoImage, CocoProblem, Targets } from './coco.js';
 export { LabelMap, type Category } from './label-map.js';
-export { decodeImage, encodeJpeg, encodePng, ImageError, readImageHeader, type ImageHeader, type ResizeKernel, type RgbImage } from './image.js';
+export { decodeImage, encodeJpeg, encodePng, ImageError, readImageHeader, sourceName, type ImageHeader, type ImageSource, type ResizeKernel, type RgbImage } from './image.js';
 export {
   checkPipeline,
   flipBoxes,

@@ -5,19 +5,12 @@
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
+import type { Detection } from '../../engine/predict.js';
+
+export type { Detection } from '../../engine/predict.js';
 
 const USAGE = 'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]';
 const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr', 'net'] as const;
-
-export interface Detection {
-  label: string;
-  category_id: number;
-  score: number;
-  /** x1, y1, x2, y2 in original pixels */
-  box: [number, number, number, number];
-  /** COCO [x, y, w, h], the same box */
-  bbox: [number, number, number, number];
-}
 
 export interface ImageResult {
   file: string;
@@ -49,7 +42,7 @@ export async function runPredict(args: readonly string[], print: (line: string) 
     throw new UsageError(`ladet predict: scoreThr must be a number in [0, 1] (got ${JSON.stringify(own.scoreThr)})`);
   }
 
-  const { listImages, predictImages } = await import('../../engine/predict.js');
+  const { listImages, predictImages, toDetections } = await import('../../engine/predict.js');
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const { decodeImage } = await import('../../data/image.js');
   const { drawDetections } = await import('../../data/draw.js');
@@ -62,6 +55,7 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const out = pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   const names = outputNames(files);
   const { classes } = opened;
+  const labelOf = new Map(classes.map((c, i) => [c.id, i])); // drawing colours by class index
   if (opened.config.threads) setNumThreads(opened.config.threads);
 
   const report: PredictReport = { out, images: [], skipped: [] };
@@ -81,17 +75,16 @@ export async function runPredict(args: readonly string[], print: (line: string) 
       onProgress: (done, total) => progress.update(done, total),
     });
     for await (const p of stream) {
-      const order = [...p.scores.keys()].filter((k) => (p.scores[k] as number) >= scoreThr).sort((a, b) => (p.scores[b] as number) - (p.scores[a] as number));
-      const detections: Detection[] = order.map((k) => {
-        const [x1, y1, x2, y2] = [0, 1, 2, 3].map((c) => round(p.boxes[4 * k + c] as number, 100)) as [number, number, number, number];
-        const cls = classes[p.labels[k] as number] as { id: number; name: string };
-        return { label: cls.name, category_id: cls.id, score: round(p.scores[k] as number, 1e4), box: [x1, y1, x2, y2], bbox: [x1, y1, round(x2 - x1, 100), round(y2 - y1, 100)] };
+      // files get 0.01 px and 1e-4 score precision
+      const detections: Detection[] = toDetections(p, classes, scoreThr).map((d) => {
+        const [x1, y1, x2, y2] = d.box.map((v) => round(v, 100)) as [number, number, number, number];
+        return { ...d, score: round(d.score, 1e4), box: [x1, y1, x2, y2], bbox: [x1, y1, round(x2 - x1, 100), round(y2 - y1, 100)] };
       });
       const stem = names.get(p.file) as string;
       const result: ImageResult = { file: p.file, width: p.width, height: p.height, png: join(out, `${stem}.png`), json: join(out, `${stem}.json`), detections };
       try {
         const image = await decodeImage(p.file);
-        const drawn = detections.map((d, j) => ({ box: d.box, label: p.labels[order[j] as number] as number, text: `${d.label} ${d.score.toFixed(2)}` }));
+        const drawn = detections.map((d) => ({ box: d.box, label: labelOf.get(d.category_id) as number, text: `${d.label} ${d.score.toFixed(2)}` }));
         writeFileAtomic(result.png, await drawDetections(image, drawn));
       } catch (e) {
         skip(p.file, `cannot draw the detections: ${(e as Error).message}`);

@@ -1,0 +1,126 @@
+// A trained detector for application code: open a run (or weights + config) once, then detect objects in image
+// files or encoded image bytes, one image per call, through the same test pipeline and post-processing as
+// `ladet test` / `ladet predict`. Holds libtorch memory until dispose().
+import { noGrad, tensor, tidy } from '../torch/index.js';
+import { buildBatch } from '../data/batch.js';
+import { ImageError, readImageHeader, sourceName, type ImageSource } from '../data/image.js';
+import type { Category } from '../data/label-map.js';
+import type { PipelineConfig } from '../data/transforms.js';
+import type { Detector } from '../models/detector.js';
+import { levelSizes } from '../models/heads/outputs.js';
+import { predictBatch, type InferenceConfig } from '../models/heads/paa_inference.js';
+import type { Overrides } from '../cli/args.js';
+import type { Config } from '../engine/config.js';
+import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../engine/build.js';
+import { openDetector, resolveModelFiles } from '../engine/open_detector.js';
+import { toDetections, type Detection } from '../engine/predict.js';
+import { AnchorCache } from '../engine/targets.js';
+
+export interface OpenDetectorOptions {
+  /** a run directory: its config.yaml and its best (else last) weights */
+  run?: string;
+  /** a run directory, or a .safetensors file (outside a run directory it needs `config`) */
+  weights?: string;
+  /** a YAML config; wins over a run's config.yaml */
+  config?: string;
+  /** CoLAD runs hold two networks: the one to open (default: the one the run evaluated) */
+  net?: 1 | 2;
+  /** config overrides by dotted key, e.g. { 'data.testScale': [320, 320], 'eval.nmsIou': 0.5 } */
+  overrides?: Overrides;
+}
+
+export interface DetectOptions {
+  /** keep detections scoring at least this (default 0.3, as `ladet predict`) */
+  scoreThr?: number;
+}
+
+export class TrainedDetector {
+  private model: Detector | null;
+  private readonly anchors: AnchorCache;
+  private readonly pipeline: PipelineConfig;
+  private readonly inference: InferenceConfig;
+
+  private constructor(
+    /** the resolved config the network was built from */
+    readonly config: Config,
+    /** the training categories, in the network's label order */
+    readonly classes: readonly Category[],
+    /** the weights file read */
+    readonly weightsPath: string,
+    /** CoLAD runs: which network this is; null for a single-network run */
+    readonly net: 1 | 2 | null,
+    model: Detector,
+  ) {
+    this.model = model;
+    this.anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
+    this.pipeline = testPipelineOf(config);
+    this.inference = inferenceConfigOf(config);
+  }
+
+  /**
+   * Builds the network the config describes and loads the weights, checking every key and shape first. Errors
+   * name the file (no config.yaml, weights that do not fit the model, net= on a single-network run, ...).
+   */
+  static open(o: OpenDetectorOptions): TrainedDetector {
+    const files = resolveModelFiles({
+      ...(o.run === undefined ? {} : { run: o.run }),
+      ...(o.weights === undefined ? {} : { weights: o.weights }),
+      ...(o.config === undefined ? {} : { config: o.config }),
+    });
+    const opened = openDetector(files, o.overrides ?? {}, o.net === undefined ? {} : { net: o.net });
+    return new TrainedDetector(opened.config, opened.classes, opened.weightsPath, opened.net, opened.model);
+  }
+
+  /**
+   * The detections in one image (a file path, or its encoded bytes: JPEG, PNG, WebP, ...), best first, in the
+   * image's own pixels after EXIF orientation. An image that cannot be read throws an ImageError naming it.
+   */
+  async detect(image: ImageSource, opts: DetectOptions = {}): Promise<Detection[]> {
+    const scoreThr = opts.scoreThr ?? 0.3;
+    if (typeof scoreThr !== 'number' || !(scoreThr >= 0 && scoreThr <= 1)) {
+      throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(opts.scoreThr)})`);
+    }
+    this.live();
+    const name = sourceName(image);
+    const header = await readImageHeader(image);
+    const raw = await buildBatch(
+      [
+        {
+          index: 0,
+          imageId: 1,
+          file: name,
+          ...(typeof image === 'string' ? {} : { bytes: image }),
+          width: header.width,
+          height: header.height,
+          boxes: new Float32Array(0),
+          labels: new Int32Array(0),
+          seed: 0,
+        },
+      ],
+      { pipeline: this.pipeline },
+    );
+    const skipped = raw.skipped[0];
+    if (skipped) throw new ImageError(name, skipped.reason);
+    const model = this.live(); // disposed while the image was decoding?
+    const [det] = tidy(() =>
+      noGrad(() => {
+        const out = model.forward(tensor(raw.data, raw.shape));
+        return predictBatch(out, this.anchors.get(levelSizes(out)).perLevel, raw.metas, this.inference);
+      }),
+    );
+    return toDetections(det!, this.classes, scoreThr);
+  }
+
+  /** Releases the network's and the anchors' libtorch memory; detect() throws afterwards. Idempotent. */
+  dispose(): void {
+    if (!this.model) return;
+    this.model.dispose();
+    this.anchors.dispose();
+    this.model = null;
+  }
+
+  private live(): Detector {
+    if (!this.model) throw new Error('TrainedDetector: used after dispose()');
+    return this.model;
+  }
+}
