@@ -165,7 +165,7 @@ test('an aborted trainDetector saves `last` and resolves stopped; resume: true f
 test('examples/train_and_detect.ts, the README\'s library example, trains and prints detections', async () => {
   const example = fileURLToPath(new URL('../../examples/train_and_detect.js', import.meta.url));
   const image = join(dataRoot, 'val', '000001.png');
-  const r = spawnSync(process.execPath, [example, configFile, image, 'scoreThr=0.05', 'name="example"'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [example, configFile, image, 'scoreThr=0.05', 'name=example'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const [first, ...lines] = r.stdout.trim().split('\n');
   assert.equal(first, `resume: no ${join(dir, 'runs', 'example', 'weights', 'last.safetensors')}; starting from scratch`);
