@@ -19,7 +19,7 @@ import { AnchorCache } from '../engine/targets.js';
 export interface OpenDetectorOptions {
   /** a run directory: its config.yaml and its best (else last) weights */
   run?: string;
-  /** a run directory, or a .safetensors file (outside a run directory it needs `config`) */
+  /** a run directory, or a .safetensors file (anywhere: a file the trainer wrote carries its config) */
   weights?: string;
   /** a YAML config; wins over a run's config.yaml */
   config?: string;

@@ -33,7 +33,8 @@ export interface CheckpointMeta {
   version: 1;
   kind: 'last' | 'best' | 'weights';
   trainer?: TrainerState;
-  /** free-form facts (e.g. the teacher of a LAD run); `classes` (a class list, see classList) is read back */
+  /** free-form facts (e.g. the teacher of a LAD run); read back: `classes` (a class list, see classList) and
+   * `resolvedConfig` (the whole config the run trained with, so a weights file alone can be opened) */
   info?: Record<string, unknown>;
 }
 
@@ -54,6 +55,14 @@ export function checkpointClasses(meta: CheckpointMeta | null, path: string): Ca
     raw.every((c: unknown) => c !== null && typeof c === 'object' && Number.isInteger((c as Category).id) && typeof (c as Category).name === 'string');
   if (!ok) throw new Error(`${path}: __metadata__.ladet info.classes must be a non-empty list of {id, name}`);
   return (raw as Category[]).map((c) => ({ id: c.id, name: c.name }));
+}
+
+/** `info.resolvedConfig` of a checkpoint (validated by the caller), null when absent; throws naming `path` if not a mapping. */
+export function checkpointConfig(meta: CheckpointMeta | null, path: string): Record<string, unknown> | null {
+  const raw = meta?.info?.resolvedConfig;
+  if (raw === undefined) return null;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: __metadata__.ladet info.resolvedConfig must be a config mapping`);
+  return raw as Record<string, unknown>;
 }
 
 export function saveCheckpoint(

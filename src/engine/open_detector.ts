@@ -8,16 +8,26 @@ import { dispose } from '../torch/index.js';
 import { readCoco } from '../data/coco.js';
 import type { Category } from '../data/label-map.js';
 import type { Detector } from '../models/detector.js';
-import { UsageError, type Overrides } from '../cli/args.js';
-import { loadConfig, type Config } from './config.js';
+import { applyOverrides, UsageError, type Overrides } from '../cli/args.js';
+import { loadConfig, parseConfig, type Config } from './config.js';
 import { buildDetector } from './build.js';
-import { checkpointClasses, classList, loadModelTensors, readCheckpoint, resolveWeights, type CheckpointMeta } from './checkpoint.js';
+import {
+  checkpointClasses,
+  checkpointConfig,
+  classList,
+  loadModelTensors,
+  readCheckpoint,
+  readCheckpointHeader,
+  resolveWeights,
+  type CheckpointMeta,
+} from './checkpoint.js';
 import { runPaths } from './run_dir.js';
 import type { NetIndex } from '../distill/colad.js';
 import { buildColadNetwork, coladNetworkTensors, coladRunWeights } from '../distill/colad_build.js';
 
 export interface ModelFiles {
-  configPath: string;
+  /** null: the config embedded in the weights file (`info.resolvedConfig`, written by the trainer) */
+  configPath: string | null;
   /** a run directory or a .safetensors file (a run directory resolves to its best, else last, weights) */
   weights: string | null;
   /** the run directory outputs default into; null: the config's runs/<name> */
@@ -27,7 +37,8 @@ export interface ModelFiles {
 /**
  * Where config and weights come from:
  * - `run` (a run directory): its config.yaml, and its weights unless `weights` is given;
- * - `weights` a run directory: as `run`; a file: needs `config`, except inside a run's weights/ folder;
+ * - `weights` a run directory: as `run`; a file inside a run's weights/ folder: the run's config; any other file:
+ *   `config`, else the config the trainer embedded in it;
  * - only `config`: the weights of its run, runs/<name> (decided once the config is read).
  * An explicit `config` always wins over a run's config.yaml.
  */
@@ -50,7 +61,7 @@ export function resolveModelFiles(o: { run?: string; config?: string; weights?: 
     const inRun = basename(dirname(o.weights)) === 'weights' && existsSync(join(run, 'config.yaml'));
     if (o.config !== undefined) return { configPath: o.config, weights: o.weights, runDir: inRun ? run : null };
     if (inRun) return { configPath: join(run, 'config.yaml'), weights: o.weights, runDir: run };
-    throw new UsageError(`${o.weights} is a weights file outside a run directory: pass config=CONFIG.yaml too (the model settings are not stored in the weights)`);
+    return { configPath: null, weights: o.weights, runDir: null };
   }
   if (o.config === undefined) throw new UsageError('give a run directory, weights= or config=');
   return { configPath: o.config, weights: null, runDir: null };
@@ -58,6 +69,7 @@ export function resolveModelFiles(o: { run?: string; config?: string; weights?: 
 
 export interface OpenedDetector {
   config: Config;
+  /** where the config came from: a YAML file, or `<weights> (embedded config)` */
   configPath: string;
   /** the run directory (outputs default into it) */
   runDir: string;
@@ -82,9 +94,9 @@ export interface OpenOptions {
  * evaluated one), else weights/last (both networks).
  */
 export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts: OpenOptions = {}): OpenedDetector {
-  const config = loadConfig(files.configPath, overrides);
+  const { config, configPath } = files.configPath === null ? embeddedConfig(files.weights, overrides) : { config: loadConfig(files.configPath, overrides), configPath: files.configPath };
   const runDir = files.runDir ?? runPaths(config.runsDir, config.name).dir;
-  const net = networkOf(config, files.configPath, opts.net);
+  const net = networkOf(config, configPath, opts.net);
   let source = files.weights;
   if (source === null) {
     if (!existsSync(runDir)) throw new UsageError(`${files.configPath}: its run ${runDir} does not exist; train it first or pass weights=`);
@@ -93,7 +105,7 @@ export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts:
   const weightsPath = net !== null && statSync(source).isDirectory() ? coladRunWeights(source, net) : resolveWeights(source);
   const ck = readCheckpoint(weightsPath);
   try {
-    const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, files.configPath, weightsPath);
+    const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, configPath, weightsPath);
     let tensors = ck.model;
     if (net !== null) {
       try {
@@ -108,13 +120,26 @@ export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts:
     } catch (e) {
       model.dispose();
       const which = net === null ? 'model' : `network ${net}`;
-      throw new UsageError(`${(e as Error).message} (${which} of ${files.configPath}, ${classes.length} classes)`);
+      throw new UsageError(`${(e as Error).message} (${which} of ${configPath}, ${classes.length} classes)`);
     }
     model.eval();
-    return { config, configPath: files.configPath, runDir, weightsPath, meta: ck.meta, classes, net, model };
+    return { config, configPath, runDir, weightsPath, meta: ck.meta, classes, net, model };
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }
+}
+
+/** The config a weights file carries (`info.resolvedConfig`), with overrides; a clear error when it has none. */
+function embeddedConfig(weights: string | null, overrides: Overrides): { config: Config; configPath: string } {
+  if (weights === null) throw new Error('embeddedConfig: no weights file');
+  const raw = checkpointConfig(readCheckpointHeader(weights).meta, weights);
+  if (raw === null) {
+    throw new UsageError(
+      `${weights} is a weights file outside a run directory that records no config (saved before ladet embedded it): pass config=CONFIG.yaml too`,
+    );
+  }
+  const configPath = `${weights} (embedded config)`;
+  return { config: parseConfig(applyOverrides(raw, overrides), configPath), configPath };
 }
 
 /** The CoLAD network to open (asked, else the evaluated one), null for single-network runs; net= elsewhere is an error. */

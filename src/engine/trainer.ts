@@ -145,7 +145,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, code: codeVersion(), train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
   const saveLast = (): void => {
-    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes, ...runInfo } }, optimizer);
+    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes, resolvedConfig: config, ...runInfo } }, optimizer);
   };
 
   let stopped = false;
@@ -218,7 +218,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
         const metric = lastEval.coco.stats[0] as number;
         if (state.best === null || metric > state.best.metric) {
           state.best = { metric, epoch: epoch + 1 };
-          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes, ...runInfo } });
+          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes, resolvedConfig: config, ...runInfo } });
           writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
         }
       }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { parse as parseYaml } from 'yaml';
-import { ImageError, TrainedDetector, trainDetector, torch, type ConfigInput, type Detection, type TrainProgress, type TrainSummary } from '../../src/index.js';
+import { ImageError, io, parseConfig, TrainedDetector, trainDetector, torch, type ConfigInput, type Detection, type TrainProgress, type TrainSummary } from '../../src/index.js';
 import { tinyConfig } from '../cli/fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -110,6 +110,37 @@ test('detect() on encoded bytes equals detect() on the file, and keeps the train
   }
 });
 
+test('a weights file alone is enough: best.safetensors copied out of its run opens with the config the trainer embedded', async () => {
+  const loose = join(dir, 'deployed', 'model.safetensors');
+  mkdirSync(join(dir, 'deployed'));
+  copyFileSync(join(summary.runDir, 'weights', 'best.safetensors'), loose);
+  rmSync(join(dir, 'runs', 'tiny', 'config.yaml')); // not read: prove it
+  const file = join(dataRoot, 'val', '000001.png');
+  const det = TrainedDetector.open({ weights: loose });
+  try {
+    assert.deepEqual(det.config, parseConfig(parseYaml(readFileSync(configFile, 'utf8')), configFile));
+    assert.equal(det.weightsPath, loose);
+    const fromCli = spawnSync(process.execPath, [main, 'predict', `weights=${loose}`, `source=${file}`, `out=${join(dir, 'deployed', 'pred')}`, 'scoreThr=0.05'], { encoding: 'utf8' });
+    assert.equal(fromCli.status, 0, fromCli.stderr);
+    const cli = readJson<{ config: string; images: { detections: Detection[] }[] }>(join(dir, 'deployed', 'pred', 'predictions.json'));
+    assert.equal(cli.config, `${loose} (embedded config)`);
+    const mine = await det.detect(file, { scoreThr: 0.05 });
+    const theirs = cli.images[0]?.detections ?? [];
+    assert.ok(mine.length > 5);
+    assert.equal(mine.length, theirs.length);
+    // the file rounds scores to 1e-4
+    mine.forEach((d, k) => assert.ok(d.category_id === theirs[k]?.category_id && Math.abs(d.score - theirs[k].score) <= 5e-5 + 1e-7, `#${k}`));
+  } finally {
+    det.dispose();
+    writeFileSync(join(dir, 'runs', 'tiny', 'config.yaml'), readFileSync(configFile)); // for the tests after this one
+  }
+  // overrides apply on top of the embedded config, and are checked against it
+  const small = TrainedDetector.open({ weights: loose, overrides: { 'data.testScale': [64, 64] } });
+  assert.deepEqual(small.config.data.testScale, [64, 64]);
+  small.dispose();
+  assert.throws(() => TrainedDetector.open({ weights: loose, overrides: { 'model.head.featChannels': 8 } }), /the weights do not fit this model: .* \(model of .*model\.safetensors \(embedded config\), 8 classes\)/);
+});
+
 test('detect() releases its tensors: the live count is flat over many calls, and dispose() frees the network', async () => {
   const det = TrainedDetector.open({ run: summary.runDir });
   const file = join(dataRoot, 'val', '000002.png');
@@ -133,9 +164,17 @@ test('bad input to the API: clear errors that name the image, the file or the ke
   } finally {
     det.dispose();
   }
-  const loose = join(dir, 'loose.safetensors');
-  copyFileSync(join(summary.runDir, 'weights', 'best.safetensors'), loose);
-  assert.throws(() => TrainedDetector.open({ weights: loose }), /loose\.safetensors is a weights file outside a run directory: pass config=/);
+  // weights saved before the trainer embedded its config: outside a run they need config=
+  const old = join(dir, 'old.safetensors');
+  const best = io.loadSafetensors(join(summary.runDir, 'weights', 'best.safetensors'));
+  const meta = JSON.parse(best.metadata?.ladet ?? '{}') as { info: Record<string, unknown> };
+  delete meta.info.resolvedConfig;
+  io.saveSafetensors(old, best.tensors, { ladet: JSON.stringify(meta) });
+  torch.dispose([...best.tensors.values()]);
+  assert.throws(() => TrainedDetector.open({ weights: old }), {
+    message: `${old} is a weights file outside a run directory that records no config (saved before ladet embedded it): pass config=CONFIG.yaml too`,
+  });
+  TrainedDetector.open({ weights: old, config: configFile }).dispose();
   assert.throws(() => TrainedDetector.open({ run: summary.runDir, net: 1 }), /net=1 picks a network of a CoLAD run/);
   assert.throws(() => TrainedDetector.open({ run: summary.runDir, overrides: { 'model.head.featChannels': 8 } }), /the weights do not fit this model/);
   const raw = parseYaml(readFileSync(configFile, 'utf8')) as ConfigInput;

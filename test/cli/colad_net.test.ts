@@ -93,6 +93,27 @@ test('a best file holds network 2 only: net=1 from it is a clear error', () => {
   });
 });
 
+test('CoLAD weights copied out of the run open alone: the embedded config says CoLAD, net= picks the network', () => {
+  const out = join(dir, 'deployed');
+  mkdirSync(out);
+  const [lastCopy, bestCopy] = [join(out, 'pair.safetensors'), join(out, 'net2.safetensors')];
+  copyFileSync(last, lastCopy);
+  copyFileSync(best, bestCopy);
+  const fromRun = [openDetector(resolveModelFiles({ run }), {}, { net: 1 }), openDetector(resolveModelFiles({ run }), {}, { net: 2 })];
+  const copies = [openDetector(resolveModelFiles({ weights: lastCopy }), {}, { net: 1 }), openDetector(resolveModelFiles({ weights: bestCopy }))];
+  try {
+    assert.deepEqual(copies.map((o) => [o.net, o.configPath]), [[1, `${lastCopy} (embedded config)`], [2, `${bestCopy} (embedded config)`]]);
+    copies.forEach((o, i) => {
+      assert.equal(o.config.distill.strategy, 'colad');
+      const want = (fromRun[i] as OpenedDetector).model.stateDict();
+      for (const [k, t] of o.model.stateDict()) assert.ok(t.equal(want.get(k) as Tensor), `network ${i + 1}: ${k}`);
+    });
+  } finally {
+    for (const o of [...fromRun, ...copies]) o.model.dispose();
+  }
+  assert.throws(() => openDetector(resolveModelFiles({ weights: bestCopy }), {}, { net: 1 }), /holds a single network \(network 2\), not network 1/);
+});
+
 test('ladet test RUN net=1|2: each network evaluated, written apart; network 2 gives the trainer\'s numbers', () => {
   for (const net of [1, 2]) {
     const r = ladet('test', run, `net=${net}`);

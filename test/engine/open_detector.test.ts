@@ -39,15 +39,13 @@ test('resolveModelFiles: a run directory gives config and weights; explicit ones
     assert.deepEqual(resolveModelFiles({ weights: last, config: other }), { configPath: other, weights: last, runDir: run });
     assert.deepEqual(resolveModelFiles({ weights: w, config: other }), { configPath: other, weights: w, runDir: null });
     assert.deepEqual(resolveModelFiles({ config: other }), { configPath: other, weights: null, runDir: null });
+    // a file outside a run without config=: the config embedded in the file (read when it is opened)
+    assert.deepEqual(resolveModelFiles({ weights: w }), { configPath: null, weights: w, runDir: null });
   });
 });
 
 test('resolveModelFiles: errors name the path', () => {
   withRun((root) => {
-    const w = join(root, 'loose.safetensors');
-    assert.throws(() => resolveModelFiles({ weights: w }), {
-      message: `${w} is a weights file outside a run directory: pass config=CONFIG.yaml too (the model settings are not stored in the weights)`,
-    });
     assert.throws(() => resolveModelFiles({ weights: join(root, 'x.safetensors') }), { message: `weights not found: ${join(root, 'x.safetensors')}` });
     assert.throws(() => resolveModelFiles({ run: root }), { message: `${root}: not a run directory (no config.yaml)` });
     assert.throws(() => resolveModelFiles({}), { message: 'give a run directory, weights= or config=' });
