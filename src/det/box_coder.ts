@@ -1,13 +1,9 @@
 // DeltaXYWH box coder (mmdetection's DeltaXYWHBBoxCoder): deltas are the normalised offsets of a box's centre and
 // log-size relative to its anchor. Widths are x2 - x1 (no +1). Differentiable in the deltas.
 import { Tensor, stack, tensor, tidy } from '../torch/index.js';
+import { deltaXYWHParams, type DeltaXYWHOptions } from './box_coder_arrays.js';
 
-export interface DeltaXYWHOptions {
-  means?: readonly [number, number, number, number];
-  stds?: readonly [number, number, number, number];
-  /** dw, dh are clamped to ±|ln(whRatioClip)| before exp */
-  whRatioClip?: number;
-}
+export { decodeDeltasArray, deltaXYWHParams, type DeltaXYWHOptions, type DeltaXYWHParams } from './box_coder_arrays.js';
 
 export class DeltaXYWHCoder {
   readonly means: readonly [number, number, number, number];
@@ -15,9 +11,10 @@ export class DeltaXYWHCoder {
   readonly maxRatio: number;
 
   constructor(opts: DeltaXYWHOptions = {}) {
-    this.means = opts.means ?? [0, 0, 0, 0];
-    this.stds = opts.stds ?? [0.1, 0.1, 0.2, 0.2];
-    this.maxRatio = Math.abs(Math.log(opts.whRatioClip ?? 16 / 1000));
+    const p = deltaXYWHParams(opts);
+    this.means = p.means;
+    this.stds = p.stds;
+    this.maxRatio = p.maxRatio;
   }
 
   /** anchors (..., 4) and gt (..., 4) x1y1x2y2 (broadcastable) -> deltas (..., 4). */

@@ -1,8 +1,9 @@
 // Box overlaps with mmdetection's bbox_overlaps conventions: boxes x1y1x2y2, areas (x2-x1)(y2-y1) (no +1),
 // intersection sides clamped at 0, union (and the enclosing area for GIoU) clamped below at eps = 1e-6.
 import { Tensor, tidy } from '../torch/index.js';
+import { IOU_EPS } from './iou_scalar.js';
 
-export const IOU_EPS = 1e-6;
+export { IOU_EPS, iouScalar } from './iou_scalar.js';
 
 function sides(b: Tensor): [Tensor, Tensor, Tensor, Tensor] {
   return [b.select(-1, 0), b.select(-1, 1), b.select(-1, 2), b.select(-1, 3)];
@@ -62,17 +63,4 @@ export function alignedGiou(a: Tensor, b: Tensor, eps = IOU_EPS): Tensor {
     const enclose = ew.mul(eh).clamp(eps);
     return inter.div(union).sub(enclose.sub(union).div(enclose));
   });
-}
-
-/** IoU of two boxes given as x1,y1,x2,y2 numbers (same conventions), for loops over typed arrays. */
-export function iouScalar(
-  ax1: number, ay1: number, ax2: number, ay2: number,
-  bx1: number, by1: number, bx2: number, by2: number,
-  eps = IOU_EPS,
-): number {
-  const w = Math.min(ax2, bx2) - Math.max(ax1, bx1);
-  const h = Math.min(ay2, by2) - Math.max(ay1, by1);
-  const inter = (w > 0 ? w : 0) * (h > 0 ? h : 0);
-  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
-  return inter / Math.max(union, eps);
 }

@@ -7,6 +7,7 @@ import type { Assigner } from '../assign/assignment.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
 import type { Config } from './config.js';
+import { anchorSpecOf } from '../runtime/postprocess.js';
 
 type ModelSection = Config['model'];
 
@@ -53,8 +54,7 @@ export function buildDetector(model: ModelSection, numClasses: number): Detector
 }
 
 export function anchorConfig(model: ModelSection): AnchorConfig {
-  const a = model.anchors;
-  return { strides: a.strides, ratios: a.ratios, octaveBaseScale: a.octaveBaseScale, scalesPerOctave: a.scalesPerOctave, centerOffset: 0 };
+  return anchorSpecOf(model);
 }
 
 export function buildAnchorGenerator(model: ModelSection): AnchorGenerator {

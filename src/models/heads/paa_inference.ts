@@ -3,24 +3,15 @@
 //   probabilities; without an IoU branch the score is p itself (ccdet *_BASE heads); per level keep the nmsPre anchors with the
 //   highest max-class score; decode (clipped to the image); candidates (anchor, class) with score > scoreThr;
 //   class-aware NMS; keep maxPerImg by score; optional score voting; map boxes back to the original image.
+// The tensor steps (scores, nmsPre, decode) are here; the rest, on arrays, is selectDetections (paa_select.ts, pure
+// TypeScript, shared with src/runtime/postprocess.ts).
 import { type Tensor, cat, noGrad, tidy } from '../../torch/index.js';
 import { DeltaXYWHCoder } from '../../det/box_coder.js';
-import { nmsArrays } from '../../det/nms.js';
-import { scoreVotingArrays, type DetectionArrays } from '../../det/score_voting.js';
-import { mapBoxesBack } from '../../data/transforms.js';
 import type { ImageMeta } from '../../data/transforms.js';
 import type { HeadOutputs } from './outputs.js';
+import { PAA_TEST_CFG, selectDetections, type InferenceConfig } from './paa_select.js';
 
-export interface InferenceConfig {
-  /** anchors kept per level before NMS (by max class score); <= 0 keeps all */
-  nmsPre: number;
-  scoreThr: number;
-  nmsIou: number;
-  maxPerImg: number;
-  scoreVoting: boolean;
-}
-
-export const PAA_TEST_CFG: InferenceConfig = { nmsPre: 1000, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: true };
+export { PAA_TEST_CFG, type InferenceConfig } from './paa_select.js';
 
 export interface ImageDetections {
   imageId: number;
@@ -85,33 +76,5 @@ function predictImage(
   const candScores = scores.toTypedArray<'float32'>();
   boxes.dispose();
   scores.dispose();
-  // (anchor, class) candidates above the threshold
-  const idx: number[] = [];
-  const cls: number[] = [];
-  const sc: number[] = [];
-  for (let k = 0; k < candScores.length; k++) {
-    const v = candScores[k] as number;
-    if (v > cfg.scoreThr) {
-      idx.push(Math.floor(k / numClasses));
-      cls.push(k % numClasses);
-      sc.push(v);
-    }
-  }
-  const candB = new Float32Array(idx.length * 4);
-  idx.forEach((n, j) => candB.set(candBoxes.subarray(4 * n, 4 * n + 4), 4 * j));
-  const kept = nmsArrays(candB, sc, cls, cfg.nmsIou).subarray(0, cfg.maxPerImg);
-  let dets: DetectionArrays = {
-    boxes: new Float32Array(kept.length * 4),
-    scores: new Float32Array(kept.length),
-    labels: new Int32Array(kept.length),
-  };
-  kept.forEach((k, j) => {
-    dets.boxes.set(candB.subarray(4 * k, 4 * k + 4), 4 * j);
-    dets.scores[j] = sc[k] as number;
-    dets.labels[j] = cls[k] as number;
-  });
-  if (cfg.scoreVoting && kept.length > 0) {
-    dets = scoreVotingArrays(dets, candBoxes, candScores, numClasses, { scoreThr: cfg.scoreThr });
-  }
-  return { imageId: meta.imageId, boxes: mapBoxesBack(dets.boxes, meta), scores: dets.scores, labels: dets.labels };
+  return { imageId: meta.imageId, ...selectDetections(candBoxes, candScores, numClasses, meta, cfg) };
 }
