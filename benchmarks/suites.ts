@@ -6,6 +6,7 @@ import { det } from './det.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { nms } from './nms.js';
+import { runtime } from './runtime.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
 
@@ -17,4 +18,5 @@ export const suites: Record<string, Suite> = {
   nms,
   det,
   colad,
+  runtime,
 };

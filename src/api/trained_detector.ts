@@ -12,7 +12,8 @@ import { predictBatch, type InferenceConfig } from '../models/heads/paa_inferenc
 import type { Overrides } from '../cli/args.js';
 import type { Config } from '../engine/config.js';
 import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../engine/build.js';
-import { openDetector, resolveModelFiles } from '../engine/open_detector.js';
+import { openDetector, resolveModelFiles, type OpenedDetector } from '../engine/open_detector.js';
+import { exportRuntime } from '../engine/export_runtime.js';
 import { toDetections, type Detection } from '../engine/predict.js';
 import { AnchorCache } from '../engine/targets.js';
 
@@ -40,18 +41,24 @@ export class TrainedDetector {
   private readonly pipeline: PipelineConfig;
   private readonly inference: InferenceConfig;
 
-  private constructor(
-    /** the resolved config the network was built from */
-    readonly config: Config,
-    /** the training categories, in the network's label order */
-    readonly classes: readonly Category[],
-    /** the weights file read */
-    readonly weightsPath: string,
-    /** CoLAD runs: which network this is; null for a single-network run */
-    readonly net: 1 | 2 | null,
-    model: Detector,
-  ) {
-    this.model = model;
+  /** the resolved config the network was built from */
+  readonly config: Config;
+  /** the training categories, in the network's label order */
+  readonly classes: readonly Category[];
+  /** the weights file read */
+  readonly weightsPath: string;
+  /** CoLAD runs: which network this is; null for a single-network run */
+  readonly net: 1 | 2 | null;
+  private readonly opened: OpenedDetector;
+
+  private constructor(opened: OpenedDetector) {
+    this.opened = opened;
+    const config = opened.config;
+    this.config = config;
+    this.classes = opened.classes;
+    this.weightsPath = opened.weightsPath;
+    this.net = opened.net;
+    this.model = opened.model;
     this.anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
     this.pipeline = testPipelineOf(config);
     this.inference = inferenceConfigOf(config);
@@ -67,8 +74,7 @@ export class TrainedDetector {
       ...(o.weights === undefined ? {} : { weights: o.weights }),
       ...(o.config === undefined ? {} : { config: o.config }),
     });
-    const opened = openDetector(files, o.overrides ?? {}, o.net === undefined ? {} : { net: o.net });
-    return new TrainedDetector(opened.config, opened.classes, opened.weightsPath, opened.net, opened.model);
+    return new TrainedDetector(openDetector(files, o.overrides ?? {}, o.net === undefined ? {} : { net: o.net }));
   }
 
   /**
@@ -109,6 +115,15 @@ export class TrainedDetector {
       }),
     );
     return toDetections(det!, this.classes, scoreThr);
+  }
+
+  /**
+   * Writes this network as a runtime model file (as `ladet export`): RuntimeDetector from `ladet/runtime` runs it
+   * with plain TypeScript, in a browser or anywhere without libtorch. Returns the file's size in bytes.
+   */
+  exportRuntime(file: string): number {
+    this.live();
+    return exportRuntime(this.opened, file);
   }
 
   /** Releases the network's and the anchors' libtorch memory; detect() throws afterwards. Idempotent. */

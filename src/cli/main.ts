@@ -10,6 +10,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerTest } from './commands/test.js';
 import { registerPredict } from './commands/predict.js';
 import { registerRepro } from './commands/repro.js';
+import { registerExport } from './commands/export.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -20,6 +21,7 @@ registerTrain(program);
 registerDemo(program);
 registerTest(program);
 registerPredict(program);
+registerExport(program);
 registerData(program);
 registerRepro(program);
 

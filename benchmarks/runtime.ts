@@ -1,0 +1,101 @@
+// ladet/runtime (plain TypeScript, no libtorch) against ladet on libtorch, on the same network and image: the cost
+// of running a detector where libtorch cannot go (a browser, a worker). Both sides at one thread: a browser tab runs
+// the runtime on one. Network: the demo's shipped teacher (ResNet-18 x0.5, FPN 64, 160 px); the libtorch side times
+// forward + predictBatch on the prepared input, the runtime side RuntimeDetector.detect on the RGB pixels (its
+// normalisation included, a few tenths of a millisecond).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getNumThreads, noGrad, setNumThreads, tensor, tidy } from '../src/torch/index.js';
+import { buildBatch } from '../src/data/batch.js';
+import { encodePng } from '../src/data/image.js';
+import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../src/engine/build.js';
+import { openDetector, resolveModelFiles } from '../src/engine/open_detector.js';
+import { exportRuntime } from '../src/engine/export_runtime.js';
+import { AnchorCache } from '../src/engine/targets.js';
+import { levelSizes } from '../src/models/heads/outputs.js';
+import { predictBatch } from '../src/models/heads/paa_inference.js';
+import { RuntimeDetector } from '../src/runtime/index.js';
+import { interleave, median, rng } from './util.js';
+
+const WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
+const CONFIG = 'configs/demo/teacher_r18w50.yaml';
+
+export async function runtime(): Promise<Record<string, unknown>> {
+  const threadsBefore = getNumThreads();
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'ladet-bench-runtime-'));
+  const opened = openDetector(resolveModelFiles({ weights: WEIGHTS, config: CONFIG }));
+  try {
+    const file = join(dir, 'model.safetensors');
+    const bytes = exportRuntime(opened, file);
+    const t0 = performance.now();
+    const rt = RuntimeDetector.fromBytes(readFileSync(file));
+    const loadMs = performance.now() - t0;
+    // a seeded 160 x 160 picture: smooth colour blobs, so the head sees structure rather than pure noise
+    const r = rng(7);
+    const size = 160;
+    const pixels = new Uint8Array(size * size * 3);
+    const blobs = Array.from({ length: 6 }, () => ({ x: r() * size, y: r() * size, s: 10 + r() * 30, c: [r() * 255, r() * 255, r() * 255] }));
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        for (let c = 0; c < 3; c++) {
+          let v = 40;
+          for (const b of blobs) v += (b.c[c] as number) * Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.s * b.s));
+          pixels[(y * size + x) * 3 + c] = Math.min(255, v);
+        }
+      }
+    }
+    const png = join(dir, 'image.png');
+    writeFileSync(png, await encodePng({ data: pixels, width: size, height: size }));
+    const raw = await buildBatch([{ index: 0, imageId: 1, file: png, width: size, height: size, boxes: new Float32Array(0), labels: new Int32Array(0), seed: 0 }], { pipeline: testPipelineOf(opened.config) });
+    const anchors = new AnchorCache(buildAnchorGenerator(opened.config.model), opened.config.device);
+    const inference = inferenceConfigOf(opened.config);
+    let libtorchCount = 0;
+    let runtimeCount = 0;
+    const timed = <T>(fn: () => T): [number, T] => {
+      const s = process.hrtime.bigint();
+      const v = fn();
+      return [Number(process.hrtime.bigint() - s) / 1e6, v];
+    };
+    const { a, b } = interleave(
+      {
+        a: () =>
+          timed(() => {
+            const dets = rt.detect({ data: pixels, width: size, height: size }, { scoreThr: 0 });
+            runtimeCount = dets.length;
+          })[0],
+        b: () =>
+          timed(() => {
+            const [det] = tidy(() =>
+              noGrad(() => {
+                const out = opened.model.forward(tensor(raw.data, raw.shape));
+                return predictBatch(out, anchors.get(levelSizes(out)).perLevel, raw.metas, inference);
+              }),
+            );
+            libtorchCount = det!.scores.length;
+          })[0],
+      },
+      { warmup: 3, reps: 15 },
+    );
+    anchors.dispose();
+    const runtimeMs = median(a);
+    const libtorchMs = median(b);
+    return {
+      network: `${CONFIG} weights ${WEIGHTS}`,
+      image: `${size}x${size}`,
+      threads: 1,
+      model_file_bytes: bytes,
+      runtime_load_ms: loadMs,
+      runtime_detect_ms: runtimeMs,
+      libtorch_detect_ms: libtorchMs,
+      runtime_vs_libtorch_ratio: runtimeMs / libtorchMs,
+      detections_runtime: runtimeCount,
+      detections_libtorch: libtorchCount,
+    };
+  } finally {
+    opened.model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    setNumThreads(threadsBefore);
+  }
+}

@@ -1,0 +1,41 @@
+// `ladet export weights=RUN_DIR|FILE out=MODEL.safetensors [config=CONFIG.yaml] [net=1|2] [key.sub=value ...]`:
+// writes one trained network as a runtime model file, which `ladet/runtime` (plain TypeScript, no libtorch) runs in
+// a browser or any JS runtime. The settings that shape inference (data.testScale, eval.*) can be overridden here.
+import type { Command } from 'commander';
+import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
+
+const USAGE = 'ladet export weights=RUN_DIR|FILE out=MODEL.safetensors [config=CONFIG.yaml] [net=1|2] [key.sub=value ...]';
+const OWN_KEYS = ['weights', 'out', 'config', 'net'] as const;
+
+export async function runExport(args: readonly string[], print: (line: string) => void = console.log): Promise<{ out: string; bytes: number }> {
+  const { positional, kv } = splitArgs(args);
+  if (positional.length) throw new UsageError(`ladet export: unexpected argument ${positional[0]} (usage: ${USAGE})`);
+  const { ConfigSchema } = await import('../../engine/config.js');
+  const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'export');
+  const weights = pathArg(own, 'weights', 'export', { usage: USAGE });
+  const out = pathArg(own, 'out', 'export', { usage: USAGE });
+  const config = pathArg(own, 'config', 'export');
+  const net = netArg(own, 'export');
+  if (!out.endsWith('.safetensors')) throw new UsageError(`ladet export: out=${out}: the runtime model is a .safetensors file`);
+  const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
+  const { exportRuntime } = await import('../../engine/export_runtime.js');
+  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
+  try {
+    const bytes = exportRuntime(opened, out);
+    const which = opened.net === null ? '' : ` network ${opened.net}`;
+    print(`wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB):${which} ${opened.weightsPath}, ${opened.classes.length} classes, test scale ${opened.config.data.testScale.join('x')}`);
+    return { out, bytes };
+  } finally {
+    opened.model.dispose();
+  }
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description(`write a trained network as a runtime model (ladet/runtime: no libtorch): ${USAGE}`)
+    .argument('[args...]', 'weights=, out=, config=, net=, key.sub=value config overrides')
+    .action(async (args: string[]) => {
+      await runExport(args);
+    });
+}

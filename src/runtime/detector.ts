@@ -1,0 +1,106 @@
+// RuntimeDetector: a trained ladet detector running on plain TypeScript (no libtorch, no Node APIs), for browsers,
+// workers, Deno or any Node without the native addon. The same pipeline as ladet's test path: keep-ratio resize to
+// the test scale, normalise, pad, network, PAA post-processing, boxes back in the image's pixels.
+import { normalizeTables, padTo, rescaleSize, writeNormalizedChw, type ImageMeta } from '../data/transforms.js';
+import { Network } from './network.js';
+import { detectFromOutputs } from './postprocess.js';
+import { parseRuntimeModel, type RuntimeSpec } from './model_file.js';
+import { resizeBilinear } from './resize.js';
+
+/** 8-bit pixels, row-major: RGB (channels 3) or RGBA (channels 4, alpha ignored), e.g. a canvas ImageData. */
+export interface RuntimeImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** default: data.length / (width · height) */
+  channels?: 3 | 4;
+}
+
+/** One detection in the image's pixels. */
+export interface RuntimeDetection {
+  label: string;
+  category_id: number;
+  score: number;
+  /** x1, y1, x2, y2 */
+  box: [number, number, number, number];
+  /** COCO [x, y, w, h] */
+  bbox: [number, number, number, number];
+}
+
+export class RuntimeDetector {
+  readonly spec: RuntimeSpec;
+  private readonly network: Network;
+  private readonly tables: Float32Array[];
+
+  private constructor(spec: RuntimeSpec, network: Network) {
+    this.spec = spec;
+    this.network = network;
+    this.tables = normalizeTables(spec.input.mean, spec.input.std);
+  }
+
+  /** A runtime model file's bytes (`ladet export`): e.g. `new Uint8Array(await (await fetch(url)).arrayBuffer())`. */
+  static fromBytes(bytes: Uint8Array | ArrayBuffer, name?: string): RuntimeDetector {
+    const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const { spec, weights } = parseRuntimeModel(u8, name);
+    try {
+      return new RuntimeDetector(spec, new Network(spec.network, weights));
+    } catch (e) {
+      throw new Error(`${name ?? 'runtime model'}: ${(e as Error).message.replace(/^runtime model: /, '')}`);
+    }
+  }
+
+  get classes(): readonly { id: number; name: string }[] {
+    return this.spec.classes;
+  }
+
+  /** The detections with score >= scoreThr (default 0.3), best first. */
+  detect(image: RuntimeImage, opts: { scoreThr?: number } = {}): RuntimeDetection[] {
+    const scoreThr = opts.scoreThr ?? 0.3;
+    if (!(scoreThr >= 0 && scoreThr <= 1)) throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(opts.scoreThr)})`);
+    const { input, meta } = this.prepare(image);
+    const levels = this.network.forward(input);
+    const det = detectFromOutputs(
+      levels.map((l) => ({ cls: l.cls.data, reg: l.reg.data, iou: l.iou ? l.iou.data : null, h: l.cls.h, w: l.cls.w })),
+      this.spec.anchors,
+      meta,
+      this.spec.network.head.numClasses,
+      this.spec.inference,
+      'logits',
+    );
+    const order = Array.from({ length: det.scores.length }, (_, k) => k)
+      .filter((k) => (det.scores[k] as number) >= scoreThr)
+      .sort((a, b) => (det.scores[b] as number) - (det.scores[a] as number) || a - b);
+    return order.map((k) => {
+      const [x1, y1, x2, y2] = [0, 1, 2, 3].map((c) => det.boxes[4 * k + c] as number) as [number, number, number, number];
+      const cls = this.spec.classes[det.labels[k] as number] as { id: number; name: string };
+      return { label: cls.name, category_id: cls.id, score: det.scores[k] as number, box: [x1, y1, x2, y2], bbox: [x1, y1, x2 - x1, y2 - y1] };
+    });
+  }
+
+  /** Resize (keep ratio) + normalise + pad: the network input (3, H, W) and the meta to map boxes back. */
+  private prepare(image: RuntimeImage): { input: { data: Float32Array; c: number; h: number; w: number }; meta: ImageMeta } {
+    const { width, height } = image;
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`detect: image width and height must be positive whole numbers (got ${width}x${height})`);
+    const channels = image.channels ?? image.data.length / (width * height);
+    if (channels !== 3 && channels !== 4) throw new Error(`detect: image data must hold 3 (RGB) or 4 (RGBA) bytes per pixel (got ${image.data.length} bytes for ${width}x${height})`);
+    if (image.data.length !== width * height * channels) throw new Error(`detect: image data holds ${image.data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`);
+    let rgb: Uint8Array = new Uint8Array(width * height * 3);
+    if (channels === 3) {
+      rgb.set(image.data);
+    } else {
+      for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+        rgb[i] = image.data[j] as number;
+        rgb[i + 1] = image.data[j + 1] as number;
+        rgb[i + 2] = image.data[j + 2] as number;
+      }
+    }
+    const r = rescaleSize(width, height, this.spec.input.testScale);
+    if (r.width !== width || r.height !== height) rgb = resizeBilinear(rgb, width, height, r.width, r.height);
+    const imgShape: [number, number] = [r.height, r.width];
+    const padShape = padTo(imgShape, this.spec.input.sizeDivisor);
+    const data = new Float32Array(3 * padShape[0] * padShape[1]);
+    writeNormalizedChw(rgb, r.width, r.height, false, this.tables, data, 0, padShape[0], padShape[1]);
+    const meta: ImageMeta = { imageId: 1, file: '(image)', oriShape: [height, width], imgShape, padShape, scaleFactor: [r.sx, r.sy, r.sx, r.sy], flip: false };
+    return { input: { data, c: 3, h: padShape[0], w: padShape[1] }, meta };
+  }
+}

@@ -1,0 +1,83 @@
+// The runtime model file: a safetensors file holding one network's float32 weights under ladet's parameter names
+// and, in its metadata (`ladet_runtime`), everything needed to run it: the architecture, the anchors, the classes,
+// the input pipeline and the post-processing settings. `ladet export` writes it; this reads it from bytes (a
+// fetch() response in a browser, a file in Node) with nothing but TypeScript.
+import type { AnchorSpec, InferenceConfig } from './postprocess.js';
+import type { NetworkSpec, StateDict, WeightTensor } from './network.js';
+
+export const RUNTIME_FORMAT = 'ladet-runtime';
+export const RUNTIME_VERSION = 1;
+
+export interface RuntimeSpec {
+  format: typeof RUNTIME_FORMAT;
+  version: typeof RUNTIME_VERSION;
+  network: NetworkSpec;
+  anchors: AnchorSpec;
+  /** label i predicts classes[i] */
+  classes: { id: number; name: string }[];
+  input: {
+    /** keep-ratio resize target (long, short edge), as data.testScale */
+    testScale: [number, number];
+    sizeDivisor: number;
+    /** RGB mean / std in 0..255 units */
+    mean: [number, number, number];
+    std: [number, number, number];
+  };
+  inference: InferenceConfig;
+  /** where the weights came from (informational) */
+  source?: Record<string, unknown>;
+}
+
+export interface RuntimeModel {
+  spec: RuntimeSpec;
+  weights: StateDict;
+}
+
+/** Parses a runtime model file. Errors say what is wrong with it, prefixed by `name`. */
+export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): RuntimeModel {
+  const fail = (why: string): never => {
+    throw new Error(`${name}: ${why}`);
+  };
+  if (bytes.byteLength < 8) fail(`too short for a safetensors file (${bytes.byteLength} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen > bytes.byteLength - 8) fail(`truncated: the header says ${headerLen} bytes, the file has ${bytes.byteLength - 8} after the length`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
+  } catch (e) {
+    return fail(`the safetensors header is not valid JSON (${(e as Error).message})`);
+  }
+  const meta = header.__metadata__ as Record<string, string> | undefined;
+  const rawSpec = meta?.ladet_runtime;
+  if (typeof rawSpec !== 'string') {
+    return fail('not a ladet runtime model (no __metadata__.ladet_runtime): make one with `ladet export RUN out=FILE.safetensors`');
+  }
+  let spec: RuntimeSpec;
+  try {
+    spec = JSON.parse(rawSpec) as RuntimeSpec;
+  } catch (e) {
+    return fail(`__metadata__.ladet_runtime is not valid JSON (${(e as Error).message})`);
+  }
+  if (spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
+    fail(`__metadata__.ladet_runtime is format ${String(spec.format)} version ${String(spec.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`);
+  }
+  const dataStart = 8 + headerLen;
+  const weights = new Map<string, WeightTensor>();
+  for (const [key, value] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const e = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    if (e.dtype !== 'F32') fail(`tensor '${key}' is ${String(e.dtype)}; runtime models hold F32 tensors`);
+    const [begin, end] = e.data_offsets ?? [NaN, NaN];
+    const shape = e.shape ?? [];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (!(begin >= 0 && end - begin === 4 * count && dataStart + end <= bytes.byteLength)) {
+      fail(`tensor '${key}': data_offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] in a file of ${bytes.byteLength} bytes (truncated?)`);
+    }
+    // copy: the data need not be 4-byte aligned in the file, and safetensors is little-endian
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin + 4 * i, true);
+    weights.set(key, { data, shape });
+  }
+  return { spec, weights };
+}
