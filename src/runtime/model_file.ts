@@ -59,9 +59,11 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
   } catch (e) {
     return fail(`__metadata__.ladet_runtime is not valid JSON (${(e as Error).message})`);
   }
-  if (spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
-    fail(`__metadata__.ladet_runtime is format ${String(spec.format)} version ${String(spec.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`);
+  if (spec === null || typeof spec !== 'object' || spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
+    fail(`__metadata__.ladet_runtime is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`);
   }
+  const problem = specProblem(spec);
+  if (problem !== null) fail(`__metadata__.ladet_runtime: ${problem}`);
   const dataStart = 8 + headerLen;
   const weights = new Map<string, WeightTensor>();
   for (const [key, value] of Object.entries(header)) {
@@ -80,4 +82,36 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
     weights.set(key, { data, shape });
   }
   return { spec, weights };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
+const isNumbers = (v: unknown, n?: number): boolean => Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/** The first field of a spec that is missing or of the wrong type (so a damaged file fails here, by name). */
+function specProblem(s: RuntimeSpec): string | null {
+  const checks: [string, unknown, (v: unknown) => boolean, string][] = [
+    ['network.backbone.depth', s.network?.backbone?.depth, (v) => [18, 34, 50, 101].includes(v as number), '18, 34, 50 or 101'],
+    ['network.backbone.baseChannels', s.network?.backbone?.baseChannels, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.neck.outChannels', s.network?.neck?.outChannels, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.neck.startLevel', s.network?.neck?.startLevel, isCount, 'a whole number'],
+    ['network.neck.numOuts', s.network?.neck?.numOuts, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.neck.addExtraConvs', s.network?.neck?.addExtraConvs, (v) => ['on_input', 'on_lateral', 'on_output', false].includes(v as string | false), "'on_input', 'on_lateral', 'on_output' or false"],
+    ['network.neck.reluBeforeExtraConvs', s.network?.neck?.reluBeforeExtraConvs, (v) => typeof v === 'boolean', 'true or false'],
+    ['network.head.numClasses', s.network?.head?.numClasses, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.head.stackedConvs', s.network?.head?.stackedConvs, isCount, 'a whole number'],
+    ['network.head.gnGroups', s.network?.head?.gnGroups, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.head.iouBranch', s.network?.head?.iouBranch, (v) => typeof v === 'boolean', 'true or false'],
+    ['anchors.strides', s.anchors?.strides, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
+    ['anchors.ratios', s.anchors?.ratios, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
+    ['classes', s.classes, (v) => Array.isArray(v) && v.length > 0 && v.every((c) => isObject(c) && Number.isInteger(c.id) && typeof c.name === 'string'), 'a list of {id, name}'],
+    ['input.testScale', s.input?.testScale, (v) => isNumbers(v, 2), 'two numbers'],
+    ['input.sizeDivisor', s.input?.sizeDivisor, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['input.mean', s.input?.mean, (v) => isNumbers(v, 3), 'three numbers'],
+    ['input.std', s.input?.std, (v) => isNumbers(v, 3), 'three numbers'],
+    ['inference', s.inference, (v) => isObject(v) && ['nmsPre', 'scoreThr', 'nmsIou', 'maxPerImg'].every((k) => typeof v[k] === 'number') && typeof v.scoreVoting === 'boolean', 'nmsPre, scoreThr, nmsIou, maxPerImg (numbers) and scoreVoting'],
+  ];
+  for (const [name, value, ok, want] of checks) if (!ok(value)) return `${name} must be ${want} (got ${JSON.stringify(value)})`;
+  if (s.classes.length !== s.network.head.numClasses) return `classes lists ${s.classes.length} classes, network.head.numClasses is ${s.network.head.numClasses}`;
+  return null;
 }

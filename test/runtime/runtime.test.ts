@@ -139,6 +139,24 @@ test('bad model files and images: errors say what is wrong', () => {
   assert.throws(() => RuntimeDetector.fromBytes(bytes.subarray(0, 4)), /runtime model: too short for a safetensors file \(4 bytes\)/);
   const checkpoint = readFileSync(join(summary.runDir, 'weights', 'best.safetensors'));
   assert.throws(() => RuntimeDetector.fromBytes(checkpoint, 'best.safetensors'), /best\.safetensors: not a ladet runtime model \(no __metadata__\.ladet_runtime\): make one with `ladet export/);
+  // a damaged spec: the field is named
+  const damaged = (edit: (spec: Record<string, any>) => void): Uint8Array => {
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as { __metadata__: { ladet_runtime: string } };
+    const spec = JSON.parse(header.__metadata__.ladet_runtime) as Record<string, any>;
+    edit(spec);
+    header.__metadata__.ladet_runtime = JSON.stringify(spec);
+    const text = Buffer.from(JSON.stringify(header), 'utf8');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    return Buffer.concat([len, text, bytes.subarray(8 + headerLen)]);
+  };
+  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => delete s.input.testScale), 'm.safetensors'), {
+    message: 'm.safetensors: __metadata__.ladet_runtime: input.testScale must be two numbers (got undefined)',
+  });
+  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => (s.network.backbone.depth = 20))), /network\.backbone\.depth must be 18, 34, 50 or 101 \(got 20\)/);
+  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => s.classes.pop())), /classes lists 7 classes, network\.head\.numClasses is 8/);
+  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => (s.version = 2))), /format ladet-runtime version 2; this ladet reads ladet-runtime version 1/);
   // a model whose spec and weights disagree
   const { spec, weights } = parseRuntimeModel(bytes);
   assert.throws(() => new Network({ ...spec.network, head: { ...spec.network.head, stackedConvs: 2 } }, weights), /tensor 'bbox_head\.cls_convs\.1\.conv\.weight' is missing/);
