@@ -6,6 +6,7 @@ import { Network } from './network.js';
 import { detectFromOutputs } from './postprocess.js';
 import { parseRuntimeModel, type RuntimeSpec } from './model_file.js';
 import { resizeBilinear } from './resize.js';
+import { toDetections, type Detection } from '../det/detection.js';
 
 /** 8-bit pixels, row-major: RGB (channels 3) or RGBA (channels 4, alpha ignored), e.g. a canvas ImageData. */
 export interface RuntimeImage {
@@ -16,16 +17,8 @@ export interface RuntimeImage {
   channels?: 3 | 4;
 }
 
-/** One detection in the image's pixels. */
-export interface RuntimeDetection {
-  label: string;
-  category_id: number;
-  score: number;
-  /** x1, y1, x2, y2 */
-  box: [number, number, number, number];
-  /** COCO [x, y, w, h] */
-  bbox: [number, number, number, number];
-}
+/** One detection in the image's pixels (the shape TrainedDetector.detect returns). */
+export type RuntimeDetection = Detection;
 
 export class RuntimeDetector {
   readonly spec: RuntimeSpec;
@@ -67,14 +60,7 @@ export class RuntimeDetector {
       this.spec.inference,
       'logits',
     );
-    const order = Array.from({ length: det.scores.length }, (_, k) => k)
-      .filter((k) => (det.scores[k] as number) >= scoreThr)
-      .sort((a, b) => (det.scores[b] as number) - (det.scores[a] as number) || a - b);
-    return order.map((k) => {
-      const [x1, y1, x2, y2] = [0, 1, 2, 3].map((c) => det.boxes[4 * k + c] as number) as [number, number, number, number];
-      const cls = this.spec.classes[det.labels[k] as number] as { id: number; name: string };
-      return { label: cls.name, category_id: cls.id, score: det.scores[k] as number, box: [x1, y1, x2, y2], bbox: [x1, y1, x2 - x1, y2 - y1] };
-    });
+    return toDetections(det, this.spec.classes, scoreThr);
   }
 
   /** Resize (keep ratio) + normalise + pad: the network input (3, H, W) and the meta to map boxes back. */

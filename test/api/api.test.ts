@@ -8,10 +8,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { parse as parseYaml } from 'yaml';
 import { ImageError, io, parseConfig, TrainedDetector, trainDetector, torch, type ConfigInput, type Detection, type TrainProgress, type TrainSummary } from '../../src/index.js';
-import { tinyConfig } from '../cli/fixture.js';
+import { predictSources, tinyConfig } from '../cli/fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -33,11 +32,7 @@ before(async () => {
   summary = await trainDetector(configFile, { onProgress: (p) => progress.push(p), onMessage: (l) => messages.push(l) });
 
   source = join(dir, 'source');
-  mkdirSync(source);
-  const val = (n: number): string => join(dataRoot, 'val', `00000${n}.png`);
-  copyFileSync(val(1), join(source, 'val1.png'));
-  await sharp(val(2)).resize(150, 97, { fit: 'fill' }).jpeg().toFile(join(source, 'wide.jpg'));
-  await sharp(val(3)).resize(120, 80, { fit: 'fill' }).withMetadata({ orientation: 6 }).jpeg().toFile(join(source, 'rotated.jpg'));
+  await predictSources(dataRoot, source);
 });
 
 after(() => {

@@ -2,13 +2,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { formatSummary, IOU_THRESHOLDS, STAT_NAMES } from '../../src/eval/index.js';
-import { tinyConfig } from './fixture.js';
+import { predictSources, tinyConfig } from './fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
@@ -41,11 +41,8 @@ before(async () => {
   // predict's source folder: a val image as it is, one resized to a non-square JPEG, one with EXIF orientation 6
   // (stored 120x80, shown 80x120), a file that is no image, a truncated PNG, and a text file (ignored).
   source = join(dir, 'source');
-  mkdirSync(source);
+  await predictSources(dataRoot, source);
   const val = (n: number): string => join(dataRoot, 'val', `00000${n}.png`);
-  copyFileSync(val(1), join(source, 'val1.png'));
-  await sharp(val(2)).resize(150, 97, { fit: 'fill' }).jpeg().toFile(join(source, 'wide.jpg'));
-  await sharp(val(3)).resize(120, 80, { fit: 'fill' }).withMetadata({ orientation: 6 }).jpeg().toFile(join(source, 'rotated.jpg'));
   writeFileSync(join(source, 'broken.png'), 'this is not an image');
   const png = readFileSync(val(4));
   writeFileSync(join(source, 'trunc.png'), png.subarray(0, png.length >> 1));
