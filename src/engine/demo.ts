@@ -18,10 +18,17 @@ import { imagePath } from '../data/coco.js';
 import { readCheckpointHeader } from './checkpoint.js';
 import { openSplit } from './data_setup.js';
 import { groundTruthBoxes, renderPredictionGrid, runDetections, type GridColumn } from './prediction_grid.js';
+import { openDetector, resolveModelFiles } from './open_detector.js';
+import { exportRuntime } from './export_runtime.js';
+import { decodeImage } from '../data/image.js';
+import { RuntimeDetector } from '../runtime/index.js';
+import { predictImages, toDetections, type Detection } from './predict.js';
 
 export const DEMO_TEACHER_CONFIG = 'configs/demo/teacher_r18w50.yaml';
 export const DEMO_STUDENT_CONFIG = 'configs/demo/student_r18w25.yaml';
 export const DEMO_TEACHER_WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
+/** The runtime check of the exported student: its best `top` detections above evaluation's threshold. */
+const RUNTIME_CHECK = { scoreThr: 0.05, top: 10 };
 
 /** Trains (or resumes) the run of a preset with overrides; `ladet demo` runs it in a worker thread (Ctrl-C). */
 export type DemoTrainer = (configPath: string, overrides: Overrides, resume: boolean) => Promise<{ runDir: string; stopped: boolean }>;
@@ -67,6 +74,9 @@ export interface DemoResult {
   teacher: { weights: string; trainedHere: boolean; AP: number | null; trainSeconds: number | null };
   /** the predictions picture (PNG) */
   picture: string;
+  /** the LAD student as a ladet/runtime model; on the picture's first image, how many of its best detections were
+   * compared with ladet on libtorch's and whether they agreed */
+  runtime: { model: string; bytes: number; compared: number; sameDetections: boolean };
 }
 
 /** A demo stopped on request: `runDir` saved its last checkpoint, and a rerun continues from there. */
@@ -198,6 +208,34 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   const picture = join(reportDir, DEMO_PICTURE.file);
   writeFileAtomic(picture, await renderPredictionGrid(files, shown.map((im) => groundTruthBoxes(val.dataset, im.id)), columns));
 
+  // The LAD student for deployment without libtorch, checked on the picture's first image: its best detections
+  // (score >= 0.05, as evaluation keeps) from ladet/runtime against ladet on libtorch.
+  const runtimeModel = join(reportDir, 'lad_student.runtime.safetensors');
+  const lad = openDetector(resolveModelFiles({ run: (curves[1] as { dir: string }).dir }));
+  let runtimeBytes: number;
+  let reference: Detection[] = [];
+  try {
+    runtimeBytes = exportRuntime(lad, runtimeModel);
+    const stream = predictImages({ model: lad.model, config: lad.config, classes: lad.classes, files: files.slice(0, 1), onSkip: (f, why) => { throw new Error(`${f}: ${why}`); } });
+    for await (const p of stream) reference = toDetections(p, lad.classes, RUNTIME_CHECK.scoreThr).slice(0, RUNTIME_CHECK.top);
+  } finally {
+    lad.model.dispose();
+  }
+  const first = await decodeImage(files[0] as string);
+  const fromRuntime = RuntimeDetector.fromBytes(readFileSync(runtimeModel))
+    .detect({ data: first.data, width: first.width, height: first.height }, { scoreThr: RUNTIME_CHECK.scoreThr })
+    .slice(0, RUNTIME_CHECK.top);
+  const compared = reference.length;
+  const sameDetections =
+    compared > 0 &&
+    fromRuntime.length === compared &&
+    fromRuntime.every((d, k) => {
+      const r = reference[k] as Detection;
+      return d.category_id === r.category_id && Math.abs(d.score - r.score) < 1e-4 && d.box.every((v, c) => Math.abs(v - (r.box[c] as number)) < 0.01);
+    });
+  say(`demo: the LAD student for ladet/runtime (no libtorch): ${runtimeModel}`);
+  const runtime = { model: runtimeModel, bytes: runtimeBytes, compared, sameDetections };
+
   const recorded = readCheckpointHeader(teacherWeights).meta?.info?.bbox_mAP;
   const teacher = { weights: teacherWeights, trainedHere, AP: typeof recorded === 'number' ? recorded : null, trainSeconds: teacherSeconds };
   const table = formatTable(rows);
@@ -224,8 +262,16 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     '',
     `![predictions of both students](${DEMO_PICTURE.file})`,
     '',
+    '## Deploy',
+    '',
+    `\`lad_student.runtime.safetensors\` (${(runtimeBytes / 2 ** 20).toFixed(1)} MiB) is the LAD student as a ladet/runtime model: \`RuntimeDetector.fromBytes\``,
+    `(\`import { RuntimeDetector } from 'ladet/runtime'\`) runs it in plain TypeScript, in a browser or any JS runtime without libtorch.`,
+    sameDetections
+      ? `On the first image above, its ${compared} best detections are those of ladet on libtorch (classes equal, boxes within 0.01 px).`
+      : `On the first image above, its ${compared} best detections differ from those of ladet on libtorch (see README, "Without libtorch").`,
+    '',
   ].join('\n');
   writeFileAtomic(join(reportDir, 'report.md'), md);
-  writeFileAtomic(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file }, null, 2) + '\n');
-  return { stopped: false, rows, reportDir, dataset, teacher, picture };
+  writeFileAtomic(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n');
+  return { stopped: false, rows, reportDir, dataset, teacher, picture, runtime };
 }

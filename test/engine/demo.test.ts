@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { DEMO_PICTURE, inThreadTrainer, runDemo, type DemoTrainer } from '../../src/engine/demo.js';
 import { GRID, gridSize } from '../../src/engine/prediction_grid.js';
+import { RuntimeDetector } from '../../src/runtime/index.js';
 
 test('runDemo stops and resumes, and writes report.md with the table, the teacher\'s AP and a linked predictions picture', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ladet-demo-'));
@@ -24,6 +25,8 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
       'schedule.epochs': 1,
       'schedule.warmupIters': 1,
       'eval.every': 1,
+      // scores above evaluation's 0.05 after one epoch, so the runtime check has detections to compare
+      'model.head.priorProb': 0.1,
     };
     const runsDir = join(dir, 'runs');
     // first: a stop request as soon as the LAD student starts (after its first step)
@@ -81,6 +84,14 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
       assert.ok(existsSync(join(r.reportDir, png)), png);
     }
     assert.ok(md.includes(`val AP ${(r.teacher.AP as number).toFixed(3)} at its best epoch`), md);
+    // the LAD student exported for ladet/runtime, whose best detections on the first picture row are libtorch's
+    assert.equal(r.runtime.model, join(r.reportDir, 'lad_student.runtime.safetensors'));
+    assert.equal(r.runtime.bytes, readFileSync(r.runtime.model).length);
+    assert.equal(RuntimeDetector.fromBytes(readFileSync(r.runtime.model)).classes.length, 8);
+    assert.equal(r.runtime.sameDetections, true);
+    assert.match(md, /## Deploy\n\n`lad_student\.runtime\.safetensors` \(\d+\.\d MiB\) is the LAD student as a ladet\/runtime model/);
+    assert.equal(r.runtime.compared, 10);
+    assert.match(md, /On the first image above, its 10 best detections are those of ladet on libtorch \(classes equal, boxes within 0\.01 px\)\./);
     // one table row per student with its training time
     for (const row of r.rows) assert.ok(md.includes(`| ${row.method} | ${row.AP.toFixed(3)} |`) && /\| \d+ s \|/.test(md), md);
   } finally {
