@@ -4,18 +4,17 @@
 import { statSync } from 'node:fs';
 import { saveSafetensors } from '../io/index.js';
 import { dispose, type Tensor } from '../torch/index.js';
-import { PAAHead } from '../models/heads/paa_head.js';
+import { COPHead } from '../models/heads/cop_head.js';
+import { IOPHead } from '../models/heads/iop_head.js';
 import { anchorSpecOf } from '../runtime/postprocess.js';
 import { RUNTIME_FORMAT, RUNTIME_VERSION, type RuntimeSpec } from '../runtime/model_file.js';
 import { inferenceConfigOf, testPipelineOf } from './build.js';
 import type { OpenedDetector } from './open_detector.js';
 
-/** The runtime spec of an opened network (a PAA head: the COP / IOP heads' extra branches are not in the runtime). */
+/** The runtime spec of an opened network (PAA, COP or IOP head). */
 export function runtimeSpecOf(o: OpenedDetector): RuntimeSpec {
   const m = o.model;
-  if (m.head.constructor !== PAAHead) {
-    throw new Error(`${o.configPath}: model.head.type '${o.config.model.head.type}': the runtime runs PAA heads only (COP / IOP heads need ladet on libtorch)`);
-  }
+  const type = m.head instanceof COPHead ? 'cop' : m.head instanceof IOPHead ? 'iop' : 'paa';
   const pipeline = testPipelineOf(o.config);
   const [scale] = pipeline.scales;
   const tower = m.head.clsConvs.items;
@@ -36,6 +35,8 @@ export function runtimeSpecOf(o: OpenedDetector): RuntimeSpec {
         stackedConvs: tower.length,
         gnGroups: tower.length ? (tower[0]!.norm as { numGroups: number }).numGroups : 1,
         iouBranch: m.head.atssCenterness !== null,
+        type,
+        ...(m.head instanceof COPHead ? { coeffKernelSize: m.head.coeffKernelSize } : {}),
       },
     },
     anchors: anchorSpecOf(o.config.model),

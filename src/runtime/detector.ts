@@ -58,7 +58,7 @@ export class RuntimeDetector {
       meta,
       this.spec.network.head.numClasses,
       this.spec.inference,
-      'logits',
+      this.network.clsKind,
     );
     return toDetections(det, this.spec.classes, scoreThr);
   }

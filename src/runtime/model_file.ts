@@ -102,6 +102,8 @@ function specProblem(s: RuntimeSpec): string | null {
     ['network.head.stackedConvs', s.network?.head?.stackedConvs, isCount, 'a whole number'],
     ['network.head.gnGroups', s.network?.head?.gnGroups, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
     ['network.head.iouBranch', s.network?.head?.iouBranch, (v) => typeof v === 'boolean', 'true or false'],
+    ['network.head.type', s.network?.head?.type, (v) => v === undefined || ['paa', 'cop', 'iop'].includes(v as string), "'paa', 'cop' or 'iop'"],
+    ['network.head.coeffKernelSize', s.network?.head?.coeffKernelSize, (v) => v === undefined || (isCount(v) && (v as number) % 2 === 1), 'an odd whole number'],
     ['anchors.strides', s.anchors?.strides, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
     ['anchors.ratios', s.anchors?.ratios, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
     ['classes', s.classes, (v) => Array.isArray(v) && v.length > 0 && v.every((c) => isObject(c) && Number.isInteger(c.id) && typeof c.name === 'string'), 'a list of {id, name}'],

@@ -15,7 +15,16 @@ export type StateDict = ReadonlyMap<string, WeightTensor>;
 export interface NetworkSpec {
   backbone: { depth: 18 | 34 | 50 | 101; /** stem width after the width multiplier */ baseChannels: number };
   neck: { outChannels: number; startLevel: number; numOuts: number; addExtraConvs: 'on_input' | 'on_lateral' | 'on_output' | false; reluBeforeExtraConvs: boolean };
-  head: { numClasses: number; stackedConvs: number; gnGroups: number; iouBranch: boolean };
+  head: {
+    numClasses: number;
+    stackedConvs: number;
+    gnGroups: number;
+    iouBranch: boolean;
+    /** 'paa' (default): class logits; 'cop' / 'iop': class probabilities through their extra reg-tower convs */
+    type?: 'paa' | 'cop' | 'iop';
+    /** COP's neighbourhood size k (odd) */
+    coeffKernelSize?: number;
+  };
 }
 
 const BLOCKS: Record<NetworkSpec['backbone']['depth'], { bottleneck: boolean; blocks: readonly number[] }> = {
@@ -37,7 +46,10 @@ interface Conv {
   padding: number;
 }
 
-/** Per-level head outputs of one image, CHW: cls (A·C, H, W) logits, reg (4A, H, W) scaled deltas, iou (A, H, W) logits. */
+/**
+ * Per-level head outputs of one image, CHW: cls (A·C, H, W) logits (PAA) or probabilities (COP / IOP: see
+ * Network.clsKind), reg (4A, H, W) scaled deltas, iou (A, H, W) logits.
+ */
 export interface LevelMaps {
   cls: FMap;
   reg: FMap;
@@ -115,6 +127,12 @@ export class Network {
   private readonly regOut: Conv;
   private readonly iouOut: Conv | null;
   private readonly scales: number[];
+  /** COP: coefficient conv (k² outputs); IOP: objectness and bias convs */
+  private readonly coeffOut: Conv | null = null;
+  private readonly objOut: Conv | null = null;
+  private readonly objBiasOut: Conv | null = null;
+  /** what `cls` holds: logits for PAA heads, probabilities for COP / IOP */
+  readonly clsKind: 'logits' | 'probs';
 
   /** Checks every tensor's presence and shape against `spec`; a tensor the network does not use is an error too. */
   constructor(
@@ -172,6 +190,17 @@ export class Network {
     this.iouOut = h.iouBranch ? w.conv('bbox_head.atss_centerness', 1, 1, true) : null;
     if (this.clsOut.shape[0] % h.numClasses !== 0) throw new Error(`runtime model: atss_cls has ${this.clsOut.shape[0]} outputs, not a multiple of ${h.numClasses} classes`);
     this.scales = Array.from({ length: n.numOuts }, (_, l) => w.get(`bbox_head.scales.${l}.scale`).data[0] as number);
+    const type = h.type ?? 'paa';
+    this.clsKind = type === 'paa' ? 'logits' : 'probs';
+    if (type !== 'paa' && this.clsOut.shape[0] !== h.numClasses) throw new Error(`runtime model: ${type.toUpperCase()} heads have one anchor per location`);
+    if (type === 'cop') {
+      const k = h.coeffKernelSize ?? 3;
+      this.coeffOut = w.conv('bbox_head.coeff_conv', 1, 1, true);
+      if (this.coeffOut.shape[0] !== k * k) throw new Error(`runtime model: coeff_conv has ${this.coeffOut.shape[0]} outputs, coeffKernelSize ${k} needs ${k * k}`);
+    } else if (type === 'iop') {
+      this.objOut = w.conv('bbox_head.objectness', 1, 1, true);
+      this.objBiasOut = w.conv('bbox_head.obj_bias', 1, 1, true);
+    }
     const unused = [...sd.keys()].filter((k) => !w.used.has(k));
     if (unused.length) throw new Error(`runtime model: tensor '${unused[0]}' is not part of the network${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`);
   }
@@ -230,10 +259,59 @@ export class Network {
     const tower = (convs: TowerConv[]): FMap => convs.reduce((h, t) => relu(groupNorm(run(t.conv, h), this.spec.head.gnGroups, t.gnWeight, t.gnBias, GN_EPS)), x);
     const clsFeat = tower(this.clsTower);
     const regFeat = tower(this.regTower);
+    const logits = run(this.clsOut, clsFeat);
+    let cls = logits;
+    if (this.coeffOut) cls = copProbabilities(logits, run(this.coeffOut, regFeat), this.spec.head.coeffKernelSize ?? 3);
+    else if (this.objOut && this.objBiasOut) cls = iopProbabilities(logits, run(this.objOut, regFeat), run(this.objBiasOut, regFeat));
     return {
-      cls: run(this.clsOut, clsFeat),
+      cls,
       reg: mulScalar(run(this.regOut, regFeat), this.scales[level] as number),
       iou: this.iouOut ? run(this.iouOut, regFeat) : null,
     };
   }
+}
+
+const f32 = Math.fround;
+/** sigmoid in float32 steps, as libtorch on float32 tensors */
+const sigmoid = (x: number): number => f32(1 / f32(1 + f32(Math.exp(-x))));
+
+/**
+ * COP (cop_head.ts): p_c(x) = mean over the k x k neighbourhood j of sigmoid(z_c(x + Δ_j)) · sigmoid(o_j(x)), the
+ * logits zero-padded (a neighbour outside the map counts as sigmoid(0) = 0.5). logits (C, H, W), coeff (k², H, W).
+ */
+function copProbabilities(logits: FMap, coeff: FMap, k: number): FMap {
+  const { c, h, w } = logits;
+  const r = (k - 1) / 2;
+  const plane = h * w;
+  const sz = logits.data.map(sigmoid);
+  const so = coeff.data.map(sigmoid);
+  const out = new Float32Array(c * plane);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let sum = 0;
+        for (let j = 0; j < k * k; j++) {
+          const yy = y + Math.floor(j / k) - r;
+          const xx = x + (j % k) - r;
+          const p = yy >= 0 && yy < h && xx >= 0 && xx < w ? (sz[ch * plane + yy * w + xx] as number) : 0.5;
+          sum += f32(p * (so[j * plane + y * w + x] as number));
+        }
+        out[ch * plane + y * w + x] = sum / (k * k);
+      }
+    }
+  }
+  return { data: out, c, h, w };
+}
+
+/** IOP (iop_head.ts): p_c = relu(sigmoid(z_c) - sigmoid(b)) · sigmoid(o). logits (C, H, W), obj and bias (1, H, W). */
+function iopProbabilities(logits: FMap, obj: FMap, bias: FMap): FMap {
+  const { c, h, w } = logits;
+  const plane = h * w;
+  const out = new Float32Array(c * plane);
+  for (let i = 0; i < plane; i++) {
+    const sb = sigmoid(bias.data[i] as number);
+    const so = sigmoid(obj.data[i] as number);
+    for (let ch = 0; ch < c; ch++) out[ch * plane + i] = f32(Math.max(0, f32(sigmoid(logits.data[ch * plane + i] as number) - sb)) * so);
+  }
+  return { data: out, c, h, w };
 }

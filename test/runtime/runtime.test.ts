@@ -113,6 +113,34 @@ test('RuntimeDetector.detect gives TrainedDetector.detect\'s detections, from RG
   }
 });
 
+test('COP and IOP heads (class probabilities from extra reg-tower convs) export and run with libtorch\'s detections', async () => {
+  for (const type of ['cop', 'iop'] as const) {
+    const run = await trainDetector(join(dir, 'tiny.yaml'), { overrides: { 'model.head.type': type, name: `tiny_${type}` }, onMessage: () => undefined });
+    const td = TrainedDetector.open({ run: run.runDir });
+    try {
+      const file = join(dir, `${type}.safetensors`);
+      td.exportRuntime(file);
+      const rt = RuntimeDetector.fromBytes(readFileSync(file));
+      assert.equal(rt.spec.network.head.type, type);
+      const image = join(dataRoot, 'val', '000002.png');
+      const img = await decodeImage(image);
+      const mine = rt.detect({ data: img.data, width: img.width, height: img.height }, { scoreThr: 0.01 });
+      const theirs = await td.detect(image, { scoreThr: 0.01 });
+      const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4;
+      const kept = mine.filter((d) => d.score > cut);
+      assert.ok(kept.length > 5, `${type}: ${kept.length} detections to compare`);
+      kept.forEach((d, k) => {
+        const t = theirs[k]!;
+        assert.equal(d.category_id, t.category_id, `${type} #${k}`);
+        assert.ok(Math.abs(d.score - t.score) < 1e-5, `${type} #${k}: score ${d.score} vs ${t.score}`);
+        assert.ok(maxAbs(d.box, t.box) < 1e-3, `${type} #${k}: box ${d.box} vs ${t.box}`);
+      });
+    } finally {
+      td.dispose();
+    }
+  }
+});
+
 test('an image of another size is resized as ladet resizes it: enlargements to the byte, reductions close', async () => {
   const src = await decodeImage(join(dataRoot, 'val', '000004.png'));
   // enlarging 96 -> 150 x 131: ladet's decoder (OpenCV convention)
