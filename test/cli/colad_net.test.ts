@@ -12,6 +12,9 @@ import { openDetector, resolveModelFiles, type OpenedDetector } from '../../src/
 import { readCheckpoint } from '../../src/engine/checkpoint.js';
 import { UsageError } from '../../src/cli/args.js';
 import { tinyConfig } from './fixture.js';
+import { TrainedDetector } from '../../src/api/index.js';
+import { RuntimeDetector } from '../../src/runtime/index.js';
+import { decodeImage } from '../../src/data/image.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
@@ -112,6 +115,31 @@ test('CoLAD weights copied out of the run open alone: the embedded config says C
     for (const o of [...fromRun, ...copies]) o.model.dispose();
   }
   assert.throws(() => openDetector(resolveModelFiles({ weights: bestCopy }), {}, { net: 1 }), /holds a single network \(network 2\), not network 1/);
+});
+
+test('ladet export net=1|2: each CoLAD network as its own runtime model, running as ladet on libtorch runs it', async () => {
+  const image = join(dir, 'shapes', 'val', '000001.png');
+  const img = await decodeImage(image);
+  const top: number[] = [];
+  for (const net of [1, 2] as const) {
+    const out = join(dir, `net${net}.safetensors`);
+    const r = ladet('export', `weights=${run}`, `net=${net}`, `out=${out}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.includes(`: network ${net} ${net === 1 ? last : best}, 8 classes`), r.stdout);
+    const rt = RuntimeDetector.fromBytes(readFileSync(out));
+    const td = TrainedDetector.open({ run, net });
+    try {
+      const mine = rt.detect({ data: img.data, width: img.width, height: img.height }, { scoreThr: 0.05 }).slice(0, 10);
+      const theirs = (await td.detect(image, { scoreThr: 0.05 })).slice(0, 10);
+      assert.equal(mine.length, 10);
+      assert.deepEqual(mine.map((d) => d.category_id), theirs.map((d) => d.category_id));
+      mine.forEach((d, k) => assert.ok(Math.abs(d.score - theirs[k]!.score) < 1e-5 && d.box.every((v, c) => Math.abs(v - theirs[k]!.box[c]!) < 1e-3), `net ${net} #${k}`));
+      top.push(mine[0]!.score);
+    } finally {
+      td.dispose();
+    }
+  }
+  assert.notEqual(top[0], top[1], 'the two networks are different models');
 });
 
 test('ladet test RUN net=1|2: each network evaluated, written apart; network 2 gives the trainer\'s numbers', () => {
