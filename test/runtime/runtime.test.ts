@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { TrainedDetector, trainDetector, type TrainSummary } from '../../src/index.js';
+import { TrainedDetector, trainDetector, type Detection, type TrainSummary } from '../../src/index.js';
 import { decodeImage } from '../../src/data/image.js';
 import { buildBatch } from '../../src/data/batch.js';
 import { testPipelineOf } from '../../src/engine/build.js';
@@ -47,6 +47,22 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
   return m;
 };
+
+/**
+ * The runtime's detections are libtorch's: the same classes in the same order, scores within 1e-5, boxes within
+ * 1e-3 px, for every detection clear of the 100-per-image cut (near-ties there may fall either way).
+ */
+function assertSameDetections(mine: readonly Detection[], theirs: readonly Detection[], atLeast: number, what: string): void {
+  const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4;
+  const kept = mine.filter((d) => d.score > cut);
+  assert.ok(kept.length > atLeast, `${what}: ${kept.length} detections to compare`);
+  kept.forEach((d, k) => {
+    const t = theirs[k]!;
+    assert.equal(d.category_id, t.category_id, `${what} #${k}`);
+    assert.ok(Math.abs(d.score - t.score) < 1e-5, `${what} #${k}: score ${d.score} vs ${t.score}`);
+    assert.ok(maxAbs(d.box, t.box) < 1e-3, `${what} #${k}: box ${d.box} vs ${t.box}`);
+  });
+}
 
 test('the runtime network gives libtorch\'s head outputs on the same input, at every level', async () => {
   const opened = openDetector(resolveModelFiles({ run: summary.runDir }));
@@ -89,17 +105,7 @@ test('RuntimeDetector.detect gives TrainedDetector.detect\'s detections, from RG
       const file = join(dataRoot, 'val', name);
       const img = await decodeImage(file);
       const mine = rt.detect({ data: img.data, width: img.width, height: img.height }, { scoreThr: 0.05 });
-      const theirs = await td.detect(file, { scoreThr: 0.05 });
-      // near-ties at the 100-per-image cut may fall either way
-      const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4;
-      const kept = mine.filter((d) => d.score > cut);
-      assert.ok(kept.length > 10, `${name}: ${kept.length} detections to compare`);
-      kept.forEach((d, k) => {
-        const t = theirs[k]!;
-        assert.equal(d.category_id, t.category_id, `${name} #${k}`);
-        assert.ok(Math.abs(d.score - t.score) < 1e-5, `${name} #${k}: score ${d.score} vs ${t.score}`);
-        assert.ok(maxAbs(d.box, t.box) < 1e-3, `${name} #${k}: box ${d.box} vs ${t.box}`);
-      });
+      assertSameDetections(mine, await td.detect(file, { scoreThr: 0.05 }), 10, name);
       const rgba = new Uint8ClampedArray(img.width * img.height * 4);
       for (let i = 0; i < img.width * img.height; i++) {
         rgba.set(img.data.subarray(3 * i, 3 * i + 3), 4 * i);
@@ -125,16 +131,7 @@ test('COP and IOP heads (class probabilities from extra reg-tower convs) export 
       const image = join(dataRoot, 'val', '000002.png');
       const img = await decodeImage(image);
       const mine = rt.detect({ data: img.data, width: img.width, height: img.height }, { scoreThr: 0.01 });
-      const theirs = await td.detect(image, { scoreThr: 0.01 });
-      const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4;
-      const kept = mine.filter((d) => d.score > cut);
-      assert.ok(kept.length > 5, `${type}: ${kept.length} detections to compare`);
-      kept.forEach((d, k) => {
-        const t = theirs[k]!;
-        assert.equal(d.category_id, t.category_id, `${type} #${k}`);
-        assert.ok(Math.abs(d.score - t.score) < 1e-5, `${type} #${k}: score ${d.score} vs ${t.score}`);
-        assert.ok(maxAbs(d.box, t.box) < 1e-3, `${type} #${k}: box ${d.box} vs ${t.box}`);
-      });
+      assertSameDetections(mine, await td.detect(image, { scoreThr: 0.01 }), 5, type);
     } finally {
       td.dispose();
     }
