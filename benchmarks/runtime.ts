@@ -1,5 +1,6 @@
-// ladet/runtime (plain TypeScript, no libtorch) against ladet on libtorch, on the same network and image: the cost
-// of running a detector where libtorch cannot go (a browser, a worker). Both sides at one thread: a browser tab runs
+// ladet/runtime (TypeScript + a WebAssembly SIMD matrix multiply, no libtorch) against ladet on libtorch, on the same
+// network and image: the cost of running a detector where libtorch cannot go (a browser, a worker); and the runtime
+// with its scalar JS matrix multiply (engines without WebAssembly SIMD). Both sides at one thread: a browser tab runs
 // the runtime on one. Network: the demo's shipped teacher (ResNet-18 x0.5, FPN 64, 160 px); the libtorch side times
 // forward + predictBatch on the prepared input, the runtime side RuntimeDetector.detect on the RGB pixels (its
 // normalisation included, a few tenths of a millisecond).
@@ -16,6 +17,7 @@ import { AnchorCache } from '../src/engine/targets.js';
 import { levelSizes } from '../src/models/heads/outputs.js';
 import { predictBatch } from '../src/models/heads/paa_inference.js';
 import { RuntimeDetector } from '../src/runtime/index.js';
+import { useGemm } from '../src/runtime/ops.js';
 import { interleave, median, rng } from './util.js';
 
 const WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
@@ -78,6 +80,11 @@ export async function runtime(): Promise<Record<string, unknown>> {
       },
       { warmup: 3, reps: 15 },
     );
+    // the same detect with the scalar JS matrix multiply (engines without WebAssembly SIMD)
+    useGemm('js');
+    const js: number[] = [];
+    for (let i = 0; i < 6; i++) js.push(timed(() => rt.detect({ data: pixels, width: size, height: size }, { scoreThr: 0 }))[0]);
+    useGemm('wasm');
     anchors.dispose();
     const runtimeMs = median(a);
     const libtorchMs = median(b);
@@ -90,6 +97,8 @@ export async function runtime(): Promise<Record<string, unknown>> {
       runtime_detect_ms: runtimeMs,
       libtorch_detect_ms: libtorchMs,
       runtime_vs_libtorch_ratio: runtimeMs / libtorchMs,
+      runtime_js_gemm_detect_ms: median(js.slice(1)),
+      wasm_gemm_speedup: median(js.slice(1)) / runtimeMs,
       detections_runtime: runtimeCount,
       detections_libtorch: libtorchCount,
     };

@@ -1,6 +1,7 @@
-// Pure-TypeScript inference kernels for one image (batch size 1), with PyTorch's semantics. This file imports
-// nothing (no node:* modules, no src/torch, no native code) so that a trained detector can run in a browser;
-// test/runtime/ops.test.ts checks each kernel against libtorch and that this file stays import-free.
+// Pure-TypeScript inference kernels for one image (batch size 1), with PyTorch's semantics. This file imports only
+// its sibling wasm_gemm.ts (no node:* modules, no src/torch, no native code) so that a trained detector can run in
+// a browser; test/runtime/ops.test.ts checks each kernel against libtorch, with both matrix multiplies.
+import { wasmGemm, type Gemm } from './wasm_gemm.js';
 
 /** One image's feature map, CHW row-major: data[(c * h + y) * w + x]. */
 export interface FMap {
@@ -157,6 +158,16 @@ function gemmAcc(
   }
 }
 
+const simdGemm = wasmGemm();
+/** The matrix multiply conv2d uses: the WebAssembly SIMD kernel where the engine has one (about 5x faster), else gemmAcc. */
+let gemm: Gemm = simdGemm ?? gemmAcc;
+
+/** Picks conv2d's matrix multiply (tests and benchmarks compare the two); 'wasm' without SIMD support keeps 'js'. Returns the kernel now in use. */
+export function useGemm(kind: 'wasm' | 'js'): 'wasm' | 'js' {
+  gemm = kind === 'wasm' && simdGemm ? simdGemm : gemmAcc;
+  return gemm === gemmAcc ? 'js' : 'wasm';
+}
+
 /**
  * x (cin, h, w), weight (cout, cin, kh, kw) row-major, bias (cout) or null -> (cout, oh, ow) with
  * oh = floor((h + 2*padding - dilation*(kh-1) - 1) / stride) + 1 (likewise ow). nn.Conv2d, zero padding, groups=1.
@@ -198,14 +209,14 @@ export function conv2d(
   if (bias !== null) for (let o = 0; o < cout; o++) out.fill(bias[o]!, o * P, (o + 1) * P);
   if (kh === 1 && kw === 1 && stride === 1 && padding === 0) {
     // A 1x1 stride-1 unpadded conv is already a GEMM over the input as it lies.
-    gemmAcc(weight, x.data, out, 0, P, cout, K, P);
+    gemm(weight, x.data, out, 0, P, cout, K, P);
   } else {
     const rows = Math.max(1, Math.min(oh, Math.floor(BAND_FLOATS / (K * ow))));
     const col = scratchOf(K * rows * ow);
     for (let oy0 = 0; oy0 < oh; oy0 += rows) {
       const oy1 = Math.min(oh, oy0 + rows);
       im2col(x, kh, kw, stride, padding, dilation, oy0, oy1, ow, col);
-      gemmAcc(weight, col, out, oy0 * ow, P, cout, K, (oy1 - oy0) * ow);
+      gemm(weight, col, out, oy0 * ow, P, cout, K, (oy1 - oy0) * ow);
     }
   }
   return { data: out, c: cout, h: oh, w: ow };

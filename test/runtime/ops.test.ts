@@ -24,6 +24,7 @@ import {
   mulScalar,
   relu,
   upsampleNearest,
+  useGemm,
   type FMap,
 } from '../../src/runtime/ops.js';
 import { assertClose } from '../helpers.js';
@@ -88,7 +89,17 @@ const convCases: ConvCase[] = [
   { cin: 64, cout: 5, h: 92, w: 90, kh: 3, kw: 3, stride: 1, padding: 1, dilation: 1, bias: true },
 ];
 
-test('conv2d matches aten::conv2d over kernel sizes, strides, paddings and dilations', () => {
+test('conv2d matches aten::conv2d over kernel sizes, strides, paddings and dilations, with either matrix multiply', () => {
+  // the WebAssembly SIMD kernel must exist here (Node 20); each case runs through it and through the JS kernel
+  assert.equal(useGemm('wasm'), 'wasm');
+  for (const kernel of ['wasm', 'js'] as const) {
+    useGemm(kernel);
+    convCasesMatch(kernel);
+  }
+  useGemm('wasm');
+});
+
+function convCasesMatch(kernel: string): void {
   manualSeed(11);
   for (const k of convCases) {
     const x = randMap(k.cin, k.h, k.w);
@@ -103,9 +114,9 @@ test('conv2d matches aten::conv2d over kernel sizes, strides, paddings and dilat
         dilation: k.dilation,
       }),
     );
-    assertMatches(got, want, `conv2d ${JSON.stringify(k)}`);
+    assertMatches(got, want, `conv2d (${kernel} matrix multiply) ${JSON.stringify(k)}`);
   }
-});
+}
 
 test('conv2d leaves its input alone and gives the same result when called twice (scratch reuse)', () => {
   manualSeed(12);
@@ -256,7 +267,7 @@ test('upsampleNearest matches aten::upsample_nearest2d for integer and non-integ
   assert.throws(() => upsampleNearest(randMap(1, 2, 2), 0, 3), /h must be an integer >= 1/);
 });
 
-test('src/runtime/ops.ts imports nothing (browser-safe)', () => {
+test('src/runtime/ops.ts imports only its siblings (browser-safe)', () => {
   const src = readFileSync(new URL('../../../src/runtime/ops.ts', import.meta.url), 'utf8');
   const imports = [...src.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
   const bare = [...src.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
