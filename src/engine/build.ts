@@ -7,7 +7,6 @@ import type { Assigner } from '../assign/assignment.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
 import type { Config } from './config.js';
-import { anchorSpecOf } from '../runtime/postprocess.js';
 
 type ModelSection = Config['model'];
 
@@ -53,8 +52,10 @@ export function buildDetector(model: ModelSection, numClasses: number): Detector
   return det;
 }
 
-export function anchorConfig(model: ModelSection): AnchorConfig {
-  return anchorSpecOf(model);
+/** The anchor settings of a config's model section: the generator's input, and what a runtime model file records. */
+export function anchorConfig(model: Pick<ModelSection, 'anchors'>): AnchorConfig {
+  const a = model.anchors;
+  return { strides: [...a.strides], ratios: [...a.ratios], octaveBaseScale: a.octaveBaseScale, scalesPerOctave: a.scalesPerOctave, centerOffset: 0 };
 }
 
 export function buildAnchorGenerator(model: ModelSection): AnchorGenerator {

@@ -6,9 +6,8 @@ import { saveSafetensors } from '../io/index.js';
 import { dispose, type Tensor } from '../torch/index.js';
 import { COPHead } from '../models/heads/cop_head.js';
 import { IOPHead } from '../models/heads/iop_head.js';
-import { anchorSpecOf } from '../runtime/postprocess.js';
 import { RUNTIME_FORMAT, RUNTIME_VERSION, type RuntimeSpec } from '../runtime/model_file.js';
-import { inferenceConfigOf, testPipelineOf } from './build.js';
+import { anchorConfig, inferenceConfigOf, testPipelineOf } from './build.js';
 import type { OpenedDetector } from './open_detector.js';
 
 /** The runtime spec of an opened network (PAA, COP or IOP head). */
@@ -39,7 +38,7 @@ export function runtimeSpecOf(o: OpenedDetector): RuntimeSpec {
         ...(m.head instanceof COPHead ? { coeffKernelSize: m.head.coeffKernelSize } : {}),
       },
     },
-    anchors: anchorSpecOf(o.config.model),
+    anchors: anchorConfig(o.config.model),
     classes: o.classes.map((c) => ({ id: c.id, name: c.name })),
     input: { testScale: [scale![0], scale![1]], sizeDivisor: pipeline.sizeDivisor, mean: [...pipeline.mean], std: [...pipeline.std] },
     inference: inferenceConfigOf(o.config),

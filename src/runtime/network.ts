@@ -1,7 +1,7 @@
 // The detector's forward pass (ResNet -> FPN -> PAA head) in plain TypeScript over Float32Arrays, from a state
 // dict under ladet's (mmdetection's) parameter names: what ladet/runtime runs where there is no libtorch. Each
 // BatchNorm is folded into its conv once at load, as ladet's own eval-mode convBn does.
-import { add, conv2d, groupNorm, maxPool2d, mulScalar, relu, upsampleNearest, type FMap } from './ops.js';
+import { add, conv2d, groupNorm, maxPool2d, mulScalar, relu, sigmoidF32, upsampleNearest, type FMap } from './ops.js';
 
 /** A named tensor of the state dict: float32 values, row-major, and the shape. */
 export interface WeightTensor {
@@ -272,8 +272,6 @@ export class Network {
 }
 
 const f32 = Math.fround;
-/** sigmoid in float32 steps, as libtorch on float32 tensors */
-const sigmoid = (x: number): number => f32(1 / f32(1 + f32(Math.exp(-x))));
 
 /**
  * COP (cop_head.ts): p_c(x) = mean over the k x k neighbourhood j of sigmoid(z_c(x + Δ_j)) · sigmoid(o_j(x)), the
@@ -283,8 +281,8 @@ function copProbabilities(logits: FMap, coeff: FMap, k: number): FMap {
   const { c, h, w } = logits;
   const r = (k - 1) / 2;
   const plane = h * w;
-  const sz = logits.data.map(sigmoid);
-  const so = coeff.data.map(sigmoid);
+  const sz = logits.data.map(sigmoidF32);
+  const so = coeff.data.map(sigmoidF32);
   const out = new Float32Array(c * plane);
   for (let ch = 0; ch < c; ch++) {
     for (let y = 0; y < h; y++) {
@@ -309,9 +307,9 @@ function iopProbabilities(logits: FMap, obj: FMap, bias: FMap): FMap {
   const plane = h * w;
   const out = new Float32Array(c * plane);
   for (let i = 0; i < plane; i++) {
-    const sb = sigmoid(bias.data[i] as number);
-    const so = sigmoid(obj.data[i] as number);
-    for (let ch = 0; ch < c; ch++) out[ch * plane + i] = f32(Math.max(0, f32(sigmoid(logits.data[ch * plane + i] as number) - sb)) * so);
+    const sb = sigmoidF32(bias.data[i] as number);
+    const so = sigmoidF32(obj.data[i] as number);
+    for (let ch = 0; ch < c; ch++) out[ch * plane + i] = f32(Math.max(0, f32(sigmoidF32(logits.data[ch * plane + i] as number) - sb)) * so);
   }
   return { data: out, c, h, w };
 }

@@ -222,6 +222,11 @@ export function conv2d(
   return { data: out, c: cout, h: oh, w: ow };
 }
 
+/** sigmoid of a float32 value as libtorch computes it on float32: 1 / (1 + exp(-x)), each step rounded. */
+export function sigmoidF32(x: number): number {
+  return Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x))));
+}
+
 // ---- normalization ---------------------------------------------------------------------------------------
 
 /** x (c, h, w); weight, bias, runningMean, runningVar (c) -> (c, h, w). nn.BatchNorm2d in eval mode. */

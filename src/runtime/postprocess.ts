@@ -9,7 +9,7 @@ import { AnchorGrid, type AnchorConfig } from '../det/anchor_grid.js';
 import { decodeDeltasArray, deltaXYWHParams, type DeltaXYWHParams } from '../det/box_coder_arrays.js';
 import { selectDetections, type DetectionsOnImage, type InferenceConfig } from '../models/heads/paa_select.js';
 import type { ImageMeta } from '../data/transforms.js';
-import type { Config } from '../engine/config.js';
+import { sigmoidF32 } from './ops.js';
 
 export type { DetectionsOnImage, InferenceConfig };
 
@@ -28,21 +28,10 @@ export interface LevelOutputs {
 /**
  * The anchor settings, as ladet's AnchorGenerator takes them (AnchorConfig of src/det/anchor_grid.ts): strides
  * (finest first), ratios (h/w), octaveBaseScale + scalesPerOctave (or explicit scales), optional baseSizes and
- * centerOffset. Plain JSON, so a runtime model file can carry it.
+ * centerOffset. Plain JSON, so a runtime model file can carry it (ladet export writes anchorConfig(model) of
+ * src/engine/build.ts).
  */
 export type AnchorSpec = AnchorConfig;
-
-/** The anchor spec of a ladet config's `model` section: what buildAnchorGenerator (src/engine/build.ts) uses. */
-export function anchorSpecOf(model: Pick<Config['model'], 'anchors'>): AnchorSpec {
-  const a = model.anchors;
-  return {
-    strides: [...a.strides],
-    ratios: [...a.ratios],
-    octaveBaseScale: a.octaveBaseScale,
-    scalesPerOctave: a.scalesPerOctave,
-    centerOffset: 0,
-  };
-}
 
 /** Anchors of each level for feature maps of the given [h, w] sizes: per level (h·w·A·4) float32, in head order. */
 export function levelAnchors(spec: AnchorSpec, sizes: readonly (readonly [number, number])[]): Float32Array[] {
@@ -54,10 +43,6 @@ export function levelAnchors(spec: AnchorSpec, sizes: readonly (readonly [number
 
 const f32 = Math.fround;
 
-/** sigmoid of a float32 value as libtorch computes it on float32: 1 / (1 + exp(-x)), each step rounded. */
-function sigmoidF32(x: number): number {
-  return f32(1 / f32(1 + f32(Math.exp(-x))));
-}
 
 /**
  * Scores of one level: (h·w·A, C) row-major float32, row (y·w + x)·A + a (the anchors' order), each

@@ -9,13 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { cat, dispose, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { DeltaXYWHCoder } from '../../src/det/box_coder.js';
 import { decodeDeltasArray } from '../../src/det/box_coder_arrays.js';
-import { buildAnchorGenerator } from '../../src/engine/build.js';
+import { anchorConfig, buildAnchorGenerator } from '../../src/engine/build.js';
 import { parseConfig, type Config } from '../../src/engine/config.js';
 import { predictBatch, PAA_TEST_CFG, type InferenceConfig } from '../../src/models/heads/paa_inference.js';
 import type { HeadOutputs } from '../../src/models/heads/outputs.js';
 import type { ImageMeta } from '../../src/data/transforms.js';
 import { Rng } from '../../src/data/rng.js';
-import { anchorSpecOf, detectFromOutputs, levelAnchors, type LevelOutputs } from '../../src/runtime/postprocess.js';
+import { detectFromOutputs, levelAnchors, type LevelOutputs } from '../../src/runtime/postprocess.js';
 
 function modelOf(anchors: Record<string, unknown>): Config['model'] {
   return parseConfig({ name: 't', data: { root: 'unused' }, model: { backbone: { depth: 18 }, anchors } }).model;
@@ -23,7 +23,7 @@ function modelOf(anchors: Record<string, unknown>): Config['model'] {
 
 type Sizes = [number, number][];
 
-test('anchors: the pure grid of anchorSpecOf(model) equals buildAnchorGenerator(model).gridAnchors, level by level', () => {
+test('anchors: the pure grid of anchorConfig(model) equals buildAnchorGenerator(model).gridAnchors, level by level', () => {
   const cases: [Record<string, unknown>, Sizes][] = [
     [{}, [[100, 167], [50, 84], [25, 42], [13, 21], [7, 11]]],
     [{}, [[1, 1], [1, 1], [1, 1], [1, 1], [1, 1]]],
@@ -34,7 +34,7 @@ test('anchors: the pure grid of anchorSpecOf(model) equals buildAnchorGenerator(
     const model = modelOf(anchors);
     const gen = buildAnchorGenerator(model);
     const want = tidy(() => gen.gridAnchors(sizes).toTypedArray<'float32'>());
-    const got = levelAnchors(anchorSpecOf(model), sizes);
+    const got = levelAnchors(anchorConfig(model), sizes);
     const starts = gen.levelStarts(sizes);
     got.forEach((g, l) => {
       assert.ok(g instanceof Float32Array);
@@ -42,7 +42,7 @@ test('anchors: the pure grid of anchorSpecOf(model) equals buildAnchorGenerator(
     });
   }
   // independently: PAA's default anchor at cell (x, y) of stride s is the square of side 8s centred on (x·s, y·s)
-  const paa = levelAnchors(anchorSpecOf(modelOf({})), [[3, 4], [2, 2], [1, 1], [1, 1], [1, 1]]);
+  const paa = levelAnchors(anchorConfig(modelOf({})), [[3, 4], [2, 2], [1, 1], [1, 1], [1, 1]]);
   const s = 16;
   const [x, y] = [1, 1];
   assert.deepEqual([...paa[1]!.subarray(4 * (y * 2 + x), 4 * (y * 2 + x) + 4)], [x * s - 4 * s, y * s - 4 * s, x * s + 4 * s, y * s + 4 * s]);
@@ -160,7 +160,7 @@ const CASES: Case[] = [
 CASES.forEach((c, ci) => {
   test(`detectFromOutputs equals predictBatch: ${c.name}`, (t) => {
     const model = modelOf({ strides: STRIDES, ...c.anchors });
-    const spec = anchorSpecOf(model);
+    const spec = anchorConfig(model);
     const gen = buildAnchorGenerator(model);
     const outs = randomOutputs(100 + ci, gen.numBaseAnchors, c);
     const heads: HeadOutputs = {
@@ -192,7 +192,7 @@ CASES.forEach((c, ci) => {
 });
 
 test('detectFromOutputs: wrong output sizes or level count are errors', () => {
-  const spec = anchorSpecOf(modelOf({ strides: STRIDES }));
+  const spec = anchorConfig(modelOf({ strides: STRIDES }));
   // logits of -10: no score above the threshold
   const lv = (h: number, w: number, c = 3): LevelOutputs => ({ cls: new Float32Array(c * h * w).fill(-10), reg: new Float32Array(4 * h * w), iou: null, h, w });
   const levels = SIZES.map(([h, w]) => lv(h, w));
