@@ -4,18 +4,16 @@
 // the runtime on one. Network: the demo's shipped teacher (ResNet-18 x0.5, FPN 64, 160 px); the libtorch side times
 // forward + predictBatch on the prepared input, the runtime side RuntimeDetector.detect on the RGB pixels (its
 // normalisation included, a few tenths of a millisecond).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getNumThreads, noGrad, setNumThreads, tensor, tidy } from '../src/torch/index.js';
-import { buildBatch } from '../src/data/batch.js';
+import { getNumThreads, setNumThreads, tensor, tidy } from '../src/torch/index.js';
 import { encodePng } from '../src/data/image.js';
 import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../src/engine/build.js';
 import { openDetector, resolveModelFiles } from '../src/engine/open_detector.js';
 import { exportRuntime } from '../src/engine/export_runtime.js';
 import { AnchorCache } from '../src/engine/targets.js';
-import { levelSizes } from '../src/models/heads/outputs.js';
-import { predictBatch } from '../src/models/heads/paa_inference.js';
+import { detectBatch, loadTestImage } from '../src/engine/predict.js';
 import { RuntimeDetector } from '../src/runtime/index.js';
 import { useGemm } from '../src/runtime/ops.js';
 import { interleave, median, rng } from './util.js';
@@ -48,9 +46,8 @@ export async function runtime(): Promise<Record<string, unknown>> {
         }
       }
     }
-    const png = join(dir, 'image.png');
-    writeFileSync(png, await encodePng({ data: pixels, width: size, height: size }));
-    const raw = await buildBatch([{ index: 0, imageId: 1, file: png, width: size, height: size, boxes: new Float32Array(0), labels: new Int32Array(0), seed: 0 }], { pipeline: testPipelineOf(opened.config) });
+    // the libtorch side's input: the same pixels through ladet's test pipeline (PNG is lossless)
+    const raw = await loadTestImage(await encodePng({ data: pixels, width: size, height: size }), testPipelineOf(opened.config));
     const anchors = new AnchorCache(buildAnchorGenerator(opened.config.model), opened.config.device);
     const inference = inferenceConfigOf(opened.config);
     let libtorchCount = 0;
@@ -69,12 +66,7 @@ export async function runtime(): Promise<Record<string, unknown>> {
           })[0],
         b: () =>
           timed(() => {
-            const [det] = tidy(() =>
-              noGrad(() => {
-                const out = opened.model.forward(tensor(raw.data, raw.shape));
-                return predictBatch(out, anchors.get(levelSizes(out)).perLevel, raw.metas, inference);
-              }),
-            );
+            const [det] = tidy(() => detectBatch(opened.model, tensor(raw.data, raw.shape), raw.metas, anchors, inference));
             libtorchCount = det!.scores.length;
           })[0],
       },

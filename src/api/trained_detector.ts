@@ -1,20 +1,18 @@
 // A trained detector for application code: open a run (or weights + config) once, then detect objects in image
 // files or encoded image bytes, one image per call, through the same test pipeline and post-processing as
 // `ladet test` / `ladet predict`. Holds libtorch memory until dispose().
-import { noGrad, tensor, tidy } from '../torch/index.js';
-import { buildBatch } from '../data/batch.js';
-import { ImageError, readImageHeader, sourceName, type ImageSource } from '../data/image.js';
+import { tensor, tidy } from '../torch/index.js';
+import type { ImageSource } from '../data/image.js';
 import type { Category } from '../data/label-map.js';
 import type { PipelineConfig } from '../data/transforms.js';
 import type { Detector } from '../models/detector.js';
-import { levelSizes } from '../models/heads/outputs.js';
-import { predictBatch, type InferenceConfig } from '../models/heads/paa_inference.js';
+import type { InferenceConfig } from '../models/heads/paa_inference.js';
 import type { Overrides } from '../cli/args.js';
 import type { Config } from '../engine/config.js';
 import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../engine/build.js';
 import { openDetector, resolveModelFiles, type OpenedDetector } from '../engine/open_detector.js';
 import { exportRuntime } from '../engine/export_runtime.js';
-import { toDetections, type Detection } from '../engine/predict.js';
+import { detectBatch, loadTestImage, toDetections, type Detection } from '../engine/predict.js';
 import { AnchorCache } from '../engine/targets.js';
 
 export interface OpenDetectorOptions {
@@ -87,33 +85,9 @@ export class TrainedDetector {
       throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(opts.scoreThr)})`);
     }
     this.live();
-    const name = sourceName(image);
-    const header = await readImageHeader(image);
-    const raw = await buildBatch(
-      [
-        {
-          index: 0,
-          imageId: 1,
-          file: name,
-          ...(typeof image === 'string' ? {} : { bytes: image }),
-          width: header.width,
-          height: header.height,
-          boxes: new Float32Array(0),
-          labels: new Int32Array(0),
-          seed: 0,
-        },
-      ],
-      { pipeline: this.pipeline },
-    );
-    const skipped = raw.skipped[0];
-    if (skipped) throw new ImageError(name, skipped.reason);
+    const raw = await loadTestImage(image, this.pipeline);
     const model = this.live(); // disposed while the image was decoding?
-    const [det] = tidy(() =>
-      noGrad(() => {
-        const out = model.forward(tensor(raw.data, raw.shape));
-        return predictBatch(out, this.anchors.get(levelSizes(out)).perLevel, raw.metas, this.inference);
-      }),
-    );
+    const [det] = tidy(() => detectBatch(model, tensor(raw.data, raw.shape), raw.metas, this.anchors, this.inference));
     return toDetections(det!, this.classes, scoreThr);
   }
 

@@ -1,9 +1,8 @@
 // Evaluation: run a detector over a split, collect COCO results (category ids, [x, y, w, h] in original pixels)
 // and score them with ladet's COCO evaluator.
-import { noGrad, tidy } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
-import { levelSizes } from '../models/heads/outputs.js';
-import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';
+import type { ImageDetections, InferenceConfig } from '../models/heads/paa_inference.js';
+import { detectBatch } from './predict.js';
 import { DataLoader } from '../data/loader.js';
 import type { CocoDataset } from '../data/coco.js';
 import type { PipelineConfig } from '../data/transforms.js';
@@ -77,11 +76,7 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   try {
     for await (const batch of loader.epoch(0)) {
       skipped += batch.skipped.length;
-      const batchDets = tidy(() => {
-        const out = noGrad(() => o.model.forward(batch.images)); // no autograd graph: eval needs no backward
-        const { perLevel } = o.anchors.get(levelSizes(out));
-        return predictBatch(out, perLevel, batch.metas, o.inference);
-      });
+      const batchDets = detectBatch(o.model, batch.images, batch.metas, o.anchors, o.inference);
       batch.images.dispose();
       dets.push(...batchDets);
       done++;

@@ -3,14 +3,16 @@
 // depend on which other images share a folder. Boxes come back in the original (EXIF-oriented) pixels.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { noGrad, tidy } from '../torch/index.js';
+import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { CocoDataset, type CocoImage } from '../data/coco.js';
 import { DataLoader } from '../data/loader.js';
-import { ImageError, readImageHeader } from '../data/image.js';
+import { ImageError, readImageHeader, sourceName, type ImageSource } from '../data/image.js';
+import { buildBatch, type RawBatch, type SampleSpec } from '../data/batch.js';
+import type { ImageMeta, PipelineConfig } from '../data/transforms.js';
 import type { Category } from '../data/label-map.js';
 import type { Detector } from '../models/detector.js';
 import { levelSizes } from '../models/heads/outputs.js';
-import { predictBatch } from '../models/heads/paa_inference.js';
+import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';
 import { UsageError } from '../cli/args.js';
 import type { Config } from './config.js';
 import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from './build.js';
@@ -44,6 +46,44 @@ export interface ImagePrediction {
 }
 
 export { toDetections, type Detection } from '../det/detection.js';
+
+/**
+ * Forward pass + PAA post-processing of one batch without autograd: images (B, 3, H, W) normalised and padded, one
+ * meta per image -> each image's detections in original pixels. The tensors it makes are freed; `images` stays the
+ * caller's. What evaluation, `ladet predict` and TrainedDetector all run.
+ */
+export function detectBatch(model: Detector, images: Tensor, metas: readonly ImageMeta[], anchors: AnchorCache, inference: InferenceConfig): ImageDetections[] {
+  return tidy(() =>
+    noGrad(() => {
+      const out = model.forward(images);
+      return predictBatch(out, anchors.get(levelSizes(out)).perLevel, metas, inference);
+    }),
+  );
+}
+
+/**
+ * One image (a path or encoded bytes) through a test pipeline on this thread, as a batch of one: its header read for
+ * the size, then decoded, resized, normalised and padded. An image that cannot be used throws an ImageError naming it.
+ */
+export async function loadTestImage(image: ImageSource, pipeline: PipelineConfig): Promise<RawBatch> {
+  const name = sourceName(image);
+  const header = await readImageHeader(image);
+  const spec: SampleSpec = {
+    index: 0,
+    imageId: 1,
+    file: name,
+    ...(typeof image === 'string' ? {} : { bytes: image }),
+    width: header.width,
+    height: header.height,
+    boxes: new Float32Array(0),
+    labels: new Int32Array(0),
+    seed: 0,
+  };
+  const raw = await buildBatch([spec], { pipeline });
+  const skipped = raw.skipped[0];
+  if (skipped) throw new ImageError(name, skipped.reason);
+  return raw;
+}
 
 export interface PredictOptions {
   model: Detector;
@@ -87,12 +127,7 @@ export async function* predictImages(o: PredictOptions): AsyncGenerator<ImagePre
   const inference = inferenceConfigOf(o.config);
   try {
     for await (const batch of loader.epoch(0)) {
-      const [det] = tidy(() =>
-        noGrad(() => {
-          const out = o.model.forward(batch.images);
-          return predictBatch(out, anchors.get(levelSizes(out)).perLevel, batch.metas, inference);
-        }),
-      );
+      const [det] = detectBatch(o.model, batch.images, batch.metas, anchors, inference);
       batch.images.dispose();
       const im = dataset.image(det!.imageId);
       o.onProgress?.(++done, total);

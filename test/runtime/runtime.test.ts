@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { TrainedDetector, trainDetector, type Detection, type TrainSummary } from '../../src/index.js';
 import { decodeImage } from '../../src/data/image.js';
-import { buildBatch } from '../../src/data/batch.js';
+import { loadTestImage } from '../../src/engine/predict.js';
 import { testPipelineOf } from '../../src/engine/build.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
@@ -70,7 +70,8 @@ test('the runtime network gives libtorch\'s head outputs on the same input, at e
   const net = new Network(spec.network, weights);
   try {
     const file = join(dataRoot, 'val', '000003.png');
-    const raw = await buildBatch([{ index: 0, imageId: 1, file, width: 96, height: 96, boxes: new Float32Array(0), labels: new Int32Array(0), seed: 0 }], { pipeline: testPipelineOf(opened.config) });
+    const raw = await loadTestImage(file, testPipelineOf(opened.config));
+    assert.deepEqual(raw.shape, [1, 3, 96, 96]);
     const [, , h, w] = raw.shape;
     const mine = net.forward({ data: raw.data, c: 3, h, w });
     const theirs = tidy(() => noGrad(() => {
