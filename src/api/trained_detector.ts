@@ -13,6 +13,7 @@ import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../engi
 import { openDetector, resolveModelFiles, type OpenedDetector } from '../engine/open_detector.js';
 import { exportRuntime } from '../engine/export_runtime.js';
 import { detectBatch, loadTestImage, toDetections, type Detection } from '../engine/predict.js';
+import { scoreThrOf } from '../det/detection.js';
 import { AnchorCache } from '../engine/targets.js';
 
 export interface OpenDetectorOptions {
@@ -38,28 +39,34 @@ export class TrainedDetector {
   private readonly anchors: AnchorCache;
   private readonly pipeline: PipelineConfig;
   private readonly inference: InferenceConfig;
-
-  /** the resolved config the network was built from */
-  readonly config: Config;
-  /** the training categories, in the network's label order */
-  readonly classes: readonly Category[];
-  /** the weights file read */
-  readonly weightsPath: string;
-  /** CoLAD runs: which network this is; null for a single-network run */
-  readonly net: 1 | 2 | null;
   private readonly opened: OpenedDetector;
 
   private constructor(opened: OpenedDetector) {
     this.opened = opened;
-    const config = opened.config;
-    this.config = config;
-    this.classes = opened.classes;
-    this.weightsPath = opened.weightsPath;
-    this.net = opened.net;
     this.model = opened.model;
-    this.anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
-    this.pipeline = testPipelineOf(config);
-    this.inference = inferenceConfigOf(config);
+    this.anchors = new AnchorCache(buildAnchorGenerator(opened.config.model), opened.config.device);
+    this.pipeline = testPipelineOf(opened.config);
+    this.inference = inferenceConfigOf(opened.config);
+  }
+
+  /** the resolved config the network was built from */
+  get config(): Config {
+    return this.opened.config;
+  }
+
+  /** the training categories, in the network's label order */
+  get classes(): readonly Category[] {
+    return this.opened.classes;
+  }
+
+  /** the weights file read */
+  get weightsPath(): string {
+    return this.opened.weightsPath;
+  }
+
+  /** CoLAD runs: which network this is; null for a single-network run */
+  get net(): 1 | 2 | null {
+    return this.opened.net;
   }
 
   /**
@@ -80,10 +87,7 @@ export class TrainedDetector {
    * image's own pixels after EXIF orientation. An image that cannot be read throws an ImageError naming it.
    */
   async detect(image: ImageSource, opts: DetectOptions = {}): Promise<Detection[]> {
-    const scoreThr = opts.scoreThr ?? 0.3;
-    if (typeof scoreThr !== 'number' || !(scoreThr >= 0 && scoreThr <= 1)) {
-      throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(opts.scoreThr)})`);
-    }
+    const scoreThr = scoreThrOf(opts.scoreThr);
     this.live();
     const raw = await loadTestImage(image, this.pipeline);
     const model = this.live(); // disposed while the image was decoding?

@@ -14,6 +14,13 @@ export interface Detection {
   bbox: [number, number, number, number];
 }
 
+/** A detect() call's scoreThr: `value` when a number in [0, 1], 0.3 (as `ladet predict`) when absent; else a RangeError. */
+export function scoreThrOf(value: number | undefined): number {
+  const v = value ?? 0.3;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(value)})`);
+  return v;
+}
+
 /**
  * An image's detections with score >= scoreThr, best first (ties by index), named by `classes` (the model's class
  * list). boxes: (K·4) x1,y1,x2,y2; scores: (K); labels: (K) indices into classes.

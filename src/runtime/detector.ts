@@ -6,7 +6,7 @@ import { Network } from './network.js';
 import { detectFromOutputs } from './postprocess.js';
 import { parseRuntimeModel, type RuntimeSpec } from './model_file.js';
 import { resizeBilinear } from './resize.js';
-import { toDetections, type Detection } from '../det/detection.js';
+import { scoreThrOf, toDetections, type Detection } from '../det/detection.js';
 
 /** 8-bit pixels, row-major: RGB (channels 3) or RGBA (channels 4, alpha ignored), e.g. a canvas ImageData. */
 export interface RuntimeImage {
@@ -48,8 +48,7 @@ export class RuntimeDetector {
 
   /** The detections with score >= scoreThr (default 0.3), best first. */
   detect(image: RuntimeImage, opts: { scoreThr?: number } = {}): RuntimeDetection[] {
-    const scoreThr = opts.scoreThr ?? 0.3;
-    if (!(scoreThr >= 0 && scoreThr <= 1)) throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(opts.scoreThr)})`);
+    const scoreThr = scoreThrOf(opts.scoreThr);
     const { input, meta } = this.prepare(image);
     const levels = this.network.forward(input);
     const det = detectFromOutputs(
