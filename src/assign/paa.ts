@@ -344,7 +344,8 @@ export function gtSampleRows(
  * For each GT: the min(n, topk) lowest-cost candidates of each level, concatenated and sorted by cost; fewer than
  * 2 -> no positive; else a 2-component GMM (sklearn's EM, see gmm.ts), and positives by scheme (c): among samples
  * predicted in component 0 (initialised at the lowest cost), the first ones up to and including the one with the
- * highest mixture log-density. Ties in cost keep the lower anchor index first.
+ * highest mixture log-density. Ties in cost keep the lower anchor index first. When the GMM collapses (all of a GT's
+ * samples equal up to COLLAPSED_REL_TOL of their scale) the GT gets one positive, its lowest-cost sample.
  */
 export function reassign(
   candidates: readonly ImageCandidates[],
@@ -377,8 +378,15 @@ export function reassign(
         res.outcome[g] = GtOutcome.FitFailed;
         continue;
       }
-      // Scheme (c): the fg sample with the highest score (first on ties) closes the positive prefix of fg samples.
       const off = row * stride;
+      if (collapsedRow(x, off, n)) {
+        // The GMM has collapsed (all costs equal up to float32 noise): the lowest-cost sample is the one positive.
+        res.positive[who[off] as number] = 1;
+        res.numPos[g] = 1;
+        numPos += 1;
+        continue;
+      }
+      // Scheme (c): the fg sample with the highest score (first on ties) closes the positive prefix of fg samples.
       let best = -Infinity;
       let peak = -1;
       for (let t = 0; t < n; t++) {
@@ -405,6 +413,28 @@ export function reassign(
     return res;
   });
   return { images, numPos };
+}
+
+/**
+ * Relative spread below which a GT's samples count as equal costs (the collapsed-GMM rule): 2^-18 ≈ 3.8e-6, i.e. 64
+ * float32 unit roundoffs (2^-24) of the cost scale max|x|. Why this size:
+ * - the costs are float32 sums (focal over all C classes + the GIoU term, see candidateCosts), each carrying a
+ *   rounding error of several to tens of unit roundoffs of its magnitude; two costs closer than that are equal at
+ *   the precision they were computed in (e.g. 13.799243927001953 and 13.799245834350586 are two float32 steps apart);
+ * - at such spreads (below 4e-4 for costs up to 100) the EM cannot separate them either: both components converge
+ *   to the same mean with variance ≈ reg_covar (1e-6, std 1e-3 ≫ spread), and predict's labels are then decided by
+ *   rounding in the weights (0.4999999999998 vs 0.5000000000002), so a GT could get no positive at all where exactly
+ *   equal costs get one. sklearn itself raises "ill-defined empirical covariance" on such rows (x² in float32).
+ * Well-separated costs (spreads of 1e-3 and more of the scale, e.g. 0.10 / 0.11 / 0.12) are far above it and keep
+ * sklearn's answer.
+ */
+export const COLLAPSED_REL_TOL = 2 ** -18;
+
+/** Whether the n sorted costs x[off..off+n) are equal up to COLLAPSED_REL_TOL of their scale. */
+function collapsedRow(x: ArrayLike<number>, off: number, n: number): boolean {
+  const lo = x[off] as number;
+  const hi = x[off + n - 1] as number;
+  return hi - lo <= COLLAPSED_REL_TOL * Math.max(Math.abs(lo), Math.abs(hi));
 }
 
 /** (cost a, position a) sorts before (cost b, position b). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  COLLAPSED_REL_TOL,
   GtOutcome,
   PaaAssigner,
   candidateCosts,
@@ -191,4 +192,41 @@ test('PaaAssigner: Assignment invariants on a small batch (incl. an image withou
   disposeAssignment(a);
   assert.equal(memory().numTensors, before);
   assert.throws(() => asg.assign({ anchors: tensor([0, 0, 1, 1], [1, 4]), levelStarts: [0, 1], validFlags: tensor([true], [1, 1]), gtBoxes: [], gtLabels: [], numClasses: 1 }, null), /PAA needs head predictions/);
+});
+
+test('reassign: costs a few float32 steps apart count as collapsed -> one positive, the lowest-cost sample', () => {
+  // Recorded from a training run: before the collapsed-GMM tolerance the GMM's two identical components tipped to
+  // component 1 on weight rounding (0.49999... vs 0.50000...) and the GT got no positive.
+  const costs = Float32Array.from([13.799245834350586, 13.799243927001953, 13.799245834350586]);
+  assert.equal(costs[1], 13.799243927001953); // exactly representable: the case really is float32 steps apart
+  const cand = { anchorInds: Int32Array.from([0, 1, 2]), gtInds: Int32Array.from([0, 0, 0]), numGt: 1 };
+  const r = reassign([cand], [groupCandidates(cand, [0, 3])], [costs], { topk: 9 });
+  assert.equal(r.images[0]!.outcome[0], GtOutcome.Positive);
+  assert.equal(r.numPos, 1);
+  // The lowest cost (anchor 1) is the positive, not the first anchor.
+  assert.deepEqual(Array.from(r.images[0]!.positive), [0, 1, 0]);
+  // The same at another scale (spread of 2^-20 relative) and for exactly equal costs.
+  const small = Float64Array.from([0.5 + 2 ** -21, 0.5, 0.5 + 2 ** -22]);
+  assert.deepEqual(Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [small]).images[0]!.positive), [0, 1, 0]);
+  const equal = Float64Array.from([2, 2, 2]);
+  assert.deepEqual(Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [equal]).images[0]!.positive), [1, 0, 0]);
+});
+
+test('reassign: well-separated costs are not affected by the collapsed-GMM tolerance', () => {
+  // Spreads from 1e-2 to 10 of the scale: the GMM decides, as sklearn (COLLAPSED_REL_TOL is 2^-18).
+  assert.ok(COLLAPSED_REL_TOL < 1e-5);
+  const cand = { anchorInds: Int32Array.from({ length: 6 }, (_, i) => i), gtInds: new Int32Array(6), numGt: 1 };
+  const groups = [groupCandidates(cand, [0, 6])];
+  // Two clear clusters: the low one is foreground; scheme (c) keeps its prefix up to the densest sample (0.31).
+  const twoClusters = Float64Array.from([5.2, 0.31, 5.1, 0.3, 0.32, 5.3]);
+  assert.deepEqual(Array.from(reassign([cand], groups, [twoClusters]).images[0]!.positive), [0, 1, 0, 1, 0, 0]);
+  // .10 / .11 / .12 (spread 0.2 of the scale): sklearn predicts [0, 1, 1] -> only the lowest, by the GMM, not the rule.
+  const c3 = { anchorInds: Int32Array.from([0, 1, 2]), gtInds: new Int32Array(3), numGt: 1 };
+  const r = reassign([c3], [groupCandidates(c3, [0, 3])], [Float64Array.from([0.12, 0.1, 0.11])]).images[0]!;
+  assert.deepEqual(Array.from(r.positive), [0, 1, 0]);
+  // A spread of 1e-4 of the scale is far above the tolerance: the rule does not apply, and the GMM's answer (no
+  // foreground here) stands.
+  const nearOne = Float64Array.from([13.8, 13.8 + 13.8e-4, 13.8 + 13.8e-4]);
+  const r2 = reassign([c3], [groupCandidates(c3, [0, 3])], [nearOne]).images[0]!;
+  assert.equal(r2.outcome[0], GtOutcome.NoForeground);
 });
