@@ -49,7 +49,13 @@ async function checkImages(ds: CocoDataset, opts: CheckOptions): Promise<CocoPro
     while (next < ds.images.length) {
       const i = next++;
       const im = ds.images[i] as CocoImage;
-      const p = await checkImage(im, imagePath(opts.imageDir, im), opts.decode ?? true);
+      let p: { kind: string; message: string } | null;
+      try {
+        p = await checkImage(im, imagePath(opts.imageDir, im), opts.decode ?? true);
+      } catch (e) {
+        // a file_name or symlink leading out of the image folder (imagePath); checkImage itself does not throw
+        p = { kind: 'outside-folder', message: (e as Error).message };
+      }
       if (p) found.push({ i, p: { severity: 'error', kind: p.kind, where: `images[${im.index ?? i}] (id ${im.id})`, message: p.message } });
       opts.onProgress?.(++done, ds.images.length);
     }

@@ -2,7 +2,8 @@
 // and serve per-image training targets. Every problem names the file and the entry, e.g.
 // `ann.json: annotations[12] (id 57): bbox has negative width`.
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { isAbsolute, normalize, sep } from 'node:path';
+import { resolveInside } from '../io/paths.js';
 import { z } from 'zod';
 import { describeValue, nonFiniteToken, parseJsonFile } from './json.js';
 import { LabelMap, type Category } from './label-map.js';
@@ -154,6 +155,26 @@ export class CocoDataset {
     if (!opts.filterEmpty) return [...this.images];
     return this.images.filter((im) => this.targets(im.id, opts.minSize).labels.length > 0);
   }
+}
+
+/**
+ * The images a training run can use (trainImages with filterEmpty); throws CocoError naming the annotation file when
+ * there is none, instead of leaving an empty epoch to fail later (an LR schedule of 0 iterations per epoch).
+ * `subsetOf` says the dataset is the first images of a larger one (data.trainLimit), for the message.
+ */
+export function requireTrainImages(dataset: CocoDataset, opts: { minSize?: number; subsetOf?: { images: number; key: string } } = {}): CocoImage[] {
+  const minSize = opts.minSize ?? 1;
+  const images = dataset.trainImages({ filterEmpty: true, minSize });
+  if (images.length > 0) return images;
+  let crowd = 0;
+  for (const a of dataset.annotations) if (a.iscrowd) crowd++;
+  const boxes = dataset.annotations.length;
+  const why: string[] = [];
+  if (crowd > 0) why.push(`${crowd} crowd`);
+  if (boxes - crowd > 0) why.push(`${boxes - crowd} smaller than ${minSize} px or outside their image`);
+  const counts = `${dataset.images.length} images, ${boxes} boxes${why.length ? `: ${why.join(', ')}` : ''}`;
+  const sub = opts.subsetOf ? ` (${opts.subsetOf.key} keeps the first ${dataset.images.length} of ${opts.subsetOf.images} images)` : '';
+  throw new CocoError(`${dataset.file}: no training image has an annotation (${counts})${sub}; nothing to train on`);
 }
 
 /** Reads and validates an annotation file; throws CocoError naming the first error (warnings are kept). */
@@ -321,9 +342,15 @@ function fileNameProblem(name: string): string | null {
   return null;
 }
 
-/** The path of an image file under `imageDir`. */
+/**
+ * The path of an image file under `imageDir`. Refused (an Error naming the file_name, the path and the folder) when
+ * it leads outside the folder: a file_name that escapes it (validateCoco refuses those already), or a symlink inside
+ * the folder (the file, or a folder on its way) whose target lies outside it. An empty `imageDir` means there is no
+ * image folder: the file names are the paths themselves (ladet predict's list of files), used as they are.
+ */
 export function imagePath(imageDir: string, image: CocoImage): string {
-  return join(imageDir, image.fileName);
+  if (imageDir === '') return image.fileName;
+  return resolveInside(imageDir, normalize(image.fileName), 'image file');
 }
 
 interface ZodIssueLike {

@@ -1,5 +1,5 @@
 // The data layer's public surface: COCO datasets, images, transforms, the loader and the built-in datasets.
-export { CocoDataset, CocoError, checkCocoFile, formatProblem, imagePath, readCoco, validateCoco } from './coco.js';
+export { CocoDataset, CocoError, checkCocoFile, formatProblem, imagePath, readCoco, requireTrainImages, validateCoco } from './coco.js';
 export type { CocoAnnotation, CocoImage, CocoProblem, Targets } from './coco.js';
 export { LabelMap, type Category } from './label-map.js';
 export { decodeImage, encodeJpeg, encodePng, ImageError, readImageHeader, sourceName, type ImageHeader, type ImageSource, type ResizeKernel, type RgbImage } from './image.js';

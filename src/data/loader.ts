@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { tensor, type Tensor } from '../torch/index.js';
 import { BufferPool } from './buffer-pool.js';
 import { buildBatch, type BatchOptions, type RawBatch, type SampleSpec, type SampleTargets, type SkippedSample } from './batch.js';
-import { imagePath, type CocoDataset, type CocoImage } from './coco.js';
+import { imagePath, requireTrainImages, type CocoDataset, type CocoImage } from './coco.js';
 import type { ResizeKernel } from './image.js';
 import type { WorkerReply, WorkerRequest } from './loader-worker.js';
 import { mix, Rng } from './rng.js';
@@ -15,7 +15,10 @@ import { checkPipeline, type ImageMeta, type PipelineConfig } from './transforms
 
 export interface LoaderOptions {
   dataset: CocoDataset;
-  /** Folder the images' file_name are relative to. */
+  /**
+   * Folder the images' file_name are relative to; an image leading out of it (a symlink) is refused when the loader
+   * is built. '' when the file names are full paths (no folder to stay inside).
+   */
   imageDir: string;
   batchSize: number;
   pipeline: PipelineConfig;
@@ -29,7 +32,10 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Drop a last, incomplete batch. Default false. */
   dropLast?: boolean;
-  /** Leave out images with no training box (mmdetection's filter_empty_gt). Default false. */
+  /**
+   * Leave out images with no training box (mmdetection's filter_empty_gt); when none is left, the constructor throws
+   * naming the annotation file. Default false.
+   */
   filterEmpty?: boolean;
   /** Boxes narrower or shorter than this (original pixels) are not trained on. Default 1. */
   minBoxSize?: number;
@@ -106,7 +112,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new Error(`DataLoader: workers must be a non-negative integer (got ${o.workers})`);
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new Error(`DataLoader: prefetch must be a positive integer (got ${o.prefetch})`);
     if (!(o.worldSize >= 1 && o.rank >= 0 && o.rank < o.worldSize)) throw new Error(`DataLoader: bad rank ${o.rank} of worldSize ${o.worldSize}`);
-    this.images = o.dataset.trainImages({ filterEmpty: o.filterEmpty, minSize: o.minBoxSize });
+    // Training (filterEmpty) on a split without a single usable box is an error naming the annotation file.
+    this.images = o.filterEmpty ? requireTrainImages(o.dataset, { minSize: o.minBoxSize }) : o.dataset.trainImages({ minSize: o.minBoxSize });
     this.specs = this.images.map((im, index) => {
       const t = o.dataset.targets(im.id, o.minBoxSize);
       return { index, imageId: im.id, file: imagePath(o.imageDir, im), width: im.width, height: im.height, boxes: t.boxes, labels: t.labels };

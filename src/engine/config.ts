@@ -82,7 +82,13 @@ const Data = z
     builtin: z.enum(['fashion-det', 'shapes']).optional(),
     /** Generator parameters for the built-in dataset (`ladet data make` keys). */
     builtinArgs: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+    /** The dataset folder: relative trainAnn, trainImages, valAnn and valImages lie under it. */
     root: z.string(),
+    /**
+     * trainAnn / valAnn (COCO annotation files) and trainImages / valImages (image folders): a relative path lies
+     * under `root`; an absolute path is used as it is (`root` does not apply to it), e.g. annotations kept outside
+     * the image tree. A built-in dataset is only made under `root`.
+     */
     trainAnn: z.string().default('annotations/instances_train.json'),
     trainImages: z.string().default('train'),
     valAnn: z.string().default('annotations/instances_val.json'),

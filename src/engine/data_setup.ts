@@ -1,7 +1,7 @@
 // Opening a config's dataset: make the built-in one on first use, read and validate the split, apply limits.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CocoDataset, readCoco } from '../data/coco.js';
+import { isAbsolute, join } from 'node:path';
+import { CocoDataset, readCoco, requireTrainImages } from '../data/coco.js';
 import { makeDataset } from '../data/synth/make.js';
 import type { Config } from './config.js';
 
@@ -11,14 +11,32 @@ export interface OpenSplit {
   images: string;
 }
 
+export type DataPathKey = 'trainAnn' | 'valAnn' | 'trainImages' | 'valImages';
+
+/**
+ * The file or folder of a data path key: a relative value lies under data.root, an absolute one is used as it is
+ * (as path.resolve would, and as most tools do; data.root then does not apply to that key).
+ */
+export function dataPath(data: Config['data'], key: DataPathKey): string {
+  const p = data[key];
+  return isAbsolute(p) ? p : join(data.root, p);
+}
+
+/** The config key a missing data path is fixed with: data.root for a relative value, else the key itself. */
+export function dataPathKey(data: Config['data'], key: DataPathKey): string {
+  return isAbsolute(data[key]) ? `data.${key}` : 'data.root';
+}
+
 /** Makes the built-in dataset under data.root when its annotation files are missing. */
 export async function ensureDataset(config: Config, onProgress?: (done: number, total: number) => void): Promise<void> {
   const d = config.data;
-  const train = join(d.root, d.trainAnn);
-  const val = join(d.root, d.valAnn);
+  const train = dataPath(d, 'trainAnn');
+  const val = dataPath(d, 'valAnn');
   if (existsSync(train) && existsSync(val)) return;
-  if (d.builtin === undefined) {
-    throw new Error(`data.root: ${existsSync(train) ? val : train} not found (set data.builtin to make a built-in dataset there)`);
+  const key: DataPathKey = existsSync(train) ? 'valAnn' : 'trainAnn';
+  if (d.builtin === undefined || isAbsolute(d[key])) {
+    const hint = d.builtin === undefined ? 'set data.builtin to make a built-in dataset there' : `a built-in dataset is made under data.root, not at an absolute data.${key}`;
+    throw new Error(`${dataPathKey(d, key)}: ${dataPath(d, key)} not found (${hint})`);
   }
   const { seed, ...params } = d.builtinArgs as Record<string, number | string | boolean>;
   await makeDataset(d.builtin, {
@@ -29,14 +47,22 @@ export async function ensureDataset(config: Config, onProgress?: (done: number, 
   });
 }
 
-/** Reads one split; `limit` > 0 keeps only the first `limit` images (and their annotations). */
+/**
+ * Reads one split; `limit` > 0 keeps only the first `limit` images (and their annotations). The train split must
+ * hold at least one image with a usable box: otherwise a CocoError naming the annotation file, here, before any
+ * model is built (the trainer's DataLoader with filterEmpty checks the same).
+ */
 export function openSplit(config: Config, split: 'train' | 'val'): OpenSplit {
   const d = config.data;
-  const annotations = join(d.root, split === 'train' ? d.trainAnn : d.valAnn);
-  const images = join(d.root, split === 'train' ? d.trainImages : d.valImages);
+  const annotations = dataPath(d, split === 'train' ? 'trainAnn' : 'valAnn');
+  const images = dataPath(d, split === 'train' ? 'trainImages' : 'valImages');
   const full = readCoco(annotations);
   const limit = split === 'train' ? d.trainLimit : d.valLimit;
-  const dataset = limit > 0 && limit < full.images.length ? subset(full, limit) : full;
+  const limited = limit > 0 && limit < full.images.length;
+  const dataset = limited ? subset(full, limit) : full;
+  if (split === 'train') {
+    requireTrainImages(dataset, limited ? { subsetOf: { images: full.images.length, key: `data.trainLimit=${limit}` } } : {});
+  }
   return { dataset, annotations, images };
 }
 

@@ -11,6 +11,7 @@ import type { Detector } from '../models/detector.js';
 import { applyOverrides, UsageError, type Overrides } from '../cli/args.js';
 import { loadConfig, parseConfig, type Config } from './config.js';
 import { buildDetector } from './build.js';
+import { dataPath, dataPathKey } from './data_setup.js';
 import {
   checkpointClasses,
   checkpointConfig,
@@ -154,11 +155,12 @@ function networkOf(config: Config, configPath: string, asked: NetIndex | undefin
 
 /** The training categories of the config's dataset (checkpoints made before classes were recorded). */
 function classesFromConfig(config: Config, configPath: string, weightsPath: string): Category[] {
-  const ann = join(config.data.root, config.data.trainAnn);
+  const ann = dataPath(config.data, 'trainAnn');
   if (!existsSync(ann)) {
+    const key = dataPathKey(config.data, 'trainAnn');
     throw new UsageError(
       `${weightsPath} records no class list (info.classes) and the training annotations ${ann} that would give it are missing ` +
-        `(${configPath}: set data.root=DIR)`,
+        `(${configPath}: set ${key}=${key === 'data.root' ? 'DIR' : 'FILE'})`,
     );
   }
   return classList(readCoco(ann).labels);
@@ -166,12 +168,13 @@ function classesFromConfig(config: Config, configPath: string, weightsPath: stri
 
 /** The annotation file and image folder of the config's val split; a clear error when the dataset is missing. */
 export function valSplitFiles(config: Config, configPath: string): { annotations: string; images: string } {
-  const annotations = join(config.data.root, config.data.valAnn);
-  const images = join(config.data.root, config.data.valImages);
+  const annotations = dataPath(config.data, 'valAnn');
+  const images = dataPath(config.data, 'valImages');
   if (!existsSync(annotations)) {
     const args = Object.entries(config.data.builtinArgs).map(([k, v]) => ` ${k}=${String(v)}`).join('');
     const make = config.data.builtin ? ` or make it with \`ladet data make ${config.data.builtin} out=${config.data.root}${args}\`` : '';
-    throw new UsageError(`data.root: ${annotations} not found (the val split of ${configPath}); set data.root=DIR${make}`);
+    const key = dataPathKey(config.data, 'valAnn');
+    throw new UsageError(`${key}: ${annotations} not found (the val split of ${configPath}); set ${key}=${key === 'data.root' ? 'DIR' : 'FILE'}${make}`);
   }
   return { annotations, images };
 }

@@ -93,3 +93,23 @@ test('ladet data make and data check from the command line', () => {
   assert.match(missing.stderr, /^ladet data make fashion-det: Fashion-MNIST not found \(missing .*\); install the Debian package dataset-fashion-mnist/);
   assert.match(missing.stderr, /`ladet data make shapes` needs no external data/);
 });
+
+test('an image that is a symlink leading out of the image folder is refused, by the loader and by check', async () => {
+  const { symlinkSync } = await import('node:fs');
+  const { readCoco } = await import('../../src/data/coco.js');
+  const { DataLoader } = await import('../../src/data/loader.js');
+  const { trainPipeline } = await import('../../src/data/transforms.js');
+  const images = join(dir, 'linked');
+  const outside = join(dir, 'outside');
+  mkdirSync(images);
+  mkdirSync(outside);
+  await writeImage(join(images, 'a.png'), 64, 48, whiteRect(4, 6, 24, 16));
+  await writeImage(join(outside, 'b.png'), 64, 48, whiteRect(4, 6, 24, 16));
+  symlinkSync(join(outside, 'b.png'), join(images, 'b.png'));
+  const ann = writeJson(dir, 'linked.json', smallCoco());
+  const message = `image file "b.png" (${join(images, 'b.png')}) resolves to ${join(outside, 'b.png')}, outside ${images}: a symlink leads out of it`;
+  const dataset = readCoco(ann);
+  assert.throws(() => new DataLoader({ dataset, imageDir: images, batchSize: 2, pipeline: trainPipeline([[64, 48]]), workers: 0 }), { message });
+  const r = await checkDataset(ann, { imageDir: images });
+  assert.deepEqual(r.problems.map((p) => `${p.kind} ${p.where}: ${p.message}`), [`outside-folder images[1] (id 2): ${message}`]);
+});

@@ -215,3 +215,22 @@ test('bad loader options are refused', async () => {
   assert.throws(() => new DataLoader({ ...base, batchSize: 2, rank: 2, worldSize: 2 }), /DataLoader: bad rank 2 of worldSize 2/);
   assert.throws(() => new DataLoader({ ...base, batchSize: 2, pipeline: { ...trainPipeline(), sizeDivisor: 0 } }), /pipeline: sizeDivisor must be a positive integer \(got 0\)/);
 });
+
+test('a training loader (filterEmpty) over a split without a usable box throws naming the annotation file', () => {
+  const file = writeJson(dir, 'empty.json', {
+    images: [
+      { id: 1, file_name: '0.png', width: 40, height: 30 },
+      { id: 2, file_name: '1.png', width: 40, height: 30 },
+    ],
+    annotations: [],
+    categories: [{ id: 1, name: 'a' }],
+  });
+  const dataset = readCoco(file);
+  const base = { dataset, imageDir: dir, batchSize: 2, pipeline: trainPipeline([[96, 64]]), workers: 0 };
+  // Before: a loader of length 0, and the trainer failed later with "lr schedule: itersPerEpoch must be a positive integer, got 0".
+  assert.throws(() => new DataLoader({ ...base, filterEmpty: true }), {
+    message: `${file}: no training image has an annotation (2 images, 0 boxes); nothing to train on`,
+  });
+  // Without filterEmpty (evaluation, prediction) the images are still served.
+  assert.equal(new DataLoader(base).length, 1);
+});
