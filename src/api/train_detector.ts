@@ -11,6 +11,8 @@ export interface TrainDetectorOptions {
   overrides?: Overrides;
   /** continue runs/<name>/weights/last.safetensors when it exists (the config must be the same) */
   resume?: boolean;
+  /** replace a run already in runs/<name> (without it, a fresh start there is refused; nothing is deleted) */
+  overwrite?: boolean;
   /** called at data preparation, after every training step and during evaluation */
   onProgress?: (p: TrainProgress) => void;
   /** the trainer's status lines (a stop saved, a run resumed); default: console.log */
@@ -33,6 +35,7 @@ export async function trainDetector(config: string | ConfigInput, opts: TrainDet
   const signal = opts.signal;
   return train(resolved, {
     ...(opts.resume === undefined ? {} : { resume: opts.resume }),
+    ...(opts.overwrite === undefined ? {} : { overwrite: opts.overwrite }),
     hooks: {
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.onMessage ? { onMessage: opts.onMessage } : {}),

@@ -26,6 +26,9 @@ export interface TrainerState {
   optimizer: OptimizerStateMeta | null;
   /** sha256 of the resolved config, checked on resume */
   configHash: string;
+  /** the running loss sums of the epoch a stop interrupted (null at an epoch boundary): a resumed epoch's
+   * metrics.csv row then averages all its batches, as the uninterrupted run's does */
+  epochLog?: { sums: Record<string, number>; count: number; seconds: number } | null;
 }
 
 export interface CheckpointMeta {

@@ -6,13 +6,13 @@
 // trained on the spot when that file is absent. Nothing is lost on an interruption: a rerun resumes a stopped run
 // from its last checkpoint and reuses a finished one of the same config (delete runs/demo to train afresh).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { configHash, loadConfig, type Config } from './config.js';
-import { train, type TrainHooks } from './trainer.js';
+import { train, type StartMode, type TrainHooks } from './trainer.js';
 import { readRunResult, type MetricKey } from './run_result.js';
 import type { Overrides } from '../cli/args.js';
-import { writeChartPng } from './plot.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { chartPng } from './plot.js';
+import { Outputs } from '../io/outputs.js';
 import { generator } from '../data/synth/registry.js';
 import { imagePath } from '../data/coco.js';
 import { readCheckpointHeader } from './checkpoint.js';
@@ -31,12 +31,12 @@ export const DEMO_TEACHER_WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
 const RUNTIME_CHECK = { scoreThr: 0.05, top: 10 };
 
 /** Trains (or resumes) the run of a preset with overrides; `ladet demo` runs it in a worker thread (Ctrl-C). */
-export type DemoTrainer = (configPath: string, overrides: Overrides, resume: boolean) => Promise<{ runDir: string; stopped: boolean }>;
+export type DemoTrainer = (configPath: string, overrides: Overrides, start: StartMode) => Promise<{ runDir: string; stopped: boolean }>;
 
 /** The default trainer: `train` in this thread, with `hooks` (its `shouldStop` stops the run). */
 export function inThreadTrainer(hooks: TrainHooks): DemoTrainer {
-  return async (configPath, overrides, resume) => {
-    const r = await train(loadConfig(configPath, overrides), { resume, hooks });
+  return async (configPath, overrides, start) => {
+    const r = await train(loadConfig(configPath, overrides), { ...start, hooks });
     return { runDir: r.runDir, stopped: r.stopped };
   };
 }
@@ -115,10 +115,21 @@ async function trainToEnd(
     resume = hash === configHash(config);
     say(resume ? `demo: continuing ${runDir} from its last checkpoint` : `demo: ${runDir} was trained with another config; training it afresh`);
   }
-  const r = await trainer(configPath, overrides, resume);
+  // the demo owns its runs: one it cannot continue (another config, a damaged or missing checkpoint) is replaced
+  const r = await trainer(configPath, overrides, { resume, overwrite: !resume });
   if (r.stopped) return { stopped: true, runDir: r.runDir };
   const { metrics, trainSeconds } = readRunResult(r.runDir, config.schedule.epochs);
   return { config, runDir: r.runDir, metrics, trainSeconds };
+}
+
+/** A report folder an earlier demo wrote before output manifests existed: its results.json is the demo's. */
+function isDemoReport(dir: string): boolean {
+  try {
+    const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
+    return Array.isArray(r.rows) && typeof r.teacher === 'object' && r.picture === DEMO_PICTURE.file;
+  } catch {
+    return false;
+  }
 }
 
 const fmt = (v: number): string => (v < 0 ? '  -  ' : v.toFixed(3));
@@ -184,6 +195,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   if (studentConfig === null) throw new Error('demo: no student runs');
 
   const reportDir = join(runsDir, 'report');
+  // the report replaces only an earlier demo's report files, never a file of the user's
+  const outputs = new Outputs({ command: 'ladet demo', owns: (p) => reportFiles.includes(basename(p)) && isDemoReport(reportDir) });
+  const reportFiles = ['train_loss_cls.png', 'train_loss_bbox.png', DEMO_PICTURE.file, 'lad_student.runtime.safetensors', 'report.md', 'results.json'];
+  for (const f of reportFiles) outputs.check(join(reportDir, f));
   // Learning curves from the per-iteration log (every `logEvery` steps).
   const series = (key: string) =>
     curves.map((c) => ({
@@ -195,8 +210,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
         .filter((e) => e.event === 'iter' && typeof e[key] === 'number')
         .map((e) => [e.iter as number, e[key] as number] as const),
     }));
-  await writeChartPng(join(reportDir, 'train_loss_cls.png'), series('loss_cls'), { title: 'classification loss', xLabel: 'iteration', yLabel: 'loss_cls' });
-  await writeChartPng(join(reportDir, 'train_loss_bbox.png'), series('loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'iteration', yLabel: 'loss_bbox' });
+  outputs.write(join(reportDir, 'train_loss_cls.png'), await chartPng(series('loss_cls'), { title: 'classification loss', xLabel: 'iteration', yLabel: 'loss_cls' }));
+  outputs.write(join(reportDir, 'train_loss_bbox.png'), await chartPng(series('loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'iteration', yLabel: 'loss_bbox' }));
 
   // Both students' detections (best weights) on the first val images that have objects, ground truth dashed.
   say('demo: drawing both students\' detections on val images');
@@ -206,7 +221,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   const columns: GridColumn[] = [];
   for (const c of curves) columns.push({ title: c.name, boxes: await runDetections(c.dir, files, DEMO_PICTURE) });
   const picture = join(reportDir, DEMO_PICTURE.file);
-  writeFileAtomic(picture, await renderPredictionGrid(files, shown.map((im) => groundTruthBoxes(val.dataset, im.id)), columns));
+  outputs.write(picture, await renderPredictionGrid(files, shown.map((im) => groundTruthBoxes(val.dataset, im.id)), columns));
 
   // The LAD student for deployment without libtorch, checked on the picture's first image: its best detections
   // (score >= 0.05, as evaluation keeps) from ladet/runtime against ladet on libtorch.
@@ -215,7 +230,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   let runtimeBytes: number;
   let reference: Detection[] = [];
   try {
-    runtimeBytes = exportRuntime(lad, runtimeModel);
+    runtimeBytes = outputs.writeWith(runtimeModel, (p) => exportRuntime(lad, p));
     const stream = predictImages({ model: lad.model, config: lad.config, classes: lad.classes, files: files.slice(0, 1), onSkip: (f, why) => { throw new Error(`${f}: ${why}`); } });
     for await (const p of stream) reference = toDetections(p, lad.classes, RUNTIME_CHECK.scoreThr).slice(0, RUNTIME_CHECK.top);
   } finally {
@@ -271,7 +286,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
       : `On the first image above, its ${compared} best detections differ from those of ladet on libtorch (see README, "Without libtorch").`,
     '',
   ].join('\n');
-  writeFileAtomic(join(reportDir, 'report.md'), md);
-  writeFileAtomic(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n');
+  outputs.write(join(reportDir, 'report.md'), md);
+  outputs.write(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n');
+  outputs.flush();
   return { stopped: false, rows, reportDir, dataset, teacher, picture, runtime };
 }

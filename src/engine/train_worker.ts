@@ -4,12 +4,14 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Overrides } from '../cli/args.js';
-import type { TrainProgress, TrainSummary } from './trainer.js';
+import type { StartMode, TrainProgress, TrainSummary } from './trainer.js';
+
+export type { StartMode } from './trainer.js';
 
 interface WorkerInput {
   configPath: string;
   overrides: Overrides;
-  resume: boolean;
+  start: StartMode;
   stop: SharedArrayBuffer;
 }
 
@@ -28,12 +30,12 @@ export interface TrainInWorker {
 export function trainInWorker(
   configPath: string,
   overrides: Overrides,
-  resume: boolean,
+  start: StartMode,
   on: { progress?: (p: TrainProgress) => void; message?: (line: string) => void },
 ): TrainInWorker {
   const stop = new SharedArrayBuffer(4);
   const flag = new Int32Array(stop);
-  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { configPath, overrides, resume, stop } satisfies WorkerInput });
+  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { configPath, overrides, start, stop } satisfies WorkerInput });
   const result = new Promise<Pick<TrainSummary, 'runDir' | 'stopped' | 'epochsDone' | 'best'>>((resolve, reject) => {
     let settled = false;
     worker.on('message', (e: WorkerEvent) => {
@@ -70,7 +72,8 @@ async function workerMain(): Promise<void> {
     const { train } = await import('./trainer.js');
     const config = loadConfig(input.configPath, input.overrides);
     const r = await train(config, {
-      resume: input.resume,
+      resume: input.start.resume,
+      overwrite: input.start.overwrite === true,
       hooks: {
         onProgress: (progress) => post({ kind: 'progress', progress }),
         onMessage: (line) => post({ kind: 'message', line }),

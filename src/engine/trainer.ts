@@ -3,7 +3,7 @@
 // TensorBoard logs. Everything tensor-related runs on the calling thread (libtorch grad mode is thread-local).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispose, manualSeed, setNumThreads, tidy } from '../torch/index.js';
+import { dispose, manualSeed, setNumThreads, tidy, zeros } from '../torch/index.js';
 import { SGD, LrScheduler, clipGradNorm } from '../optim/index.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -12,11 +12,13 @@ import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf,
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { classList, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { classList, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { codeVersion } from './code_version.js';
-import { makeRunDir, runPaths, type RunPaths } from './run_dir.js';
+import { clearRun, makeRunDir, removeStaleTemps, runContents, runPaths, type RunPaths } from './run_dir.js';
+import { lockRunDir } from '../io/run_lock.js';
+import { UsageError } from '../cli/args.js';
 import { buildStrategy, precheckStrategy } from '../distill/build.js';
 import type { Strategy } from '../distill/strategy.js';
 import type { Detector } from '../models/detector.js';
@@ -41,10 +43,19 @@ export interface TrainHooks {
 }
 
 export interface TrainOptions {
+  /** continue weights/last.safetensors of the run (same config) */
   resume?: boolean;
+  /** a fresh start on a run directory that holds a run replaces it (without this, such a start is refused) */
+  overwrite?: boolean;
   hooks?: TrainHooks;
   /** builds the strategy; default: the network assigns its own labels (PAA or max-IoU per config) */
   strategy?: (ctx: StrategyContext) => Strategy | Promise<Strategy>;
+}
+
+/** How a run starts: continue its `last` checkpoint, and/or replace a run already in its directory. */
+export interface StartMode {
+  resume: boolean;
+  overwrite?: boolean;
 }
 
 export interface StrategyContext {
@@ -75,16 +86,65 @@ function checkFinite(logs: Record<string, number>, epoch: number, batch: number,
 }
 
 export async function train(config: Config, opts: TrainOptions = {}): Promise<TrainSummary> {
-  const hooks = opts.hooks ?? {};
-  const say = hooks.onMessage ?? ((l: string) => console.log(l));
-  if (config.threads) setNumThreads(config.threads);
+  const say = opts.hooks?.onMessage ?? ((l: string) => console.log(l));
   const paths = runPaths(config.runsDir, config.name);
+  // one owner per run directory: a second trainer (or repro, or the API) on the same name is refused
+  const lock = lockRunDir(paths.dir, `ladet train (${config.name})`, say);
+  try {
+    return await trainLocked(config, opts, paths, say);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Whether a start may go ahead in `paths.dir`, and how: throws (changing nothing) when it would replace a run. */
+function planStart(paths: RunPaths, opts: TrainOptions, hash: string, say: (l: string) => void): { resuming: boolean; replace: string[] } {
+  const previous = runContents(paths);
+  if (opts.resume === true && existsSync(paths.last)) {
+    checkResumable(paths.last, hash);
+    return { resuming: true, replace: [] };
+  }
+  if (previous.length === 0) {
+    if (opts.resume === true) say(`resume: no ${paths.last}; starting from scratch`);
+    return { resuming: false, replace: [] };
+  }
+  const weights = previous.some((f) => f.endsWith('.safetensors'));
+  // resume=true on a run that never saved weights (it died in its first epoch) starts it again: nothing is lost
+  if (opts.overwrite === true || (opts.resume === true && !weights)) {
+    if (opts.resume === true) say(`resume: no ${paths.last}; starting from scratch`);
+    return { resuming: false, replace: previous };
+  }
+  const hint = opts.resume === true ? 'it has no weights/last.safetensors to resume from; ' : 'pass resume=true to continue it, or ';
+  throw new UsageError(`${paths.dir} already holds a run (${previous.join(', ')}); ${hint}overwrite=true to replace it, or choose another name`);
+}
+
+/** Refuses a `last` checkpoint that cannot continue this config, from its header alone (nothing is loaded). */
+function checkResumable(last: string, hash: string): void {
+  const st = readCheckpointHeader(last).meta?.trainer;
+  if (!st) throw new Error(`${last}: not a resumable checkpoint (no trainer state)`);
+  if (st.configHash !== hash) {
+    throw new UsageError(`${last}: the run was started with a different config; resume needs the same config (or start a new run name, or overwrite=true)`);
+  }
+}
+
+/** A clear error for a device libtorch cannot use (device=banana, cuda without a GPU), before anything is written. */
+function checkDevice(device: string): void {
+  try {
+    tidy(() => zeros([1], { device }));
+  } catch (e) {
+    throw new UsageError(`device=${device}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function trainLocked(config: Config, opts: TrainOptions, paths: RunPaths, say: (l: string) => void): Promise<TrainSummary> {
+  const hooks = opts.hooks ?? {};
+  if (config.threads) setNumThreads(config.threads);
   const hash = configHash(config);
-  const resuming = opts.resume === true && existsSync(paths.last);
-  if (opts.resume === true && !resuming) say(`resume: no ${paths.last}; starting from scratch`);
+  // Everything is validated and built before the first byte goes into the run directory: a refused or failed
+  // start leaves an existing run as it was (config.yaml included), so it can still be tested or resumed.
+  const { resuming, replace } = planStart(paths, opts, hash, say);
+  checkDevice(config.device);
   precheckStrategy(config);
-  makeRunDir(paths);
-  writeFileAtomic(paths.config, configToYaml(config));
 
   hooks.onProgress?.({ phase: 'data', epoch: 0, epochs: config.schedule.epochs, batch: 0, batches: 0, iter: 0, lr: 0, losses: {} });
   await ensureDataset(config);
@@ -95,7 +155,16 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   const classes = classList(train.dataset.labels);
 
   manualSeed(config.seed);
+  const owned: { dispose(): void | Promise<void> }[] = [];
   const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);
+  owned.push(anchors);
+  try {
+    return await trainBuilt();
+  } finally {
+    for (const o of owned.reverse()) await o.dispose();
+  }
+
+  async function trainBuilt(): Promise<TrainSummary> {
   const ctx: StrategyContext = { config, numClasses, anchors, buildStudent: () => buildDetector(config.model, numClasses) };
   let runInfo: Record<string, unknown> = {};
   let strategy: Strategy;
@@ -107,6 +176,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     runInfo = built.info;
   }
   const model = strategy.trainable;
+  owned.push(model, strategy); // disposed in reverse: the strategy, then the network
   const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
   const params = model.parameters().filter((p) => p.requiresGrad);
   const optimizer = new SGD(params, {
@@ -114,6 +184,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     momentum: config.optimizer.momentum,
     weightDecay: config.optimizer.weightDecay,
   });
+  owned.push({ dispose: () => optimizer.disposeState() });
+  const log = new JsonlLog(paths.dir);
   const loader = new DataLoader({
     dataset: train.dataset,
     imageDir: train.images,
@@ -124,6 +196,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     filterEmpty: true,
     onSkip: (s) => log.write('skip', { file: s.file, image_id: s.imageId, reason: s.reason }),
   });
+  owned.push({ dispose: () => loader.close() });
   const itersPerEpoch = loader.length;
   const s = config.schedule;
   const scheduler = new LrScheduler(optimizer, {
@@ -133,14 +206,22 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     itersPerEpoch,
   });
 
-  const log = new JsonlLog(paths.dir);
-  let state: TrainerState = { epoch: 0, batch: 0, iter: 0, best: null, scheduler: null, optimizer: null, configHash: hash };
-  if (resuming) {
-    state = resumeFrom(paths, model, optimizer, scheduler, hash);
-    say(`resuming ${paths.dir} at epoch ${state.epoch + 1}, batch ${state.batch + 1} (iteration ${state.iter})`);
+  let state: TrainerState = { epoch: 0, batch: 0, iter: 0, best: null, scheduler: null, optimizer: null, configHash: hash, epochLog: null };
+  if (resuming) state = resumeFrom(paths, model, optimizer, scheduler, hash);
+
+  // From here on the run directory is written.
+  if (replace.length) {
+    clearRun(paths);
+    say(`overwrite: removed the earlier run's ${replace.join(', ')} in ${paths.dir}`);
   }
+  makeRunDir(paths);
+  const temps = removeStaleTemps(paths);
+  if (temps.length) say(`removed ${temps.length} temp file(s) an interrupted write left in ${paths.dir}: ${temps.join(', ')}`);
+  if (resuming) say(`resuming ${paths.dir} at epoch ${state.epoch + 1}, batch ${state.batch + 1} (iteration ${state.iter})`);
+  writeFileAtomic(paths.config, configToYaml(config));
   const csv = new MetricsCsv(paths.dir, resuming);
   const tb = new EventWriter(paths.dir);
+  owned.push({ dispose: () => tb.close() });
   // each start (fresh or resumed) names the code it trains with: a run resumed across commits lists both
   log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, code: codeVersion(), train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
 
@@ -153,10 +234,13 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   try {
     for (let epoch = state.epoch; epoch < s.epochs && !stopped; epoch++) {
       model.train();
-      const t0 = performance.now();
-      const sums: Record<string, number> = {};
-      let count = 0;
       const startBatch = epoch === state.epoch ? state.batch : 0;
+      // an epoch resumed mid-way continues the running sums the stop saved, so its metrics.csv row is the
+      // uninterrupted run's (only its time differs)
+      const carried = startBatch > 0 ? state.epochLog : null;
+      const t0 = performance.now() - (carried?.seconds ?? 0) * 1000;
+      const sums: Record<string, number> = { ...(carried?.sums ?? {}) };
+      let count = carried?.count ?? 0;
       for await (const batch of loader.epoch(epoch, startBatch)) {
         const lr = scheduler.step()[0] as number;
         const logs = tidy(() => {
@@ -185,6 +269,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
         }
       }
       if (stopped) {
+        state.epochLog = { sums, count, seconds: (performance.now() - t0) / 1000 };
         saveLast();
         log.write('stop', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
         // how to continue is the caller's to say: `ladet train` needs resume=true, the demo and repro just rerun
@@ -193,6 +278,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
       }
       state.epoch = epoch + 1;
       state.batch = 0;
+      state.epochLog = null;
       const row: Row = { epoch: epoch + 1, time: (performance.now() - t0) / 1000 };
       for (const [k, v] of Object.entries(sums)) row[`train/${k}`] = v / Math.max(1, count);
       row['train/lr'] = optimizer.paramGroups[0]?.lr ?? null;
@@ -229,27 +315,20 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     }
   } finally {
     tb.close();
-    await loader.close();
-    anchors.dispose();
-    strategy.dispose();
-    optimizer.disposeState();
-    model.dispose();
   }
   return { runDir: paths.dir, stopped, epochsDone: state.epoch, best: state.best, lastEval };
+  }
 }
 
 function resumeFrom(paths: RunPaths, model: Module, optimizer: SGD, scheduler: LrScheduler, hash: string): TrainerState {
+  checkResumable(paths.last, hash);
   const ck = readCheckpoint(paths.last);
   try {
-    const st = ck.meta?.trainer;
-    if (!st) throw new Error(`${paths.last}: not a resumable checkpoint (no trainer state)`);
-    if (st.configHash !== hash) {
-      throw new Error(`${paths.last}: the run was started with a different config; resume needs the same config (or start a new run name)`);
-    }
+    const st = ck.meta?.trainer as TrainerState;
     model.loadStateDict(ck.model);
     if (st.optimizer) optimizer.loadStateDict(ck.optimizer, st.optimizer);
     if (st.scheduler) scheduler.loadStateDict(st.scheduler);
-    return st;
+    return { ...st, epochLog: st.epochLog ?? null };
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }

@@ -44,9 +44,9 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
     // then: every run is resumed (the finished teacher and PAA student are reused as they are)
     const calls: { name: unknown; resume: boolean }[] = [];
     const inThread = inThreadTrainer({});
-    const trainer: DemoTrainer = async (configPath, o, resume) => {
-      calls.push({ name: o.name ?? 'demo_teacher_r18w50', resume });
-      return inThread(configPath, o, resume);
+    const trainer: DemoTrainer = async (configPath, o, start) => {
+      calls.push({ name: o.name ?? 'demo_teacher_r18w50', resume: start.resume });
+      return inThread(configPath, o, start);
     };
     const paaEval = readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8');
     const r = await runDemo({ runsDir, hooks: { onMessage: () => {} }, overrides, trainer });

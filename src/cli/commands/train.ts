@@ -1,35 +1,41 @@
 // `ladet train CONFIG [key.sub=value ...] [resume=true]`: trains a detector from a YAML preset. The run executes in
 // a worker thread; this thread shows the progress bar (losses, lr, it/s, ETA) and turns Ctrl-C into "save
-// weights/last.safetensors and stop" (resume=true continues).
+// weights/last.safetensors and stop" (resume=true continues); so do SIGTERM and SIGHUP. A fresh start on a run
+// directory that holds a run is refused unless overwrite=true.
 import type { Command } from 'commander';
 import { shellJoin, splitArgs, UsageError } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
-import { StopOnCtrlC } from '../ctrl_c.js';
+import { StopOnSignal } from '../ctrl_c.js';
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a detector: ladet train configs/NAME.yaml [key.sub=value ...] [resume=true]')
+    .description('train a detector: ladet train configs/NAME.yaml [key.sub=value ...] [resume=true | overwrite=true]')
     .argument('<config>', 'YAML preset')
     .argument('[overrides...]', 'key.sub=value overrides')
     .action(async (configPath: string, rest: string[]) => {
       const { positional, kv } = splitArgs(rest);
       if (positional.length) throw new UsageError(`ladet train: unexpected argument '${positional[0]}' (overrides are key=value)`);
       const resume = kv.resume === true;
-      delete kv.resume;
+      const overwrite = kv.overwrite === true;
+      for (const k of ['resume', 'overwrite'] as const) {
+        if (k in kv && typeof kv[k] !== 'boolean') throw new UsageError(`ladet train: ${k} must be true or false (got ${JSON.stringify(kv[k])})`);
+        delete kv[k];
+      }
       // Validate here first, so a config error is reported before a worker (and libtorch) starts.
       const { loadConfig } = await import('../../engine/config.js');
       loadConfig(configPath, kv);
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
-      const run = trainInWorker(configPath, kv, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
-      const ctrlC = new StopOnCtrlC((l) => progress.message(l));
+      const run = trainInWorker(configPath, kv, { resume, overwrite }, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
+      const ctrlC = new StopOnSignal((l) => progress.message(l));
       ctrlC.attach(run);
       try {
         const r = await run.result;
         progress.stop();
         if (r.stopped) {
-          console.log(`continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=')), 'resume=true'])}`);
+          console.log(`continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`);
+          process.exitCode = ctrlC.exitCode || 130;
         } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
           console.log(`done: ${r.runDir} (${best})`);
