@@ -2,7 +2,7 @@
 // worker thread as `ladet train` does, so Ctrl-C saves it; rerunning the demo continues where it stopped.
 import type { Command } from 'commander';
 import { ProgressDisplay } from '../progress.js';
-import { StopOnCtrlC } from '../ctrl_c.js';
+import { StopOnSignal } from '../ctrl_c.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -12,12 +12,12 @@ export function registerDemo(program: Command): void {
       const { runDemo, formatTable } = await import('../../engine/demo.js');
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
-      const ctrlC = new StopOnCtrlC((l) => progress.message(l));
+      const ctrlC = new StopOnSignal((l) => progress.message(l));
       try {
         const r = await runDemo({
           hooks: { onMessage: (l) => progress.message(l) },
-          trainer: async (configPath, overrides, resume) => {
-            const run = trainInWorker(configPath, overrides, resume, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
+          trainer: async (configPath, overrides, start) => {
+            const run = trainInWorker(configPath, overrides, start, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
             ctrlC.attach(run);
             try {
               return await run.result;
@@ -29,7 +29,7 @@ export function registerDemo(program: Command): void {
         progress.stop();
         if (r.stopped) {
           console.log(`stopped: ${r.runDir} is saved; run \`ladet demo\` again to continue from there`);
-          process.exitCode = 130;
+          process.exitCode = ctrlC.exitCode || 130;
           return;
         }
         console.log(`\n${formatTable(r.rows)}\n\nreport: ${r.reportDir}/report.md`);
