@@ -1,6 +1,5 @@
 // Small SVG line charts for run reports (learning curves), rendered to PNG with sharp.
 import sharp from 'sharp';
-import { writeFileAtomic } from '../io/atomic.js';
 
 export interface Series {
   name: string;
@@ -82,7 +81,6 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   return parts.join('\n');
 }
 
-export async function writeChartPng(path: string, series: readonly Series[], o: ChartOptions): Promise<void> {
-  const png = await sharp(Buffer.from(lineChartSvg(series, o))).png().toBuffer();
-  writeFileAtomic(path, png);
+export async function chartPng(series: readonly Series[], o: ChartOptions): Promise<Buffer> {
+  return sharp(Buffer.from(lineChartSvg(series, o))).png().toBuffer();
 }

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../io/atomic.js';
+import { Outputs } from '../io/outputs.js';
 import { METRIC_KEYS, type MetricKey } from '../engine/run_result.js';
 
 export { METRIC_KEYS, type MetricKey };
@@ -92,6 +92,19 @@ export function readRecordIfAny(path: string): ResultRecord | null {
   return existsSync(path) ? readRecord(path) : null;
 }
 
+/** Writes a record; an existing file there is replaced only when it is a repro record (records are committed to
+ * git, so they carry their identity in their content rather than in an output manifest). */
 export function writeRecord(path: string, rec: ResultRecord): void {
-  writeFileAtomic(path, JSON.stringify(ResultRecordSchema.parse(rec), null, 2) + '\n');
+  const outputs = new Outputs({ command: 'ladet repro', owns: isRecord });
+  outputs.write(path, JSON.stringify(ResultRecordSchema.parse(rec), null, 2) + '\n');
+  outputs.flush();
+}
+
+function isRecord(path: string): boolean {
+  try {
+    readRecord(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,8 +1,9 @@
 // A study's markdown from its result files: reads the record of every row × seed (leaving out, with a note, those
 // recorded under another config hash than the presets give now), summarises and writes `<results>/<table>.md`.
+import { readFileSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Overrides } from '../cli/args.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { Outputs } from '../io/outputs.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, type ResultRecord } from './record.js';
 import type { Study } from './studies.js';
@@ -49,8 +50,17 @@ export function buildReport(study: Study, jobs: readonly Job[], resultsDir: stri
 /** Writes `<resultsDir>/<table>.md`; returns its path. */
 export function writeReport(study: Study, report: StudyReport, resultsDir: string): string {
   const path = join(resultsDir, `${study.name}.md`);
-  writeFileAtomic(path, report.markdown);
+  // replaces an earlier report of this study (same heading), never another file
+  writeMarkdownOutput(path, report.markdown);
   return path;
+}
+
+/** Writes a generated markdown file over an earlier one whose first line starts with `heading` (default: this
+ * file's whole first line), or a new one. */
+export function writeMarkdownOutput(path: string, markdown: string, heading = markdown.split('\n', 1)[0] as string): void {
+  const outputs = new Outputs({ command: 'ladet repro', owns: (p) => (readFileSync(p, 'utf8').split('\n', 1)[0] as string).startsWith(heading) });
+  outputs.write(path, markdown);
+  outputs.flush();
 }
 
 /** Paths inside the working directory are shown relative to it (stable text across checkouts). */

@@ -142,8 +142,17 @@ test('make refuses to overwrite other data, skips an identical dataset, and repl
   mkdirSync(foreign);
   writeFileSync(join(foreign, 'thesis.tex'), 'precious');
   await assert.rejects(makeDataset('shapes', { out: foreign, params: small, force: true }), {
-    message: `${foreign} holds files that are not a ladet dataset; force=true only replaces a ladet dataset`,
+    message: `${foreign} holds files that are not a ladet dataset (no ladet-dataset.json); force=true only replaces a ladet dataset`,
   });
+  // a user's own COCO dataset has make's folder names (train/, annotations/): force=true must not delete it
+  const coco = join(root, 'users-coco');
+  mkdirSync(join(coco, 'train'), { recursive: true });
+  mkdirSync(join(coco, 'annotations'));
+  writeFileSync(join(coco, 'train', 'photo.jpg'), 'only copy');
+  writeFileSync(join(coco, 'annotations', 'instances_train.json'), '{}');
+  await assert.rejects(makeDataset('shapes', { out: coco, params: small, force: true }), /holds files that are not a ladet dataset/);
+  assert.equal(readFileSync(join(coco, 'train', 'photo.jpg'), 'utf8'), 'only copy');
+  assert.equal(readFileSync(join(coco, 'annotations', 'instances_train.json'), 'utf8'), '{}');
   const replaced = await makeDataset('shapes', { out, seed: 99, params: { ...small, train: 3 }, force: true });
   assert.equal(replaced.made, true);
   assert.equal(readdirSync(join(out, 'train')).length, 3);

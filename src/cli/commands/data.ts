@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { Outputs } from '../../io/outputs.js';
 import { checkDataset, formatReport } from '../../data/check.js';
 import { readCoco } from '../../data/coco.js';
 import { guessImageDir } from '../../data/layout.js';
@@ -99,7 +99,7 @@ export function registerData(program: Command): void {
         scale: 'scale' in kv ? num(kv, 'scale', 'data preview') : 2,
       });
       const out = typeof kv.out === 'string' ? kv.out : 'preview.png';
-      writeFileAtomic(out, png);
+      new Outputs({ command: 'ladet data preview', inputs: [file, imageDir] }).write(out, png);
       console.log(`wrote ${out}`);
     });
 

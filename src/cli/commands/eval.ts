@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { pathArg, rejectUnknown, splitArgs, UsageError } from '../args.js';
 import { evaluateCoco, formatSummary, readCocoGt, readDetections, type CocoEvalResult } from '../../eval/index.js';
 import { writeCocoSummary } from '../coco_summary.js';
+import { Outputs } from '../../io/outputs.js';
 
 const USAGE = 'ladet eval ann=GT.json results=DETS.json [out=summary.json]';
 
@@ -15,11 +16,14 @@ export function runEval(args: readonly string[], print: (line: string) => void =
   const results = pathArg(kv, 'results', 'eval', { usage: USAGE });
   const out = pathArg(kv, 'out', 'eval');
 
+  // out= may not replace the ground truth or the results it evaluates, nor a file ladet did not write
+  const outputs = new Outputs({ command: 'ladet eval', inputs: [ann, results] });
+  if (out) outputs.check(out);
   const gt = readCocoGt(ann);
   const dets = readDetections(results, gt);
   const res = evaluateCoco(gt, dets);
   print(formatSummary(res.stats, res.iouThresholds, res.maxDets));
-  if (out) writeCocoSummary(out, { ann, results, images: res.imageIds.length, detections: dets.count }, res, print);
+  if (out) writeCocoSummary(outputs, out, { ann, results, images: res.imageIds.length, detections: dets.count }, res, print);
   return res;
 }
 

@@ -19,9 +19,15 @@ export async function runExport(args: readonly string[], print: (line: string) =
   if (!out.endsWith('.safetensors')) throw new UsageError(`ladet export: out=${out}: the runtime model is a .safetensors file`);
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const { exportRuntime } = await import('../../engine/export_runtime.js');
-  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
+  const { Outputs } = await import('../../io/outputs.js');
+  const files = resolveModelFiles({ weights, ...(config ? { config } : {}) });
+  const outputs = new Outputs({ command: 'ladet export', inputs: [weights, files.configPath] });
+  outputs.check(out);
+  const opened = openDetector(files, overrides, net === undefined ? {} : { net });
+  outputs.addInput(opened.weightsPath);
   try {
-    const bytes = exportRuntime(opened, out);
+    const bytes = outputs.writeWith(out, (p) => exportRuntime(opened, p));
+    outputs.flush();
     const which = opened.net === null ? '' : ` network ${opened.net}`;
     print(`wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB):${which} ${opened.weightsPath}, ${opened.classes.length} classes, test scale ${opened.config.data.testScale.join('x')}`);
     return { out, bytes };

@@ -46,13 +46,21 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const { decodeImage } = await import('../../data/image.js');
   const { drawDetections } = await import('../../data/draw.js');
-  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const { Outputs } = await import('../../io/outputs.js');
   const { setNumThreads } = await import('../../torch/index.js');
   const { TaskProgress } = await import('../progress.js');
 
   const files = listImages(source);
   const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
   const out = pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
+  // never over the images it reads (out= inside source= is refused: a rerun would draw on the drawings)
+  const outputs = new Outputs({ command: 'ladet predict', inputs: [source, opened.weightsPath, opened.configPath] });
+  try {
+    outputs.check(join(out, 'predictions.json'));
+  } catch (e) {
+    opened.model.dispose();
+    throw e;
+  }
   const names = outputNames(files);
   const { classes } = opened;
   const labelOf = new Map(classes.map((c, i) => [c.id, i])); // drawing colours by class index
@@ -82,20 +90,23 @@ export async function runPredict(args: readonly string[], print: (line: string) 
       });
       const stem = names.get(p.file) as string;
       const result: ImageResult = { file: p.file, width: p.width, height: p.height, png: join(out, `${stem}.png`), json: join(out, `${stem}.json`), detections };
+      let png: Buffer;
       try {
         const image = await decodeImage(p.file);
         const drawn = detections.map((d) => ({ box: d.box, label: labelOf.get(d.category_id) as number, text: `${d.label} ${d.score.toFixed(2)}` }));
-        writeFileAtomic(result.png, await drawDetections(image, drawn));
+        png = await drawDetections(image, drawn);
       } catch (e) {
         skip(p.file, `cannot draw the detections: ${(e as Error).message}`);
         continue;
       }
-      writeFileAtomic(result.json, JSON.stringify({ file: p.file, width: p.width, height: p.height, detections }, null, 2) + '\n');
+      outputs.write(result.png, png);
+      outputs.write(result.json, JSON.stringify({ file: p.file, width: p.width, height: p.height, detections }, null, 2) + '\n');
       report.images.push(result);
     }
   } finally {
     progress.stop();
     opened.model.dispose();
+    outputs.flush();
   }
   const combined = {
     weights: opened.weightsPath,
@@ -107,7 +118,8 @@ export async function runPredict(args: readonly string[], print: (line: string) 
     skipped: report.skipped,
   };
   const all = join(out, 'predictions.json');
-  writeFileAtomic(all, JSON.stringify(combined, null, 2) + '\n');
+  outputs.write(all, JSON.stringify(combined, null, 2) + '\n');
+  outputs.flush();
   const dets = report.images.reduce((n, r) => n + r.detections.length, 0);
   const skipped = report.skipped.length ? `; skipped ${report.skipped.length} unreadable` : '';
   print(`${report.images.length} of ${files.length} images, ${dets} detections with score >= ${scoreThr}${skipped}: ${out}`);

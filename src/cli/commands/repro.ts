@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { ProgressDisplay } from '../progress.js';
-import { StopOnCtrlC } from '../ctrl_c.js';
+import { StopOnSignal } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
 import type { ResultRecord } from '../../repro/record.js';
 import type { EvaluateNet } from '../../repro/run.js';
@@ -140,13 +140,13 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
   }
   // the cost of the whole study (all four tables at the report's seeds), whichever table was asked for
   const { studyCost, renderCost } = await import('../../repro/cost.js');
-  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const { writeMarkdownOutput } = await import('../../repro/report.js');
   const seeds = reportSeeds(a.seeds);
   const whole = await wholeStudy(a);
   const cost = studyCost(whole.jobs, whole.recordOf);
   const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
   const costFile = join(a.resultsDir, 'cost.md');
-  writeFileAtomic(costFile, `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`);
+  writeMarkdownOutput(costFile, `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`, '# Training cost of the study');
   print(`wrote ${costFile}: ${cost.done} of ${cost.runs} trainings done`);
   if (a.readme) {
     const { readFileSync } = await import('node:fs');
@@ -167,7 +167,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
   const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
   let progress: ProgressDisplay | null = null;
-  const ctrlC = new StopOnCtrlC((line) => (progress ? progress.message(line) : print(line)));
+  const ctrlC = new StopOnSignal((line) => (progress ? progress.message(line) : print(line)));
   try {
     const total = plans.reduce((n, p) => n + p.jobs.length, 0);
     const teachers = teachersNeeded(plans.flatMap((p) => p.jobs));
@@ -184,7 +184,7 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
           progress = new ProgressDisplay();
           const d = progress;
           d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
-          const run = trainInWorker(j.configPath, j.overrides, true, { progress: (x) => d.update(x), message: (l) => d.message(l) });
+          const run = trainInWorker(j.configPath, j.overrides, { resume: true }, { progress: (x) => d.update(x), message: (l) => d.message(l) });
           ctrlC.attach(run);
           try {
             return { stopped: (await run.result).stopped };
@@ -226,6 +226,8 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
     return false;
   } finally {
     ctrlC.dispose();
+    // stopped by a signal: exit as a shell expects (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)
+    if (ctrlC.signal !== null) process.exitCode = ctrlC.exitCode;
   }
 }
 

@@ -72,7 +72,7 @@ async function evaluate(
   const { AnchorCache } = await import('../../engine/targets.js');
   const { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } = await import('../../engine/build.js');
   const { formatSummary } = await import('../../eval/index.js');
-  const { writeFileAtomic } = await import('../../io/atomic.js');
+  const { Outputs } = await import('../../io/outputs.js');
   const { setNumThreads } = await import('../../torch/index.js');
   const { TaskProgress } = await import('../progress.js');
 
@@ -91,6 +91,15 @@ async function evaluate(
     dataset = openSplit(config, 'val').dataset; // data.valLimit applies, as in the trainer's evaluation
   }
   if (!existsSync(imageDir) || !statSync(imageDir).isDirectory()) throw new UsageError(`ladet test: image folder not found: ${imageDir} (the images of ${annotations})`);
+  const outDir = o.out ?? join(opened.runDir, 'eval');
+  // the two networks of a CoLAD run write apart
+  const tag = `test_${basename(annotations).replace(/\.json$/i, '')}${opened.net === null ? '' : `_net${opened.net}`}`;
+  const resultsFile = join(outDir, `${tag}_results.json`);
+  const summaryFile = join(outDir, `${tag}_summary.json`);
+  // checked before the evaluation: never over the annotations, the images or the weights, nor a file ladet did not write
+  const outputs = new Outputs({ command: 'ladet test', inputs: [annotations, imageDir, opened.weightsPath, opened.configPath] });
+  outputs.check(resultsFile);
+  outputs.check(summaryFile);
   // Labels map to the model's categories; the test set's must be among them, under the same names.
   const byId = new Map(classes.map((c) => [c.id, c.name]));
   for (const c of dataset.categories) {
@@ -125,12 +134,7 @@ async function evaluate(
   const { coco } = run;
   print(formatSummary(coco.stats, coco.iouThresholds, coco.maxDets));
 
-  const outDir = o.out ?? join(opened.runDir, 'eval');
-  // the two networks of a CoLAD run write apart
-  const tag = `test_${basename(annotations).replace(/\.json$/i, '')}${opened.net === null ? '' : `_net${opened.net}`}`;
-  const resultsFile = join(outDir, `${tag}_results.json`);
-  const summaryFile = join(outDir, `${tag}_summary.json`);
-  writeFileAtomic(resultsFile, JSON.stringify(run.results) + '\n');
+  outputs.write(resultsFile, JSON.stringify(run.results) + '\n');
   print(`wrote ${resultsFile}`);
   const head = {
     weights: opened.weightsPath,
@@ -143,7 +147,7 @@ async function evaluate(
     detections: run.results.length,
     seconds: run.seconds,
   };
-  writeCocoSummary(summaryFile, head, coco, print);
+  writeCocoSummary(outputs, summaryFile, head, coco, print);
   return { stats: coco.named, resultsFile, summaryFile };
 }
 

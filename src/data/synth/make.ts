@@ -79,9 +79,9 @@ export async function makeDataset(name: string, opts: MakeOptions): Promise<Make
       const what = previous ? `a ${previous.generator} dataset made with other settings` : 'files that are not a ladet dataset';
       throw new Error(`${out} already holds ${what}; choose another out=DIR or pass force=true to replace it`);
     }
-    if (!previous && !SPLITS.some((s) => existsSync(splitPaths(out, s).images))) {
-      throw new Error(`${out} holds files that are not a ladet dataset; force=true only replaces a ladet dataset`);
-    }
+    // only a folder with make's manifest is make's to replace: a user's own COCO folders (train/, annotations/)
+    // look the same, and force=true must never delete those
+    if (!previous) throw new Error(`${out} holds files that are not a ladet dataset (no ${MANIFEST}); force=true only replaces a ladet dataset`);
     // Only what make writes is removed: never anything else a user keeps there.
     for (const p of [join(out, MANIFEST), join(out, 'annotations'), ...SPLITS.map((s) => join(out, s))]) rmSync(p, { recursive: true, force: true });
   }
