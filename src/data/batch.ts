@@ -93,6 +93,7 @@ export async function loadSample(spec: SampleSpec, opts: BatchOptions): Promise<
     },
     opts.kernel ?? 'linear',
     { width: spec.width, height: spec.height },
+    opts.pipeline.maxImagePixels === undefined ? {} : { maxPixels: opts.pipeline.maxImagePixels },
   );
   if (img.originalWidth !== spec.width || img.originalHeight !== spec.height) {
     throw new Error(`image is ${img.originalWidth}x${img.originalHeight} but the annotation file says ${spec.width}x${spec.height}`);

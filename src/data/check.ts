@@ -3,11 +3,14 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { checkCocoFile, formatProblem, imagePath, type CocoDataset, type CocoImage, type CocoProblem } from './coco.js';
+import { checkImagePixels, DEFAULT_MAX_IMAGE_PIXELS, ImageError } from './image.js';
 
 export interface CheckOptions {
   imageDir: string;
   /** Decode every image fully (finds truncated/corrupt data); false reads headers only. Default true. */
   decode?: boolean;
+  /** Images with more pixels are reported (and not decoded), as training would refuse them. Default DEFAULT_MAX_IMAGE_PIXELS; 0 = no limit. */
+  maxPixels?: number;
   /** Images checked at once. Default 8. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
@@ -51,7 +54,7 @@ async function checkImages(ds: CocoDataset, opts: CheckOptions): Promise<CocoPro
       const im = ds.images[i] as CocoImage;
       let p: { kind: string; message: string } | null;
       try {
-        p = await checkImage(im, imagePath(opts.imageDir, im), opts.decode ?? true);
+        p = await checkImage(im, imagePath(opts.imageDir, im), opts.decode ?? true, opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS);
       } catch (e) {
         // a file_name or symlink leading out of the image folder (imagePath); checkImage itself does not throw
         p = { kind: 'outside-folder', message: (e as Error).message };
@@ -64,7 +67,7 @@ async function checkImages(ds: CocoDataset, opts: CheckOptions): Promise<CocoPro
   return found.sort((a, b) => a.i - b.i).map((f) => f.p);
 }
 
-async function checkImage(im: CocoImage, file: string, decode: boolean): Promise<{ kind: string; message: string } | null> {
+async function checkImage(im: CocoImage, file: string, decode: boolean, maxPixels: number): Promise<{ kind: string; message: string } | null> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -78,12 +81,19 @@ async function checkImage(im: CocoImage, file: string, decode: boolean): Promise
   let height: number;
   let orientation: number;
   try {
-    const img = sharp(bytes, { failOn: 'warning' });
+    // the pixel limit is ours (checkImagePixels below, from the header): libvips' own default limit is off
+    const img = sharp(bytes, { failOn: 'warning', limitInputPixels: false });
     const m = await img.metadata();
     orientation = m.orientation ?? 1;
     const swap = orientation >= 5;
     width = (swap ? m.height : m.width) ?? 0;
     height = (swap ? m.width : m.height) ?? 0;
+    try {
+      checkImagePixels(file, width, height, maxPixels, 'maxPixels (data.maxImagePixels=N in a training config); 0 = no limit');
+    } catch (e) {
+      if (e instanceof ImageError) return { kind: 'too-large', message: `image file ${file}: ${e.reason}` };
+      throw e;
+    }
     if (decode) await img.raw().toBuffer();
   } catch (e) {
     return { kind: 'corrupt-image', message: `image file ${file} is corrupt or not an image (${(e as Error).message})` };

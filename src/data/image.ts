@@ -44,6 +44,39 @@ export class ImageError extends Error {
   }
 }
 
+/**
+ * The most pixels (width x height, as stored) an image may have to be decoded: 100 megapixels, 300 MB of RGB. A
+ * small file can hold a huge image (a 746 KB PNG of 16000x16000 takes 1.3 GB to decode), so the size is checked
+ * from the header before decoding. Raised per call (DecodeOptions.maxPixels) or per run (data.maxImagePixels).
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (width x height), before decoding; 0 = no limit. */
+  maxPixels?: number;
+}
+
+/**
+ * Throws an ImageError naming the file, its size and the limit when width x height exceeds `maxPixels`
+ * (0 = no limit). `raise` says how to raise the limit.
+ */
+export function checkImagePixels(
+  source: ImageSource,
+  width: number,
+  height: number,
+  maxPixels: number = DEFAULT_MAX_IMAGE_PIXELS,
+  raise = 'data.maxImagePixels=N in the config, or the maxPixels decode option; 0 = no limit',
+): void {
+  if (!(Number.isInteger(maxPixels) && maxPixels >= 0)) throw new RangeError(`maxPixels must be a non-negative integer (got ${maxPixels})`);
+  if (maxPixels === 0 || width * height <= maxPixels) return;
+  const mp = (n: number): string => `${(n / 1e6).toFixed(1)} megapixels`;
+  throw new ImageError(
+    sourceName(source),
+    `the image is ${width}x${height} (${mp(width * height)}), over the limit of ${mp(maxPixels)} (${maxPixels} pixels) ` +
+      `for a decoded image; not decoded (raise it with ${raise})`,
+  );
+}
+
 /** Reads just the header of an image (size, orientation, format). */
 export async function readImageHeader(source: ImageSource): Promise<ImageHeader> {
   const bytes = await readBytes(source);
@@ -73,17 +106,24 @@ function headerOf(m: Metadata): ImageHeader {
  * the wanted output size (return the same size for none); decoding and resizing run in one libvips pipeline,
  * so a large JPEG is shrunk while it is decoded. With `expected` (the size an annotation file gives) and no
  * resize wanted for it, the header is not read first: the decoded size is reported and the caller compares.
- * Returns the pixels and the oriented original size.
+ * Returns the pixels and the oriented original size. An image of more than `opts.maxPixels` pixels (default
+ * DEFAULT_MAX_IMAGE_PIXELS) is refused from its header, before any pixel is decoded.
  */
 export async function decodeImage(
   source: ImageSource,
   size?: (width: number, height: number) => { width: number; height: number },
   kernel: ResizeKernel = 'linear',
   expected?: { width: number; height: number },
+  opts: DecodeOptions = {},
 ): Promise<RgbImage & { originalWidth: number; originalHeight: number }> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  checkImagePixels(source, 1, 1, maxPixels); // validates the option before any I/O
   const bytes = await readBytes(source);
+  // libvips checks the same limit from the header when the pipeline starts (the fast path below reads no header
+  // itself); sharp's own default (0x3FFF², 268 MP) is replaced by ours.
+  const limitInputPixels = maxPixels === 0 ? false : maxPixels;
   try {
-    const img = sharp(bytes, { failOn: 'warning' });
+    const img = sharp(bytes, { failOn: 'warning', limitInputPixels });
     const guess = expected && size ? size(expected.width, expected.height) : null;
     if (expected && (!size || (guess && guess.width === expected.width && guess.height === expected.height))) {
       // the common case of training at the stored size (the 160 px canvases): one libvips call instead of two
@@ -95,7 +135,8 @@ export async function decodeImage(
       // another size than expected: fall through to the general path so the caller sees the real size
     }
     const header = headerOf(await img.metadata());
-    const sized = sharp(bytes, { failOn: 'warning' }).autoOrient().removeAlpha().toColourspace('srgb');
+    checkImagePixels(source, header.width, header.height, maxPixels);
+    const sized = sharp(bytes, { failOn: 'warning', limitInputPixels }).autoOrient().removeAlpha().toColourspace('srgb');
     const want = size ? size(header.width, header.height) : { width: header.width, height: header.height };
     const same = want.width === header.width && want.height === header.height;
     const up = !same && want.width >= header.width && want.height >= header.height;
@@ -114,6 +155,15 @@ export async function decodeImage(
       originalHeight: header.height,
     };
   } catch (e) {
+    if (e instanceof ImageError) throw e;
+    if (/pixel limit/i.test((e as Error).message)) {
+      // libvips refused it in the fast path: say so with the size, as the header check does
+      const m = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => null);
+      if (m?.width && m.height) {
+        const h = headerOf(m);
+        checkImagePixels(source, h.width, h.height, maxPixels);
+      }
+    }
     throw new ImageError(sourceName(source), `cannot decode the image (${(e as Error).message})`);
   }
 }

@@ -2,7 +2,7 @@
 export { CocoDataset, CocoError, checkCocoFile, formatProblem, imagePath, readCoco, requireTrainImages, validateCoco } from './coco.js';
 export type { CocoAnnotation, CocoImage, CocoProblem, Targets } from './coco.js';
 export { LabelMap, type Category } from './label-map.js';
-export { decodeImage, encodeJpeg, encodePng, ImageError, readImageHeader, sourceName, type ImageHeader, type ImageSource, type ResizeKernel, type RgbImage } from './image.js';
+export { checkImagePixels, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, encodeJpeg, encodePng, ImageError, readImageHeader, sourceName, type DecodeOptions, type ImageHeader, type ImageSource, type ResizeKernel, type RgbImage } from './image.js';
 export {
   checkPipeline,
   flipBoxes,

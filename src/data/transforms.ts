@@ -37,6 +37,11 @@ export interface PipelineConfig {
   std: [number, number, number];
   /** Pad height and width up to a multiple of this (1 for none). */
   sizeDivisor: number;
+  /**
+   * Images with more pixels than this (width x height) are refused from their header, before decoding (an
+   * unusable image: the loader skips it and says why); 0 = no limit. Default DEFAULT_MAX_IMAGE_PIXELS (image.ts).
+   */
+  maxImagePixels?: number;
 }
 
 /** mmdetection's ImageNet normalisation (torchvision-style RGB mean/std on 0..255). */
@@ -62,6 +67,8 @@ export function checkPipeline(c: PipelineConfig): void {
   if (!(c.flipProb >= 0 && c.flipProb <= 1)) throw new Error(`pipeline: flipProb must be in [0, 1] (got ${c.flipProb})`);
   if (!Number.isInteger(c.sizeDivisor) || c.sizeDivisor < 1) throw new Error(`pipeline: sizeDivisor must be a positive integer (got ${c.sizeDivisor})`);
   if (c.std.some((v) => !(v > 0))) throw new Error('pipeline: std must be positive');
+  const m = c.maxImagePixels;
+  if (m !== undefined && !(Number.isInteger(m) && m >= 0)) throw new Error(`pipeline: maxImagePixels must be a non-negative integer (got ${m})`);
 }
 
 /** The scale for one image: fixed, drawn from a range, or picked from a list (mmdetection's Resize._random_scale). */

@@ -4,6 +4,7 @@ import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
 import { MaxIoUAssigner } from '../assign/max_iou.js';
 import { PaaAssigner } from '../assign/paa.js';
 import type { Assigner } from '../assign/assignment.js';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
 import type { Config } from './config.js';
@@ -84,12 +85,21 @@ export function trainPipelineOf(config: Config): PipelineConfig {
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     sizeDivisor: d.sizeDivisor,
+    maxImagePixels: d.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
   };
 }
 
 export function testPipelineOf(config: Config): PipelineConfig {
   const d = config.data;
-  return { scales: [d.testScale], multiscaleMode: 'value', flipProb: 0, mean: IMAGENET_MEAN, std: IMAGENET_STD, sizeDivisor: d.sizeDivisor };
+  return {
+    scales: [d.testScale],
+    multiscaleMode: 'value',
+    flipProb: 0,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    sizeDivisor: d.sizeDivisor,
+    maxImagePixels: d.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+  };
 }
 
 export function inferenceConfigOf(config: Config): InferenceConfig {

@@ -103,6 +103,13 @@ const Data = z
     /** Train / evaluate on the first N images only (0 = all): quick experiments and tests. */
     trainLimit: z.number().int().min(0).default(0),
     valLimit: z.number().int().min(0).default(0),
+    /**
+     * The most pixels (width x height) an image may have; a larger one is refused from its header before it is
+     * decoded (a small PNG can decode to gigabytes), and the error names the file, its size and this key.
+     * Absent = DEFAULT_MAX_IMAGE_PIXELS (100 megapixels, src/data/image.ts); 0 = no limit. No default here, so
+     * configs that leave it out keep their config hash (recorded runs and repro results stay valid).
+     */
+    maxImagePixels: z.number().int().min(0).optional(),
   })
   .strict();
 

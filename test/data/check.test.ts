@@ -113,3 +113,19 @@ test('an image that is a symlink leading out of the image folder is refused, by 
   const r = await checkDataset(ann, { imageDir: images });
   assert.deepEqual(r.problems.map((p) => `${p.kind} ${p.where}: ${p.message}`), [`outside-folder images[1] (id 2): ${message}`]);
 });
+
+test('check reports an image over the pixel limit without decoding it', async () => {
+  const images = join(dir, 'large');
+  mkdirSync(images);
+  await writeImage(join(images, 'a.png'), 64, 48, whiteRect(4, 6, 24, 16));
+  await writeImage(join(images, 'b.png'), 64, 48, whiteRect(4, 6, 24, 16));
+  const ann = writeJson(dir, 'large.json', smallCoco());
+  const r = await checkDataset(ann, { imageDir: images, maxPixels: 64 * 48 - 1 });
+  assert.deepEqual(r.problems.map((p) => `${p.kind} ${p.where}`), ['too-large images[0] (id 1)', 'too-large images[1] (id 2)']);
+  assert.equal(
+    r.problems[0]!.message,
+    `image file ${join(images, 'a.png')}: the image is 64x48 (0.0 megapixels), over the limit of 0.0 megapixels (3071 pixels) for a decoded image; ` +
+      'not decoded (raise it with maxPixels (data.maxImagePixels=N in a training config); 0 = no limit)',
+  );
+  assert.equal((await checkDataset(ann, { imageDir: images })).errors, 0);
+});

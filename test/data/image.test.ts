@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage, ImageError, readImageHeader } from '../../src/data/image.js';
+import { crc32, createDeflate } from 'node:zlib';
+import { DEFAULT_MAX_IMAGE_PIXELS, decodeImage, ImageError, readImageHeader } from '../../src/data/image.js';
 import { pixels, tempDir } from './fixtures.js';
 
 const dir = tempDir();
@@ -138,4 +139,58 @@ test('missing and corrupt files give an ImageError naming the file', async () =>
   const text = join(dir, 'text.png');
   writeFileSync(text, 'not an image');
   await assert.rejects(readImageHeader(text), (e: Error) => e.message.startsWith(`${text}: not a readable image (`));
+});
+
+/** A black RGB PNG of any size, deflated row by row (16000x16000: 746 KB on disk, 768 MB decoded). */
+export async function writeBlackPng(file: string, width: number, height: number): Promise<void> {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const deflate = createDeflate();
+  const parts: Buffer[] = [];
+  deflate.on('data', (b: Buffer) => parts.push(b));
+  const ended = new Promise((resolve) => deflate.on('end', resolve));
+  const row = Buffer.alloc(1 + width * 3); // filter byte 0 + black pixels
+  for (let y = 0; y < height; y++) if (!deflate.write(row)) await new Promise((resolve) => deflate.once('drain', resolve));
+  deflate.end();
+  await ended;
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  writeFileSync(file, Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]));
+}
+
+test('an image over the pixel limit is refused from its header, before decoding; the error names file, size, limit and key', async () => {
+  const big = join(dir, 'big.png');
+  await writeBlackPng(big, 16000, 16000);
+  assert.ok(statSync(big).size < 1_000_000, 'a small file ...');
+  assert.equal(DEFAULT_MAX_IMAGE_PIXELS, 100_000_000);
+  const message =
+    `${big}: the image is 16000x16000 (256.0 megapixels), over the limit of 100.0 megapixels (100000000 pixels) for a decoded image; ` +
+    'not decoded (raise it with data.maxImagePixels=N in the config, or the maxPixels decode option; 0 = no limit)';
+  const rss = process.memoryUsage().rss;
+  const t0 = Date.now();
+  // both paths: a resize wanted (the header is read first), and the loader's fast path (expected size, no header)
+  await assert.rejects(decodeImage(big, (w, h) => ({ width: w / 100, height: h / 100 })), (e: Error) => e instanceof ImageError && e.message === message);
+  await assert.rejects(decodeImage(big, undefined, 'linear', { width: 16000, height: 16000 }), (e: Error) => e instanceof ImageError && e.message === message);
+  // ... that was never decoded: 768 MB of pixels would show in the resident memory and take seconds
+  assert.ok(process.memoryUsage().rss - rss < 200e6, `resident memory grew by ${((process.memoryUsage().rss - rss) / 1e6).toFixed(0)} MB`);
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  rmSync(big);
+  // the limit is per call: 6x4 = 24 pixels
+  const small = join(dir, 'limit.png');
+  await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).png().toFile(small);
+  await assert.rejects(decodeImage(small, undefined, 'linear', undefined, { maxPixels: 40 }), (e: Error) =>
+    e.message.includes(`the image is ${W}x${H} (0.0 megapixels), over the limit of 0.0 megapixels (40 pixels)`));
+  assert.equal((await decodeImage(small, undefined, 'linear', undefined, { maxPixels: W * H })).width, W);
+  assert.equal((await decodeImage(small, undefined, 'linear', { width: W, height: H }, { maxPixels: 0 })).width, W); // 0: no limit
+  await assert.rejects(decodeImage(small, undefined, 'linear', undefined, { maxPixels: -1 }), /maxPixels must be a non-negative integer \(got -1\)/);
 });

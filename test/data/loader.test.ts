@@ -234,3 +234,39 @@ test('a training loader (filterEmpty) over a split without a usable box throws n
   // Without filterEmpty (evaluation, prediction) the images are still served.
   assert.equal(new DataLoader(base).length, 1);
 });
+
+test('the pipeline\'s maxImagePixels skips a larger image, naming its size, the limit and the key (inline and in workers)', async () => {
+  const dataset = await datasetPromise;
+  // the images are 40-90 x 30-70; a limit of 3000 pixels leaves some out
+  const limit = 3000;
+  const over = dataset.images.filter((im) => im.width * im.height > limit);
+  assert.ok(over.length > 0 && over.length < N);
+  for (const workers of [0, 1]) {
+    const skipped: SkippedSample[] = [];
+    const loader = new DataLoader({
+      dataset,
+      imageDir: dir,
+      batchSize: 4,
+      pipeline: { ...trainPipeline([[96, 64]]), maxImagePixels: limit },
+      workers,
+      onSkip: (s) => skipped.push(s),
+    });
+    let served = 0;
+    for await (const b of loader.epoch(0)) {
+      served += b.indices.length;
+      b.images.dispose();
+    }
+    await loader.close();
+    assert.equal(served, N - over.length);
+    assert.deepEqual(skipped.map((s) => s.imageId).sort((a, b) => a - b), over.map((im) => im.id));
+    const im = over[0]!;
+    const s = skipped.find((k) => k.imageId === im.id)!;
+    assert.equal(s.file, join(dir, im.fileName));
+    assert.equal(
+      s.reason,
+      `the image is ${im.width}x${im.height} (${((im.width * im.height) / 1e6).toFixed(1)} megapixels), over the limit of 0.0 megapixels (3000 pixels) ` +
+        'for a decoded image; not decoded (raise it with data.maxImagePixels=N in the config, or the maxPixels decode option; 0 = no limit)',
+    );
+  }
+  assert.throws(() => new DataLoader({ dataset, imageDir: dir, batchSize: 1, pipeline: { ...trainPipeline(), maxImagePixels: 1.5 } }), /pipeline: maxImagePixels must be a non-negative integer \(got 1\.5\)/);
+});

@@ -55,3 +55,24 @@ test('every committed preset validates', async () => {
   assert.ok(files.length >= 2);
   for (const f of files) loadConfig(join(dir, f));
 });
+
+test('data.maxImagePixels: optional (absent keeps the config hash), a non-negative integer, carried into the pipelines', async () => {
+  const { configHash } = await import('../../src/engine/config.js');
+  const { testPipelineOf, trainPipelineOf } = await import('../../src/engine/build.js');
+  const { DEFAULT_MAX_IMAGE_PIXELS } = await import('../../src/data/image.js');
+  const plain = parseConfig(minimal);
+  assert.equal('maxImagePixels' in plain.data, false);
+  const set = parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 400_000_000 } });
+  // a config without the key hashes as before the key existed: the recorded repro results still match their presets
+  const { getStudy } = await import('../../src/repro/studies.js');
+  const { planJobs } = await import('../../src/repro/plan.js');
+  const { readFileSync } = await import('node:fs');
+  const job = planJobs(getStudy('table2'), { seeds: [0], rows: ['baseline'], overrides: {}, resultsDir: 'benchmarks/results/repro' })[0]!;
+  assert.equal(JSON.parse(readFileSync(job.resultPath, 'utf8')).configHash, job.hash);
+  assert.notEqual(configHash(set), configHash(plain));
+  assert.equal(trainPipelineOf(plain).maxImagePixels, DEFAULT_MAX_IMAGE_PIXELS);
+  assert.equal(testPipelineOf(set).maxImagePixels, 400_000_000);
+  assert.equal(trainPipelineOf(parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 0 } })).maxImagePixels, 0);
+  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: -5 } }, 'a.yaml'), /a\.yaml: data\.maxImagePixels: /);
+  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 1.5 } }, 'a.yaml'), /a\.yaml: data\.maxImagePixels: /);
+});
