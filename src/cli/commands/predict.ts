@@ -2,7 +2,7 @@
 // runs a trained detector on image files and writes, per image, a PNG with the boxes, class names and scores drawn
 // and a JSON of the detections in original pixels, plus one predictions.json for the whole source. An image that
 // cannot be read is reported and skipped; the others are still done. net=1|2 picks a network of a CoLAD run.
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
 import type { Detection } from '../../engine/predict.js';
@@ -54,7 +54,9 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
   const out = pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   // never over the images it reads (out= inside source= is refused: a rerun would draw on the drawings)
-  const outputs = new Outputs({ command: 'ladet predict', inputs: [source, opened.weightsPath, opened.configPath] });
+  // (a run's own predict/ folder written before output manifests existed is this command's too)
+  const ownFolder = pathArg(own, 'out', 'predict') === undefined;
+  const outputs = new Outputs({ command: 'ladet predict', inputs: [source, opened.weightsPath, opened.configPath], owns: (p) => ownFolder && dirname(p) === out });
   try {
     outputs.check(join(out, 'predictions.json'));
   } catch (e) {

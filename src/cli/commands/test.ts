@@ -3,7 +3,7 @@
 // as pycocotools does and writes the results and a summary JSON. A CoLAD run holds two networks: net=1|2 picks one
 // (default: the one the run evaluated, distill.colad.evalNet, network 2 unless set), net=both evaluates each in turn.
 import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { netsArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
 import { writeCocoSummary } from '../coco_summary.js';
@@ -97,7 +97,13 @@ async function evaluate(
   const resultsFile = join(outDir, `${tag}_results.json`);
   const summaryFile = join(outDir, `${tag}_summary.json`);
   // checked before the evaluation: never over the annotations, the images or the weights, nor a file ladet did not write
-  const outputs = new Outputs({ command: 'ladet test', inputs: [annotations, imageDir, opened.weightsPath, opened.configPath] });
+  // (test_* files in a run's own eval/ written before output manifests existed are this command's too)
+  const runEval = opened.runDir === null ? null : join(opened.runDir, 'eval');
+  const outputs = new Outputs({
+    command: 'ladet test',
+    inputs: [annotations, imageDir, opened.weightsPath, opened.configPath],
+    owns: (p) => o.out === undefined && dirname(p) === runEval && /^test_.+_(results|summary)\.json$/.test(basename(p)),
+  });
   outputs.check(resultsFile);
   outputs.check(summaryFile);
   // Labels map to the model's categories; the test set's must be among them, under the same names.
