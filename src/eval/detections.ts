@@ -1,8 +1,8 @@
 // Detections to evaluate, validated against the ground truth and held in columns.
-// Checked by hand rather than with zod: results files hold hundreds of thousands of entries, and the check is the
-// same loop that fills the columns.
+// Checked by hand rather than with zod: results files hold hundreds of thousands to tens of millions of entries,
+// and the check is the same loop that fills the columns. Files are read streaming (results_reader.ts).
 import type { CocoGroundTruth } from './cocoGt.js';
-import { readJson } from './cocoGt.js';
+import { fileBytes, Held, MIN_ENTRY_BYTES, readResultsFile } from './results_reader.js';
 
 /** One entry of a COCO results file. */
 export interface CocoDetection {
@@ -53,10 +53,11 @@ function put(
   h: unknown,
   gt: CocoGroundTruth,
   source: string,
+  lookup?: { image: (id: unknown) => number | undefined; category: (id: unknown) => number | undefined },
 ): void {
-  const ii = typeof imageId === 'number' ? gt.imageIndex.get(imageId) : undefined;
+  const ii = lookup ? lookup.image(imageId) : typeof imageId === 'number' ? gt.imageIndex.get(imageId) : undefined;
   if (ii === undefined) fail(source, i, 'image_id', `unknown image id ${String(imageId)} (not in ${gt.source})`);
-  const kk = typeof categoryId === 'number' ? gt.categoryIndex.get(categoryId) : undefined;
+  const kk = lookup ? lookup.category(categoryId) : typeof categoryId === 'number' ? gt.categoryIndex.get(categoryId) : undefined;
   if (kk === undefined) fail(source, i, 'category_id', `unknown category id ${String(categoryId)} (not in ${gt.source})`);
   if (typeof score !== 'number' || !Number.isFinite(score)) {
     fail(source, i, 'score', `must be a finite number (got ${String(score)})`);
@@ -76,6 +77,28 @@ function put(
 function coord(v: unknown, source: string, i: number, c: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(source, i, `bbox[${c}]`, `must be a finite number (got ${String(v)})`);
   return v;
+}
+
+/**
+ * id -> index for tens of millions of lookups: a table over [min id, max id] when the ids are integers spread over
+ * at most 4x their count plus 2^20 (COCO's image ids: 5000 over 0..581929), else the Map.
+ */
+function idLookup(ids: readonly number[], index: ReadonlyMap<number, number>): (id: unknown) => number | undefined {
+  const lo = ids[0] ?? 0; // ids are ascending
+  const hi = ids[ids.length - 1] ?? -1;
+  const span = hi - lo + 1;
+  if (ids.length === 0 || !ids.every(Number.isInteger) || span > 4 * ids.length + (1 << 20)) {
+    return (id) => (typeof id === 'number' ? index.get(id) : undefined);
+  }
+  const table = new Int32Array(span).fill(-1);
+  ids.forEach((id, k) => (table[id - lo] = k));
+  return (id) => {
+    if (typeof id !== 'number') return undefined;
+    const v = id - lo;
+    // a non-integer v indexes nothing in a typed array: undefined, as the Map gives
+    const k = table[v];
+    return k === undefined || k < 0 ? undefined : k;
+  };
 }
 
 function alloc(n: number, gt: CocoGroundTruth): Detections {
@@ -113,7 +136,66 @@ export function detectionsFromColumns(cols: DetectionColumns, gt: CocoGroundTrut
   return out;
 }
 
-/** Reads and validates a COCO results file. */
-export function readDetections(path: string, gt: CocoGroundTruth): Detections {
-  return detectionsFromList(readJson(path), gt, path);
+export interface ReadDetectionsOptions {
+  /** Bytes read from the file at a time (default 1 MiB); the file is never held whole. */
+  chunkBytes?: number;
+}
+
+/**
+ * Reads and validates a COCO results file, streaming: any size the columns fit in memory (48 bytes a detection;
+ * 10 million detections, a 700 MB file, take 480 MB). Errors name the file and the entry, and the field
+ * (`DETS.json: [12].bbox[2]: must be a finite number (got null)`), or the line and column of a JSON error.
+ */
+export function readDetections(path: string, gt: CocoGroundTruth, opts: ReadDetectionsOptions = {}): Detections {
+  const size = fileBytes(path);
+  // No valid entry is shorter than MIN_ENTRY_BYTES, so this many rows always suffice. Until the first entries show
+  // the file's bytes per entry, take at most 64 Ki rows; then size the columns from that (plus 5 %), growing by
+  // half when a file's later entries are shorter.
+  const bound = Math.floor((size + 1) / MIN_ENTRY_BYTES) + 1;
+  let out = alloc(Math.min(bound, 1 << 16), gt);
+  const grow = (i: number, bytesRead: number): void => {
+    const perEntry = bytesRead / i;
+    const want = Math.max(Math.ceil(out.count * 1.5), Math.ceil((size / perEntry) * 1.05) + 1024);
+    const bigger = alloc(Math.min(bound, want), gt);
+    bigger.image.set(out.image);
+    bigger.category.set(out.category);
+    bigger.scores.set(out.scores);
+    bigger.boxes.set(out.boxes);
+    out = bigger;
+  };
+  const lookup = { image: idLookup(gt.imageIds, gt.imageIndex), category: idLookup(gt.categoryIds, gt.categoryIndex) };
+  const n = readResultsFile(
+    path,
+    (i, e, bytesRead) => {
+      if (e.bbox !== Held.Number || e.bboxLength !== 4) fail(path, i, 'bbox', 'expected [x, y, w, h]');
+      if (i >= out.count) grow(i, bytesRead);
+      const h = e.held;
+      const x = e.num;
+      if (h[0]! & h[1]! & h[2]! & h[3]! & h[4]! & h[5]! & h[6]! & Held.Number) {
+        // all seven are numbers (the only valid case): stored straight from the entry's Float64Array when valid,
+        // else put() says what is wrong
+        const ii = lookup.image(x[0]);
+        const kk = lookup.category(x[1]);
+        const w = x[5]!;
+        const hh = x[6]!;
+        if (ii !== undefined && kk !== undefined && Number.isFinite(x[2]! + x[3]! + x[4]! + w + hh) && w >= 0 && hh >= 0) {
+          out.image[i] = ii;
+          out.category[i] = kk;
+          out.scores[i] = x[2]!;
+          const b = out.boxes;
+          b[4 * i] = x[3]!;
+          b[4 * i + 1] = x[4]!;
+          b[4 * i + 2] = w;
+          b[4 * i + 3] = hh;
+        } else put(out, i, x[0], x[1], x[2], x[3], x[4], x[5], x[6], gt, path, lookup);
+      } else {
+        const v = (f: number): unknown => (h[f] === Held.Number ? x[f] : h[f] === Held.Other ? e.other[f] : undefined);
+        put(out, i, v(0), v(1), v(2), v(3), v(4), v(5), v(6), gt, path, lookup);
+      }
+    },
+    opts.chunkBytes,
+  );
+  // Trim: a view when little is spare, else a copy (the spare rows would stay allocated with the view).
+  const trim = <T extends Int32Array | Float64Array>(a: T, len: number): T => (a.length - len > a.length / 16 ? (a.slice(0, len) as T) : (a.subarray(0, len) as T));
+  return { groundTruth: gt, count: n, image: trim(out.image, n), category: trim(out.category, n), scores: trim(out.scores, n), boxes: trim(out.boxes, 4 * n) };
 }

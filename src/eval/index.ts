@@ -7,6 +7,7 @@ export {
   type CocoDetection,
   type DetectionColumns,
   type Detections,
+  type ReadDetectionsOptions,
 } from './detections.js';
 export { evaluateCoco, toDetections, type EvaluateOptions, type CocoEvalResult, type ClassAP } from './coco.js';
 export { summarize, formatSummary, formatFixed3, STAT_NAMES, type StatName, type EvalShape } from './summarize.js';
