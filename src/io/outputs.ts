@@ -4,7 +4,8 @@
 // mtime, so a file replaced or edited since counts as the user's). Every command that writes files outside a run
 // directory goes through one Outputs; a run directory has its own owner, the run lock (src/io/run_lock.ts).
 import { existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
+import { realPathOf } from './paths.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const OUTPUTS_MANIFEST = '.ladet-outputs.json';
@@ -36,20 +37,6 @@ export interface OutputsOptions {
   /** recognises an existing file as an earlier output of this command that carries its own identity (a repro
    * record committed to git has no manifest entry); called only for files the manifest does not know */
   owns?: (path: string) => boolean;
-}
-
-/** The real path of `p`, or of its nearest existing ancestor joined with the rest (for paths not written yet). */
-export function realPathOf(p: string): string {
-  const abs = resolve(p);
-  let head = abs;
-  const tail: string[] = [];
-  while (!existsSync(head)) {
-    const up = dirname(head);
-    if (up === head) break;
-    tail.unshift(basename(head));
-    head = up;
-  }
-  return join(realpathSync(head), ...tail);
 }
 
 function inside(child: string, folder: string): boolean {

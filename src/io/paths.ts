@@ -31,6 +31,11 @@ export function resolveInside(base: string, rel: string, what: string): string {
   return path;
 }
 
+/** The real path of `p` (relative to the working directory or absolute) whose tail may not exist yet. */
+export function realPathOf(p: string): string {
+  return realOf(resolve(p), 0);
+}
+
 /** realpath of an absolute path whose tail may not exist yet; a dangling symlink counts as its target. */
 function realOf(p: string, links: number): string {
   try {
