@@ -59,6 +59,13 @@ function readLock(path: string): LockInfo | null {
   }
 }
 
+/** Who holds the lock of `dir` now (a live process, or one on another host), or null when nobody does. */
+export function lockOwner(dir: string): { what: string; pid: number; host: string; since: string } | null {
+  const owner = readLock(join(dir, LOCK_FILE));
+  if (owner === null || (owner.host === hostname() && !alive(owner))) return null;
+  return { what: owner.what, pid: owner.pid, host: owner.host, since: owner.since };
+}
+
 const held = new Set<string>();
 process.on('exit', () => {
   for (const p of held) {

@@ -9,6 +9,7 @@ import type { Job } from './plan.js';
 import { readRecordIfAny, retrainedPath, writeRecord, type MetricKey, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
 import { runWeights } from '../engine/run_dir.js';
+import { lockOwner } from '../io/run_lock.js';
 
 export type Decision =
   | { action: 'skip'; record: ResultRecord }
@@ -50,6 +51,15 @@ export function decide(job: Job, now: number = Date.now(), needWeights = false):
   if (st.state === 'finished') return weightsGone ? train(0) : { action: 'collect', run: st.run };
   if (st.state === 'absent') return train(0);
   const quiet = now - st.lastWrite;
+  // the run lock says for sure; the quiet time covers runs of ladet versions before it
+  const owner = lockOwner(job.runDir);
+  if (owner !== null) {
+    throw new BusyRunError(
+      `${job.runDir} is unfinished (${st.epochsDone}/${job.config.schedule.epochs} epochs) and is being trained by ${owner.what} (pid ${owner.pid} on ${owner.host}, since ${owner.since}). Let it finish (repro then collects it) or stop it`,
+      st.epochsDone,
+      quiet,
+    );
+  }
   if (!st.stopped && quiet < BUSY_MS) {
     throw new BusyRunError(
       `${job.runDir} is unfinished (${st.epochsDone}/${job.config.schedule.epochs} epochs) and was written ${Math.round(quiet / 1000)} s ago: ` +

@@ -13,6 +13,7 @@ import { fakeRun } from './fake_run.js';
 import { planJobs, seedsOf, type Job } from '../../src/repro/plan.js';
 import { readRecord, writeRecord, type ResultRecord } from '../../src/repro/record.js';
 import { BUSY_MS, decide, runJob, teachersNeeded } from '../../src/repro/run.js';
+import { lockRunDir } from '../../src/io/run_lock.js';
 import { getStudy } from '../../src/repro/studies.js';
 import { UNKNOWN_CODE } from '../../src/repro/run_state.js';
 
@@ -81,6 +82,13 @@ test('skip, collect, train: the result file and the run directory decide; nothin
       message: new RegExp(`^${job.runDir.replace(/[.]/g, '\\.')} is unfinished \\(3/6 epochs\\) and was written \\d+ s ago: another process seems to be training it\\. .* rerun in \\d+ s$`),
     });
     const later = Date.now() + BUSY_MS + 1000;
+    // however long it has been quiet, a live run lock means it is being trained (a long evaluation, say)
+    const lock = lockRunDir(job.runDir, 'ladet train (paa_r18_fashion_mini_s1)');
+    assert.throws(() => decide(job, later), {
+      name: 'UsageError',
+      message: new RegExp(`is unfinished \\(3/6 epochs\\) and is being trained by ladet train \\(paa_r18_fashion_mini_s1\\) \\(pid ${process.pid} on `),
+    });
+    lock.release();
     assert.deepEqual(decide(job, later), { action: 'train', epochsDone: 3 });
     // the trainer resumes (resume=true) and finishes: a resumed start, then epochs 4..6
     const outcome = await runJob(job, async () => {
