@@ -1,5 +1,6 @@
-// Label assignment: the Assignment value, max-IoU assignment, the 1-D GMM and PAA re-assignment.
+// Label assignment: the Assignment value, max-IoU assignment, the 1-D GMM, PAA re-assignment and ATSS.
 export * from './assignment.js';
 export * from './max_iou.js';
 export * from './gmm.js';
 export * from './paa.js';
+export * from './atss.js';

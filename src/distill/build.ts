@@ -1,6 +1,6 @@
 // Config -> Strategy.
 import { existsSync } from 'node:fs';
-import type { Config } from '../engine/config.js';
+import { teacherAssignerRefusal, type Config } from '../engine/config.js';
 import { buildAssigner } from '../engine/build.js';
 import type { AnchorCache } from '../engine/targets.js';
 import type { Detector } from '../models/detector.js';
@@ -21,6 +21,7 @@ export interface BuiltStrategy {
 export function precheckStrategy(config: Config): void {
   const d = config.distill;
   if (d.strategy === 'self') return;
+  refuseGeometryOnlyAssigner(config);
   if (d.strategy === 'colad') {
     precheckColad(config);
     return;
@@ -38,6 +39,7 @@ export function buildStrategy(config: Config, student: () => Detector, numClasse
   if (d.strategy === 'self') {
     return { strategy: new SelfAssignStrategy(student(), buildAssigner(config), anchors, loss, config.assigner.type), info: {} };
   }
+  refuseGeometryOnlyAssigner(config);
   if (d.strategy === 'colad') {
     const pair = buildColadPair(config, numClasses);
     const c = d.colad;
@@ -63,9 +65,6 @@ export function buildStrategy(config: Config, student: () => Detector, numClasse
     };
     return { strategy, info };
   }
-  if (config.assigner.type !== 'paa' && d.strategy !== 'kd') {
-    throw new Error(`assigner.type: LAD distils the PAA assignment; '${config.assigner.type}' cannot take a teacher's outputs`);
-  }
   const teacher = loadTeacher(config, numClasses);
   const net = student();
   try {
@@ -80,4 +79,10 @@ export function buildStrategy(config: Config, student: () => Detector, numClasse
     teacher.net.dispose();
     throw e;
   }
+}
+
+/** parseConfig refuses these already; configs built in code without it meet the same message here. */
+function refuseGeometryOnlyAssigner(config: Config): void {
+  const refused = teacherAssignerRefusal(config);
+  if (refused !== null) throw new Error(refused);
 }

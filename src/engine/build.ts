@@ -3,6 +3,7 @@ import { Detector, type DetectorConfig } from '../models/detector.js';
 import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
 import { MaxIoUAssigner } from '../assign/max_iou.js';
 import { PaaAssigner } from '../assign/paa.js';
+import { AtssAssigner } from '../assign/atss.js';
 import type { Assigner } from '../assign/assignment.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
@@ -68,6 +69,7 @@ export function buildAssigner(config: Config): Assigner {
   if (a.type === 'maxiou') {
     return new MaxIoUAssigner({ posIouThr: a.posIouThr, negIouThr: a.negIouThr, minPosIou: 0 });
   }
+  if (a.type === 'atss') return new AtssAssigner({ topk: a.topk });
   return new PaaAssigner({
     topk: a.topk,
     preAssign: { posIouThr: a.preAssignIou, negIouThr: a.preAssignIou, minPosIou: 0 },

@@ -74,6 +74,7 @@ const Assigner = z.discriminatedUnion('type', [
       negIouThr: z.number().gte(0).lt(1).default(0.4),
     })
     .strict(),
+  z.object({ type: z.literal('atss'), topk: z.number().int().positive().default(9) }).strict(),
 ]);
 
 const Data = z
@@ -247,7 +248,26 @@ function describe(source: string, err: z.ZodError): string {
 export function parseConfig(raw: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) throw new UsageError(describe(source, r.error));
+  const refused = teacherAssignerRefusal(r.data);
+  if (refused !== null) throw new UsageError(`${source}: ${refused}`);
   return r.data;
+}
+
+/** Assigners that read only anchors and GT boxes, never a network's outputs. */
+const GEOMETRY_ONLY_ASSIGNERS: readonly string[] = ['maxiou', 'atss'];
+
+/**
+ * Why distill.strategy lad / solad / colad cannot run with this assigner, or null: their assignment comes from a
+ * teacher's (or the other network's) outputs, which a geometry-only assigner never reads.
+ */
+export function teacherAssignerRefusal(c: Pick<Config, 'assigner' | 'distill'>): string | null {
+  const strategy = c.distill.strategy;
+  if (strategy !== 'lad' && strategy !== 'solad' && strategy !== 'colad') return null;
+  if (!GEOMETRY_ONLY_ASSIGNERS.includes(c.assigner.type)) return null;
+  return (
+    `assigner.type: '${c.assigner.type}' reads only geometry (anchors and GT boxes), so a teacher would assign exactly ` +
+    `what the student assigns itself; distill.strategy '${strategy}' needs an assigner that reads network outputs (assigner.type: paa)`
+  );
 }
 
 /**

@@ -28,7 +28,7 @@ test('unknown keys and wrong types are named with the file and key path', () => 
   );
   assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', batchSize: 'four' } }, 'a.yaml'), /a\.yaml: data\.batchSize: /);
   assert.throws(() => parseConfig({ ...minimal, model: { backbone: { depth: 19 } } }, 'a.yaml'), /a\.yaml: model\.backbone\.depth/);
-  assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'atss' } }, 'a.yaml'), /a\.yaml: assigner\.type/);
+  assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'simota' } }, 'a.yaml'), /a\.yaml: assigner\.type/);
   assert.throws(() => parseConfig({ data: { root: 'd' }, model: { backbone: { depth: 18 } } }, 'a.yaml'), /a\.yaml: name: /);
 });
 
