@@ -3,11 +3,11 @@
 // and the trainer's position in `__metadata__.ladet`. Writes are atomic, so a crash keeps the previous file.
 import { existsSync, statSync } from 'node:fs';
 import type { Tensor } from '../torch/index.js';
-import { dispose } from '../torch/index.js';
+import { dispose, isFloating, tidy } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
-import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../io/index.js';
+import { loadSafetensors, readSafetensorsHeader, safetensorsDtypeOf, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label-map.js';
 import { runWeights } from './run_dir.js';
 
@@ -96,7 +96,11 @@ export interface LoadedCheckpoint {
   optimizer: Record<string, Tensor>;
 }
 
-/** Reads a checkpoint or any safetensors weights file (no ladet metadata => meta null). Caller disposes. */
+/**
+ * Reads a checkpoint or any safetensors weights file (no ladet metadata => meta null). Caller disposes. Every
+ * floating-point tensor, the optimizer's included, must be finite (checkFinite): every weights path (loadWeights,
+ * teachers, CoLAD inits, openDetector, resume) reads through here.
+ */
 export function readCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a folder; expected a .safetensors file`);
@@ -104,6 +108,7 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   let meta: CheckpointMeta | null;
   try {
     meta = parseMeta(metadata, path);
+    checkFinite(path, tensors);
   } catch (e) {
     dispose([...tensors.values()]);
     throw e;
@@ -126,11 +131,73 @@ export function readCheckpointHeader(path: string): { meta: CheckpointMeta | nul
 
 function parseMeta(metadata: Readonly<Record<string, string>> | null, path: string): CheckpointMeta | null {
   if (metadata?.ladet === undefined) return null;
+  let raw: unknown;
   try {
-    return JSON.parse(metadata.ladet) as CheckpointMeta;
+    raw = JSON.parse(metadata.ladet);
   } catch {
     throw new Error(`${path}: __metadata__.ladet is not valid JSON`);
   }
+  // Only the outline is checked here (the readers of trainer / info check the fields they use): a value of another
+  // type would otherwise surface later as a TypeError far from the file.
+  const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(raw)) throw new Error(`${path}: __metadata__.ladet must be a JSON object`);
+  const m = raw as Record<string, unknown>;
+  for (const key of ['trainer', 'info'] as const) {
+    if (m[key] !== undefined && !isObject(m[key])) throw new Error(`${path}: __metadata__.ladet ${key} must be a JSON object`);
+  }
+  return raw as CheckpointMeta;
+}
+
+type NamedTensorsIn = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
+
+/**
+ * Throws, naming `path` and the tensor, when a floating-point tensor holds NaN or ±Infinity. No trained model,
+ * teacher or optimizer state holds one: it is a corrupt file or a diverged run, and loading it would train or
+ * predict on garbage without a word (a NaN teacher makes every anchor background). Integer tensors are not checked.
+ */
+export function checkFinite(path: string, tensors: NamedTensorsIn): void {
+  const entries = tensors instanceof Map ? [...(tensors as ReadonlyMap<string, Tensor>)] : Object.entries(tensors as Record<string, Tensor>);
+  for (const [name, t] of entries) {
+    if (!isFloating(t.dtype)) continue;
+    const allFinite = tidy(() => t.isFinite().all().item() === 1);
+    if (allFinite) continue;
+    const values = tidy(() => t.to('float64').toTypedArray<'float64'>());
+    let count = 0;
+    let first = -1;
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i] as number)) {
+        count++;
+        if (first < 0) first = i;
+      }
+    }
+    throw new Error(
+      `${path}: tensor '${name}' holds ${count} non-finite value${count === 1 ? '' : 's'} of ${values.length} (element ${first} is ${values[first]}): a corrupt file or a diverged run`,
+    );
+  }
+}
+
+/**
+ * Why optimizer state tensors (`state.<i>.<buffer>`, as in a checkpoint's `optimizer.` part) do not have the dtype
+ * of the parameter they belong to, or null. Optimizer.loadStateDict casts, so a relabelled tensor would load as
+ * garbage; other problems (names, shapes) are left to it.
+ */
+export function optimizerStateMismatch(optimizer: AnyOptimizer, tensors: NamedTensorsIn): string | null {
+  const params = optimizer.paramGroups.flatMap((g) => g.params);
+  const entries = tensors instanceof Map ? [...(tensors as ReadonlyMap<string, Tensor>)] : Object.entries(tensors as Record<string, Tensor>);
+  for (const [name, t] of entries) {
+    const m = /^state\.(0|[1-9]\d*)\./.exec(name);
+    const p = m === null ? undefined : params[Number(m[1])];
+    if (p !== undefined && p.dtype !== t.dtype) {
+      return `'${OPT_PREFIX}${name}' has dtype ${safetensorsDtypeOf(t.dtype)} in the file, its parameter is ${safetensorsDtypeOf(p.dtype)}`;
+    }
+  }
+  return null;
+}
+
+/** Throws naming `path` when optimizerStateMismatch finds a tensor of the wrong dtype. */
+export function checkOptimizerTensors(path: string, optimizer: AnyOptimizer, tensors: NamedTensorsIn): void {
+  const why = optimizerStateMismatch(optimizer, tensors);
+  if (why !== null) throw new Error(`${path}: the optimizer state does not fit this run: ${why}`);
 }
 
 /** Loads model weights from a checkpoint file, a weights file, or a run directory (its weights/best, else last). */
@@ -146,7 +213,7 @@ export function loadWeights(pathOrRun: string, model: Module, strict = true): Ch
 }
 
 /**
- * Why `tensors` do not fit `model` (its state dict keys and shapes), or null when they do. Names the first
+ * Why `tensors` do not fit `model` (its state dict keys, shapes and dtypes), or null when they do. Names the first
  * offending key of each kind, so a wrong-architecture file gives a short, precise message.
  */
 export function stateDictMismatch(model: Module, tensors: ReadonlyMap<string, Tensor>, strict = true): string | null {
@@ -159,6 +226,10 @@ export function stateDictMismatch(model: Module, tensors: ReadonlyMap<string, Te
     if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
       return `'${k}' has shape [${b.join(', ')}] in the file, the model expects [${a.join(', ')}]`;
     }
+    // Exact dtype: no conversion, so a tensor relabelled in the header (F32 bytes read as I32 or F16) is refused.
+    if (v.dtype !== dst.dtype) {
+      return `'${k}' has dtype ${safetensorsDtypeOf(v.dtype)} in the file, the model expects ${safetensorsDtypeOf(dst.dtype)} (ladet converts no dtype on loading)`;
+    }
   }
   if (!strict) return null;
   const missing = [...own.keys()].filter((k) => !tensors.has(k));
@@ -170,10 +241,14 @@ export function stateDictMismatch(model: Module, tensors: ReadonlyMap<string, Te
   return parts.length ? parts.join('; ') : null;
 }
 
-/** Copies `tensors` into `model` after checking that every key and shape fits; errors name `path` and the key. */
+/**
+ * Copies `tensors` into `model` after checking that every key, shape and dtype fits and that the values are finite;
+ * errors name `path` and the key.
+ */
 export function loadModelTensors(path: string, model: Module, tensors: ReadonlyMap<string, Tensor>, strict = true): void {
   const why = stateDictMismatch(model, tensors, strict);
   if (why !== null) throw new Error(`${path}: the weights do not fit this model: ${why}`);
+  checkFinite(path, tensors);
   model.loadStateDict(tensors, strict);
 }
 

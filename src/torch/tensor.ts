@@ -75,6 +75,7 @@ const op = {
   logicalAnd: defOp('aten::logical_and'),
   logicalOr: defOp('aten::logical_or'),
   logicalNot: defOp('aten::logical_not'),
+  isfinite: defOp('aten::isfinite'),
   exp: defOp('aten::exp'),
   log: defOp('aten::log'),
   log1p: defOp('aten::log1p'),
@@ -413,6 +414,11 @@ export class Tensor implements Tracked {
 
   logicalNot(): Tensor {
     return wrap(op.logicalNot(this));
+  }
+
+  /** Elementwise: true where the value is neither NaN nor ±Infinity (always true for integer and bool tensors). */
+  isFinite(): Tensor {
+    return wrap(op.isfinite(this));
   }
 
   // ---- elementwise -------------------------------------------------------------------------------------
