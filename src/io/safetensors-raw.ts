@@ -124,8 +124,34 @@ function isSafetensorsDtype(d: unknown): d is SafetensorsDtype {
   return typeof d === 'string' && DTYPE_RANK.has(d);
 }
 
+// Values from a header shown in messages are abbreviated: JSON.stringify of a deeply nested value overflows the
+// stack (a RangeError instead of an error naming the file), and a long one would be copied whole into the message.
+const SHOWN_ITEMS = 8;
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** One JSON value, shallowly: containers inside are shown as […] / {…}. */
+function showItem(v: unknown, max: number): string {
+  if (Array.isArray(v)) return '[…]';
+  if (v !== null && typeof v === 'object') return '{…}';
+  return clip(JSON.stringify(v) ?? String(v), max);
+}
+
+const isFlat = (xs: readonly unknown[]): boolean => xs.length <= SHOWN_ITEMS && xs.every((x) => x === null || typeof x !== 'object');
+
+/** A header value for a message: JSON text when short and flat, else abbreviated. */
+function show(v: unknown): string {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && isFlat(Object.values(v))) return clip(JSON.stringify(v), 80);
+  if (!Array.isArray(v)) return showItem(v, 80);
+  if (isFlat(v)) return clip(JSON.stringify(v), 80);
+  return `[${v.slice(0, SHOWN_ITEMS).map((x) => showItem(x, 20)).join(',')}${v.length > SHOWN_ITEMS ? `,… (${v.length} items)` : ''}]`;
+}
+
 function fmtShape(shape: readonly unknown[]): string {
-  return `[${shape.map((s) => JSON.stringify(s)).join(', ')}]`;
+  const more = shape.length > SHOWN_ITEMS ? `, … (${shape.length} dimensions)` : '';
+  return `[${shape.slice(0, SHOWN_ITEMS).map((s) => showItem(s, 20)).join(', ')}${more}]`;
 }
 
 /** Elements of a shape, or null when a dimension is not a non-negative safe integer or the product overflows. */
@@ -173,7 +199,7 @@ function parseMetadata(value: unknown, source: string): Record<string, string> {
     if (typeof v !== 'string') {
       throw new SafetensorsError(
         source,
-        `header: "${METADATA_KEY}" value of '${k}' must be a string, got ${JSON.stringify(v)}`,
+        `header: "${METADATA_KEY}" value of '${k}' must be a string, got ${show(v)}`,
       );
     }
     out.push([k, v]);
@@ -192,7 +218,7 @@ function parseEntry(name: string, value: unknown, dataBytes: number, source: str
   if (!isSafetensorsDtype(dtype)) {
     throw new SafetensorsError(
       source,
-      `${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${SAFETENSORS_DTYPES.join(', ')})`,
+      `${where}: unknown dtype ${show(dtype)} (known: ${SAFETENSORS_DTYPES.join(', ')})`,
     );
   }
   if (!Array.isArray(shape)) throw new SafetensorsError(source, `${where}: shape must be an array of integers`);
@@ -203,7 +229,7 @@ function parseEntry(name: string, value: unknown, dataBytes: number, source: str
       source,
       bad === undefined
         ? `${where}: shape ${fmtShape(shape)} has too many elements`
-        : `${where}: shape ${fmtShape(shape)} has ${JSON.stringify(bad)}, not a non-negative integer`,
+        : `${where}: shape ${fmtShape(shape)} has ${showItem(bad, 20)}, not a non-negative integer`,
     );
   }
   if (
@@ -214,7 +240,7 @@ function parseEntry(name: string, value: unknown, dataBytes: number, source: str
   ) {
     throw new SafetensorsError(
       source,
-      `${where}: data_offsets must be [begin, end] with integers 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+      `${where}: data_offsets must be [begin, end] with integers 0 <= begin <= end, got ${show(offsets)}`,
     );
   }
   const [begin, end] = offsets as [number, number];
