@@ -278,12 +278,87 @@ export function loadConfig(path: string, overrides: Overrides = {}): Config {
   if (!existsSync(path)) throw new UsageError(`config file not found: ${path}`);
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    const line = yamlNestingBeyond(text, MAX_CONFIG_NESTING);
+    if (line !== null) throw new Error(`line ${line} nests more than ${MAX_CONFIG_NESTING} levels deep (a config nests a few)`);
+    raw = parseYaml(text);
   } catch (e) {
     throw new UsageError(`${path}: invalid YAML: ${(e as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a config must be a YAML mapping`);
   return parseConfig(applyOverrides(raw as Record<string, unknown>, overrides), path);
+}
+
+/**
+ * Deeper YAML is refused before parsing. The yaml parser recurses once per level: a few hundred levels overflow the
+ * stack, and in a fresh process such an overflow can abort Node outright (a fatal V8 error while compiling a regular
+ * expression near the stack limit: `[` x 1000 loaded twice ends the process with SIGABRT, no exception).
+ */
+export const MAX_CONFIG_NESTING = 64;
+
+/**
+ * The first line (1-based) where an upper bound of the nesting depth of YAML `text` exceeds `limit`, or null; no
+ * parsing. The bound adds block indentation levels, compact `- ` / `? ` / `: ` indicators starting a line, and open
+ * flow brackets; quoted scalars, comments and block scalars (`|`, `>`) are skipped. It never undercounts a real
+ * nesting; it may overcount (a plain scalar holding brackets), which only matters past `limit`.
+ */
+export function yamlNestingBeyond(text: string, limit: number): number | null {
+  const lines = text.split(/\r\n|\r|\n/);
+  const indents: number[] = [];
+  let block = 0;
+  let flow = 0;
+  let quote: string | null = null;
+  let scalarParent = -1; // inside a block scalar: the indentation of the line that opened it
+  for (let ln = 0; ln < lines.length; ln++) {
+    const line = lines[ln] as string;
+    let i = 0;
+    let content = -1; // the column where this line's node starts (after its indentation and compact indicators)
+    if (quote === null && flow === 0) {
+      while (line[i] === ' ') i++;
+      const blank = i === line.length || line[i] === '#';
+      if (scalarParent >= 0 && (blank || i > scalarParent)) continue;
+      scalarParent = -1;
+      if (blank) continue;
+      while (indents.length > 0 && (indents[indents.length - 1] as number) >= i) indents.pop();
+      indents.push(i);
+      let compact = 0;
+      while ((line[i] === '-' || line[i] === '?' || line[i] === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) {
+        compact++;
+        i++;
+        while (line[i] === ' ' || line[i] === '\t') i++;
+      }
+      block = indents.length + compact;
+      if (block > limit) return ln + 1;
+      content = i;
+    }
+    let prev = ''; // the last non-blank character before i on this line
+    let end = line.length; // where a comment starts
+    for (; i < line.length; i++) {
+      const c = line[i] as string;
+      if (quote !== null) {
+        if (quote === '"' && c === '\\') i++;
+        else if (c === quote) {
+          if (quote === "'" && line[i + 1] === "'") i++;
+          else quote = null;
+        }
+        prev = c;
+        continue;
+      }
+      if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) {
+        end = i;
+        break;
+      }
+      if ((c === '"' || c === "'") && (prev === '' || ':-?[{,'.includes(prev))) quote = c;
+      else if (c === '[' || c === '{') {
+        flow++;
+        if (block + flow > limit) return ln + 1;
+      } else if ((c === ']' || c === '}') && flow > 0) flow--;
+      if (c !== ' ' && c !== '\t') prev = c;
+    }
+    // a block scalar header ends the line ("key: |", "- >-"): the more indented lines below are its text
+    if (content >= 0 && quote === null && flow === 0 && /(^|[\s:-])[|>][-+0-9]*[ \t]*$/.test(line.slice(0, end))) scalarParent = content;
+  }
+  return null;
 }
 
 /**
