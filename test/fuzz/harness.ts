@@ -201,7 +201,7 @@ export function runIsolated(name: string, o: { seed: number; runs: number; hangM
     });
     child.on('error', (e) => finish(new Error(`fuzz ${name} (seed ${o.seed}): ${e.message}`)));
     child.on('exit', (code, signal) =>
-      finish(new Error(`fuzz ${name} (seed ${o.seed}): the process died (exit code ${code}, signal ${signal}) on case ${cases + 1}: {LAST}`)),
+      finish(new Error(`fuzz ${name} (seed ${o.seed}): the process died (exit code ${code}, signal ${signal}) running: {LAST}`)),
     );
   });
 }
