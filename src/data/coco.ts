@@ -320,8 +320,14 @@ function checkBbox(bbox: readonly unknown[]): string | null {
     const tok = nonFiniteToken(v);
     if (tok !== null) return `bbox[${k}] is ${tok}`;
     if (typeof v !== 'number') return `bbox[${k}] must be a number (got ${describeValue(v)})`;
+    // JSON's 1e400 parses to Infinity
+    if (!Number.isFinite(v)) return `bbox[${k}] is not a finite number (${v})`;
   }
-  const [, , w, h] = bbox as number[];
+  const [x, y, w, h] = bbox as number[];
+  // finite numbers whose corner or area overflows would clip to nonsense or make an infinite area
+  if (![(x as number) + (w as number), (y as number) + (h as number), (w as number) * (h as number)].every(Number.isFinite)) {
+    return 'bbox is too large: its corner (x + w, y + h) or area (w * h) overflows';
+  }
   if ((w as number) < 0) return 'bbox has negative width';
   if ((h as number) < 0) return 'bbox has negative height';
   if (w === 0) return 'bbox has zero width';

@@ -27,7 +27,9 @@ export interface CocoGroundTruth {
 const Id = z.number().int();
 const Box = z
   .tuple([z.number(), z.number(), z.number(), z.number()])
-  .refine((b) => b[2] >= 0 && b[3] >= 0, { message: 'width and height must be >= 0' });
+  .refine((b) => b[2] >= 0 && b[3] >= 0, { message: 'width and height must be >= 0' })
+  // finite numbers can still overflow: an infinite corner or area would poison IoU and the area ranges
+  .refine((b) => [b[0] + b[2], b[1] + b[3], b[2] * b[3]].every(Number.isFinite), { message: 'too large: its corner (x + w, y + h) or area (w * h) overflows' });
 
 const CocoFile = z.object({
   images: z.array(z.object({ id: Id })),

@@ -98,6 +98,9 @@ test('NaN, negative and zero-size boxes', () => {
     [[4, 6, 20, 0], 'bbox has zero height'],
     [[4, 6, 20], 'bbox must have 4 numbers [x, y, w, h] (got 3)'],
     [[4, '6', 20, 10], 'bbox[1] must be a number (got "6")'],
+    // finite in JSON, infinite or overflowing as numbers (found by the fuzz suite)
+    [[0, 0, 1e200, 1e200], 'bbox is too large: its corner (x + w, y + h) or area (w * h) overflows'],
+    [[1e308, 0, 1e308, 5], 'bbox is too large: its corner (x + w, y + h) or area (w * h) overflows'],
   ];
   for (const [bbox, why] of cases) {
     const r = errorOf(mutated((c) => (c.annotations[0]!.bbox = bbox)));
@@ -109,6 +112,9 @@ test('NaN, negative and zero-size boxes', () => {
   assert.equal(r.message, `${r.file}: annotations[1] (id 11): bbox[2] is NaN (and 1 more; \`ladet data check ${r.file}\` lists them all)`);
   const all = checkCocoFile(r.file).problems.map((p) => `${p.where}: ${p.message}`);
   assert.deepEqual(all, ['annotations[1] (id 11): bbox[2] is NaN', 'annotations[2] (id 12): bbox[3] is -Infinity']);
+  // 1e400 is valid JSON that parses to Infinity
+  const huge = errorOf(JSON.stringify(smallCoco()).replace('[30,20,16,12]', '[30,20,1e400,12]'));
+  assert.equal(huge.message, `${huge.file}: annotations[1] (id 11): bbox[2] is not a finite number (Infinity)`);
 });
 
 test('file names that escape the image folder are rejected', () => {

@@ -41,6 +41,7 @@ test('ground truth: bad input names the file and the entry', () => {
   };
   bad((g) => ({ ...g, images: undefined }), 'g.json: images: Invalid input: expected array, received undefined');
   bad((g) => void (g.annotations[1]!.bbox = [0, 0, -1, 2]), 'g.json: annotations[1].bbox: width and height must be >= 0');
+  bad((g) => void (g.annotations[1]!.bbox = [0, 0, 1e200, 1e200]), 'g.json: annotations[1].bbox: too large: its corner (x + w, y + h) or area (w * h) overflows');
   bad((g) => void (g.annotations[0]!.bbox = [0, 0, 1]), 'g.json: annotations[0].bbox: Too small: expected array to have >=4 items');
   bad((g) => void (g.annotations[0]!.image_id = 5), 'g.json: annotations[0].image_id: unknown image id 5');
   bad((g) => void (g.annotations[1]!.category_id = 5), 'g.json: annotations[1].category_id: unknown category id 5');
