@@ -12,7 +12,7 @@ import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf,
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from './targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { classList, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkOptimizerTensors, classList, loadModelTensors, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { codeVersion } from './code_version.js';
@@ -325,8 +325,12 @@ function resumeFrom(paths: RunPaths, model: Module, optimizer: SGD, scheduler: L
   const ck = readCheckpoint(paths.last);
   try {
     const st = ck.meta?.trainer as TrainerState;
-    model.loadStateDict(ck.model);
-    if (st.optimizer) optimizer.loadStateDict(ck.optimizer, st.optimizer);
+    // the same dtype and shape checks as every other weights file (readCheckpoint already refused NaN / Inf)
+    loadModelTensors(paths.last, model, ck.model);
+    if (st.optimizer) {
+      checkOptimizerTensors(paths.last, optimizer, ck.optimizer);
+      optimizer.loadStateDict(ck.optimizer, st.optimizer);
+    }
     if (st.scheduler) scheduler.loadStateDict(st.scheduler);
     return { ...st, epochLog: st.epochLog ?? null };
   } finally {

@@ -189,7 +189,7 @@ test('checkOptimizerTensors refuses optimizer state of another dtype than its pa
   dispose([[...ck.model.values()], ck.optimizer]);
 });
 
-test('train(resume) refuses a last checkpoint whose optimizer state holds a NaN', async () => {
+test('train(resume) refuses a last checkpoint whose optimizer state holds a NaN, or whose tensors were relabelled', async () => {
   const work = mkdtempSync(join(tmpdir(), 'ladet-resume-nan-'));
   const c: ConfigInput = {
     name: 'nan',
@@ -218,4 +218,11 @@ test('train(resume) refuses a last checkpoint whose optimizer state holds a NaN'
   assert.ok(victim !== undefined, 'the last checkpoint holds optimizer state');
   poke(last, victim.name, NaN);
   await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: tensor '${escape(victim.name)}' holds 1 non-finite value`));
+  // relabelled dtypes in a resume checkpoint: a model tensor and an optimizer tensor (same byte size: F32 -> I32)
+  poke(last, victim.name, 0);
+  editHeader(last, victim.name, (e) => void (e.dtype = 'I32'));
+  await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: the optimizer state does not fit this run: '${escape(victim.name)}' has dtype I32 in the file`));
+  editHeader(last, victim.name, (e) => void (e.dtype = 'F32'));
+  editHeader(last, HEAD_W, (e) => void (e.dtype = 'I32'));
+  await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: the weights do not fit this model: '${escape(HEAD_W)}' has dtype I32 in the file`));
 });
