@@ -141,11 +141,15 @@ export class CocoDataset {
     return { boxes: Float32Array.from(boxes), labels: Int32Array.from(labels) };
   }
 
-  /** Crowd boxes of an image as [n*4] x1, y1, x2, y2 (kept for evaluation, never trained on). */
+  /** Crowd boxes of an image as [n*4] x1, y1, x2, y2 (kept for evaluation, never trained on), clipped to the image
+   * as training boxes are (a coordinate such as 1e300 would otherwise become Infinity in float32). */
   crowdBoxes(imageId: number): Float32Array {
+    const im = this.image(imageId);
+    const clip = (v: number, hi: number): number => Math.min(hi, Math.max(0, v));
     const out: number[] = [];
     for (const a of this.annotationsOf(imageId)) {
-      if (a.iscrowd) out.push(a.bbox[0], a.bbox[1], a.bbox[0] + a.bbox[2], a.bbox[1] + a.bbox[3]);
+      const [x, y, w, h] = a.bbox;
+      if (a.iscrowd) out.push(clip(x, im.width), clip(y, im.height), clip(x + w, im.width), clip(y + h, im.height));
     }
     return Float32Array.from(out);
   }

@@ -151,6 +151,10 @@ test('crowd boxes are kept for evaluation and left out of training targets', () 
   const ds = readCoco(writeJson(dir, 'crowd.json', smallCoco()));
   assert.equal(ds.targets(2).labels.length, 0);
   assert.deepEqual([...ds.crowdBoxes(2)], [0, 0, 30, 30]);
+  // clipped to the 64x48 image like training boxes (1e300 would be Infinity in float32; found by the fuzz suite)
+  const far = smallCoco();
+  far.annotations[2]!.bbox = [1e300, 10, 5, 1e300];
+  assert.deepEqual([...readCoco(writeJson(dir, 'crowd_far.json', far)).crowdBoxes(2)], [64, 10, 64, 48]);
   assert.equal(ds.annotationsOf(2).length, 1);
   assert.equal(ds.annotationsOf(2)[0]!.iscrowd, true);
   // image 2 has only a crowd box: filterEmpty drops it

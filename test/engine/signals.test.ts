@@ -49,7 +49,7 @@ for (const strategy of STRATEGIES) {
 }
 
 test('crash soak (short): SIGKILL at random moments, resumed each time, ends equal to the unbroken run', async () => {
-  const r = await soak({ kills: 6, seed: 7, epochs: 3, strategy: 'self', work: join(work, 'soak'), say: () => {} });
+  const r = await soak({ kills: 6, seed: 7, epochs: 6, strategy: 'self', work: join(work, 'soak'), say: () => {} });
   assert.ok(r.kills >= 3, `only ${r.kills} kills landed before the run finished`);
   assert.deepEqual(r.diffs, []);
 });
