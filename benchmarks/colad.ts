@@ -8,12 +8,12 @@
 // ratio is the median over reps of CoLAD / (PAA 1 + PAA 2) measured back to back (order alternating per rep).
 import { SGD } from '../src/optim/index.js';
 import { getNumThreads, manualSeed, setNumThreads, tidy } from '../src/torch/index.js';
-import { parseConfig } from '../src/engine/config.js';
-import { buildAnchorGenerator, buildAssigner } from '../src/engine/build.js';
-import { AnchorCache } from '../src/engine/targets.js';
+import { parseConfig } from '../src/config/schema.js';
+import { buildAnchorGenerator, buildAssigner } from '../src/build/model.js';
+import { AnchorCache } from '../src/assign/targets.js';
 import { SelfAssignStrategy } from '../src/distill/self_assign.js';
 import { CoLADStrategy, type CoLADOptions } from '../src/distill/colad.js';
-import { buildColadPair } from '../src/distill/colad_build.js';
+import { buildColadPair } from '../src/build/colad.js';
 import type { Strategy, StepInput } from '../src/distill/strategy.js';
 import { loadavg } from 'node:os';
 import { interleave, median, syntheticBatch } from './util.js';

@@ -14,11 +14,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getNumThreads, manualSeed, setNumThreads } from '../src/torch/index.js';
 import { saveSafetensors } from '../src/io/index.js';
-import { loadConfig, type Config } from '../src/engine/config.js';
-import { buildAnchorGenerator, buildDetector } from '../src/engine/build.js';
-import { AnchorCache } from '../src/engine/targets.js';
+import { loadConfig, type Config } from '../src/config/schema.js';
+import { buildAnchorGenerator, buildDetector } from '../src/build/model.js';
+import { AnchorCache } from '../src/assign/targets.js';
 import { buildOptimizer, trainStep, type TrainStepResult } from '../src/engine/train_step.js';
-import { buildStrategy } from '../src/distill/build.js';
+import { buildStrategy } from '../src/build/strategy.js';
 import { interleave, median, syntheticBatch } from './util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

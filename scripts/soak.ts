@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCheckpoint } from '../src/engine/checkpoint.js';
+import { readCheckpoint } from '../src/build/checkpoint.js';
 import { parseMetricsCsv } from '../src/engine/metrics_log.js';
 import { dispose } from '../src/torch/index.js';
 

@@ -4,5 +4,5 @@ export { TrainedDetector, type DetectOptions, type OpenDetectorOptions } from '.
 export type { Detection } from '../engine/predict.js';
 export type { TrainProgress, TrainSummary } from '../engine/trainer.js';
 export type { EvalRun } from '../engine/evaluate.js';
-export { loadConfig, parseConfig, ConfigSchema, type Config, type ConfigInput } from '../engine/config.js';
+export { loadConfig, parseConfig, ConfigSchema, type Config, type ConfigInput } from '../config/schema.js';
 export { ImageError, type ImageSource } from '../data/image.js';

@@ -1,9 +1,9 @@
 // Training from application code: the same loop as `ladet train` (PAA, LAD / KD / SoLAD or CoLAD, as the config's
 // distill section says), with the config given as a YAML path or an object, progress as callbacks, and an
 // AbortSignal in place of Ctrl-C: aborting saves the run's `last` checkpoint, and resume: true continues it.
-import type { Overrides } from '../cli/args.js';
-import { applyOverrides } from '../cli/args.js';
-import { loadConfig, parseConfig, type Config, type ConfigInput } from '../engine/config.js';
+import type { Overrides } from '../config/overrides.js';
+import { applyOverrides } from '../config/overrides.js';
+import { loadConfig, parseConfig, type Config, type ConfigInput } from '../config/schema.js';
 import { train, type TrainProgress, type TrainSummary } from '../engine/trainer.js';
 
 export interface TrainDetectorOptions {

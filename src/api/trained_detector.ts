@@ -7,14 +7,14 @@ import type { Category } from '../data/label-map.js';
 import type { PipelineConfig } from '../data/transforms.js';
 import type { Detector } from '../models/detector.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
-import type { Overrides } from '../cli/args.js';
-import type { Config } from '../engine/config.js';
-import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../engine/build.js';
+import type { Overrides } from '../config/overrides.js';
+import type { Config } from '../config/schema.js';
+import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../build/model.js';
 import { openDetector, resolveModelFiles, type OpenedDetector } from '../engine/open_detector.js';
 import { exportRuntime } from '../engine/export_runtime.js';
 import { detectBatch, loadTestImage, toDetections, type Detection } from '../engine/predict.js';
 import { scoreThrOf } from '../det/detection.js';
-import { AnchorCache } from '../engine/targets.js';
+import { AnchorCache } from '../assign/targets.js';
 
 export interface OpenDetectorOptions {
   /** a run directory: its config.yaml and its best (else last) weights */

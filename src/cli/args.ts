@@ -1,20 +1,7 @@
 // `key=value` / `key.sub=value` arguments, as the DESIGN's CLI convention. Values are parsed as JSON where that
-// works (numbers, booleans, arrays, null) and kept as strings otherwise.
-
-export type Overrides = Record<string, unknown>;
-
-export function parseValue(raw: string): unknown {
-  const t = raw.trim();
-  if (t === '') return '';
-  if (/^(true|false|null|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(t) || t.startsWith('[') || t.startsWith('{')) {
-    try {
-      return JSON.parse(t) as unknown;
-    } catch {
-      return raw;
-    }
-  }
-  return raw;
-}
+// works (numbers, booleans, arrays, null) and kept as strings otherwise (parseValue, src/config/overrides.ts).
+import { parseValue, type Overrides } from '../config/overrides.js';
+import { UsageError } from '../config/usage_error.js';
 
 /** Splits positional arguments into plain ones and key=value pairs (kept flat: 'a.b' stays a key). */
 export function splitArgs(args: readonly string[]): { positional: string[]; kv: Overrides } {
@@ -31,36 +18,12 @@ export function splitArgs(args: readonly string[]): { positional: string[]; kv: 
   return { positional, kv };
 }
 
-/** Applies flat dotted overrides onto a nested object (copying along the path). */
-export function applyOverrides<T extends Record<string, unknown>>(base: T, kv: Overrides): T {
-  const out: Record<string, unknown> = structuredClone(base);
-  for (const [key, value] of Object.entries(kv)) {
-    const parts = key.split('.');
-    // `__proto__.x=1` would otherwise walk onto Object.prototype and change every object in the process.
-    const unsafe = parts.find((p) => p === '__proto__' || p === 'constructor' || p === 'prototype' || p === '');
-    if (unsafe !== undefined) throw new UsageError(`override '${key}': '${unsafe}' is not a config key`);
-    let node: Record<string, unknown> = out;
-    for (const p of parts.slice(0, -1)) {
-      const next = Object.hasOwn(node, p) ? node[p] : undefined;
-      if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next)) node[p] = {};
-      node = node[p] as Record<string, unknown>;
-    }
-    node[parts[parts.length - 1] as string] = value;
-  }
-  return out as T;
-}
-
 /** Throws a usage error listing the unexpected keys. */
 export function rejectUnknown(kv: Overrides, allowed: readonly string[], command: string): void {
   const bad = Object.keys(kv).filter((k) => !allowed.includes(k));
   if (bad.length) {
     throw new UsageError(`ladet ${command}: unknown argument${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (expected: ${allowed.join(', ')})`);
   }
-}
-
-/** An error caused by how ladet was called: printed without a stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `ladet` command. Thin: each command parses its arguments, validates them and calls the library.
 import { Command } from 'commander';
-import { UsageError } from './args.js';
+import { UsageError } from '../config/usage_error.js';
 import { registerData } from './commands/data.js';
 import { registerInfo } from './commands/info.js';
 import { registerEval } from './commands/eval.js';

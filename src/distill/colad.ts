@@ -32,7 +32,7 @@ import {
 import type { GmmOptions } from '../assign/gmm.js';
 import { PAA_PRE_ASSIGN, type MaxIoUConfig } from '../assign/max_iou.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
-import { assignTargets, type AnchorCache } from '../engine/targets.js';
+import { assignTargets, type AnchorCache } from '../assign/targets.js';
 import { groupCostStats, localSwitch, networkSwitch, type ColadCriterion, type ColadSwitch, type SwitchResult } from './colad_switch.js';
 import type { Strategy, StepInput, StepResult } from './strategy.js';
 

@@ -8,7 +8,7 @@ import { flattenHeadOutputs, levelSizes, type FlatHeadOutputs } from '../models/
 import { disposeAssignment, type Assigner, type Assignment } from '../assign/assignment.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { softLabelLoss, type SoftLabelOptions } from '../losses/soft_label.js';
-import { assignTargets, type AnchorCache } from '../engine/targets.js';
+import { assignTargets, type AnchorCache } from '../assign/targets.js';
 import type { Strategy, StepInput, StepResult } from './strategy.js';
 
 export type TeacherMode = 'lad' | 'kd' | 'solad';

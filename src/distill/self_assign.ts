@@ -6,7 +6,7 @@ import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
 import { disposeAssignment, type Assigner } from '../assign/assignment.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
-import { assignTargets, type AnchorCache } from '../engine/targets.js';
+import { assignTargets, type AnchorCache } from '../assign/targets.js';
 import type { Strategy, StepInput, StepResult } from './strategy.js';
 
 export class SelfAssignStrategy implements Strategy {

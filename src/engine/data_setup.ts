@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CocoDataset, readCoco, requireTrainImages } from '../data/coco.js';
 import { makeDataset } from '../data/synth/make.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/schema.js';
 
 export interface OpenSplit {
   dataset: CocoDataset;

@@ -7,15 +7,15 @@
 // from its last checkpoint and reuses a finished one of the same config (delete runs/demo to train afresh).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { configHash, loadConfig, type Config } from './config.js';
+import { configHash, loadConfig, type Config } from '../config/schema.js';
 import { train, type StartMode, type TrainHooks } from './trainer.js';
 import { readRunResult, type MetricKey } from './run_result.js';
-import type { Overrides } from '../cli/args.js';
+import type { Overrides } from '../config/overrides.js';
 import { chartPng } from './plot.js';
 import { Outputs } from '../io/outputs.js';
 import { generator } from '../data/synth/registry.js';
 import { imagePath } from '../data/coco.js';
-import { readCheckpointHeader } from './checkpoint.js';
+import { readCheckpointHeader } from '../build/checkpoint.js';
 import { openSplit } from './data_setup.js';
 import { groundTruthBoxes, renderPredictionGrid, runDetections, type GridColumn } from './prediction_grid.js';
 import { openDetector, resolveModelFiles } from './open_detector.js';

@@ -7,7 +7,7 @@ import { DataLoader } from '../data/loader.js';
 import type { CocoDataset } from '../data/coco.js';
 import type { PipelineConfig } from '../data/transforms.js';
 import { evaluateCoco, readCocoGt, type CocoDetection, type CocoEvalResult } from '../eval/index.js';
-import type { AnchorCache } from './targets.js';
+import type { AnchorCache } from '../assign/targets.js';
 
 export interface EvalRun {
   results: CocoDetection[];

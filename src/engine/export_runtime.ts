@@ -7,7 +7,7 @@ import { dispose, type Tensor } from '../torch/index.js';
 import { COPHead } from '../models/heads/cop_head.js';
 import { IOPHead } from '../models/heads/iop_head.js';
 import { RUNTIME_FORMAT, RUNTIME_VERSION, type RuntimeSpec } from '../runtime/model_file.js';
-import { anchorConfig, inferenceConfigOf, testPipelineOf } from './build.js';
+import { anchorConfig, inferenceConfigOf, testPipelineOf } from '../build/model.js';
 import type { OpenedDetector } from './open_detector.js';
 
 /** The runtime spec of an opened network (PAA, COP or IOP head). */

@@ -8,9 +8,10 @@ import { dispose } from '../torch/index.js';
 import { readCoco } from '../data/coco.js';
 import type { Category } from '../data/label-map.js';
 import type { Detector } from '../models/detector.js';
-import { applyOverrides, UsageError, type Overrides } from '../cli/args.js';
-import { loadConfig, parseConfig, type Config } from './config.js';
-import { buildDetector } from './build.js';
+import { applyOverrides, type Overrides } from '../config/overrides.js';
+import { UsageError } from '../config/usage_error.js';
+import { loadConfig, parseConfig, type Config } from '../config/schema.js';
+import { buildDetector } from '../build/model.js';
 import { dataPath, dataPathKey } from './data_setup.js';
 import {
   checkpointClasses,
@@ -21,10 +22,10 @@ import {
   readCheckpointHeader,
   resolveWeights,
   type CheckpointMeta,
-} from './checkpoint.js';
+} from '../build/checkpoint.js';
 import { runPaths } from './run_dir.js';
 import type { NetIndex } from '../distill/colad.js';
-import { buildColadNetwork, coladNetworkTensors, coladRunWeights } from '../distill/colad_build.js';
+import { buildColadNetwork, coladNetworkTensors, coladRunWeights } from '../build/colad.js';
 
 export interface ModelFiles {
   /** null: the config embedded in the weights file (`info.resolvedConfig`, written by the trainer) */

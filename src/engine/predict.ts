@@ -13,10 +13,10 @@ import type { Category } from '../data/label-map.js';
 import type { Detector } from '../models/detector.js';
 import { levelSizes } from '../models/heads/outputs.js';
 import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';
-import { UsageError } from '../cli/args.js';
-import type { Config } from './config.js';
-import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from './build.js';
-import { AnchorCache } from './targets.js';
+import { UsageError } from '../config/usage_error.js';
+import type { Config } from '../config/schema.js';
+import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../build/model.js';
+import { AnchorCache } from '../assign/targets.js';
 
 /** Extensions taken from a folder (what sharp's libvips reads); a file named directly is tried whatever its name. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'];

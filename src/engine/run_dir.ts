@@ -71,13 +71,3 @@ export function removeStaleTemps(p: RunPaths): string[] {
   }
   return removed;
 }
-
-/** The weights a run directory offers to readers (a teacher, `ladet test`): weights/best.safetensors, else
- * weights/last.safetensors; null when it has neither. */
-export function runWeights(runDir: string): string | null {
-  for (const f of ['best.safetensors', 'last.safetensors']) {
-    const p = join(runDir, 'weights', f);
-    if (existsSync(p)) return p;
-  }
-  return null;
-}

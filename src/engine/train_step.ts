@@ -6,7 +6,7 @@ import { tidy } from '../torch/index.js';
 import { SGD, clipGradNorm } from '../optim/index.js';
 import type { Module } from '../nn/index.js';
 import type { Strategy, StepInput } from '../distill/strategy.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/schema.js';
 
 /** The trainer's optimizer: SGD with the config's lr, momentum and weight decay over `model`'s trainable parameters. */
 export function buildOptimizer(config: Config, model: Module): SGD {

@@ -3,7 +3,7 @@
 // step (it then saves weights/last.safetensors).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { Overrides } from '../cli/args.js';
+import type { Overrides } from '../config/overrides.js';
 import type { StartMode, TrainProgress, TrainSummary } from './trainer.js';
 
 export type { StartMode } from './trainer.js';
@@ -68,7 +68,7 @@ async function workerMain(): Promise<void> {
   const flag = new Int32Array(input.stop);
   const post = (e: WorkerEvent): void => port.postMessage(e);
   try {
-    const { loadConfig } = await import('./config.js');
+    const { loadConfig } = await import('../config/schema.js');
     const { train } = await import('./trainer.js');
     const config = loadConfig(input.configPath, input.overrides);
     const r = await train(config, {

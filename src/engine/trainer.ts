@@ -7,19 +7,19 @@ import { dispose, manualSeed, setNumThreads, tidy, zeros } from '../torch/index.
 import { SGD, LrScheduler, clipGradNorm } from '../optim/index.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { configHash, configToYaml, type Config } from './config.js';
-import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from './build.js';
+import { configHash, configToYaml, type Config } from '../config/schema.js';
+import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from '../build/model.js';
 import { ensureDataset, openSplit } from './data_setup.js';
-import { AnchorCache } from './targets.js';
+import { AnchorCache } from '../assign/targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { checkOptimizerTensors, classList, loadModelTensors, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkOptimizerTensors, classList, loadModelTensors, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from '../build/checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { codeVersion } from './code_version.js';
 import { clearRun, makeRunDir, removeStaleTemps, runContents, runPaths, type RunPaths } from './run_dir.js';
 import { lockRunDir } from '../io/run_lock.js';
-import { UsageError } from '../cli/args.js';
-import { buildStrategy, precheckStrategy } from '../distill/build.js';
+import { UsageError } from '../config/usage_error.js';
+import { buildStrategy, precheckStrategy } from '../build/strategy.js';
 import type { Strategy } from '../distill/strategy.js';
 import type { Detector } from '../models/detector.js';
 import type { Module } from '../nn/index.js';
@@ -74,7 +74,7 @@ export interface TrainSummary {
   lastEval: EvalRun | null;
 }
 
-export { configHash } from './config.js';
+export { configHash } from '../config/schema.js';
 
 /** Throws a clear error when a loss is NaN or infinite. */
 function checkFinite(logs: Record<string, number>, epoch: number, batch: number, iter: number): void {

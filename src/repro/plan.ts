@@ -2,8 +2,9 @@
 // prerequisite teachers first, then seed by seed (so a complete table for seed 0 exists before seed 1 starts).
 // Each job carries its resolved config and hash, which decide whether it is already done.
 import { resolve, join } from 'node:path';
-import { UsageError, type Overrides } from '../cli/args.js';
-import { configHash, loadConfig, type Config } from '../engine/config.js';
+import { UsageError } from '../config/usage_error.js';
+import { type Overrides } from '../config/overrides.js';
+import { configHash, loadConfig, type Config } from '../config/schema.js';
 import { resultPath } from './record.js';
 import { rowById, selectRows, type Study, type StudyRow } from './studies.js';
 

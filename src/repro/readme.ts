@@ -1,7 +1,7 @@
 // Puts a generated table into a markdown file between `<!-- repro:NAME -->` and `<!-- /repro:NAME -->`, leaving
 // everything else as it is, so README tables come from result files and are never typed by hand.
 import { readFileSync, existsSync } from 'node:fs';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../config/usage_error.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
 export function markers(name: string): { open: string; close: string } {

@@ -2,7 +2,7 @@
 // recorded under another config hash than the presets give now), summarises and writes `<results>/<table>.md`.
 import { readFileSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import type { Overrides } from '../cli/args.js';
+import type { Overrides } from '../config/overrides.js';
 import { Outputs } from '../io/outputs.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, type ResultRecord } from './record.js';

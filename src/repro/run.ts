@@ -3,12 +3,12 @@
 // it (resume=true continues an interrupted run) and then collect it. Collecting writes the result JSON.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../config/usage_error.js';
 import { gitState, type GitState } from '../engine/code_version.js';
 import type { Job } from './plan.js';
 import { readRecordIfAny, retrainedPath, writeRecord, type MetricKey, type ResultRecord } from './record.js';
 import { inspectRun, type FinishedRun } from './run_state.js';
-import { runWeights } from '../engine/run_dir.js';
+import { runWeights } from '../build/checkpoint.js';
 import { lockOwner } from '../io/run_lock.js';
 
 export type Decision =

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../cli/args.js';
-import { configHash, parseConfig } from '../engine/config.js';
+import { UsageError } from '../config/usage_error.js';
+import { configHash, parseConfig } from '../config/schema.js';
 import { readRunResult, type RunResult } from '../engine/run_result.js';
 import type { CodeVersion } from '../engine/code_version.js';
 

@@ -1,7 +1,7 @@
 // The four small-scale reproductions of the LAD / CoLAD papers (`ladet repro TABLE`): which presets make up each
 // table, how rows are labelled, the paper's COCO AP beside each row (null where the project has no number: never
 // invented), and the orderings the paper claims. Data only; planning and running live in plan.ts / run.ts.
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../config/usage_error.js';
 
 export interface StudyRow {
   /** used in `rows=` and in result file names: `<id>_s<seed>.json` */

@@ -3,18 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  applyOverrides,
-  netArg,
-  netsArg,
-  parseValue,
-  pathArg,
-  rejectUnknown,
-  shellJoin,
-  splitArgs,
-  splitOwnKeys,
-  UsageError,
-} from '../../src/cli/args.js';
+import { applyOverrides, parseValue } from '../../src/config/overrides.js';
+import { netArg, netsArg, pathArg, rejectUnknown, shellJoin, splitArgs, splitOwnKeys } from '../../src/cli/args.js';
+import { UsageError } from '../../src/config/usage_error.js';
 
 test('parseValue: JSON scalars and arrays, everything else stays a string', () => {
   assert.equal(parseValue('3'), 3);

@@ -4,15 +4,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed, noGrad, tidy, setNumThreads } from '../../src/torch/index.js';
-import { parseConfig } from '../../src/engine/config.js';
-import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
-import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
+import { parseConfig } from '../../src/config/schema.js';
+import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/build/model.js';
+import { AnchorCache, assignTargets } from '../../src/assign/targets.js';
 import { TeacherStrategy } from '../../src/distill/lad.js';
 import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';
 import { disposeAssignment } from '../../src/assign/assignment.js';
 import { SGD } from '../../src/optim/index.js';
-import { saveCheckpoint } from '../../src/engine/checkpoint.js';
-import { loadTeacher } from '../../src/distill/teacher.js';
+import { saveCheckpoint } from '../../src/build/checkpoint.js';
+import { loadTeacher } from '../../src/build/teacher.js';
 
 import { batch, modelSection, sameAssignment } from './fixture.js';
 

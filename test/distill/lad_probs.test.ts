@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, noGrad, setNumThreads, tidy } from '../../src/torch/index.js';
-import { parseConfig } from '../../src/engine/config.js';
-import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/engine/build.js';
-import { AnchorCache, assignTargets } from '../../src/engine/targets.js';
+import { parseConfig } from '../../src/config/schema.js';
+import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/build/model.js';
+import { AnchorCache, assignTargets } from '../../src/assign/targets.js';
 import { TeacherStrategy } from '../../src/distill/lad.js';
 import { SelfAssignStrategy } from '../../src/distill/self_assign.js';
 import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../../src/engine/config.js';
+import { loadConfig, parseConfig } from '../../src/config/schema.js';
 
 const minimal = { name: 'x', data: { root: 'd' }, model: { backbone: { depth: 18 } } };
 
@@ -57,8 +57,8 @@ test('every committed preset validates', async () => {
 });
 
 test('data.maxImagePixels: optional (absent keeps the config hash), a non-negative integer, carried into the pipelines', async () => {
-  const { configHash } = await import('../../src/engine/config.js');
-  const { testPipelineOf, trainPipelineOf } = await import('../../src/engine/build.js');
+  const { configHash } = await import('../../src/config/schema.js');
+  const { testPipelineOf, trainPipelineOf } = await import('../../src/build/model.js');
   const { DEFAULT_MAX_IMAGE_PIXELS } = await import('../../src/data/image.js');
   const plain = parseConfig(minimal);
   assert.equal('maxImagePixels' in plain.data, false);

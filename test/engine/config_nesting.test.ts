@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MAX_CONFIG_NESTING, loadConfig, yamlNestingBeyond } from '../../src/engine/config.js';
+import { MAX_CONFIG_NESTING, loadConfig, yamlNestingBeyond } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ladet-config-nesting-'));
 const configModule = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'engine', 'config.js')).href;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/engine/config.js';
+import { parseConfig } from '../../src/config/schema.js';
 import { dataPath, ensureDataset, openSplit } from '../../src/engine/data_setup.js';
 import { valSplitFiles } from '../../src/engine/open_detector.js';
 

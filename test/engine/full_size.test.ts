@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/engine/config.js';
-import { buildDetector, buildAnchorGenerator } from '../../src/engine/build.js';
-import { AnchorCache } from '../../src/engine/targets.js';
-import { buildStrategy } from '../../src/distill/build.js';
+import { loadConfig } from '../../src/config/schema.js';
+import { buildDetector, buildAnchorGenerator } from '../../src/build/model.js';
+import { AnchorCache } from '../../src/assign/targets.js';
+import { buildStrategy } from '../../src/build/strategy.js';
 import { buildOptimizer, trainStep } from '../../src/engine/train_step.js';
 import { manualSeed, memory, noGrad, randn, tidy } from '../../src/torch/index.js';
 import type { ImageMeta } from '../../src/data/transforms.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, type ConfigInput } from '../../src/engine/config.js';
+import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
 import { train } from '../../src/engine/trainer.js';
 import { trainDetector } from '../../src/api/index.js';
 import { parseMetricsCsv } from '../../src/engine/metrics_log.js';

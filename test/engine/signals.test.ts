@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareRuns, preparePreset, runCli, soak, type Strategy } from '../../scripts/soak.js';
-import { readCheckpointHeader } from '../../src/engine/checkpoint.js';
+import { readCheckpointHeader } from '../../src/build/checkpoint.js';
 
 let work = '';
 before(() => {

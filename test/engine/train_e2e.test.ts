@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { parseConfig, type ConfigInput } from '../../src/engine/config.js';
+import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
 import { train } from '../../src/engine/trainer.js';
-import { readCheckpoint } from '../../src/engine/checkpoint.js';
+import { readCheckpoint } from '../../src/build/checkpoint.js';
 import { parseMetricsCsv } from '../../src/engine/metrics_log.js';
 import { dispose } from '../../src/torch/index.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memory, noGrad, tensor } from '../../src/torch/index.js';
 import { Linear } from '../../src/nn/index.js';
-import { parseConfig } from '../../src/engine/config.js';
+import { parseConfig } from '../../src/config/schema.js';
 import { buildOptimizer, trainStep } from '../../src/engine/train_step.js';
 import type { Strategy, StepInput } from '../../src/distill/strategy.js';
 import { modelSection } from '../distill/fixture.js';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type ConfigInput } from '../../src/engine/config.js';
-import { buildAnchorGenerator, buildDetector } from '../../src/engine/build.js';
-import { AnchorCache } from '../../src/engine/targets.js';
+import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
+import { buildAnchorGenerator, buildDetector } from '../../src/build/model.js';
+import { AnchorCache } from '../../src/assign/targets.js';
 import {
   checkOptimizerTensors,
   loadModelTensors,
@@ -15,9 +15,9 @@ import {
   readCheckpoint,
   saveCheckpoint,
   stateDictMismatch,
-} from '../../src/engine/checkpoint.js';
+} from '../../src/build/checkpoint.js';
 import { openDetector } from '../../src/engine/open_detector.js';
-import { buildStrategy } from '../../src/distill/build.js';
+import { buildStrategy } from '../../src/build/strategy.js';
 import { readSafetensorsHeader } from '../../src/io/index.js';
 import { Linear, Sequential } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { configHash, configToYaml, loadConfig } from '../../src/engine/config.js';
+import { configHash, configToYaml, loadConfig } from '../../src/config/schema.js';
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 import { fakeRun } from './fake_run.js';
 import { planJobs, seedsOf, type Job } from '../../src/repro/plan.js';

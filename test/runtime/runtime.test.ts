@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { TrainedDetector, trainDetector, type Detection, type TrainSummary } from '../../src/index.js';
 import { decodeImage } from '../../src/data/image.js';
 import { loadTestImage } from '../../src/engine/predict.js';
-import { testPipelineOf } from '../../src/engine/build.js';
+import { testPipelineOf } from '../../src/build/model.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { parseRuntimeModel, RuntimeDetector, resizeBilinear, Network } from '../../src/runtime/index.js';

@@ -10,7 +10,9 @@ import { renderPreview } from '../../data/preview.js';
 import { DEFAULT_PARAMS, type GeneratorParams } from '../../data/synth/generator.js';
 import { makeDataset } from '../../data/synth/make.js';
 import { GENERATORS } from '../../data/synth/registry.js';
-import { rejectUnknown, splitArgs, UsageError, type Overrides } from '../args.js';
+import { rejectUnknown, splitArgs } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
+import { type Overrides } from '../../config/overrides.js';
 
 export function registerData(program: Command): void {
   const data = program.command('data').description('make the built-in datasets, check COCO datasets');

@@ -1,6 +1,7 @@
 // `ladet eval ann=GT.json results=DETS.json [out=summary.json]`: COCO bbox evaluation of any detector's results file.
 import type { Command } from 'commander';
-import { pathArg, rejectUnknown, splitArgs, UsageError } from '../args.js';
+import { pathArg, rejectUnknown, splitArgs } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
 import { evaluateCoco, formatSummary, readCocoGt, readDetections, type CocoEvalResult } from '../../eval/index.js';
 import { writeCocoSummary } from '../coco_summary.js';
 import { Outputs } from '../../io/outputs.js';

@@ -2,7 +2,8 @@
 // writes one trained network as a runtime model file, which `ladet/runtime` (plain TypeScript, no libtorch) runs in
 // a browser or any JS runtime. The settings that shape inference (data.testScale, eval.*) can be overridden here.
 import type { Command } from 'commander';
-import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
+import { netArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
 
 const USAGE = 'ladet export weights=RUN_DIR|FILE out=MODEL.safetensors [config=CONFIG.yaml] [net=1|2] [key.sub=value ...]';
 const OWN_KEYS = ['weights', 'out', 'config', 'net'] as const;
@@ -10,7 +11,7 @@ const OWN_KEYS = ['weights', 'out', 'config', 'net'] as const;
 export async function runExport(args: readonly string[], print: (line: string) => void = console.log): Promise<{ out: string; bytes: number }> {
   const { positional, kv } = splitArgs(args);
   if (positional.length) throw new UsageError(`ladet export: unexpected argument ${positional[0]} (usage: ${USAGE})`);
-  const { ConfigSchema } = await import('../../engine/config.js');
+  const { ConfigSchema } = await import('../../config/schema.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'export');
   const weights = pathArg(own, 'weights', 'export', { usage: USAGE });
   const out = pathArg(own, 'out', 'export', { usage: USAGE });

@@ -4,7 +4,8 @@
 // cannot be read is reported and skipped; the others are still done. net=1|2 picks a network of a CoLAD run.
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { netArg, pathArg, splitArgs, splitOwnKeys, UsageError } from '../args.js';
+import { netArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
 import type { Detection } from '../../engine/predict.js';
 
 export type { Detection } from '../../engine/predict.js';
@@ -31,7 +32,7 @@ export interface PredictReport {
 export async function runPredict(args: readonly string[], print: (line: string) => void = console.log): Promise<PredictReport> {
   const { positional, kv } = splitArgs(args);
   if (positional.length) throw new UsageError(`ladet predict: unexpected argument ${positional[0]} (usage: ${USAGE})`);
-  const { ConfigSchema } = await import('../../engine/config.js');
+  const { ConfigSchema } = await import('../../config/schema.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'predict');
   const weights = pathArg(own, 'weights', 'predict', { usage: USAGE });
   const source = pathArg(own, 'source', 'predict', { usage: USAGE });

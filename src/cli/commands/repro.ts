@@ -6,7 +6,9 @@
 // readme= also puts it between the README's repro markers.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { splitArgs, splitOwnKeys } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
+import { type Overrides } from '../../config/overrides.js';
 import { ProgressDisplay } from '../progress.js';
 import { StopOnSignal } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
@@ -55,7 +57,7 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   const { getStudy, studyNames } = await import('../../repro/studies.js');
   const table = positional[0] as string;
   const tables = table === 'all' ? studyNames() : [getStudy(table).name];
-  const { ConfigSchema } = await import('../../engine/config.js');
+  const { ConfigSchema } = await import('../../config/schema.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'repro');
 
   let seeds = [...STUDY_SEEDS];

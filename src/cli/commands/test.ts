@@ -5,7 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { netsArg, pathArg, splitArgs, splitOwnKeys, UsageError, type Overrides } from '../args.js';
+import { netsArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
+import { type Overrides } from '../../config/overrides.js';
 import { writeCocoSummary } from '../coco_summary.js';
 
 const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [key.sub=value ...]';
@@ -25,7 +27,7 @@ export async function runTest(args: readonly string[], print: (line: string) => 
     throw new UsageError(positional.length ? `ladet test: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet test: missing CONFIG or RUN_DIR (usage: ${USAGE})`);
   }
   const target = positional[0] as string;
-  const { ConfigSchema } = await import('../../engine/config.js');
+  const { ConfigSchema } = await import('../../config/schema.js');
   const { own, overrides } = splitOwnKeys(kv, OWN_KEYS, Object.keys(ConfigSchema.shape), 'test');
   const weights = pathArg(own, 'weights', 'test');
   const data = pathArg(own, 'data', 'test');
@@ -69,8 +71,8 @@ async function evaluate(
   const { readCoco } = await import('../../data/coco.js');
   const { guessImageDir } = await import('../../data/layout.js');
   const { evaluateDetector } = await import('../../engine/evaluate.js');
-  const { AnchorCache } = await import('../../engine/targets.js');
-  const { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } = await import('../../engine/build.js');
+  const { AnchorCache } = await import('../../assign/targets.js');
+  const { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } = await import('../../build/model.js');
   const { formatSummary } = await import('../../eval/index.js');
   const { Outputs } = await import('../../io/outputs.js');
   const { setNumThreads } = await import('../../torch/index.js');

@@ -3,7 +3,8 @@
 // weights/last.safetensors and stop" (resume=true continues); so do SIGTERM and SIGHUP. A fresh start on a run
 // directory that holds a run is refused unless overwrite=true.
 import type { Command } from 'commander';
-import { shellJoin, splitArgs, UsageError } from '../args.js';
+import { shellJoin, splitArgs } from '../args.js';
+import { UsageError } from '../../config/usage_error.js';
 import { ProgressDisplay } from '../progress.js';
 import { StopOnSignal } from '../ctrl_c.js';
 
@@ -23,7 +24,7 @@ export function registerTrain(program: Command): void {
         delete kv[k];
       }
       // Validate here first, so a config error is reported before a worker (and libtorch) starts.
-      const { loadConfig } = await import('../../engine/config.js');
+      const { loadConfig } = await import('../../config/schema.js');
       loadConfig(configPath, kv);
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
-import { configHash, configToYaml, loadConfig, parseConfig } from '../../../src/engine/config.js';
+import { configHash, configToYaml, loadConfig, parseConfig } from '../../../src/config/schema.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
 import { applyByteMutations, applyTreeMutations, hostileScalar, isUnmutated, mutations, toJson, toYaml, type Mutations, type Tree } from '../mutate.js';
 

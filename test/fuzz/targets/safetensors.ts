@@ -17,7 +17,7 @@ import {
   type SafetensorsDtype,
   type SafetensorsHeader,
 } from '../../../src/io/index.js';
-import { readCheckpoint, readCheckpointHeader } from '../../../src/engine/checkpoint.js';
+import { readCheckpoint, readCheckpointHeader } from '../../../src/build/checkpoint.js';
 import { dispose, isFloating, tidy, toBytes, type Tensor } from '../../../src/torch/index.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
 import { applyByteMutations, applyTreeMutations, byteMutation, hostileScalar, toJson, treeMutation, type ByteMutation, type Tree, type TreeMutation } from '../mutate.js';

@@ -2,7 +2,7 @@
 // flags and its GT boxes/labels as tensors.
 import { type Tensor, tensor, keep, dispose } from '../torch/index.js';
 import type { AnchorGenerator, Size } from '../det/anchors.js';
-import type { AssignTargets } from '../assign/assignment.js';
+import type { AssignTargets } from './assignment.js';
 import type { SampleTargets } from '../data/batch.js';
 import type { ImageMeta } from '../data/transforms.js';
 

@@ -3,9 +3,9 @@
 // or the student's checkpoint), and the run records where it came from and its weights' SHA-256.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { loadConfig, type Config } from '../engine/config.js';
-import { buildDetector } from '../engine/build.js';
-import { loadWeights, resolveWeights } from '../engine/checkpoint.js';
+import { loadConfig, type Config } from '../config/schema.js';
+import { buildDetector } from './model.js';
+import { loadWeights, resolveWeights } from './checkpoint.js';
 import type { Detector } from '../models/detector.js';
 
 export interface LoadedTeacher {

@@ -5,7 +5,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
-import { applyOverrides, UsageError, type Overrides } from '../cli/args.js';
+import { applyOverrides, type Overrides } from './overrides.js';
+import { UsageError } from './usage_error.js';
 
 const pair = z.tuple([z.number().positive(), z.number().positive()]);
 

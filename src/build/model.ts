@@ -8,7 +8,7 @@ import type { Assigner } from '../assign/assignment.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/schema.js';
 
 type ModelSection = Config['model'];
 

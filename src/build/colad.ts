@@ -3,8 +3,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { type Tensor, dispose } from '../torch/index.js';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../engine/config.js';
-import { buildDetector } from '../engine/build.js';
+import { loadConfig, type Config } from '../config/schema.js';
+import { buildDetector } from './model.js';
 import {
   loadModelTensors,
   loadWeights,
@@ -12,9 +12,9 @@ import {
   readCheckpointHeader,
   type CheckpointMeta,
   type LoadedCheckpoint,
-} from '../engine/checkpoint.js';
+} from './checkpoint.js';
 import type { Detector } from '../models/detector.js';
-import { CoLADPair, type NetIndex } from './colad.js';
+import { CoLADPair, type NetIndex } from '../distill/colad.js';
 
 type ModelSection = Config['model'];
 

@@ -1,15 +1,15 @@
 // Config -> Strategy.
 import { existsSync } from 'node:fs';
-import { teacherAssignerRefusal, type Config } from '../engine/config.js';
-import { buildAssigner } from '../engine/build.js';
-import type { AnchorCache } from '../engine/targets.js';
+import { teacherAssignerRefusal, type Config } from '../config/schema.js';
+import { buildAssigner } from './model.js';
+import type { AnchorCache } from '../assign/targets.js';
 import type { Detector } from '../models/detector.js';
-import { SelfAssignStrategy } from './self_assign.js';
-import { TeacherStrategy } from './lad.js';
+import { SelfAssignStrategy } from '../distill/self_assign.js';
+import { TeacherStrategy } from '../distill/lad.js';
 import { loadTeacher } from './teacher.js';
-import type { Strategy } from './strategy.js';
-import { CoLADStrategy } from './colad.js';
-import { buildColadPair, precheckColad } from './colad_build.js';
+import type { Strategy } from '../distill/strategy.js';
+import { CoLADStrategy } from '../distill/colad.js';
+import { buildColadPair, precheckColad } from './colad.js';
 
 export interface BuiltStrategy {
   strategy: Strategy;

@@ -2,6 +2,7 @@
 // also a plain weights file), plus — for resumable `last` checkpoints — the optimizer's tensors under `optimizer.`
 // and the trainer's position in `__metadata__.ladet`. Writes are atomic, so a crash keeps the previous file.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Tensor } from '../torch/index.js';
 import { dispose, isFloating, tidy } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
@@ -9,7 +10,6 @@ import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, readSafetensorsHeader, safetensorsDtypeOf, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label-map.js';
-import { runWeights } from './run_dir.js';
 
 const OPT_PREFIX = 'optimizer.';
 
@@ -260,4 +260,14 @@ export function resolveWeights(pathOrRun: string): string {
     throw new Error(`${pathOrRun}: no weights/best.safetensors or weights/last.safetensors in this run directory`);
   }
   return pathOrRun;
+}
+
+/** The weights a run directory offers to readers (a teacher, `ladet test`): weights/best.safetensors, else
+ * weights/last.safetensors; null when it has neither. */
+export function runWeights(runDir: string): string | null {
+  for (const f of ['best.safetensors', 'last.safetensors']) {
+    const p = join(runDir, 'weights', f);
+    if (existsSync(p)) return p;
+  }
+  return null;
 }
