@@ -2,6 +2,7 @@
 // batch-flattened: anchor index = image · anchorsPerImage + index within the image's concatenated levels, and a
 // GT index points into the batch's GTs concatenated image after image.
 import { Tensor, cat, dispose, full, tensor, tidy, zeros } from '../torch/index.js';
+import type { z } from 'zod';
 
 export interface Assignment {
   /** (B·A) int64: GT class of positives, numClasses (background) elsewhere */
@@ -50,6 +51,28 @@ export interface HeadPredictions {
 export interface Assigner {
   /** preds may be null for assigners that do not read predictions (max-IoU). */
   assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment;
+}
+
+/** What building an assigner may read besides its own config section: the loss weights (PAA's cost uses them). */
+export interface AssignerContext {
+  clsWeight: number;
+  giouWeight: number;
+}
+
+/**
+ * An assigner as the config knows it (src/assign/registry.ts lists them): the schema of its `assigner:` section
+ * (`type` is its registry key; defaults filled there), whether it reads network outputs (only such an assigner can
+ * take a teacher's or a co-learning network's outputs), and how to build it.
+ */
+export interface AssignerSpec<S extends z.ZodObject<{ type: z.ZodLiteral<string> }>> {
+  readonly options: S;
+  readonly readsOutputs: boolean;
+  create(options: z.output<S>, ctx: AssignerContext): Assigner;
+}
+
+/** Types an assigner's spec (the literal `type` and the options flow into the config's types). */
+export function defineAssigner<S extends z.ZodObject<{ type: z.ZodLiteral<string> }>>(spec: AssignerSpec<S>): AssignerSpec<S> {
+  return spec;
 }
 
 /** Per image: positive anchors (image-local indices, any order) and their image-local GT indices. */

@@ -15,7 +15,8 @@
 // as upstream's NaN threshold. Ignore boxes are not supported: ladet does not load crowd boxes (ignore_iof_thr -1).
 import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.js';
 import { boxIou } from '../det/iou.js';
-import { assignmentFromPositives, checkTargets, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
+import { z } from 'zod';
+import { assignmentFromPositives, checkTargets, defineAssigner, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
 
 export interface AtssConfig {
   /** candidates per GT and FPN level (fewer on a level with fewer valid anchors) */
@@ -105,6 +106,13 @@ export function atssAssign(anchors: Tensor, levelStarts: readonly number[], vali
     }),
   );
 }
+
+/** `assigner: { type: atss, topk }`: geometry only. */
+export const atssAssigner = defineAssigner({
+  options: z.object({ type: z.literal('atss'), topk: z.number().int().positive().default(9) }).strict(),
+  readsOutputs: false,
+  create: (o) => new AtssAssigner({ topk: o.topk }),
+});
 
 /** ATSS as a final assigner (ignores predictions). */
 export class AtssAssigner implements Assigner {

@@ -4,3 +4,4 @@ export * from './max_iou.js';
 export * from './gmm.js';
 export * from './paa.js';
 export * from './atss.js';
+export * from './registry.js';

@@ -4,7 +4,8 @@
 // Used as PAA's pre-assignment (0.1 / 0.1, minPosIou 0) and, RetinaNet-style (0.5 / 0.4), as a final assigner.
 import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.js';
 import { boxIou } from '../det/iou.js';
-import { assignmentFromPositives, checkTargets, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
+import { z } from 'zod';
+import { assignmentFromPositives, checkTargets, defineAssigner, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
 
 export interface MaxIoUConfig {
   /** best IoU >= posIouThr: positive of its arg-max GT */
@@ -71,6 +72,19 @@ export function maxIouAssign(anchors: Tensor, valid: Tensor, gtBoxes: Tensor, cf
     }),
   );
 }
+
+/** `assigner: { type: maxiou, posIouThr, negIouThr }`: RetinaNet's rule, geometry only. */
+export const maxIouAssigner = defineAssigner({
+  options: z
+    .object({
+      type: z.literal('maxiou'),
+      posIouThr: z.number().gt(0).lte(1).default(0.5),
+      negIouThr: z.number().gte(0).lt(1).default(0.4),
+    })
+    .strict(),
+  readsOutputs: false,
+  create: (o) => new MaxIoUAssigner({ posIouThr: o.posIouThr, negIouThr: o.negIouThr, minPosIou: 0 }),
+});
 
 /** The plain max-IoU assigner as a final assigner (ignores predictions). */
 export class MaxIoUAssigner implements Assigner {

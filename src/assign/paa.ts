@@ -9,9 +9,11 @@
 import { Tensor, binaryCrossEntropy, cat, noGrad, onesLike, tensor, tidy, zerosLike } from '../torch/index.js';
 import { DeltaXYWHCoder } from '../det/box_coder.js';
 import { alignedGiou } from '../det/iou.js';
+import { z } from 'zod';
 import {
   assignmentFromPositives,
   checkTargets,
+  defineAssigner,
   type Assigner,
   type AssignTargets,
   type Assignment,
@@ -455,6 +457,25 @@ export function positivesOf(c: ImageCandidates, r: ImageReassign): { anchorInds:
   }
   return { anchorInds, gtInds };
 }
+
+/** `assigner: { type: paa, topk, preAssignIou }`: its cost reads a network's outputs (its own, or a teacher's). */
+export const paaAssigner = defineAssigner({
+  options: z
+    .object({
+      type: z.literal('paa'),
+      topk: z.number().int().positive().default(9),
+      preAssignIou: z.number().gt(0).lt(1).default(0.1),
+    })
+    .strict(),
+  readsOutputs: true,
+  create: (o, ctx) =>
+    new PaaAssigner({
+      topk: o.topk,
+      preAssign: { posIouThr: o.preAssignIou, negIouThr: o.preAssignIou, minPosIou: 0 },
+      giouWeight: ctx.giouWeight,
+      clsWeight: ctx.clsWeight,
+    }),
+});
 
 /**
  * PAA as an Assigner: pre-assignment, costs from `preds` (the network's own outputs for PAA, the teacher's for LAD),

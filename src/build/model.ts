@@ -1,9 +1,7 @@
 // From a validated Config to the objects a run needs: detector, anchor generator, assigner, data pipelines.
 import { Detector, type DetectorConfig } from '../models/detector.js';
 import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
-import { MaxIoUAssigner } from '../assign/max_iou.js';
-import { PaaAssigner } from '../assign/paa.js';
-import { AtssAssigner } from '../assign/atss.js';
+import { createAssigner } from '../assign/registry.js';
 import type { Assigner } from '../assign/assignment.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
@@ -64,18 +62,9 @@ export function buildAnchorGenerator(model: ModelSection): AnchorGenerator {
   return new AnchorGenerator(anchorConfig(model));
 }
 
+/** The assigner `config.assigner` names (src/assign/registry.ts); PAA's cost weighs its terms as the losses do. */
 export function buildAssigner(config: Config): Assigner {
-  const a = config.assigner;
-  if (a.type === 'maxiou') {
-    return new MaxIoUAssigner({ posIouThr: a.posIouThr, negIouThr: a.negIouThr, minPosIou: 0 });
-  }
-  if (a.type === 'atss') return new AtssAssigner({ topk: a.topk });
-  return new PaaAssigner({
-    topk: a.topk,
-    preAssign: { posIouThr: a.preAssignIou, negIouThr: a.preAssignIou, minPosIou: 0 },
-    giouWeight: config.loss.bboxWeight,
-    clsWeight: config.loss.clsWeight,
-  });
+  return createAssigner(config.assigner, { clsWeight: config.loss.clsWeight, giouWeight: config.loss.bboxWeight });
 }
 
 export function trainPipelineOf(config: Config): PipelineConfig {

@@ -10,6 +10,7 @@ import { loadTeacher } from './teacher.js';
 import type { Strategy } from '../distill/strategy.js';
 import { CoLADStrategy } from '../distill/colad.js';
 import { buildColadPair, precheckColad } from './colad.js';
+import type { PaaLossOptions } from '../losses/paa_loss.js';
 
 export interface BuiltStrategy {
   strategy: Strategy;
@@ -33,43 +34,67 @@ export function precheckStrategy(config: Config): void {
   }
 }
 
+type StrategyBuilder = (config: Config, student: () => Detector, numClasses: number, anchors: AnchorCache) => BuiltStrategy;
+
+/** distill.strategy -> how to build it (a new strategy: its file in src/distill/ plus one line here). */
+const STRATEGIES: Record<Config['distill']['strategy'], StrategyBuilder> = {
+  self: buildSelf,
+  lad: buildWithTeacher,
+  kd: buildWithTeacher,
+  solad: buildWithTeacher,
+  colad: buildColad,
+};
+
 export function buildStrategy(config: Config, student: () => Detector, numClasses: number, anchors: AnchorCache): BuiltStrategy {
-  const loss = { clsWeight: config.loss.clsWeight, bboxWeight: config.loss.bboxWeight, iouWeight: config.loss.iouWeight };
-  const d = config.distill;
-  if (d.strategy === 'self') {
-    return { strategy: new SelfAssignStrategy(student(), buildAssigner(config), anchors, loss, config.assigner.type), info: {} };
-  }
-  refuseGeometryOnlyAssigner(config);
-  if (d.strategy === 'colad') {
-    const pair = buildColadPair(config, numClasses);
-    const c = d.colad;
-    const a = config.assigner.type === 'paa' ? config.assigner : null;
-    const strategy = new CoLADStrategy(pair, anchors, {
+  if (config.distill.strategy !== 'self') refuseGeometryOnlyAssigner(config);
+  return STRATEGIES[config.distill.strategy](config, student, numClasses, anchors);
+}
+
+function lossWeights(config: Config): PaaLossOptions {
+  return { clsWeight: config.loss.clsWeight, bboxWeight: config.loss.bboxWeight, iouWeight: config.loss.iouWeight };
+}
+
+/** The network assigns its own labels (PAA, or a geometry-only assigner). */
+function buildSelf(config: Config, student: () => Detector, _numClasses: number, anchors: AnchorCache): BuiltStrategy {
+  return { strategy: new SelfAssignStrategy(student(), buildAssigner(config), anchors, lossWeights(config), config.assigner.type), info: {} };
+}
+
+/** Two networks trained together on one shared assignment. */
+function buildColad(config: Config, _student: () => Detector, numClasses: number, anchors: AnchorCache): BuiltStrategy {
+  const loss = lossWeights(config);
+  const pair = buildColadPair(config, numClasses);
+  const c = config.distill.colad;
+  const a = config.assigner.type === 'paa' ? config.assigner : null;
+  const strategy = new CoLADStrategy(pair, anchors, {
+    switch: c.switch,
+    criterion: c.criterion,
+    topk: a?.topk ?? 9,
+    preAssign: { posIouThr: a?.preAssignIou ?? 0.1, negIouThr: a?.preAssignIou ?? 0.1, minPosIou: 0 },
+    cost: { clsWeight: config.loss.clsWeight, giouWeight: config.loss.bboxWeight },
+    loss,
+  });
+  const info = {
+    colad: {
       switch: c.switch,
       criterion: c.criterion,
-      topk: a?.topk ?? 9,
-      preAssign: { posIouThr: a?.preAssignIou ?? 0.1, negIouThr: a?.preAssignIou ?? 0.1, minPosIou: 0 },
-      cost: { clsWeight: config.loss.clsWeight, giouWeight: config.loss.bboxWeight },
-      loss,
-    });
-    const info = {
-      colad: {
-        switch: c.switch,
-        criterion: c.criterion,
-        evalNet: c.evalNet,
-        net2: typeof c.net2 === 'string' ? c.net2 : c.net2 === undefined ? 'model' : 'inline',
-        params: [pair.net1.numParameters(), pair.net2.numParameters()],
-        ...(c.net1Init ? { net1Init: c.net1Init } : {}),
-        ...(c.net2Init ? { net2Init: c.net2Init } : {}),
-      },
-    };
-    return { strategy, info };
-  }
+      evalNet: c.evalNet,
+      net2: typeof c.net2 === 'string' ? c.net2 : c.net2 === undefined ? 'model' : 'inline',
+      params: [pair.net1.numParameters(), pair.net2.numParameters()],
+      ...(c.net1Init ? { net1Init: c.net1Init } : {}),
+      ...(c.net2Init ? { net2Init: c.net2Init } : {}),
+    },
+  };
+  return { strategy, info };
+}
+
+/** LAD, soft-label KD and SoLAD: a frozen teacher assigns and / or gives soft labels. */
+function buildWithTeacher(config: Config, student: () => Detector, numClasses: number, anchors: AnchorCache): BuiltStrategy {
+  const d = config.distill;
+  if (d.strategy !== 'lad' && d.strategy !== 'kd' && d.strategy !== 'solad') throw new Error(`buildWithTeacher: not a teacher strategy: ${d.strategy}`);
   const teacher = loadTeacher(config, numClasses);
   const net = student();
   try {
-    const kd = { ...d.kd };
-    const strategy = new TeacherStrategy(d.strategy, net, teacher.net, buildAssigner(config), anchors, loss, kd);
+    const strategy = new TeacherStrategy(d.strategy, net, teacher.net, buildAssigner(config), anchors, lossWeights(config), { ...d.kd });
     return {
       strategy,
       info: { teacher: { config: teacher.configPath, weights: teacher.weightsPath, sha256: teacher.sha256, params: teacher.net.numParameters() } },

@@ -7,6 +7,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { applyOverrides, type Overrides } from './overrides.js';
 import { UsageError } from './usage_error.js';
+import { AssignerSchema, readsOutputs } from '../assign/registry.js';
 
 const pair = z.tuple([z.number().positive(), z.number().positive()]);
 
@@ -60,23 +61,8 @@ const Model = z
   })
   .strict();
 
-const Assigner = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('paa'),
-      topk: z.number().int().positive().default(9),
-      preAssignIou: z.number().gt(0).lt(1).default(0.1),
-    })
-    .strict(),
-  z
-    .object({
-      type: z.literal('maxiou'),
-      posIouThr: z.number().gt(0).lte(1).default(0.5),
-      negIouThr: z.number().gte(0).lt(1).default(0.4),
-    })
-    .strict(),
-  z.object({ type: z.literal('atss'), topk: z.number().int().positive().default(9) }).strict(),
-]);
+// every registered assigner's section (src/assign/registry.ts)
+const Assigner = AssignerSchema;
 
 const Data = z
   .object({
@@ -254,9 +240,6 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   return r.data;
 }
 
-/** Assigners that read only anchors and GT boxes, never a network's outputs. */
-const GEOMETRY_ONLY_ASSIGNERS: readonly string[] = ['maxiou', 'atss'];
-
 /**
  * Why distill.strategy lad / solad / colad cannot run with this assigner, or null: their assignment comes from a
  * teacher's (or the other network's) outputs, which a geometry-only assigner never reads.
@@ -264,7 +247,7 @@ const GEOMETRY_ONLY_ASSIGNERS: readonly string[] = ['maxiou', 'atss'];
 export function teacherAssignerRefusal(c: Pick<Config, 'assigner' | 'distill'>): string | null {
   const strategy = c.distill.strategy;
   if (strategy !== 'lad' && strategy !== 'solad' && strategy !== 'colad') return null;
-  if (!GEOMETRY_ONLY_ASSIGNERS.includes(c.assigner.type)) return null;
+  if (readsOutputs(c.assigner.type)) return null;
   return (
     `assigner.type: '${c.assigner.type}' reads only geometry (anchors and GT boxes), so a teacher would assign exactly ` +
     `what the student assigns itself; distill.strategy '${strategy}' needs an assigner that reads network outputs (assigner.type: paa)`

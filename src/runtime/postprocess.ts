@@ -29,7 +29,7 @@ export interface LevelOutputs {
  * The anchor settings, as ladet's AnchorGenerator takes them (AnchorConfig of src/det/anchor_grid.ts): strides
  * (finest first), ratios (h/w), octaveBaseScale + scalesPerOctave (or explicit scales), optional baseSizes and
  * centerOffset. Plain JSON, so a runtime model file can carry it (ladet export writes anchorConfig(model) of
- * src/engine/build.ts).
+ * src/build/model.ts).
  */
 export type AnchorSpec = AnchorConfig;
 

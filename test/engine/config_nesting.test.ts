@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { MAX_CONFIG_NESTING, loadConfig, yamlNestingBeyond } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ladet-config-nesting-'));
-const configModule = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'engine', 'config.js')).href;
+const configModule = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'config', 'schema.js')).href;
 
 test('a config nested 1000 deep, loaded twice in a fresh process: an error naming the file each time, no abort', () => {
   for (const [name, text] of [
