@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the whole paper study (`ladet repro`, seeds 0-2 of table2, table3, colad, cop) in two lanes side by side,
 # one intra-op thread each (repro's threads=1: on this 2-core machine two spinning threads stall each other), in the
-# background, and regenerates the tables and the README sections when both lanes end. Resumable: run it again after
+# background, and regenerates the tables (docs/paper-study.md) when both lanes end. Resumable: run it again after
 # a stop and each lane skips what is recorded, collects finished runs and continues interrupted ones. Ctrl-C in the
 # terminal saves the runs in progress and stops. Started in the background (nohup ... &), the script cannot trap
 # SIGINT (ignored on entry), so stop it with

@@ -1,7 +1,7 @@
 // The code version a run was trained, or a result recorded, with: ladet's package version and, in a git checkout of
 // ladet, HEAD and whether code, configs or package files had uncommitted changes. Generated outputs
-// (benchmarks/results, README tables, runs/) do not count as dirty: they change while a reproduction runs without
-// changing what is being run.
+// (benchmarks/results, the generated tables in docs/, runs/) do not count as dirty: they change while a reproduction
+// runs without changing what is being run.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

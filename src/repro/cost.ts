@@ -1,7 +1,7 @@
 // What the whole study costs in training time, from the result files: every planned training counted once (rows of
 // several tables that use the same preset at the same seed share one run directory), the recorded minutes of those
-// done, and an estimate for the rest from the same preset's recorded seeds. Rendered into the README's budget line
-// so the time claim comes from files, as the tables do.
+// done, and an estimate for the rest from the same preset's recorded seeds. Rendered into the cost section of
+// docs/paper-study.md so the time claim comes from files, as the tables do.
 import type { Job } from './plan.js';
 import type { ResultRecord } from './record.js';
 

@@ -1,8 +1,11 @@
 // Puts a generated table into a markdown file between `<!-- repro:NAME -->` and `<!-- /repro:NAME -->`, leaving
-// everything else as it is, so README tables come from result files and are never typed by hand.
+// everything else as it is, so the paper study's tables in the docs come from result files and are never typed by hand.
 import { readFileSync, existsSync } from 'node:fs';
 import { UsageError } from '../config/usage_error.js';
 import { writeFileAtomic } from '../io/atomic.js';
+
+/** Where `ladet repro ... readme=true` writes the tables: the paper study's docs page (`readme=FILE` names another). */
+export const DEFAULT_TABLES_FILE = 'docs/paper-study.md';
 
 export function markers(name: string): { open: string; close: string } {
   return { open: `<!-- repro:${name} -->`, close: `<!-- /repro:${name} -->` };

@@ -15,7 +15,7 @@ export interface StudyReport {
   sources: TableSources;
   /** the markdown file's text (heading + body) */
   markdown: string;
-  /** the body alone, for README sections */
+  /** the body alone, for the sections between markers in docs/paper-study.md */
   body: string;
 }
 

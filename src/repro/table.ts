@@ -87,7 +87,7 @@ function sourcesLine(src: TableSources): string {
   return `Sources: ${files}${commits ? `; git commits ${commits}` : ''}.`;
 }
 
-/** The table's markdown without a heading (what goes between the README markers). */
+/** The table's markdown without a heading (what goes between the markers of docs/paper-study.md). */
 export function renderBody(s: StudySummary, src: TableSources): string {
   const lines = [
     `Here: ${s.study.setting}. Paper: ${s.study.paper}.`,

@@ -1,4 +1,4 @@
-// `ladet repro` from the command line: argument errors, and report=true regenerating a table (and a README section)
+// `ladet repro` from the command line: argument errors, and report=true regenerating a table (and a docs section)
 // from recorded result files without training.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +31,7 @@ test('ladet repro: unknown tables, rows and arguments are one clear line', () =>
   assert.equal(r.status, 1);
 });
 
-test('ladet repro table2 report=true: the markdown and the README section come from the result files', () => {
+test('ladet repro table2 report=true: the markdown and the docs section come from the result files', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ladet-repro-cli-'));
   try {
     const results = join(tmp, 'results');
@@ -44,7 +44,7 @@ test('ladet repro table2 report=true: the markdown and the README section come f
       if (!(rec.row === 'kd' && rec.seed === 2)) rec.configHash = job.hash;
       writeFileSync(job.resultPath, JSON.stringify(rec));
     }
-    const readme = join(tmp, 'README.md');
+    const readme = join(tmp, 'paper-study.md');
     writeFileSync(readme, '# x\n<!-- repro:table2 -->\n<!-- /repro:table2 -->\nend\n');
     const r = ladet('repro', 'table2', 'report=true', `results=${results}`, `readme=${readme}`);
     assert.equal(r.stderr, '');

@@ -3,7 +3,7 @@
 // row × seed that has no result yet (each in a worker thread with a progress bar, as `ladet train`; Ctrl-C saves
 // the current run and stops, rerunning continues), writes one result JSON per row × seed and the table's markdown.
 // plan=true only shows what would be done and the training time ahead; report=true only regenerates the markdown;
-// readme= also puts it between the README's repro markers.
+// readme=true also puts it between the repro markers of docs/paper-study.md (readme=FILE: of FILE).
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { splitArgs, splitOwnKeys } from '../args.js';
@@ -78,7 +78,7 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
     return v;
   };
   let readme: string | null = null;
-  if (own.readme === true) readme = 'README.md';
+  if (own.readme === true) readme = (await import('../../repro/readme.js')).DEFAULT_TABLES_FILE;
   else if (typeof own.readme === 'string' && own.readme !== '') readme = own.readme;
   else if (own.readme !== undefined && own.readme !== false) throw new UsageError(`ladet repro: readme= needs true or a file (got ${JSON.stringify(own.readme)})`);
   const results = own.results;
