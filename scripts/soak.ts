@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCheckpoint } from '../src/build/checkpoint.js';
+import { readCheckpoint, readCheckpointHeader } from '../src/build/checkpoint.js';
 import { parseMetricsCsv } from '../src/engine/metrics_log.js';
 import { dispose } from '../src/torch/index.js';
 
@@ -56,8 +56,10 @@ export interface CliResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** the iteration the signal was sent after (stopAt), null when none was sent */
+  /** the iteration the run had logged when the signal went out, null when none was sent */
   sentAt: number | null;
+  /** milliseconds from the start to the signal, null when none was sent */
+  sentMs: number | null;
 }
 
 /** The last iteration the latest start of a run logged in its log.jsonl (0 before its first step). */
@@ -78,8 +80,8 @@ export function loggedIter(runDir: string): number {
 }
 
 /**
- * Runs `ladet <args>` in a child process. `stop`: send `signal` once the run has logged iteration `afterIter`
- * (read from runDir's log.jsonl), or after `afterMs` milliseconds, whichever is given.
+ * Runs `ladet <args>` in a child process. `stop`: send `signal` `afterMs` milliseconds (default 0) after the run
+ * has logged iteration `afterIter` (read from runDir's log.jsonl), or, without afterIter, `afterMs` after the start.
  */
 export function runCli(
   args: readonly string[],
@@ -91,26 +93,32 @@ export function runCli(
     let stdout = '';
     let stderr = '';
     let sentAt: number | null = null;
+    let sentMs: number | null = null;
+    const started = Date.now();
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timers: NodeJS.Timeout[] = [];
     const send = (): void => {
       if (sentAt !== null || child.exitCode !== null) return;
       sentAt = stop ? loggedIter(stop.runDir) : 0;
+      sentMs = Date.now() - started;
       child.kill(stop?.signal);
     };
-    if (stop?.afterMs !== undefined) timers.push(setTimeout(send, stop.afterMs));
     if (stop?.afterIter !== undefined) {
       const at = stop.afterIter;
       const poll = setInterval(() => {
-        if (loggedIter(stop.runDir) >= at) send();
+        if (loggedIter(stop.runDir) < at) return;
+        clearInterval(poll);
+        timers.push(setTimeout(send, stop.afterMs ?? 0));
       }, 10);
       timers.push(poll);
+    } else if (stop?.afterMs !== undefined) {
+      timers.push(setTimeout(send, stop.afterMs));
     }
     child.on('error', reject);
     child.on('close', (code, signal) => {
       for (const t of timers) clearInterval(t);
-      resolvePromise({ code, signal, stdout, stderr, sentAt });
+      resolvePromise({ code, signal, stdout, stderr, sentAt, sentMs });
     });
   });
 }
@@ -217,7 +225,10 @@ export async function soak(o: SoakOptions): Promise<SoakReport> {
   rmSync(join(runsDir, soaked), { recursive: true, force: true });
 
   const t0 = Date.now();
-  const s = await runCli(['train', config]);
+  // SIGCONT does nothing to a running process: it only marks when the first step was logged (the start-up time)
+  const s = await runCli(['train', config], { signal: 'SIGCONT', runDir: join(runsDir, straight), afterIter: 1 });
+  const startupMs = s.sentMs ?? 1000;
+
   if (s.code !== 0) throw new Error(`soak: the uninterrupted run failed: ${s.stderr}`);
   const straightSeconds = (Date.now() - t0) / 1000;
   say(`uninterrupted run: ${straightSeconds.toFixed(1)} s`);
@@ -225,15 +236,26 @@ export async function soak(o: SoakOptions): Promise<SoakReport> {
   const rand = mulberry32(o.seed);
   const killedAt: number[] = [];
   const runDir = join(runsDir, soaked);
+  const totalIters = loggedIter(join(runsDir, straight));
   for (let k = 0; k < o.kills; k++) {
-    // anywhere from process start to the end of a whole run: start-up, steps, evaluation and checkpoint writes
-    const afterMs = Math.round(rand() * straightSeconds * 1000);
-    const r = await runCli(['train', config, `name=${soaked}`, 'resume=true'], { signal: 'SIGKILL', runDir, afterMs });
+    // A quarter of the kills land during start-up (a random time from the process start, under the uninterrupted
+    // run's start-up); the rest a random 0-200 ms after a random iteration: inside steps, evaluation and the
+    // checkpoint writes that follow an epoch's last step. Tied to progress, not to the clock, so a loaded machine
+    // does not let the run finish first.
+    const early = rand() < 0.25;
+    // the resumed run starts from its last checkpoint: aim at an iteration still ahead of it
+    const last = join(runDir, 'weights', 'last.safetensors');
+    const from = existsSync(last) ? (readCheckpointHeader(last).meta?.trainer?.iter ?? 0) : 0;
+    const stop = early
+      ? { afterMs: Math.round(rand() * startupMs) }
+      : { afterIter: from + 1 + Math.floor(rand() * Math.max(1, totalIters - from)), afterMs: Math.round(rand() * 200) };
+    const when = early ? `${stop.afterMs} ms after start` : `${stop.afterMs} ms after iteration ${stop.afterIter}`;
+    const r = await runCli(['train', config, `name=${soaked}`, 'resume=true'], { signal: 'SIGKILL', runDir, ...stop });
     if (r.signal === 'SIGKILL') {
       killedAt.push(r.sentAt ?? 0);
-      say(`kill ${k + 1}/${o.kills}: SIGKILL after ${afterMs} ms (iteration ${r.sentAt})`);
+      say(`kill ${k + 1}/${o.kills}: SIGKILL ${when} (it had logged iteration ${r.sentAt})`);
     } else if (r.code === 0) {
-      say(`kill ${k + 1}/${o.kills}: the run finished before its kill (${afterMs} ms)`);
+      say(`kill ${k + 1}/${o.kills}: the run finished before its kill (${when})`);
       break;
     } else {
       throw new Error(`soak: a resumed run failed (exit ${r.code}): ${r.stderr}`);

@@ -1,5 +1,5 @@
 // A preview picture of a COCO dataset: a grid of images with their boxes and class names drawn (an SVG overlay
-// composited by sharp). Used for the README sample and by `ladet data preview`.
+// composited by sharp). Used for the sample in docs/datasets.md and by `ladet data preview`.
 import sharp, { type OverlayOptions } from 'sharp';
 import { imagePath, type CocoDataset } from './coco.js';
 import { colourOf, escapeXml } from './draw.js';

@@ -283,7 +283,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     `(\`import { RuntimeDetector } from 'ladet/runtime'\`) runs it in plain TypeScript, in a browser or any JS runtime without libtorch.`,
     sameDetections
       ? `On the first image above, its ${compared} best detections are those of ladet on libtorch (classes equal, boxes within 0.01 px).`
-      : `On the first image above, its ${compared} best detections differ from those of ladet on libtorch (see README, "Without libtorch").`,
+      : `On the first image above, its ${compared} best detections differ from those of ladet on libtorch (see docs/runtime.md).`,
     '',
   ].join('\n');
   outputs.write(join(reportDir, 'report.md'), md);
