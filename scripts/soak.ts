@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { readCheckpoint, readCheckpointHeader } from '../src/build/checkpoint.js';
 import { parseMetricsCsv } from '../src/engine/metrics_log.js';
 import { dispose } from '../src/torch/index.js';
+import { Rng } from '../src/data/rng.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../src/cli/main.js');
 
@@ -183,18 +184,6 @@ export interface SoakReport {
   diffs: string[];
 }
 
-/** A small seeded generator for the kill times (the soak is reproducible given its seed and machine speed). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Prepares the preset (and, for LAD-family strategies, trains the tiny teacher first). Returns the config path. */
 export async function preparePreset(work: string, strategy: Strategy, epochs: number): Promise<string> {
   mkdirSync(work, { recursive: true });
@@ -233,7 +222,8 @@ export async function soak(o: SoakOptions): Promise<SoakReport> {
   const straightSeconds = (Date.now() - t0) / 1000;
   say(`uninterrupted run: ${straightSeconds.toFixed(1)} s`);
 
-  const rand = mulberry32(o.seed);
+  const rng = new Rng(o.seed); // the kill times are reproducible given the seed and the machine's speed
+  const rand = (): number => rng.next();
   const killedAt: number[] = [];
   const runDir = join(runsDir, soaked);
   const totalIters = loggedIter(join(runsDir, straight));
