@@ -1,13 +1,15 @@
 // CoLAD suite: the time of one CoLAD training step (both networks forward, two cost tables on one pre-assignment,
 // the switch, one PAA re-assignment, both losses, one backward, one SGD step over both) against two independent
-// PAA steps of the same two networks (each: forward, pre-assignment, costs, re-assignment, loss, backward, SGD),
-// interleaved in the same run on the same batch. Networks as the fashion-det CoLAD presets: ResNet-18 at 1/4 and
-// 1/2 width, 10 classes, 160x160 images. Target: CoLAD within 10% of the two PAA steps (colad_vs_two_paa_ratio).
+// PAA steps of the same two networks (each: forward, pre-assignment, costs, re-assignment, loss, backward, SGD), all
+// through the trainer's own step (engine/train_step.ts trainStep), interleaved in the same run on the same batch.
+// Networks as the fashion-det CoLAD presets: ResNet-18 at 1/4 and 1/2 width, 10 classes, 160x160 images.
+// Target: CoLAD within 10% of the two PAA steps (colad_vs_two_paa_ratio).
 // One intra-op thread: this machine's 2 cores are shared with other jobs, and libtorch's thread team slows down many
 // times over when one of its threads is descheduled; a single thread makes both sides suffer contention alike. The
 // ratio is the median over reps of CoLAD / (PAA 1 + PAA 2) measured back to back (order alternating per rep).
 import { SGD } from '../src/optim/index.js';
-import { getNumThreads, manualSeed, setNumThreads, tidy } from '../src/torch/index.js';
+import { getNumThreads, manualSeed, setNumThreads } from '../src/torch/index.js';
+import { TRAIN_STEP, trainStep } from '../src/engine/train_step.js';
 import { parseConfig } from '../src/config/schema.js';
 import { buildAnchorGenerator, buildAssigner } from '../src/build/model.js';
 import { AnchorCache } from '../src/assign/targets.js';
@@ -34,17 +36,10 @@ const model = (width: number) => ({
   anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
 });
 
-/** One full training step; returns its wall time in ms and the strategy's assignment time. */
+/** One full training step (the trainer's: engine/train_step.ts trainStep); its wall time in ms and the assignment's. */
 function timedStep(s: Strategy, opt: SGD, input: StepInput): { ms: number; assignMs: number } {
-  const t0 = performance.now();
-  const logs = tidy(() => {
-    const r = s.step(input);
-    r.total.backward();
-    return r.logs;
-  });
-  opt.step();
-  opt.zeroGrad();
-  return { ms: performance.now() - t0, assignMs: logs.assign_ms ?? 0 };
+  const r = trainStep(s, opt, input);
+  return { ms: r.ms.total, assignMs: r.logs.assign_ms ?? 0 };
 }
 
 interface VariantResult {
@@ -129,6 +124,7 @@ export async function colad(): Promise<Record<string, unknown>> {
       reps: REPS,
       warmup: WARMUP,
       threads: THREADS,
+      step: TRAIN_STEP,
       note: 'interleaved in one run, order alternating per rep; times are medians over reps; ratios are medians of per-rep ratios',
       // other jobs share this machine: the 1-minute load average before and after the suite
       load_avg: [loadBefore, loadavg()[0]],

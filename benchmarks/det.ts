@@ -33,6 +33,7 @@ import { peerPython } from './peer.js';
 import type { DetEnd, DetJob, DetReady, DetStep } from './det_child.js';
 import { rng, median } from './util.js';
 import { ladStep } from './det_lad.js';
+import { TRAIN_STEP } from '../src/engine/train_step.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SCORE_THR = 0.05;
@@ -249,7 +250,7 @@ export async function det(): Promise<Record<string, unknown>> {
       timed_pairs: steps,
       warmup_pairs: warm,
       load_avg_1m: { start: loadStart, during_median: median(loads), during_max: Math.max(...loads), end: loadavg()[0] },
-      train_setup: { ...TRAIN, ladet: 'PAA-R50-FPN, configs/paa_r50_fpn_1x_coco.yaml (frozenStages 1, normEval true), SelfAssignStrategy + SGD' },
+      train_setup: { ...TRAIN, ladet: 'PAA-R50-FPN, configs/paa_r50_fpn_1x_coco.yaml (frozenStages 1, normEval true), SelfAssignStrategy + SGD', step: TRAIN_STEP },
       infer_setup: { ...INFER, score_thr: SCORE_THR, class_bias_shift: calib.shift, candidates_above_thr: calib.candidates },
       ladet_params: train.ladet.ready.params,
       ladet_train_step_ms: ms(train.ladet),

@@ -1,7 +1,7 @@
 // One side of the `det` suite in its own process (so that its peak RSS is its own): ladet's PAA-R50-FPN from
-// configs/paa_r50_fpn_1x_coco.yaml, either training steps (what the trainer does per iteration: SelfAssignStrategy
-// forward + PAA assignment + losses, backward, SGD step) or inference (eval forward + predictBatch with NMS and
-// score voting). The parent drives it step by step so that ladet and peer steps can alternate:
+// configs/paa_r50_fpn_1x_coco.yaml, either training steps (the trainer's own step, engine/train_step.ts trainStep:
+// SelfAssignStrategy forward + PAA assignment + losses, their sum, backward, clipping, SGD step) or inference (eval
+// forward + predictBatch with NMS and score voting). The parent drives it step by step so that ladet and peer steps can alternate:
 //   node dist/benchmarks/det_child.js '<DetJob JSON>'
 //   stdout: {"ready": ...} once set up; then per stdin line "step" one DetStep line; "end" -> {"peak_rss_kb"} and exit.
 // det_peer.py speaks the same protocol.

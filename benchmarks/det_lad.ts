@@ -3,7 +3,7 @@
 // configs/paa_r18_fashion_mini.yaml (ResNet-18 x0.25); teacher: configs/demo/teacher_r18w50.yaml (ResNet-18 x0.5),
 // random init saved to a temporary file and loaded the way a run loads its teacher. Both sides go through the
 // trainer's code: buildStrategy (SelfAssignStrategy for PAA from configs/paa_r18_fashion_mini.yaml, TeacherStrategy
-// for LAD from configs/lad/t2_lad_r18w25_from_r18w50.yaml) and trainStep (step, backward, clipping, SGD).
+// for LAD from configs/lad/t2_lad_r18w25_from_r18w50.yaml) and trainStep, the trainer's own step (losses, their sum, backward, clipping, SGD).
 // The LAD step adds the teacher's forward (eval mode, no grad); its assignment replaces PAA's self-assignment at
 // about the same cost, so `teacher_forward_share_of_extra` should be near 1. One intra-op thread for both sides, as
 // the colad suite: on a shared 2-core machine a descheduled libtorch thread stalls its whole team, which swamps a
@@ -17,7 +17,7 @@ import { saveSafetensors } from '../src/io/index.js';
 import { loadConfig, type Config } from '../src/config/schema.js';
 import { buildAnchorGenerator, buildDetector } from '../src/build/model.js';
 import { AnchorCache } from '../src/assign/targets.js';
-import { buildOptimizer, trainStep, type TrainStepResult } from '../src/engine/train_step.js';
+import { TRAIN_STEP, buildOptimizer, trainStep, type TrainStepResult } from '../src/engine/train_step.js';
 import { buildStrategy } from '../src/build/strategy.js';
 import { interleave, median, syntheticBatch } from './util.js';
 
@@ -98,6 +98,7 @@ export function ladStep(threads: number): Record<string, unknown> {
         teacher: `${TEACHER_CONFIG} (ResNet-18 x0.5, random init, ${teacherParams} parameters)`,
         paa: `${PAA_CONFIG}: SelfAssignStrategy`,
         lad: `${LAD_CONFIG}: TeacherStrategy('lad')`,
+        step: TRAIN_STEP,
         threads,
         warmup: SETUP.warmup,
         reps: SETUP.reps,

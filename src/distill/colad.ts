@@ -7,14 +7,13 @@
 // The two networks are children `net1` and `net2` of one CoLADPair module, so the optimizer sees both and `last`
 // checkpoints hold both (keys `net1.…`, `net2.…`); the run evaluates (and saves as `best`, unprefixed) the network
 // chosen by distill.colad.evalNet, by default network 2 as the released code (test_cfg.use_teacher=True).
-import { type Tensor, noGrad } from '../torch/index.js';
+import { noGrad } from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes, type FlatHeadOutputs } from '../models/heads/outputs.js';
 import {
   assignmentFromPositives,
   checkTargets,
-  disposeAssignment,
   type AssignTargets,
   type Assignment,
 } from '../assign/assignment.js';
@@ -150,23 +149,22 @@ export class CoLADStrategy implements Strategy {
     const t0 = performance.now();
     const a = this.assign(t, flat1, flat2);
     const assignMs = performance.now() - t0;
+    // LAD's box loss for both networks: the plain mean GIoU over positives (not PAA's IoU-weighted one)
     const lossOpts = { ...this.opts.loss, boxWeighting: 'mean' as const };
     const l1 = paaLoss(flat1, a.assignment, t.anchors, { ...lossOpts, clsKind: flat1.clsKind });
     const l2 = paaLoss(flat2, a.assignment, t.anchors, { ...lossOpts, clsKind: flat2.clsKind });
-    const total: Tensor = l1.loss_cls.add(l1.loss_bbox).add(l1.loss_iou).add(l2.loss_cls).add(l2.loss_bbox).add(l2.loss_iou);
-    const logs: Record<string, number> = {
-      loss_cls: l1.loss_cls.item(),
-      loss_bbox: l1.loss_bbox.item(),
-      loss_iou: l1.loss_iou.item(),
-      loss_cls_2: l2.loss_cls.item(),
-      loss_bbox_2: l2.loss_bbox.item(),
-      loss_iou_2: l2.loss_iou.item(),
-      num_pos: a.assignment.numPos,
-      assign_ms: assignMs,
+    return {
+      losses: {
+        loss_cls: l1.loss_cls,
+        loss_bbox: l1.loss_bbox,
+        loss_iou: l1.loss_iou,
+        loss_cls_2: l2.loss_cls,
+        loss_bbox_2: l2.loss_bbox,
+        loss_iou_2: l2.loss_iou,
+      },
+      logs: { num_pos: a.assignment.numPos, assign_ms: assignMs, ...coladStats(a) },
+      assignment: a.assignment,
     };
-    Object.assign(logs, coladStats(a));
-    disposeAssignment(a.assignment);
-    return { total, logs };
   }
 
   dispose(): void {}

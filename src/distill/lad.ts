@@ -5,7 +5,7 @@
 import { noGrad, type Tensor } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes, type FlatHeadOutputs } from '../models/heads/outputs.js';
-import { disposeAssignment, type Assigner, type Assignment } from '../assign/assignment.js';
+import type { Assigner, Assignment } from '../assign/assignment.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { softLabelLoss, type SoftLabelOptions } from '../losses/soft_label.js';
 import { assignTargets, type AnchorCache } from '../assign/targets.js';
@@ -57,31 +57,25 @@ export class TeacherStrategy implements Strategy {
     const out = this.trainable.forward(input.images);
     const sflat = flattenHeadOutputs(out, c);
     const t = assignTargets(this.anchors, levelSizes(out), input.targets, input.metas, c);
-    const logs: Record<string, number> = { teacher_ms: teacherMs };
-    const terms: Tensor[] = [];
+    const r: StepResult & { logOrder: string[] } = { losses: {}, logs: { teacher_ms: teacherMs }, logOrder: ['teacher_ms'] };
     if (this.name !== 'kd') {
       const t1 = performance.now();
       const assignment = noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }));
-      logs.assign_ms = performance.now() - t1;
+      r.logs.assign_ms = performance.now() - t1;
+      // LAD's box loss is the plain mean GIoU over positives (not PAA's IoU-weighted one)
       const l = paaLoss(sflat, assignment, t.anchors, { ...this.loss, boxWeighting: 'mean', clsKind: sflat.clsKind });
-      terms.push(l.loss_cls, l.loss_bbox, l.loss_iou);
-      logs.loss_cls = l.loss_cls.item();
-      logs.loss_bbox = l.loss_bbox.item();
-      logs.loss_iou = l.loss_iou.item();
-      logs.teacher_num_pos = assignment.numPos;
-      disposeAssignment(assignment);
+      Object.assign(r.losses, { loss_cls: l.loss_cls, loss_bbox: l.loss_bbox, loss_iou: l.loss_iou });
+      r.logs.teacher_num_pos = assignment.numPos;
+      r.logOrder.push('assign_ms', 'loss_cls', 'loss_bbox', 'loss_iou', 'teacher_num_pos');
+      r.assignment = assignment;
     }
     if (this.name !== 'lad') {
       const k = softLabelLoss(sflat, tflat, t.anchors, t.validFlags, t.gtBoxes, input.metas, this.kd);
-      terms.push(k.loss_kd_cls, k.loss_kd_iou, k.loss_kd_bbox);
-      logs.loss_kd_cls = k.loss_kd_cls.item();
-      logs.loss_kd_iou = k.loss_kd_iou.item();
-      logs.loss_kd_bbox = k.loss_kd_bbox.item();
-      logs.kd_norm = k.kdNorm;
+      Object.assign(r.losses, { loss_kd_cls: k.loss_kd_cls, loss_kd_iou: k.loss_kd_iou, loss_kd_bbox: k.loss_kd_bbox });
+      r.logs.kd_norm = k.kdNorm;
+      r.logOrder.push('loss_kd_cls', 'loss_kd_iou', 'loss_kd_bbox', 'kd_norm');
     }
-    let total = terms[0] as Tensor;
-    for (const x of terms.slice(1)) total = total.add(x);
-    return { total, logs };
+    return r;
   }
 
   dispose(): void {

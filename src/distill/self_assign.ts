@@ -1,10 +1,10 @@
 // The baselines: a network assigns its own labels. PAA computes the cost from the network's own (detached)
 // outputs; the max-IoU assigner (RetinaNet style) ignores the outputs. Losses are PAA's (IoU-weighted GIoU; the plain
 // mean for heads without the IoU branch), in probability space for COP / IOP heads.
-import { noGrad, type Tensor } from '../torch/index.js';
+import { noGrad } from '../torch/index.js';
 import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes } from '../models/heads/outputs.js';
-import { disposeAssignment, type Assigner } from '../assign/assignment.js';
+import type { Assigner } from '../assign/assignment.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { assignTargets, type AnchorCache } from '../assign/targets.js';
 import type { Strategy, StepInput, StepResult } from './strategy.js';
@@ -38,16 +38,11 @@ export class SelfAssignStrategy implements Strategy {
       ...this.loss,
       clsKind: flat.clsKind,
     });
-    const total: Tensor = losses.loss_cls.add(losses.loss_bbox).add(losses.loss_iou);
-    const logs = {
-      loss_cls: losses.loss_cls.item(),
-      loss_bbox: losses.loss_bbox.item(),
-      loss_iou: losses.loss_iou.item(),
-      num_pos: assignment.numPos,
-      assign_ms: assignMs,
+    return {
+      losses: { loss_cls: losses.loss_cls, loss_bbox: losses.loss_bbox, loss_iou: losses.loss_iou },
+      logs: { num_pos: assignment.numPos, assign_ms: assignMs },
+      assignment,
     };
-    disposeAssignment(assignment);
-    return { total, logs };
   }
 
   dispose(): void {}

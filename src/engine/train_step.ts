@@ -1,12 +1,15 @@
-// One training iteration outside the trainer's data loop, for benchmarks and tests that drive a strategy on a
-// synthetic batch: the config's SGD over the trainable parameters, and the step itself as trainer.ts runs it
-// (strategy.step inside a memory scope, backward, gradient clipping when the config asks, SGD step, zero grad),
-// timed per phase.
+// The one training step (DESIGN.md §3: "the one step: sum, backward, step, log"), run by the trainer's data loop,
+// the benchmarks and the tests alike: strategy.step (forward, assignment, named loss terms) inside a memory scope,
+// the sum of the terms in the strategy's order, backward, the finiteness check of every logged number (before any
+// weight moves), gradient clipping when the config asks, SGD step, zero grad; timed per phase.
 import { tidy } from '../torch/index.js';
 import { SGD, clipGradNorm } from '../optim/index.js';
 import type { Module } from '../nn/index.js';
-import type { Strategy, StepInput } from '../distill/strategy.js';
+import { stepLogs, sumLosses, type Strategy, type StepInput } from '../distill/strategy.js';
 import type { Config } from '../config/schema.js';
+
+/** What benchmarks that time trainStep record (the `step` field of their JSON): the trainer runs this same function. */
+export const TRAIN_STEP = "engine/train_step.ts trainStep (the trainer's step)";
 
 /** The trainer's optimizer: SGD with the config's lr, momentum and weight decay over `model`'s trainable parameters. */
 export function buildOptimizer(config: Config, model: Module): SGD {
@@ -15,27 +18,66 @@ export function buildOptimizer(config: Config, model: Module): SGD {
   return new SGD(params, { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
 }
 
+/** Where a step is in a run (epoch and batch 0-based, iter = iterations done before it), for the divergence error. */
+export interface StepPosition {
+  epoch: number;
+  batch: number;
+  iter: number;
+}
+
 export interface TrainStepResult {
-  /** the strategy's logs (losses, positives, its own timings), plus grad_norm when clipping */
+  /** the value of the loss that was backpropagated (the sum of the strategy's terms) */
+  loss: number;
+  /** the value of every loss term and the strategy's numbers, in its log order, plus grad_norm when clipping */
   logs: Record<string, number>;
-  /** wall time (ms): strategy.step (forward, assignment, losses), backward, clipping + optimizer step, and all */
+  /** wall time (ms): strategy.step (forward, assignment, losses) + sum + logs, backward, clipping + optimizer step, and all */
   ms: { step: number; backward: number; optimizer: number; total: number };
 }
 
-/** One iteration on `input`; `gradClip` (max gradient norm, null: none) as the config's optimizer.gradClip. */
-export function trainStep(strategy: Strategy, optimizer: SGD, input: StepInput, gradClip: number | null = null): TrainStepResult {
+/** Throws a clear error when a logged number (a loss term, a statistic) is NaN or infinite. */
+export function checkFinite(logs: Record<string, number>, at?: StepPosition): void {
+  for (const [k, v] of Object.entries(logs)) {
+    if (!Number.isFinite(v)) {
+      const where = at ? ` at iteration ${at.iter} (epoch ${at.epoch + 1}, batch ${at.batch + 1})` : '';
+      throw new Error(`training diverged: ${k} = ${v}${where}; lower optimizer.lr or enable optimizer.gradClip`);
+    }
+  }
+}
+
+/**
+ * One iteration on `input`; `gradClip` (max gradient norm, null: none) as the config's optimizer.gradClip. A
+ * non-finite logged number throws (checkFinite, naming `at` when given) after backward and before the optimizer
+ * moves any weight; the gradients of that step are cleared first.
+ */
+export function trainStep(
+  strategy: Strategy,
+  optimizer: SGD,
+  input: StepInput,
+  gradClip: number | null = null,
+  at?: StepPosition,
+): TrainStepResult {
   const t0 = performance.now();
   let t1 = t0;
+  let loss = NaN;
   const logs = tidy(() => {
     const r = strategy.step(input);
+    const total = sumLosses(r.losses);
+    const logs = stepLogs(r);
+    loss = total.item();
     t1 = performance.now();
-    r.total.backward();
-    return r.logs;
+    total.backward();
+    return logs;
   });
   const t2 = performance.now();
+  try {
+    checkFinite(logs, at);
+  } catch (e) {
+    optimizer.zeroGrad();
+    throw e;
+  }
   if (gradClip !== null) logs.grad_norm = clipGradNorm(optimizer.paramGroups.flatMap((g) => g.params), gradClip);
   optimizer.step();
   optimizer.zeroGrad();
   const t3 = performance.now();
-  return { logs, ms: { step: t1 - t0, backward: t2 - t1, optimizer: t3 - t2, total: t3 - t0 } };
+  return { loss, logs, ms: { step: t1 - t0, backward: t2 - t1, optimizer: t3 - t2, total: t3 - t0 } };
 }

@@ -17,7 +17,7 @@ import { buildStrategy, precheckStrategy } from '../../src/build/strategy.js';
 import { networkRho } from '../../src/distill/colad_switch.js';
 import { SGD } from '../../src/optim/index.js';
 import type { Detector } from '../../src/models/detector.js';
-import type { StepInput } from '../../src/distill/strategy.js';
+import { stepLogs, sumLosses, type StepInput } from '../../src/distill/strategy.js';
 
 setNumThreads(1);
 
@@ -116,10 +116,11 @@ test('a CoLAD step trains both networks (no teacher): summed losses, gradients a
   const input = batch();
   const logs = tidy(() => {
     const r = colad.step(input);
-    const l = r.logs;
+    const l = stepLogs(r);
+    const total = sumLosses(r.losses);
     const sum = ['loss_cls', 'loss_bbox', 'loss_iou', 'loss_cls_2', 'loss_bbox_2', 'loss_iou_2'].reduce((s, k) => s + (l[k] as number), 0);
-    assert.ok(Math.abs(r.total.item() - sum) < 1e-4 * sum, 'total = the six terms');
-    r.total.backward();
+    assert.ok(Math.abs(total.item() - sum) < 1e-4 * sum, 'total = the six terms');
+    total.backward();
     return l;
   });
   for (const k of ['num_pos', 'cost_mean', 'cost_std', 'cost_mean_2', 'cost_std_2', 'net2_frac', 'assign_ms']) assert.ok(Number.isFinite(logs[k]), k);
@@ -137,7 +138,7 @@ test('a CoLAD step trains both networks (no teacher): summed losses, gradients a
   // live tensors stay flat across further steps (the optimizer state exists from the first step on)
   const live: number[] = [];
   for (let i = 0; i < 3; i++) {
-    tidy(() => colad.step(input).total.backward());
+    tidy(() => sumLosses(colad.step(input).losses).backward());
     opt.step();
     opt.zeroGrad();
     live.push(memory().numTensors);
@@ -156,8 +157,8 @@ test('mixed heads (net 1 PAA logits, net 2 COP probabilities without IoU) and th
   const anchors = new AnchorCache(buildAnchorGenerator(cfg.model));
   const logs = tidy(() => {
     const r = new CoLADStrategy(pair, anchors, { switch: 'network', criterion: 'fisher' }).step(batch());
-    r.total.backward();
-    return r.logs;
+    sumLosses(r.losses).backward();
+    return stepLogs(r);
   });
   assert.equal(logs.loss_iou_2, 0, 'no IoU branch, no IoU loss');
   assert.ok(Number.isFinite(logs.rho) && Number.isFinite(logs.rho_2));
@@ -179,15 +180,15 @@ test('guarded: batches without GTs, and a GT that only gets low-quality candidat
       const empty = { ...input, targets: input.targets.map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })) };
       const logs = tidy(() => {
         const r = colad.step(empty);
-        r.total.backward();
-        return r.logs;
+        sumLosses(r.losses).backward();
+        return stepLogs(r);
       });
       assert.equal(logs.num_pos, 0);
       assert.ok(Number.isFinite(logs.loss_cls) && logs.loss_bbox === 0);
       assert.equal(logs.net2_frac, sw === 'network' ? 1 : undefined, 'no decision is logged when there is none');
       // a 1x1-pixel box: IoU < 0.1 with every anchor, only the low-quality best matches are candidates
       const tiny = { ...input, targets: [{ boxes: Float32Array.from([20, 20, 21, 21]), labels: Int32Array.from([1]) }, input.targets[1]!] };
-      tidy(() => colad.step(tiny).total.backward());
+      tidy(() => sumLosses(colad.step(tiny).losses).backward());
       for (const p of pair.parameters()) p.grad = null;
     }
   }

@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/schema.js';
 import { buildAnchorGenerator, buildAssigner, buildDetector } from '../../src/build/model.js';
 import { AnchorCache, assignTargets } from '../../src/assign/targets.js';
 import { TeacherStrategy } from '../../src/distill/lad.js';
+import { sumLosses } from '../../src/distill/strategy.js';
 import { flattenHeadOutputs } from '../../src/models/heads/outputs.js';
 import { disposeAssignment } from '../../src/assign/assignment.js';
 import { SGD } from '../../src/optim/index.js';
@@ -83,7 +84,7 @@ test('the teacher never gets a gradient, is not in the optimizer, and its weight
   assert.ok(opt.paramGroups.every((g) => g.params.every((p) => !teacherParams.has(p))));
   const input = batch();
   for (let i = 0; i < 2; i++) {
-    tidy(() => solad.step(input).total.backward());
+    tidy(() => sumLosses(solad.step(input).losses).backward());
     opt.step();
     opt.zeroGrad();
   }
@@ -101,7 +102,7 @@ test("SoLAD's total equals the sum of LAD's and soft-label KD's", () => {
   const kdOpts = { minIou: 0.5, clsWeight: 2 };
   const input = batch();
   const total = (mode: 'lad' | 'kd' | 'solad'): number =>
-    tidy(() => new TeacherStrategy(mode, student, teacher, buildAssigner(config), anchors, {}, kdOpts).step(input).total.item());
+    tidy(() => sumLosses(new TeacherStrategy(mode, student, teacher, buildAssigner(config), anchors, {}, kdOpts).step(input).losses).item());
   const solad = total('solad');
   assert.ok(Math.abs(solad - (total('lad') + total('kd'))) < 1e-5 * Math.max(1, solad));
 });
