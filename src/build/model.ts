@@ -11,15 +11,10 @@ import type { Config } from '../config/schema.js';
 type ModelSection = Config['model'];
 
 export function detectorConfig(model: ModelSection, numClasses: number): DetectorConfig {
-  const b = model.backbone;
+  // the backbone section as it is: its type (absent: 'resnet', the registry's default) and that backbone's options
+  const { ...backbone } = model.backbone;
   return {
-    backbone: {
-      depth: b.depth,
-      widthMultiplier: b.widthMultiplier,
-      frozenStages: b.frozenStages,
-      normEval: b.normEval,
-      zeroInitResidual: b.zeroInitResidual,
-    },
+    backbone,
     neck: {
       outChannels: model.neck.outChannels,
       startLevel: model.neck.startLevel,

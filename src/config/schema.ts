@@ -8,11 +8,17 @@ import { z } from 'zod';
 import { applyOverrides, type Overrides } from './overrides.js';
 import { UsageError } from './usage_error.js';
 import { AssignerSchema, readsOutputs } from '../assign/registry.js';
+import { BACKBONE_TYPES } from '../models/backbones/registry.js';
 
 const pair = z.tuple([z.number().positive(), z.number().positive()]);
 
 const Backbone = z
   .object({
+    /**
+     * The backbone (src/models/backbones/registry.ts); absent means 'resnet'. No default here, so configs that leave
+     * it out keep their config hash (recorded runs and repro results stay valid).
+     */
+    type: z.enum(BACKBONE_TYPES).optional(),
     depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
     widthMultiplier: z.number().positive().default(1),
     frozenStages: z.number().int().min(-1).max(4).default(-1),

@@ -1,13 +1,19 @@
-// A one-stage detector: ResNet backbone -> FPN neck -> PAA / COP / IOP head, under mmdetection's module names `backbone`,
-// `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints key for key.
+// A one-stage detector: backbone (ResNet, or any registered Backbone) -> FPN neck -> PAA / COP / IOP head, under
+// mmdetection's module names `backbone`, `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints
+// key for key. The config (defaults allowed) is resolved into the model description (spec.ts), the modules are built
+// from it, and `detector.spec` is what exporters record.
 import type { Tensor } from '../torch/index.js';
 import { Module } from '../nn/index.js';
-import { ResNet, type ResNetOptions } from './backbones/resnet.js';
-import { FPN, type ExtraConvs } from './necks/fpn.js';
+import type { Backbone } from './backbones/backbone.js';
+import { createBackbone, type BackboneConfig } from './backbones/registry.js';
+import { FPN } from './necks/fpn.js';
 import { PAAHead, type PAAHeadOptions } from './heads/paa_head.js';
 import { COPHead } from './heads/cop_head.js';
 import { IOPHead } from './heads/iop_head.js';
 import type { HeadOutputs } from './heads/outputs.js';
+import { pyramidStrides, type ExtraConvs, type HeadSpec, type HeadType, type ModelSpec, type NeckSpec } from './spec.js';
+
+export type { HeadType } from './spec.js';
 
 export interface NeckConfig {
   outChannels: number;
@@ -38,8 +44,6 @@ export interface HeadConfig {
   coeffKernelSize?: number;
 }
 
-export type HeadType = 'paa' | 'cop' | 'iop';
-
 /** The head of a given type; all share the PAA towers and module names. */
 export function buildHead(type: HeadType, o: PAAHeadOptions & { coeffKernelSize?: number }): PAAHead {
   switch (type) {
@@ -49,11 +53,14 @@ export function buildHead(type: HeadType, o: PAAHeadOptions & { coeffKernelSize?
       return new COPHead(o);
     case 'iop':
       return new IOPHead(o);
+    default:
+      throw new Error(`unknown head type '${String(type)}' (paa, cop or iop)`);
   }
 }
 
 export interface DetectorConfig {
-  backbone: ResNetOptions;
+  /** The backbone's registry type (absent: 'resnet') and its options. */
+  backbone: BackboneConfig;
   neck: NeckConfig;
   head: HeadConfig;
 }
@@ -67,9 +74,37 @@ export function paaR50FpnConfig(numClasses = 80): DetectorConfig {
   };
 }
 
+/** The neck section of a config with its defaults filled. */
+export function neckSpecOf(c: NeckConfig): NeckSpec {
+  return {
+    type: 'fpn',
+    outChannels: c.outChannels,
+    startLevel: c.startLevel ?? 1,
+    numOuts: c.numOuts ?? 5,
+    addExtraConvs: c.addExtraConvs ?? 'on_output',
+    reluBeforeExtraConvs: c.reluBeforeExtraConvs ?? false,
+  };
+}
+
+/** The head section of a config with its defaults filled (priorProb, an init setting, is not part of it). */
+export function headSpecOf(c: HeadConfig): HeadSpec {
+  const type = c.type ?? 'paa';
+  return {
+    type,
+    numClasses: c.numClasses,
+    featChannels: c.featChannels ?? 256,
+    stackedConvs: c.stackedConvs ?? 4,
+    gnGroups: c.gnGroups ?? 32,
+    iouBranch: c.iouBranch ?? true,
+    ...(type === 'cop' ? { coeffKernelSize: c.coeffKernelSize ?? 3 } : {}),
+  };
+}
+
 export class Detector extends Module {
   readonly config: DetectorConfig;
-  readonly backbone: ResNet;
+  /** The resolved model description the modules were built from (plain data: what `ladet export` records). */
+  readonly spec: ModelSpec;
+  readonly backbone: Backbone;
   readonly neck: FPN;
   readonly head: PAAHead;
   /** Stride of each pyramid level, finest first (8..128 for PAA). */
@@ -78,25 +113,28 @@ export class Detector extends Module {
   constructor(config: DetectorConfig) {
     super();
     this.config = config;
-    this.backbone = this.registerModule('backbone', new ResNet(config.backbone));
-    const numOuts = config.neck.numOuts ?? 5;
-    const startLevel = config.neck.startLevel ?? 1;
+    // built in this order (backbone, neck, head): seeded initialisation depends on it
+    this.backbone = this.registerModule('backbone', createBackbone(config.backbone));
+    const neck = neckSpecOf(config.neck);
     this.neck = this.registerModule(
       'neck',
       new FPN({
         inChannels: this.backbone.outChannels,
-        outChannels: config.neck.outChannels,
-        startLevel,
-        numOuts,
-        addExtraConvs: config.neck.addExtraConvs ?? 'on_output',
-        reluBeforeExtraConvs: config.neck.reluBeforeExtraConvs ?? false,
+        outChannels: neck.outChannels,
+        startLevel: neck.startLevel,
+        numOuts: neck.numOuts,
+        addExtraConvs: neck.addExtraConvs,
+        reluBeforeExtraConvs: neck.reluBeforeExtraConvs,
       }),
     );
-    const { type, ...head } = config.head;
-    this.head = this.registerModule('bbox_head', buildHead(type ?? 'paa', { ...head, inChannels: config.neck.outChannels, numLevels: numOuts }));
-    const strides = this.backbone.outStrides.slice(startLevel);
-    while (strides.length < numOuts) strides.push(2 * (strides[strides.length - 1] as number));
-    this.strides = strides;
+    const head = headSpecOf(config.head);
+    const { type, ...headOptions } = head;
+    this.head = this.registerModule(
+      'bbox_head',
+      buildHead(type, { ...headOptions, priorProb: config.head.priorProb, inChannels: neck.outChannels, numLevels: neck.numOuts }),
+    );
+    this.spec = { backbone: this.backbone.spec, neck, head };
+    this.strides = pyramidStrides(this.spec);
   }
 
   get numClasses(): number {

@@ -38,7 +38,7 @@ export class RuntimeDetector {
     try {
       return new RuntimeDetector(spec, new Network(spec.network, weights));
     } catch (e) {
-      throw new Error(`${name ?? 'runtime model'}: ${(e as Error).message.replace(/^runtime model: /, '')}`);
+      throw new Error(`${name ?? 'runtime model'}: ${(e as Error).message.replace(/^runtime model: /, '')}`, { cause: e });
     }
   }
 

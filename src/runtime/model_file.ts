@@ -3,7 +3,9 @@
 // the input pipeline and the post-processing settings. `ladet export` writes it; this reads it from bytes (a
 // fetch() response in a browser, a file in Node) with nothing but TypeScript.
 import type { AnchorSpec, InferenceConfig } from './postprocess.js';
-import type { NetworkSpec, StateDict, WeightTensor } from './network.js';
+import { resolveNetworkSpec, type NetworkSpec } from './network.js';
+import type { StateDict, WeightTensor } from './weights.js';
+import { backboneKernel } from './backbones.js';
 
 export const RUNTIME_FORMAT = 'ladet-runtime';
 export const RUNTIME_VERSION = 1;
@@ -11,6 +13,10 @@ export const RUNTIME_VERSION = 1;
 export interface RuntimeSpec {
   format: typeof RUNTIME_FORMAT;
   version: typeof RUNTIME_VERSION;
+  /**
+   * The model description (ModelSpec, src/models/spec.ts) as the libtorch Detector holds it. Files written before it
+   * recorded a legacy shape (network.ts, LegacyNetworkSpec); parseRuntimeModel returns both resolved to a ModelSpec.
+   */
   network: NetworkSpec;
   anchors: AnchorSpec;
   /** label i predicts classes[i] */
@@ -62,7 +68,7 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
   if (spec === null || typeof spec !== 'object' || spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
     fail(`__metadata__.ladet_runtime is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`);
   }
-  const problem = specProblem(spec);
+  const problem = runtimeSpecProblem(spec);
   if (problem !== null) fail(`__metadata__.ladet_runtime: ${problem}`);
   const dataStart = 8 + headerLen;
   const weights = new Map<string, WeightTensor>();
@@ -81,24 +87,33 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin + 4 * i, true);
     weights.set(key, { data, shape });
   }
-  return { spec, weights };
+  return { spec: { ...spec, network: resolveNetworkSpec(spec.network, weights) }, weights };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 const isNumbers = (v: unknown, n?: number): boolean => Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
-/** The first field of a spec that is missing or of the wrong type (so a damaged file fails here, by name). */
-function specProblem(s: RuntimeSpec): string | null {
+/**
+ * The first field of a spec that is missing or of the wrong type (so a damaged file fails here, by name), or a
+ * backbone type ladet/runtime has no kernel for; null when ladet/runtime can run it. `ladet export` checks with it.
+ */
+export function runtimeSpecProblem(s: RuntimeSpec): string | null {
+  const backbone: unknown = s.network?.backbone;
+  if (!isObject(backbone)) return `network.backbone must be an object (got ${JSON.stringify(backbone)})`;
+  const kernel = backboneKernel(backbone);
+  if (typeof kernel === 'string') return `network.${kernel}`;
+  const backboneProblem = kernel.problem(backbone);
+  if (backboneProblem !== null) return `network.backbone.${backboneProblem}`;
   const checks: [string, unknown, (v: unknown) => boolean, string][] = [
-    ['network.backbone.depth', s.network?.backbone?.depth, (v) => [18, 34, 50, 101].includes(v as number), '18, 34, 50 or 101'],
-    ['network.backbone.baseChannels', s.network?.backbone?.baseChannels, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.neck.type', s.network?.neck?.type, (v) => v === undefined || v === 'fpn', "'fpn'"],
     ['network.neck.outChannels', s.network?.neck?.outChannels, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
     ['network.neck.startLevel', s.network?.neck?.startLevel, isCount, 'a whole number'],
     ['network.neck.numOuts', s.network?.neck?.numOuts, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
     ['network.neck.addExtraConvs', s.network?.neck?.addExtraConvs, (v) => ['on_input', 'on_lateral', 'on_output', false].includes(v as string | false), "'on_input', 'on_lateral', 'on_output' or false"],
     ['network.neck.reluBeforeExtraConvs', s.network?.neck?.reluBeforeExtraConvs, (v) => typeof v === 'boolean', 'true or false'],
     ['network.head.numClasses', s.network?.head?.numClasses, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    ['network.head.featChannels', s.network?.head?.featChannels, (v) => v === undefined || (isCount(v) && (v as number) > 0), 'a positive whole number'],
     ['network.head.stackedConvs', s.network?.head?.stackedConvs, isCount, 'a whole number'],
     ['network.head.gnGroups', s.network?.head?.gnGroups, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
     ['network.head.iouBranch', s.network?.head?.iouBranch, (v) => typeof v === 'boolean', 'true or false'],

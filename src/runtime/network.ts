@@ -1,50 +1,28 @@
-// The detector's forward pass (ResNet -> FPN -> PAA head) in plain TypeScript over Float32Arrays, from a state
-// dict under ladet's (mmdetection's) parameter names: what ladet/runtime runs where there is no libtorch. Each
-// BatchNorm is folded into its conv once at load, as ladet's own eval-mode convBn does.
-import { add, conv2d, groupNorm, maxPool2d, mulScalar, relu, sigmoidF32, upsampleNearest, type FMap } from './ops.js';
+// The detector's forward pass (backbone -> FPN -> PAA head) in plain TypeScript over Float32Arrays, from a state
+// dict under ladet's (mmdetection's) parameter names and the model description `ladet export` recorded (ModelSpec,
+// src/models/spec.ts: the libtorch Detector's own `spec`). What ladet/runtime runs where there is no libtorch. The
+// backbone runs through the kernel of its type (backbones.ts); each BatchNorm is folded into its conv once at load.
+import type { HeadSpec, ModelSpec, NeckSpec } from '../models/spec.js';
+import { add, groupNorm, maxPool2d, mulScalar, relu, sigmoidF32, upsampleNearest, type FMap } from './ops.js';
+import { backboneKernel, type BackboneKernel } from './backbones.js';
+import { Weights, runConv as run, type Conv, type StateDict } from './weights.js';
 
-/** A named tensor of the state dict: float32 values, row-major, and the shape. */
-export interface WeightTensor {
-  data: Float32Array;
-  shape: readonly number[];
+export type { StateDict, WeightTensor } from './weights.js';
+
+/** The network's architecture, fully resolved: the model description (what a runtime model file records). */
+export type NetworkSpec = ModelSpec;
+
+/**
+ * What runtime model files recorded before the model description (ladet-runtime version 1 as first written): a
+ * ResNet by depth and stem width, no types on backbone and neck, no featChannels. Still read.
+ */
+export interface LegacyNetworkSpec {
+  backbone: { type?: undefined; depth: 18 | 34 | 50 | 101; /** stem width after the width multiplier */ baseChannels: number };
+  neck: Omit<NeckSpec, 'type'> & { type?: 'fpn' };
+  head: Omit<HeadSpec, 'type' | 'featChannels'> & { type?: HeadSpec['type']; featChannels?: number };
 }
 
-export type StateDict = ReadonlyMap<string, WeightTensor>;
-
-/** The network's architecture, fully resolved (what a runtime model file records). */
-export interface NetworkSpec {
-  backbone: { depth: 18 | 34 | 50 | 101; /** stem width after the width multiplier */ baseChannels: number };
-  neck: { outChannels: number; startLevel: number; numOuts: number; addExtraConvs: 'on_input' | 'on_lateral' | 'on_output' | false; reluBeforeExtraConvs: boolean };
-  head: {
-    numClasses: number;
-    stackedConvs: number;
-    gnGroups: number;
-    iouBranch: boolean;
-    /** 'paa' (default): class logits; 'cop' / 'iop': class probabilities through their extra reg-tower convs */
-    type?: 'paa' | 'cop' | 'iop';
-    /** COP's neighbourhood size k (odd) */
-    coeffKernelSize?: number;
-  };
-}
-
-const BLOCKS: Record<NetworkSpec['backbone']['depth'], { bottleneck: boolean; blocks: readonly number[] }> = {
-  18: { bottleneck: false, blocks: [2, 2, 2, 2] },
-  34: { bottleneck: false, blocks: [3, 4, 6, 3] },
-  50: { bottleneck: true, blocks: [3, 4, 6, 3] },
-  101: { bottleneck: true, blocks: [3, 4, 23, 3] },
-};
-
-const BN_EPS = 1e-5;
 const GN_EPS = 1e-5;
-
-/** A conv with its (possibly folded) bias, ready to run. */
-interface Conv {
-  weight: Float32Array;
-  shape: [number, number, number, number];
-  bias: Float32Array | null;
-  stride: number;
-  padding: number;
-}
 
 /**
  * Per-level head outputs of one image, CHW: cls (A·C, H, W) logits (PAA) or probabilities (COP / IOP: see
@@ -56,69 +34,49 @@ export interface LevelMaps {
   iou: FMap | null;
 }
 
-class Weights {
-  readonly used = new Set<string>();
-  constructor(private readonly sd: StateDict) {}
-
-  get(name: string, shape?: readonly number[]): WeightTensor {
-    const t = this.sd.get(name);
-    if (!t) throw new Error(`runtime model: tensor '${name}' is missing`);
-    if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
-      throw new Error(`runtime model: tensor '${name}' has shape [${t.shape.join(', ')}], the network expects [${shape.join(', ')}]`);
-    }
-    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`runtime model: tensor '${name}' holds ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    this.used.add(name);
-    return t;
-  }
-
-  conv(prefix: string, stride: number, padding: number, withBias: boolean): Conv {
-    const w = this.get(`${prefix}.weight`);
-    if (w.shape.length !== 4) throw new Error(`runtime model: tensor '${prefix}.weight' must be 4-d, got [${w.shape.join(', ')}]`);
-    const shape = [...w.shape] as [number, number, number, number];
-    return { weight: w.data, shape, bias: withBias ? this.get(`${prefix}.bias`, [shape[0]]).data : null, stride, padding };
-  }
-
-  /** conv (no bias) followed by BatchNorm `bn`, folded: W·s, bias β - μ·s with s = γ / sqrt(σ² + eps). */
-  convBn(convPrefix: string, bnPrefix: string, stride: number, padding: number): Conv {
-    const c = this.conv(convPrefix, stride, padding, false);
-    const n = c.shape[0];
-    const g = this.get(`${bnPrefix}.weight`, [n]).data;
-    const b = this.get(`${bnPrefix}.bias`, [n]).data;
-    const m = this.get(`${bnPrefix}.running_mean`, [n]).data;
-    const v = this.get(`${bnPrefix}.running_var`, [n]).data;
-    if (this.sd.has(`${bnPrefix}.num_batches_tracked`)) this.used.add(`${bnPrefix}.num_batches_tracked`);
-    const per = c.weight.length / n;
-    const weight = new Float32Array(c.weight.length);
-    const bias = new Float32Array(n);
-    for (let o = 0; o < n; o++) {
-      // float32 steps in libtorch's order: rsqrt(v + eps), γ·inv, -(μ·scale) + β
-      const inv = Math.fround(1 / Math.sqrt(Math.fround((v[o] as number) + BN_EPS)));
-      const s = Math.fround((g[o] as number) * inv);
-      bias[o] = Math.fround(-Math.fround((m[o] as number) * s) + (b[o] as number));
-      for (let k = 0; k < per; k++) weight[o * per + k] = Math.fround((c.weight[o * per + k] as number) * s);
-    }
-    return { ...c, weight, bias };
-  }
-}
-
-function run(c: Conv, x: FMap): FMap {
-  return conv2d(x, c.weight, c.shape, c.bias, c.stride, c.padding);
-}
-
-interface Block {
-  convs: Conv[];
-  downsample: Conv | null;
-}
-
 interface TowerConv {
   conv: Conv;
   gnWeight: Float32Array;
   gnBias: Float32Array;
 }
 
+/**
+ * A recorded network (a ModelSpec, or the legacy shape) -> the resolved ModelSpec: the backbone through its
+ * kernel's resolution (ResNet: resolveResNetSpec, as the libtorch ResNet), absent types as 'resnet' / 'fpn' / 'paa'.
+ * A legacy head's featChannels comes from its first tower conv in `sd` (else the neck width). Throws on a backbone
+ * or neck type the runtime has no kernel for.
+ */
+export function resolveNetworkSpec(recorded: ModelSpec | LegacyNetworkSpec, sd?: StateDict): ModelSpec {
+  const kernel = backboneKernel(recorded.backbone);
+  if (typeof kernel === 'string') throw new Error(`runtime model: ${kernel}`);
+  const b = recorded.backbone as unknown as Record<string, unknown>;
+  const problem = kernel.problem(b);
+  if (problem !== null) throw new Error(`runtime model: network.backbone.${problem}`);
+  const n = recorded.neck;
+  if ((n.type ?? 'fpn') !== 'fpn') throw new Error(`runtime model: neck type ${JSON.stringify(n.type)} has no ladet/runtime kernel (it runs: fpn)`);
+  const h = recorded.head;
+  const type = h.type ?? 'paa';
+  const tower = sd?.get('bbox_head.cls_convs.0.conv.weight');
+  const featChannels = h.featChannels ?? (h.stackedConvs > 0 && tower ? (tower.shape[0] as number) : n.outChannels);
+  return {
+    backbone: kernel.resolve(b),
+    neck: { type: 'fpn', outChannels: n.outChannels, startLevel: n.startLevel, numOuts: n.numOuts, addExtraConvs: n.addExtraConvs, reluBeforeExtraConvs: n.reluBeforeExtraConvs },
+    head: {
+      type,
+      numClasses: h.numClasses,
+      featChannels,
+      stackedConvs: h.stackedConvs,
+      gnGroups: h.gnGroups,
+      iouBranch: h.iouBranch,
+      ...(type === 'cop' ? { coeffKernelSize: h.coeffKernelSize ?? 3 } : {}),
+    },
+  };
+}
+
 export class Network {
-  private readonly stem: Conv;
-  private readonly stages: Block[][];
+  /** The resolved description this network runs. */
+  readonly spec: ModelSpec;
+  private readonly backboneKernel: BackboneKernel;
   private readonly laterals: Conv[];
   private readonly fpnConvs: Conv[];
   private readonly clsTower: TowerConv[];
@@ -134,39 +92,22 @@ export class Network {
   /** what `cls` holds: logits for PAA heads, probabilities for COP / IOP */
   readonly clsKind: 'logits' | 'probs';
 
-  /** Checks every tensor's presence and shape against `spec`; a tensor the network does not use is an error too. */
-  constructor(
-    readonly spec: NetworkSpec,
-    sd: StateDict,
-  ) {
+  /**
+   * `recorded`: a ModelSpec (or the legacy shape, resolved here). Checks every tensor's presence and shape against
+   * it; a tensor the network does not use is an error too.
+   */
+  constructor(recorded: ModelSpec | LegacyNetworkSpec, sd: StateDict) {
+    const spec = resolveNetworkSpec(recorded, sd);
+    this.spec = spec;
     const w = new Weights(sd);
-    const arch = BLOCKS[spec.backbone.depth];
-    if (!arch) throw new Error(`runtime model: backbone depth must be 18, 34, 50 or 101 (got ${String(spec.backbone.depth)})`);
-    const width = spec.backbone.baseChannels;
-    this.stem = w.convBn('backbone.conv1', 'backbone.bn1', 2, 3);
-    this.stages = [];
-    let inCh = width;
-    arch.blocks.forEach((count, i) => {
-      const planes = width * 2 ** i;
-      const outCh = planes * (arch.bottleneck ? 4 : 1);
-      const blocks: Block[] = [];
-      for (let j = 0; j < count; j++) {
-        const p = `backbone.layer${i + 1}.${j}`;
-        const stride = j === 0 && i > 0 ? 2 : 1;
-        const cin = j === 0 ? inCh : outCh;
-        const convs = arch.bottleneck
-          ? [w.convBn(`${p}.conv1`, `${p}.bn1`, 1, 0), w.convBn(`${p}.conv2`, `${p}.bn2`, stride, 1), w.convBn(`${p}.conv3`, `${p}.bn3`, 1, 0)]
-          : [w.convBn(`${p}.conv1`, `${p}.bn1`, stride, 1), w.convBn(`${p}.conv2`, `${p}.bn2`, 1, 1)];
-        const downsample = stride !== 1 || cin !== outCh ? w.convBn(`${p}.downsample.0`, `${p}.downsample.1`, stride, 0) : null;
-        blocks.push({ convs, downsample });
-      }
-      this.stages.push(blocks);
-      inCh = outCh;
-    });
+    const kernel = backboneKernel(spec.backbone);
+    if (typeof kernel === 'string') throw new Error(`runtime model: ${kernel}`);
+    this.backboneKernel = kernel.build(spec.backbone, w);
 
     const n = spec.neck;
-    const used = 4 - n.startLevel;
-    if (!(n.startLevel >= 0 && n.startLevel < 4) || n.numOuts < used) throw new Error(`runtime model: neck startLevel ${n.startLevel} / numOuts ${n.numOuts} do not fit 4 backbone stages`);
+    const numIns = spec.backbone.outChannels.length;
+    const used = numIns - n.startLevel;
+    if (!(n.startLevel >= 0 && n.startLevel < numIns) || n.numOuts < used) throw new Error(`runtime model: neck startLevel ${n.startLevel} / numOuts ${n.numOuts} do not fit ${numIns} backbone maps`);
     this.laterals = [];
     this.fpnConvs = [];
     for (let i = 0; i < used; i++) {
@@ -190,7 +131,7 @@ export class Network {
     this.iouOut = h.iouBranch ? w.conv('bbox_head.atss_centerness', 1, 1, true) : null;
     if (this.clsOut.shape[0] % h.numClasses !== 0) throw new Error(`runtime model: atss_cls has ${this.clsOut.shape[0]} outputs, not a multiple of ${h.numClasses} classes`);
     this.scales = Array.from({ length: n.numOuts }, (_, l) => w.get(`bbox_head.scales.${l}.scale`).data[0] as number);
-    const type = h.type ?? 'paa';
+    const type = h.type;
     this.clsKind = type === 'paa' ? 'logits' : 'probs';
     if (type !== 'paa' && this.clsOut.shape[0] !== h.numClasses) throw new Error(`runtime model: ${type.toUpperCase()} heads have one anchor per location`);
     if (type === 'cop') {
@@ -207,30 +148,12 @@ export class Network {
 
   /** image (3, H, W) normalised and padded -> per-level head outputs, finest first. */
   forward(image: FMap): LevelMaps[] {
-    const feats = this.backbone(image);
+    const feats = this.backboneKernel.forward(image);
     const pyramid = this.neck(feats);
     return pyramid.map((x, l) => this.headLevel(x, l));
   }
 
-  /** (3, H, W) -> C2..C5. */
-  private backbone(x: FMap): FMap[] {
-    let h = maxPool2d(relu(run(this.stem, x)), 3, 2, 1);
-    const outs: FMap[] = [];
-    for (const blocks of this.stages) {
-      for (const b of blocks) {
-        let y = h;
-        b.convs.forEach((c, i) => {
-          y = run(c, y);
-          if (i < b.convs.length - 1) relu(y);
-        });
-        h = relu(add(y, b.downsample ? run(b.downsample, h) : h));
-      }
-      outs.push(h);
-    }
-    return outs;
-  }
-
-  /** C2..C5 -> numOuts maps of outChannels, finest first (mmdetection's FPN without norm). */
+  /** the backbone maps -> numOuts maps of outChannels, finest first (mmdetection's FPN without norm). */
   private neck(inputs: FMap[]): FMap[] {
     const n = this.spec.neck;
     const used = this.laterals.length;
@@ -244,7 +167,7 @@ export class Network {
       if (n.addExtraConvs === false) {
         for (let i = used; i < n.numOuts; i++) outs.push(maxPool2d(outs[i - 1] as FMap, 1, 2, 0));
       } else {
-        const source = n.addExtraConvs === 'on_input' ? (inputs[3] as FMap) : n.addExtraConvs === 'on_lateral' ? (laterals[used - 1] as FMap) : (outs[used - 1] as FMap);
+        const source = n.addExtraConvs === 'on_input' ? (inputs[inputs.length - 1] as FMap) : n.addExtraConvs === 'on_lateral' ? (laterals[used - 1] as FMap) : (outs[used - 1] as FMap);
         outs.push(run(this.fpnConvs[used] as Conv, source));
         for (let i = used + 1; i < n.numOuts; i++) {
           const prev = outs[i - 1] as FMap;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cat, dispose, tensor, tidy, type Tensor } from '../../src/torch/index.js';
+import { dispose, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { DeltaXYWHCoder } from '../../src/det/box_coder.js';
 import { decodeDeltasArray } from '../../src/det/box_coder_arrays.js';
 import { anchorConfig, buildAnchorGenerator } from '../../src/build/model.js';

@@ -14,7 +14,7 @@ import { loadTestImage } from '../../src/engine/predict.js';
 import { testPipelineOf } from '../../src/build/model.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { parseRuntimeModel, RuntimeDetector, resizeBilinear, Network } from '../../src/runtime/index.js';
+import { parseRuntimeModel, runtimeSpecProblem, RuntimeDetector, resizeBilinear, Network } from '../../src/runtime/index.js';
 import { tinyConfig } from '../cli/fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -62,6 +62,23 @@ function assertSameDetections(mine: readonly Detection[], theirs: readonly Detec
     assert.ok(Math.abs(d.score - t.score) < 1e-5, `${what} #${k}: score ${d.score} vs ${t.score}`);
     assert.ok(maxAbs(d.box, t.box) < 1e-3, `${what} #${k}: box ${d.box} vs ${t.box}`);
   });
+}
+
+/** A runtime spec as parsed JSON, for tests that edit (damage, age) it freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any field, any edit
+type EditableSpec = Record<string, any>;
+
+/** `bytes` with its runtime spec edited (the tensors as they are). */
+function withSpec(bytes: Buffer, edit: (spec: EditableSpec) => void): Buffer {
+  const headerLen = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as { __metadata__: { ladet_runtime: string } };
+  const spec = JSON.parse(header.__metadata__.ladet_runtime) as EditableSpec;
+  edit(spec);
+  header.__metadata__.ladet_runtime = JSON.stringify(spec);
+  const text = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  return Buffer.concat([len, text, bytes.subarray(8 + headerLen)]);
 }
 
 test('the runtime network gives libtorch\'s head outputs on the same input, at every level', async () => {
@@ -139,6 +156,56 @@ test('COP and IOP heads (class probabilities from extra reg-tower convs) export 
   }
 });
 
+test("the file records the detector's model description as it is; files in the first (legacy) shape read the same", async () => {
+  const opened = openDetector(resolveModelFiles({ run: summary.runDir }));
+  const bytes = readFileSync(model);
+  try {
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const recorded = JSON.parse(JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')).__metadata__.ladet_runtime);
+    assert.deepEqual(recorded.network, JSON.parse(JSON.stringify(opened.model.spec)));
+    assert.equal(recorded.network.backbone.type, 'resnet');
+    assert.deepEqual(parseRuntimeModel(bytes).spec.network, recorded.network);
+  } finally {
+    opened.model.dispose();
+  }
+  // what `ladet export` wrote before the model description: the same tensors, this network record
+  const legacy = withSpec(bytes, (s) => {
+    const { backbone: b, neck: n, head: h } = s.network;
+    s.network = {
+      backbone: { depth: b.depth, baseChannels: b.baseChannels },
+      neck: { outChannels: n.outChannels, startLevel: n.startLevel, numOuts: n.numOuts, addExtraConvs: n.addExtraConvs, reluBeforeExtraConvs: n.reluBeforeExtraConvs },
+      head: { numClasses: h.numClasses, stackedConvs: h.stackedConvs, gnGroups: h.gnGroups, iouBranch: h.iouBranch, type: h.type },
+    };
+  });
+  assert.deepEqual(parseRuntimeModel(legacy).spec.network, parseRuntimeModel(bytes).spec.network);
+  const x = { data: Float32Array.from({ length: 3 * 96 * 96 }, (_, i) => Math.sin(i * 0.37)), c: 3, h: 96, w: 96 };
+  const run = (b: Uint8Array) => {
+    const { spec, weights } = parseRuntimeModel(b);
+    return new Network(spec.network, weights).forward(x);
+  };
+  assert.deepEqual(run(legacy), run(bytes));
+  // the legacy record straight into Network (resolved there too)
+  const { spec, weights } = parseRuntimeModel(bytes);
+  const old = { backbone: { depth: 18 as const, baseChannels: spec.network.backbone.outChannels[0] as number }, neck: { ...spec.network.neck, type: undefined }, head: { ...spec.network.head, featChannels: undefined } };
+  assert.deepEqual(new Network(old, weights).spec, spec.network);
+  const img = await decodeImage(join(dataRoot, 'val', '000001.png'));
+  const image = { data: img.data, width: img.width, height: img.height };
+  assert.deepEqual(RuntimeDetector.fromBytes(legacy).detect(image, { scoreThr: 0.05 }), RuntimeDetector.fromBytes(bytes).detect(image, { scoreThr: 0.05 }));
+});
+
+test('a backbone type without a runtime kernel is refused by name (reading and exporting)', () => {
+  const bytes = readFileSync(model);
+  const other = withSpec(bytes, (s) => (s.network.backbone = { type: 'mobilenet_v2', outChannels: [24, 32, 96, 320], outStrides: [4, 8, 16, 32] }));
+  assert.throws(() => RuntimeDetector.fromBytes(other, 'm.safetensors'), {
+    message: 'm.safetensors: __metadata__.ladet_runtime: network.backbone type "mobilenet_v2" has no ladet/runtime kernel (it runs: resnet)',
+  });
+  const { spec } = parseRuntimeModel(bytes);
+  assert.equal(runtimeSpecProblem(spec), null);
+  assert.match(runtimeSpecProblem({ ...spec, network: { ...spec.network, backbone: { ...spec.network.backbone, type: 'mobilenet_v2' } } })!, /backbone type "mobilenet_v2" has no ladet\/runtime kernel/);
+  assert.throws(() => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.neck.type = 'bifpn'))), /network\.neck\.type must be 'fpn' \(got "bifpn"\)/);
+  assert.throws(() => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.backbone.blocks = [1, 1, 1, 1]))), /network\.backbone\.blocks must be ResNet-18's \[2, 2, 2, 2\] \(got \[1,1,1,1\]\)/);
+});
+
 test('an image of another size is resized as ladet resizes it: enlargements to the byte, reductions close', async () => {
   const src = await decodeImage(join(dataRoot, 'val', '000004.png'));
   // enlarging 96 -> 150 x 131: ladet's decoder (OpenCV convention)
@@ -166,17 +233,7 @@ test('bad model files and images: errors say what is wrong', () => {
   const checkpoint = readFileSync(join(summary.runDir, 'weights', 'best.safetensors'));
   assert.throws(() => RuntimeDetector.fromBytes(checkpoint, 'best.safetensors'), /best\.safetensors: not a ladet runtime model \(no __metadata__\.ladet_runtime\): make one with `ladet export/);
   // a damaged spec: the field is named
-  const damaged = (edit: (spec: Record<string, any>) => void): Uint8Array => {
-    const headerLen = Number(bytes.readBigUInt64LE(0));
-    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as { __metadata__: { ladet_runtime: string } };
-    const spec = JSON.parse(header.__metadata__.ladet_runtime) as Record<string, any>;
-    edit(spec);
-    header.__metadata__.ladet_runtime = JSON.stringify(spec);
-    const text = Buffer.from(JSON.stringify(header), 'utf8');
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(text.length));
-    return Buffer.concat([len, text, bytes.subarray(8 + headerLen)]);
-  };
+  const damaged = (edit: (spec: EditableSpec) => void): Uint8Array => withSpec(bytes, edit);
   assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => delete s.input.testScale), 'm.safetensors'), {
     message: 'm.safetensors: __metadata__.ladet_runtime: input.testScale must be two numbers (got undefined)',
   });

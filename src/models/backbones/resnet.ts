@@ -2,22 +2,25 @@
 // buffer names equal mmdetection's and torchvision's (`conv1.weight`, `bn1.running_mean`, `layer1.0.conv2.weight`,
 // `layer2.0.downsample.0.weight`, ...), so `backbone.` + these names loads their checkpoints. A BatchNorm that
 // normalises with its running statistics (eval mode, normEval, frozen stages) is folded into its conv at run time
-// (nn/conv_bn.ts); the parameters and buffers stay as they are.
+// (nn/conv_bn.ts); the parameters and buffers stay as they are. The architecture (block table, widths, the blocks of
+// each stage) is resolved by resnet_spec.ts, which ladet/runtime reads too; this file builds the modules from it.
 import type { Tensor } from '../../torch/index.js';
 import { BatchNorm2d, Conv2d, MaxPool2d, Module, Sequential, convBn, init } from '../../nn/index.js';
+import type { Backbone } from './backbone.js';
+import {
+  BASIC_EXPANSION,
+  BOTTLENECK_EXPANSION,
+  resnetStageBlocks,
+  resolveResNetSpec,
+  type ResNetArchOptions,
+  type ResNetBlock,
+  type ResNetDepth,
+  type ResNetSpec,
+} from './resnet_spec.js';
 
-export type ResNetDepth = 18 | 34 | 50 | 101;
+export type { ResNetDepth, ResNetSpec } from './resnet_spec.js';
 
-export interface ResNetOptions {
-  depth: ResNetDepth;
-  /** Image channels (default 3). */
-  inChannels?: number;
-  /** Width of the stem and of the first stage's 3x3 convs (default 64); stage i uses baseChannels * 2^i. */
-  baseChannels?: number;
-  /** Scales baseChannels (default 1) for narrow presets; baseChannels * widthMultiplier must be a whole number. */
-  widthMultiplier?: number;
-  /** Stages whose outputs forward returns: 0..3 = C2..C5 (default all four). */
-  outIndices?: readonly number[];
+export interface ResNetOptions extends ResNetArchOptions {
   /** -1 (default): nothing frozen; 0: the stem; n: the stem and stages 1..n (no grad, always eval mode). */
   frozenStages?: number;
   /** Keep every BatchNorm's running statistics frozen in training (mmdetection's norm_eval; default true as mmdet). */
@@ -25,13 +28,6 @@ export interface ResNetOptions {
   /** Zero-init the last BN of each residual block so blocks start as identity (default true, as mmdetection). */
   zeroInitResidual?: boolean;
 }
-
-const ARCH: Record<ResNetDepth, { bottleneck: boolean; blocks: readonly number[] }> = {
-  18: { bottleneck: false, blocks: [2, 2, 2, 2] },
-  34: { bottleneck: false, blocks: [3, 4, 6, 3] },
-  50: { bottleneck: true, blocks: [3, 4, 6, 3] },
-  101: { bottleneck: true, blocks: [3, 4, 23, 3] },
-};
 
 /** The shortcut projection `downsample`: 1x1 conv (stride s, no bias) + BN, children "0" and "1". */
 function downsample(inCh: number, outCh: number, stride: number): Sequential {
@@ -56,7 +52,7 @@ interface Block extends Module {
 
 /** Two 3x3 convs; expansion 1. */
 export class BasicBlock extends Module implements Block {
-  static readonly expansion = 1;
+  static readonly expansion = BASIC_EXPANSION;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -91,7 +87,7 @@ export class BasicBlock extends Module implements Block {
 
 /** 1x1 reduce, 3x3 (carrying the stride: "pytorch" style), 1x1 expand; expansion 4. */
 export class Bottleneck extends Module implements Block {
-  static readonly expansion = 4;
+  static readonly expansion = BOTTLENECK_EXPANSION;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -142,15 +138,12 @@ export class Bottleneck extends Module implements Block {
 class ResLayer extends Module {
   readonly blocks: Block[] = [];
 
-  constructor(bottleneck: boolean, inCh: number, planes: number, count: number, stride: number) {
+  constructor(bottleneck: boolean, blocks: readonly ResNetBlock[]) {
     super();
-    const expansion = bottleneck ? Bottleneck.expansion : BasicBlock.expansion;
-    for (let i = 0; i < count; i++) {
-      const cin = i === 0 ? inCh : planes * expansion;
-      const s = i === 0 ? stride : 1;
-      const block = bottleneck ? new Bottleneck(cin, planes, s) : new BasicBlock(cin, planes, s);
+    blocks.forEach((b, i) => {
+      const block = bottleneck ? new Bottleneck(b.inChannels, b.planes, b.stride) : new BasicBlock(b.inChannels, b.planes, b.stride);
       this.blocks.push(this.registerModule(String(i), block));
-    }
+    });
   }
 
   forward(x: Tensor): Tensor {
@@ -164,7 +157,9 @@ class ResLayer extends Module {
   }
 }
 
-export class ResNet extends Module {
+export class ResNet extends Module implements Backbone {
+  /** The resolved architecture (type 'resnet'): what the runtime exporter records. */
+  readonly spec: ResNetSpec;
   readonly depth: ResNetDepth;
   readonly baseChannels: number;
   readonly outIndices: readonly number[];
@@ -179,37 +174,25 @@ export class ResNet extends Module {
 
   constructor(o: ResNetOptions) {
     super();
-    const arch = ARCH[o.depth];
-    if (arch === undefined) throw new Error(`ResNet: depth must be one of 18, 34, 50, 101 (got ${String(o.depth)})`);
-    this.depth = o.depth;
-    const width = (o.baseChannels ?? 64) * (o.widthMultiplier ?? 1);
-    if (!Number.isInteger(width) || width < 1) {
-      throw new Error(`ResNet: baseChannels x widthMultiplier must be a positive whole number (got ${width})`);
-    }
-    this.baseChannels = width;
-    this.outIndices = [...(o.outIndices ?? [0, 1, 2, 3])];
-    if (this.outIndices.length === 0 || this.outIndices.some((i, k) => !Number.isInteger(i) || i < 0 || i > 3 || (k > 0 && i <= this.outIndices[k - 1]!))) {
-      throw new Error(`ResNet: outIndices must be increasing stage indices in 0..3 (got [${this.outIndices.join(', ')}])`);
-    }
+    const spec = resolveResNetSpec(o);
+    this.spec = spec;
+    this.depth = spec.depth;
+    this.baseChannels = spec.baseChannels;
+    this.outIndices = spec.outIndices;
     this.frozenStages = o.frozenStages ?? -1;
     if (!Number.isInteger(this.frozenStages) || this.frozenStages < -1 || this.frozenStages > 4) {
       throw new Error(`ResNet: frozenStages must be a whole number in -1..4 (got ${this.frozenStages})`);
     }
     this.normEval = o.normEval ?? true;
 
-    const expansion = arch.bottleneck ? Bottleneck.expansion : BasicBlock.expansion;
-    this.conv1 = this.registerModule('conv1', new Conv2d(o.inChannels ?? 3, width, 7, { stride: 2, padding: 3, bias: false }));
+    const width = spec.baseChannels;
+    this.conv1 = this.registerModule('conv1', new Conv2d(spec.inChannels, width, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(width));
     this.maxpool = new MaxPool2d(3, 2, 1);
-    let inCh = width;
-    const stageChannels: number[] = [];
-    arch.blocks.forEach((count, i) => {
-      const planes = width * 2 ** i;
-      this.layers.push(this.registerModule(`layer${i + 1}`, new ResLayer(arch.bottleneck, inCh, planes, count, i === 0 ? 1 : 2)));
-      inCh = planes * expansion;
-      stageChannels.push(inCh);
+    spec.blocks.forEach((_, i) => {
+      this.layers.push(this.registerModule(`layer${i + 1}`, new ResLayer(spec.bottleneck, resnetStageBlocks(spec, i))));
     });
-    this.stageChannels = stageChannels;
+    this.stageChannels = spec.stageChannels;
 
     this.#initWeights(o.zeroInitResidual ?? true);
     for (const [, m] of this.namedModules()) if (m instanceof BatchNorm2d && this.normEval) m.frozenStats = true;
@@ -222,12 +205,12 @@ export class ResNet extends Module {
 
   /** Channels of the returned feature maps, in order. */
   get outChannels(): number[] {
-    return this.outIndices.map((i) => this.stageChannels[i] as number);
+    return [...this.spec.outChannels];
   }
 
   /** Strides of the returned feature maps (C2 = 4 ... C5 = 32). */
   get outStrides(): number[] {
-    return this.outIndices.map((i) => 4 * 2 ** i);
+    return [...this.spec.outStrides];
   }
 
   // mmdetection's defaults: Kaiming normal (fan_out, relu) convs, BN weight 1 / bias 0.

@@ -4,12 +4,10 @@
 // with the extra convs appended to fpn_convs.
 import { type Tensor, interpolateNearest, maxPool2d } from '../../torch/index.js';
 import { ConvModule, Module, ModuleList, init } from '../../nn/index.js';
+import type { ExtraConvs } from '../spec.js';
 
-/**
- * Source of the first extra level: the last used backbone map ('on_input'), its lateral ('on_lateral') or its FPN
- * output ('on_output', PAA's choice); false adds extra levels by 1x1 max-pooling with stride 2 instead of convs.
- */
-export type ExtraConvs = 'on_input' | 'on_lateral' | 'on_output' | false;
+/** Source of the first extra level (the type lives with the model description, spec.ts). */
+export type { ExtraConvs } from '../spec.js';
 
 export interface FPNOptions {
   /** Channels of every backbone map the neck receives (C2..C5 for a full ResNet). */
