@@ -9,7 +9,7 @@ import { nmsArrays } from '../src/det/index.js';
 import { boxIou } from '../src/det/iou.js';
 import { Tensor, noGrad, tensor, tidy } from '../src/torch/index.js';
 import { peerPython, runPeer } from './peer.js';
-import { rng, median, timeIt } from './util.js';
+import { rng, timeIt } from './util.js';
 
 
 

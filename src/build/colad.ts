@@ -50,7 +50,7 @@ export function buildColadNetwork(config: Config, numClasses: number, k: NetInde
       loadWeights(init, net, true);
     } catch (e) {
       net.dispose();
-      throw new Error(`distill.colad.net${k}Init: ${(e as Error).message}`);
+      throw new Error(`distill.colad.net${k}Init: ${(e as Error).message}`, { cause: e });
     }
   }
   return net;
@@ -129,7 +129,7 @@ export function loadColadNetwork(config: Config, numClasses: number, k: NetIndex
       loadModelTensors(path, net, sd);
     } catch (e) {
       net.dispose();
-      throw new Error(`${(e as Error).message} (network ${k})`);
+      throw new Error(`${(e as Error).message} (network ${k})`, { cause: e });
     }
     return { net, meta: ck.meta, path };
   } finally {

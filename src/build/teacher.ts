@@ -37,7 +37,7 @@ export function loadTeacher(student: Config, numClasses: number): LoadedTeacher 
     loadWeights(weightsPath, net, true);
   } catch (e) {
     net.dispose();
-    throw new Error(`distill.teacher.weights: ${(e as Error).message} (does distill.teacher.config describe the network these weights came from?)`);
+    throw new Error(`distill.teacher.weights: ${(e as Error).message} (does distill.teacher.config describe the network these weights came from?)`, { cause: e });
   }
   net.eval();
   net.requiresGrad_(false);

@@ -40,7 +40,7 @@ export function readRunResult(runDir: string, epochs: number): RunResult {
     const raw = JSON.parse(readFileSync(evalPath, 'utf8')) as { stats?: Record<string, unknown> };
     stats = raw.stats ?? {};
   } catch (e) {
-    throw new Error(`${evalPath}: not JSON (${(e as Error).message})`);
+    throw new Error(`${evalPath}: not JSON (${(e as Error).message})`, { cause: e });
   }
   const metrics = metricsOf(stats, evalPath);
 

@@ -111,7 +111,7 @@ export function readJson(path: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (e) {
     const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (it contains NaN or Infinity, which JSON cannot hold)' : '';
-    throw new Error(`${path}: not valid JSON${hint}: ${(e as Error).message}`);
+    throw new Error(`${path}: not valid JSON${hint}: ${(e as Error).message}`, { cause: e });
   }
 }
 

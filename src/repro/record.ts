@@ -76,7 +76,7 @@ export function readRecord(path: string): ResultRecord {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not a readable result JSON (${(e as Error).message}); delete it to record the run again`);
+    throw new Error(`${path}: not a readable result JSON (${(e as Error).message}); delete it to record the run again`, { cause: e });
   }
   const r = ResultRecordSchema.safeParse(raw);
   if (!r.success) {

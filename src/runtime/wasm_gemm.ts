@@ -75,7 +75,10 @@ const [B0, B1, AV] = [25, 26, 27];
 function body(): number[] {
   const code: number[] = [];
   const emit = (...parts: (number | number[])[]): void => {
-    for (const p of parts) typeof p === 'number' ? code.push(p) : code.push(...p);
+    for (const p of parts) {
+      if (typeof p === 'number') code.push(p);
+      else code.push(...p);
+    }
   };
   emit(get(K), i32(4), MUL, set(K4), get(N), i32(4), MUL, set(N4), i32(0), set(I));
   emit(LOOP); // rows, 4 at a time

@@ -64,7 +64,7 @@ function load(): NativeBinding {
   try {
     return require(path) as NativeBinding;
   } catch (e) {
-    throw new Error(`ladet: failed to load the native addon ${path}: ${(e as Error).message}`);
+    throw new Error(`ladet: failed to load the native addon ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -105,7 +105,7 @@ test('streaming reader: a bad entry names the file, the index and the field, as 
     { ...ok, category_id: 3 },
     { ...ok, score: '0.5' },
     { ...ok, score: null },
-    { ...ok, score: 1e400 === Infinity ? '1e400' : 0 },
+    { ...ok, score: '1e400' },
     { ...ok, bbox: [0, 0, 5, -1] },
     { ...ok, bbox: [0, 0, 5] },
     { ...ok, bbox: [0, 0, 5, 5, 5] },

@@ -16,7 +16,7 @@ export function readIdx(file: string): IdxArray {
     try {
       bytes = gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`${file}: not a valid gzip file (${(e as Error).message})`);
+      throw new Error(`${file}: not a valid gzip file (${(e as Error).message})`, { cause: e });
     }
   }
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic number)`);
