@@ -3,7 +3,7 @@
 // `ladet test` / `ladet predict`. Holds libtorch memory until dispose().
 import { tensor, tidy } from '../torch/index.js';
 import type { ImageSource } from '../data/image.js';
-import type { Category } from '../data/label-map.js';
+import type { Category } from '../data/label_map.js';
 import type { PipelineConfig } from '../data/transforms.js';
 import type { Detector } from '../models/detector.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';

@@ -9,7 +9,7 @@ import type { Module } from '../nn/index.js';
 import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, readSafetensorsHeader, safetensorsDtypeOf, saveSafetensors } from '../io/index.js';
-import type { Category, LabelMap } from '../data/label-map.js';
+import type { Category, LabelMap } from '../data/label_map.js';
 
 const OPT_PREFIX = 'optimizer.';
 

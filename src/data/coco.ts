@@ -6,7 +6,7 @@ import { isAbsolute, normalize, sep } from 'node:path';
 import { resolveInside } from '../io/paths.js';
 import { z } from 'zod';
 import { describeValue, nonFiniteToken, parseJsonFile } from './json.js';
-import { LabelMap, type Category } from './label-map.js';
+import { LabelMap, type Category } from './label_map.js';
 
 export interface CocoImage {
   id: number;

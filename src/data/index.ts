@@ -1,7 +1,7 @@
 // The data layer's public surface: COCO datasets, images, transforms, the loader and the built-in datasets.
 export { CocoDataset, CocoError, checkCocoFile, formatProblem, imagePath, readCoco, requireTrainImages, validateCoco } from './coco.js';
 export type { CocoAnnotation, CocoImage, CocoProblem, Targets } from './coco.js';
-export { LabelMap, type Category } from './label-map.js';
+export { LabelMap, type Category } from './label_map.js';
 export { checkImagePixels, decodeImage, DEFAULT_MAX_IMAGE_PIXELS, encodeJpeg, encodePng, ImageError, readImageHeader, sourceName, type DecodeOptions, type ImageHeader, type ImageSource, type ResizeKernel, type RgbImage } from './image.js';
 export {
   checkPipeline,

@@ -5,11 +5,11 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { tensor, type Tensor } from '../torch/index.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from './buffer_pool.js';
 import { buildBatch, type BatchOptions, type RawBatch, type SampleSpec, type SampleTargets, type SkippedSample } from './batch.js';
 import { imagePath, requireTrainImages, type CocoDataset, type CocoImage } from './coco.js';
 import type { ResizeKernel } from './image.js';
-import type { WorkerReply, WorkerRequest } from './loader-worker.js';
+import type { WorkerReply, WorkerRequest } from './loader_worker.js';
 import { mix, Rng } from './rng.js';
 import { checkPipeline, type ImageMeta, type PipelineConfig } from './transforms.js';
 
@@ -240,7 +240,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (this.pool) return this.pool;
     const pool: PoolWorker[] = [];
     for (let i = 0; i < this.opts.workers; i++) {
-      const worker = new Worker(new URL('./loader-worker.js', import.meta.url));
+      const worker = new Worker(new URL('./loader_worker.js', import.meta.url));
       const pw: PoolWorker = { worker, jobs: new Map(), dead: null };
       worker.on('message', (msg: WorkerReply) => {
         const job = pw.jobs.get(msg.id);

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { dispose } from '../torch/index.js';
 import { readCoco } from '../data/coco.js';
-import type { Category } from '../data/label-map.js';
+import type { Category } from '../data/label_map.js';
 import type { Detector } from '../models/detector.js';
 import { applyOverrides, type Overrides } from '../config/overrides.js';
 import { UsageError } from '../config/usage_error.js';

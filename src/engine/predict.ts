@@ -9,7 +9,7 @@ import { DataLoader } from '../data/loader.js';
 import { ImageError, readImageHeader, sourceName, type ImageSource } from '../data/image.js';
 import { buildBatch, type RawBatch, type SampleSpec } from '../data/batch.js';
 import type { ImageMeta, PipelineConfig } from '../data/transforms.js';
-import type { Category } from '../data/label-map.js';
+import type { Category } from '../data/label_map.js';
 import type { Detector } from '../models/detector.js';
 import { levelSizes } from '../models/heads/outputs.js';
 import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';

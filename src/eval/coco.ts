@@ -9,7 +9,7 @@
 // "unmatched", so a detection matched to an annotation with id 0 counts as a false positive there. Here a match is
 // a match whatever the id.
 import { AREA_RANGES, DEFAULT_MAX_DETS, IOU_THRESHOLDS, RECALL_THRESHOLDS } from './params.js';
-import type { CocoGroundTruth } from './cocoGt.js';
+import type { CocoGroundTruth } from './coco_gt.js';
 import { detectionsFromColumns, detectionsFromList, type CocoDetection, type DetectionColumns, type Detections } from './detections.js';
 import { iouMatrix } from './iou.js';
 import { matchImage } from './match.js';

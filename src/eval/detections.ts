@@ -1,7 +1,7 @@
 // Detections to evaluate, validated against the ground truth and held in columns.
 // Checked by hand rather than with zod: results files hold hundreds of thousands to tens of millions of entries,
 // and the check is the same loop that fills the columns. Files are read streaming (results_reader.ts).
-import type { CocoGroundTruth } from './cocoGt.js';
+import type { CocoGroundTruth } from './coco_gt.js';
 import { fileBytes, Held, MIN_ENTRY_BYTES, readResultsFile } from './results_reader.js';
 
 /** One entry of a COCO results file. */

@@ -1,5 +1,5 @@
 // COCO bbox evaluation (pycocotools semantics): readers, the evaluator and the summary print.
-export { readCocoGt, parseCocoGt, readJson, type CocoGroundTruth } from './cocoGt.js';
+export { readCocoGt, parseCocoGt, readJson, type CocoGroundTruth } from './coco_gt.js';
 export {
   readDetections,
   detectionsFromList,

@@ -1,4 +1,4 @@
-// safetensors files <-> ladet tensors. The byte format lives in safetensors-raw.ts; this file maps dtypes and
+// safetensors files <-> ladet tensors. The byte format lives in safetensors_raw.ts; this file maps dtypes and
 // moves bytes in and out of libtorch.
 import { endianness } from 'node:os';
 import { fromBytes, toBytes, dispose, type DType, type Tensor } from '../torch/index.js';
@@ -12,7 +12,7 @@ import {
   type RawTensor,
   type SafetensorsDtype,
   type SafetensorsMetadata,
-} from './safetensors-raw.js';
+} from './safetensors_raw.js';
 import { writeFileAtomic } from './atomic.js';
 
 const TO_LADET: Partial<Record<SafetensorsDtype, DType>> = {

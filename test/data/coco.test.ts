@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkCocoFile, CocoError, readCoco } from '../../src/data/coco.js';
 import { firstSyntaxError } from '../../src/data/json.js';
-import { LabelMap } from '../../src/data/label-map.js';
+import { LabelMap } from '../../src/data/label_map.js';
 import { smallCoco, tempDir, writeJson, type CocoLike } from './fixtures.js';
 
 const dir = tempDir();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveModelFiles } from '../../src/engine/open_detector.js';
 import { checkpointClasses, classList, loadModelTensors, stateDictMismatch } from '../../src/build/checkpoint.js';
-import { LabelMap } from '../../src/data/label-map.js';
+import { LabelMap } from '../../src/data/label_map.js';
 import { Linear, Sequential } from '../../src/nn/index.js';
 import { dispose, ones, type Tensor } from '../../src/torch/index.js';
 

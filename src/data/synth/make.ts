@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { checkParams, DEFAULT_PARAMS, type GeneratorParams, type Split } from './generator.js';
-import type { MakeWorkerReply } from './make-worker.js';
+import type { MakeWorkerReply } from './make_worker.js';
 import { generator } from './registry.js';
-import { canvasFileName, renderRange, type RangeRequest, type RangeResult } from './render-range.js';
+import { canvasFileName, renderRange, type RangeRequest, type RangeResult } from './render_range.js';
 
 export const MANIFEST = 'ladet-dataset.json';
 /** Bumped whenever the same seed and parameters would draw different pixels or boxes. */
@@ -175,7 +175,7 @@ class RenderPool {
 
   constructor(count: number) {
     if (!Number.isInteger(count) || count < 0) throw new Error(`workers must be a non-negative integer (got ${count})`);
-    for (let i = 0; i < count; i++) this.workers.push({ worker: new Worker(new URL('./make-worker.js', import.meta.url)), busy: false });
+    for (let i = 0; i < count; i++) this.workers.push({ worker: new Worker(new URL('./make_worker.js', import.meta.url)), busy: false });
   }
 
   run(req: RangeRequest): Promise<RangeResult> {

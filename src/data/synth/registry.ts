@@ -1,5 +1,5 @@
 // The built-in dataset generators by name.
-import { fashionDet } from './fashion-det.js';
+import { fashionDet } from './fashion_det.js';
 import type { Generator } from './generator.js';
 import { shapes } from './shapes.js';
 

@@ -8,7 +8,7 @@ import { join, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { checkCocoFile, imagePath, readCoco } from '../../../src/data/coco.js';
 import { checkDataset } from '../../../src/data/check.js';
-import { readCocoGt } from '../../../src/eval/cocoGt.js';
+import { readCocoGt } from '../../../src/eval/coco_gt.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
 import { applyByteMutations, applyTreeMutations, isUnmutated, mutations, toJson, type Mutations, type Tree } from '../mutate.js';
 

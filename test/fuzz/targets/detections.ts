@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { readCocoGt, type CocoGroundTruth } from '../../../src/eval/cocoGt.js';
+import { readCocoGt, type CocoGroundTruth } from '../../../src/eval/coco_gt.js';
 import { readDetections } from '../../../src/eval/detections.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
 import { applyByteMutations, applyTreeMutations, isUnmutated, mutations, toJson, type Mutations, type Tree } from '../mutate.js';

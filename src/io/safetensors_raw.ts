@@ -11,7 +11,7 @@
 // does (descending dtype alignment, then name), so ladet's files are byte-identical to its output.
 import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import { findDuplicateKey } from './json-keys.js';
+import { findDuplicateKey } from './json_keys.js';
 
 /**
  * Every dtype of the format, in the reference implementation's order, which is by increasing alignment. Files

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findDuplicateKey } from '../../src/io/json-keys.js';
+import { findDuplicateKey } from '../../src/io/json_keys.js';
 
 test('no duplicates in nested objects, arrays and tricky strings', () => {
   assert.equal(findDuplicateKey('{}'), null);

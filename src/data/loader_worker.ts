@@ -1,7 +1,7 @@
 // A loader worker thread: builds whole batches (decode, augment, collate) and transfers their buffers back.
 // It never touches libtorch: tensors are made on the training thread from the returned Float32Array.
 import { parentPort } from 'node:worker_threads';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from './buffer_pool.js';
 import { buildBatch, type BatchOptions, type RawBatch, type SampleSpec } from './batch.js';
 
 export type WorkerRequest =
@@ -10,7 +10,7 @@ export type WorkerRequest =
   | { type: 'recycle'; buffer: ArrayBuffer };
 export type WorkerReply = { type: 'batch'; id: number; batch: RawBatch } | { type: 'error'; id: number; message: string };
 
-if (!parentPort) throw new Error('loader-worker.js must run as a worker thread');
+if (!parentPort) throw new Error('loader_worker.js must run as a worker thread');
 const port = parentPort;
 let options: BatchOptions | null = null;
 const pool = new BufferPool();
