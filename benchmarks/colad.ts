@@ -63,7 +63,7 @@ function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
   manualSeed(0);
   const pair = buildColadPair(config, CLASSES);
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
-  const colad = new CoLADStrategy(pair, anchors, { ...opts, cost: { giouWeight: 1.3 }, loss: {} });
+  const colad = new CoLADStrategy(pair, buildAssigner(config), anchors, { ...opts, loss: {} });
   const paa1 = new SelfAssignStrategy(pair.net1, buildAssigner(config), anchors);
   const paa2 = new SelfAssignStrategy(pair.net2, buildAssigner(config), anchors);
   const sgd = (params: ReturnType<typeof pair.parameters>) => new SGD(params, { lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });

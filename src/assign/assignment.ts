@@ -53,6 +53,131 @@ export interface Assigner {
   assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment;
 }
 
+/**
+ * A batch's candidates under a cost-based assigner, what its costs are computed on: per image the candidate (anchor,
+ * GT) pairs and their (GT, FPN level) groups, and the label weights of the batch (B·A) float32, which
+ * assignFromCosts takes over (a caller that does not call it disposes them).
+ */
+export interface CandidateSet {
+  images: readonly ImageCandidates[];
+  groups: readonly CandidateGroups[];
+  labelWeights: Tensor;
+}
+
+/**
+ * An assigner whose assignment is a function of per-candidate costs that it computes from a network's outputs (PAA:
+ * focal + GIoU cost, then the GMM split). Exposing the steps lets a caller mix the costs of several networks per
+ * (GT, level) group before the assigner decides, as CoLAD does; `assign` is the composition of the steps.
+ */
+export interface CostAssigner extends Assigner {
+  /** the candidates of a batch (reads no outputs) */
+  candidates(targets: AssignTargets): CandidateSet;
+  /** one network's cost of every candidate (no gradient), one array per image in candidate order */
+  costs(targets: AssignTargets, candidates: CandidateSet, preds: HeadPredictions): Float32Array[];
+  /** the costs each GT's decision reads (PAA: the GMM input), for criteria on whole decisions */
+  decisionSamples(candidates: CandidateSet, costs: readonly ArrayLike<number>[]): GtSampleRows;
+  /** the assignment from one cost per candidate (from one network, or mixed per group); takes over labelWeights */
+  assignFromCosts(targets: AssignTargets, candidates: CandidateSet, costs: readonly ArrayLike<number>[]): Assignment;
+}
+
+/** Whether an assigner exposes its candidate costs (see CostAssigner). */
+export function isCostAssigner(a: Assigner): a is CostAssigner {
+  const c = a as Partial<CostAssigner>;
+  return typeof c.candidates === 'function' && typeof c.costs === 'function' && typeof c.decisionSamples === 'function' && typeof c.assignFromCosts === 'function';
+}
+
+/** The candidates of one image of a cost-based assigner (PAA: its max-IoU pre-assignment): (anchor, GT) pairs. */
+export interface ImageCandidates {
+  /** (P) image-local anchor indices, ascending */
+  anchorInds: Int32Array;
+  /** (P) image-local GT index of each candidate */
+  gtInds: Int32Array;
+  /** GTs of the image */
+  numGt: number;
+}
+
+/**
+ * Candidates of one image grouped by (GT, level): group gt·L + level holds the candidate positions
+ * order[starts[grp] .. starts[grp+1]) (positions into the candidate arrays, ascending anchor index).
+ */
+export interface CandidateGroups {
+  numGt: number;
+  numLevels: number;
+  /** (P) candidate positions, grouped */
+  order: Int32Array;
+  /** (numGt·numLevels + 1) group boundaries in `order` */
+  starts: Int32Array;
+}
+
+/** Groups one image's candidates by (GT, FPN level); levelStarts (L+1) from the anchor generator. */
+export function groupCandidates(c: ImageCandidates, levelStarts: readonly number[]): CandidateGroups {
+  const L = levelStarts.length - 1;
+  const p = c.anchorInds.length;
+  const nGroups = c.numGt * L;
+  const groupOf = new Int32Array(p);
+  const starts = new Int32Array(nGroups + 1);
+  let level = 0;
+  for (let j = 0; j < p; j++) {
+    const a = c.anchorInds[j] as number;
+    if (j > 0 && a < (c.anchorInds[j - 1] as number)) level = 0; // tolerate unsorted input
+    while (level < L - 1 && a >= (levelStarts[level + 1] as number)) level++;
+    if (a < 0 || a >= (levelStarts[L] as number)) throw new RangeError(`groupCandidates: anchor index ${a} outside 0..${(levelStarts[L] as number) - 1}`);
+    const g = c.gtInds[j] as number;
+    if (g < 0 || g >= c.numGt) throw new RangeError(`groupCandidates: GT index ${g} outside 0..${c.numGt - 1}`);
+    const grp = g * L + level;
+    groupOf[j] = grp;
+    starts[grp + 1] = (starts[grp + 1] as number) + 1;
+  }
+  for (let k = 0; k < nGroups; k++) starts[k + 1] = (starts[k + 1] as number) + (starts[k] as number);
+  const fill = starts.slice(0, nGroups);
+  const order = new Int32Array(p);
+  for (let j = 0; j < p; j++) {
+    const grp = groupOf[j] as number;
+    order[fill[grp] as number] = j;
+    fill[grp] = (fill[grp] as number) + 1;
+  }
+  return { numGt: c.numGt, numLevels: L, order, starts };
+}
+
+/**
+ * Per-group choice of cost source (CoLAD's local switch): candidate j of group grp takes sources[choice[grp]][j].
+ * choice has one entry per (GT, level) group (numGt·numLevels); every source has one cost per candidate.
+ */
+export function pickGroupCosts(groups: CandidateGroups, sources: readonly ArrayLike<number>[], choice: ArrayLike<number>): Float32Array {
+  const nGroups = groups.numGt * groups.numLevels;
+  if (choice.length !== nGroups) throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
+  const p = groups.order.length;
+  sources.forEach((s, k) => {
+    if (s.length !== p) throw new Error(`pickGroupCosts: source ${k} has ${s.length} costs for ${p} candidates`);
+  });
+  const out = new Float32Array(p);
+  for (let grp = 0; grp < nGroups; grp++) {
+    const src = sources[choice[grp] as number];
+    if (src === undefined) throw new RangeError(`pickGroupCosts: choice ${choice[grp]} for group ${grp} has no source`);
+    for (let q = groups.starts[grp] as number; q < (groups.starts[grp + 1] as number); q++) {
+      const j = groups.order[q] as number;
+      out[j] = src[j] as number;
+    }
+  }
+  return out;
+}
+
+/**
+ * The costs each GT's assignment decision reads, one row per GT of the batch (images in order), sorted ascending
+ * (ties: lower candidate position first), padded to `stride`. PAA: every GT's GMM input, the min(n, topk)
+ * lowest-cost candidates of each level, concatenated.
+ */
+export interface GtSampleRows {
+  /** row length (PAA: topk · numLevels, at least 2) */
+  stride: number;
+  /** (G, stride) sorted costs */
+  x: Float64Array;
+  /** (G, stride) position of each sample in its image's candidate arrays */
+  who: Int32Array;
+  /** (G) samples per row */
+  counts: Int32Array;
+}
+
 /** What building an assigner may read besides its own config section: the loss weights (PAA's cost uses them). */
 export interface AssignerContext {
   clsWeight: number;

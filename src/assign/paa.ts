@@ -2,9 +2,11 @@
 // CoLAD can reuse the pieces:
 //   preAssignCandidates  max-IoU pre-assignment (0.1 / 0.1, low-quality matches) -> candidates per image
 //   candidateCosts       the PAA cost of each candidate from any network's outputs (noGrad)
-//   groupCandidates      candidates per (GT, FPN level): the unit of the per-level top-k and of CoLAD's switch
+//   groupCandidates      (assignment.ts) candidates per (GT, FPN level): the unit of the per-level top-k and of
+//                        CoLAD's switch
 //   reassign             per GT: per-level top-k lowest costs, GMM, separation scheme (c) -> positives
-//   PaaAssigner          all of it as an Assigner (PAA: student outputs; LAD: pass the teacher's outputs)
+//   PaaAssigner          all of it as an Assigner (PAA: student outputs; LAD: pass the teacher's outputs), and its
+//                        steps as a CostAssigner (CoLAD mixes two networks' costs between them)
 // The GMM runs once for all GTs of all images of the batch (see gmm.ts).
 import { Tensor, binaryCrossEntropy, cat, noGrad, onesLike, tensor, tidy, zerosLike } from '../torch/index.js';
 import { DeltaXYWHCoder } from '../det/box_coder.js';
@@ -14,10 +16,15 @@ import {
   assignmentFromPositives,
   checkTargets,
   defineAssigner,
-  type Assigner,
+  groupCandidates,
   type AssignTargets,
   type Assignment,
+  type CandidateGroups,
+  type CandidateSet,
+  type CostAssigner,
+  type GtSampleRows,
   type HeadPredictions,
+  type ImageCandidates,
 } from './assignment.js';
 import { fitGmm2, predictGmm2, type GmmOptions } from './gmm.js';
 import { PAA_PRE_ASSIGN, maxIouAssign, type MaxIoUConfig } from './max_iou.js';
@@ -38,16 +45,6 @@ export interface PaaOptions extends PaaCostOptions {
   topk?: number;
   preAssign?: MaxIoUConfig;
   gmm?: GmmOptions;
-}
-
-/** The pre-assigned candidates of one image. */
-export interface ImageCandidates {
-  /** (P) image-local anchor indices, ascending */
-  anchorInds: Int32Array;
-  /** (P) image-local GT index of each candidate */
-  gtInds: Int32Array;
-  /** GTs of the image */
-  numGt: number;
 }
 
 /**
@@ -160,72 +157,6 @@ export function candidateCosts(
   return out;
 }
 
-/**
- * Candidates of one image grouped by (GT, level): group gt·L + level holds the candidate positions
- * order[starts[grp] .. starts[grp+1]) (positions into the candidate arrays, ascending anchor index).
- */
-export interface CandidateGroups {
-  numGt: number;
-  numLevels: number;
-  /** (P) candidate positions, grouped */
-  order: Int32Array;
-  /** (numGt·numLevels + 1) group boundaries in `order` */
-  starts: Int32Array;
-}
-
-/** Groups one image's candidates by (GT, FPN level); levelStarts (L+1) from the anchor generator. */
-export function groupCandidates(c: ImageCandidates, levelStarts: readonly number[]): CandidateGroups {
-  const L = levelStarts.length - 1;
-  const p = c.anchorInds.length;
-  const nGroups = c.numGt * L;
-  const groupOf = new Int32Array(p);
-  const starts = new Int32Array(nGroups + 1);
-  let level = 0;
-  for (let j = 0; j < p; j++) {
-    const a = c.anchorInds[j] as number;
-    if (j > 0 && a < (c.anchorInds[j - 1] as number)) level = 0; // tolerate unsorted input
-    while (level < L - 1 && a >= (levelStarts[level + 1] as number)) level++;
-    if (a < 0 || a >= (levelStarts[L] as number)) throw new RangeError(`groupCandidates: anchor index ${a} outside 0..${(levelStarts[L] as number) - 1}`);
-    const g = c.gtInds[j] as number;
-    if (g < 0 || g >= c.numGt) throw new RangeError(`groupCandidates: GT index ${g} outside 0..${c.numGt - 1}`);
-    const grp = g * L + level;
-    groupOf[j] = grp;
-    starts[grp + 1] = (starts[grp + 1] as number) + 1;
-  }
-  for (let k = 0; k < nGroups; k++) starts[k + 1] = (starts[k + 1] as number) + (starts[k] as number);
-  const fill = starts.slice(0, nGroups);
-  const order = new Int32Array(p);
-  for (let j = 0; j < p; j++) {
-    const grp = groupOf[j] as number;
-    order[fill[grp] as number] = j;
-    fill[grp] = (fill[grp] as number) + 1;
-  }
-  return { numGt: c.numGt, numLevels: L, order, starts };
-}
-
-/**
- * Per-group choice of cost source (CoLAD's local switch): candidate j of group grp takes sources[choice[grp]][j].
- * choice has one entry per (GT, level) group (numGt·numLevels); every source has one cost per candidate.
- */
-export function pickGroupCosts(groups: CandidateGroups, sources: readonly ArrayLike<number>[], choice: ArrayLike<number>): Float32Array {
-  const nGroups = groups.numGt * groups.numLevels;
-  if (choice.length !== nGroups) throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
-  const p = groups.order.length;
-  sources.forEach((s, k) => {
-    if (s.length !== p) throw new Error(`pickGroupCosts: source ${k} has ${s.length} costs for ${p} candidates`);
-  });
-  const out = new Float32Array(p);
-  for (let grp = 0; grp < nGroups; grp++) {
-    const src = sources[choice[grp] as number];
-    if (src === undefined) throw new RangeError(`pickGroupCosts: choice ${choice[grp]} for group ${grp} has no source`);
-    for (let q = groups.starts[grp] as number; q < (groups.starts[grp + 1] as number); q++) {
-      const j = groups.order[q] as number;
-      out[j] = src[j] as number;
-    }
-  }
-  return out;
-}
-
 /** What happened to each GT in the re-assignment, for logging and tests. */
 export enum GtOutcome {
   /** positives chosen by the GMM */
@@ -253,21 +184,6 @@ export interface ReassignResult {
   images: ImageReassign[];
   /** positives in the batch */
   numPos: number;
-}
-
-/**
- * Every GT's GMM input, one row per GT of the batch (images in order): the min(n, topk) lowest-cost candidates of
- * each level, concatenated and sorted by cost (ties: lower candidate position first), padded to `stride`.
- */
-export interface GtSampleRows {
-  /** topk · numLevels (at least 2) */
-  stride: number;
-  /** (G, stride) sorted costs */
-  x: Float64Array;
-  /** (G, stride) position of each sample in its image's candidate arrays */
-  who: Int32Array;
-  /** (G) samples per row */
-  counts: Int32Array;
 }
 
 /** Builds the GMM input rows of PAA (see GtSampleRows) from candidate costs. */
@@ -479,9 +395,10 @@ export const paaAssigner = defineAssigner({
 
 /**
  * PAA as an Assigner: pre-assignment, costs from `preds` (the network's own outputs for PAA, the teacher's for LAD),
- * re-assignment. Candidates that are not kept become background with label weight 1 (negatives).
+ * re-assignment. Candidates that are not kept become background with label weight 1 (negatives). As a CostAssigner
+ * it exposes those steps, so CoLAD can mix two networks' costs per (GT, level) group before the re-assignment.
  */
-export class PaaAssigner implements Assigner {
+export class PaaAssigner implements CostAssigner {
   /** statistics of the last call, for logging */
   lastResult: ReassignResult | null = null;
 
@@ -490,12 +407,42 @@ export class PaaAssigner implements Assigner {
   assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment {
     if (preds === null) throw new Error('PaaAssigner.assign: PAA needs head predictions (clsLogits, regDeltas) for its cost');
     checkTargets(targets, preds);
+    const set = this.#candidates(targets);
+    try {
+      return this.assignFromCosts(targets, set, candidateCosts(targets, set.images, preds, this.opts));
+    } catch (e) {
+      set.labelWeights.dispose();
+      throw e;
+    }
+  }
+
+  /** max-IoU pre-assignment (preAssign, default PAA_PRE_ASSIGN) and the (GT, level) groups */
+  candidates(targets: AssignTargets): CandidateSet {
+    checkTargets(targets, null);
+    return this.#candidates(targets);
+  }
+
+  #candidates(targets: AssignTargets): CandidateSet {
     const { candidates, labelWeights } = preAssignCandidates(targets, this.opts.preAssign ?? PAA_PRE_ASSIGN);
-    const costs = candidateCosts(targets, candidates, preds, this.opts);
-    const groups = candidates.map((c) => groupCandidates(c, targets.levelStarts));
-    const result = reassign(candidates, groups, costs, { topk: this.opts.topk ?? 9, gmm: this.opts.gmm ?? {} });
+    return { images: candidates, groups: candidates.map((c) => groupCandidates(c, targets.levelStarts)), labelWeights };
+  }
+
+  /** candidateCosts with this assigner's cost weights */
+  costs(targets: AssignTargets, candidates: CandidateSet, preds: HeadPredictions): Float32Array[] {
+    checkTargets(targets, preds);
+    return candidateCosts(targets, candidates.images, preds, this.opts);
+  }
+
+  /** each GT's GMM input (gtSampleRows with this assigner's topk) */
+  decisionSamples(candidates: CandidateSet, costs: readonly ArrayLike<number>[]): GtSampleRows {
+    return gtSampleRows(candidates.images, candidates.groups, costs, this.opts.topk ?? 9);
+  }
+
+  /** the re-assignment (per-level top-k, GMM, scheme (c)) on the given costs */
+  assignFromCosts(targets: AssignTargets, candidates: CandidateSet, costs: readonly ArrayLike<number>[]): Assignment {
+    const result = reassign(candidates.images, candidates.groups, costs, { topk: this.opts.topk ?? 9, gmm: this.opts.gmm ?? {} });
     this.lastResult = result;
-    const positives = candidates.map((c, i) => positivesOf(c, result.images[i]!));
-    return noGrad(() => assignmentFromPositives(targets, positives, labelWeights));
+    const positives = candidates.images.map((c, i) => positivesOf(c, result.images[i]!));
+    return noGrad(() => assignmentFromPositives(targets, positives, candidates.labelWeights));
   }
 }

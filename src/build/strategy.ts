@@ -64,15 +64,8 @@ function buildColad(config: Config, _student: () => Detector, numClasses: number
   const loss = lossWeights(config);
   const pair = buildColadPair(config, numClasses);
   const c = config.distill.colad;
-  const a = config.assigner.type === 'paa' ? config.assigner : null;
-  const strategy = new CoLADStrategy(pair, anchors, {
-    switch: c.switch,
-    criterion: c.criterion,
-    topk: a?.topk ?? 9,
-    preAssign: { posIouThr: a?.preAssignIou ?? 0.1, negIouThr: a?.preAssignIou ?? 0.1, minPosIou: 0 },
-    cost: { clsWeight: config.loss.clsWeight, giouWeight: config.loss.bboxWeight },
-    loss,
-  });
+  // the config's assigner (paa: its topk, preAssignIou and the loss weights as cost weights), used through its costs
+  const strategy = new CoLADStrategy(pair, buildAssigner(config), anchors, { switch: c.switch, criterion: c.criterion, loss });
   const info = {
     colad: {
       switch: c.switch,

@@ -3,6 +3,9 @@
 // with gradient); the candidate costs of each come from its own detached outputs; a switching rule
 // (colad_switch.ts) picks whose costs feed the PAA re-assignment; both networks get the LAD losses (mean GIoU) on
 // that assignment and the total is their sum. Neither is a frozen teacher: both get gradients.
+// The assigner is used only through the CostAssigner interface (src/assign/assignment.ts: candidates, each
+// network's costs, decision samples, assignment from chosen costs), so CoLAD co-learns with any assigner that
+// exposes its candidate costs; PaaAssigner is the one today.
 //
 // The two networks are children `net1` and `net2` of one CoLADPair module, so the optimizer sees both and `last`
 // checkpoints hold both (keys `net1.…`, `net2.…`); the run evaluates (and saves as `best`, unprefixed) the network
@@ -12,24 +15,15 @@ import { Module } from '../nn/index.js';
 import type { Detector } from '../models/detector.js';
 import { flattenHeadOutputs, levelSizes, type FlatHeadOutputs } from '../models/heads/outputs.js';
 import {
-  assignmentFromPositives,
-  checkTargets,
+  isCostAssigner,
+  pickGroupCosts,
+  type Assigner,
   type AssignTargets,
   type Assignment,
-} from '../assign/assignment.js';
-import {
-  candidateCosts,
-  groupCandidates,
-  pickGroupCosts,
-  positivesOf,
-  preAssignCandidates,
-  reassign,
   type CandidateGroups,
-  type PaaCostOptions,
-  type ReassignResult,
-} from '../assign/paa.js';
+  type CostAssigner,
+} from '../assign/assignment.js';
 import type { GmmOptions } from '../assign/gmm.js';
-import { PAA_PRE_ASSIGN, type MaxIoUConfig } from '../assign/max_iou.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { assignTargets, type AnchorCache } from '../assign/targets.js';
 import { groupCostStats, localSwitch, networkSwitch, type ColadCriterion, type ColadSwitch, type SwitchResult } from './colad_switch.js';
@@ -70,11 +64,7 @@ export class CoLADPair extends Module {
 export interface CoLADOptions {
   switch?: ColadSwitch;
   criterion?: ColadCriterion;
-  /** PAA's per-level top-k (default 9) */
-  topk?: number;
-  preAssign?: MaxIoUConfig;
-  /** cost weights (clsWeight, giouWeight) */
-  cost?: PaaCostOptions;
+  /** the GMM of the fisher criterion (the assigner's own GMM is its option) */
   gmm?: GmmOptions;
   /** loss weights; the box term is always the plain mean over positives (LAD / CoLAD) */
   loss?: PaaLossOptions;
@@ -87,48 +77,51 @@ export interface CoLADAssignment {
   /** per image: each network's candidate costs, and the candidates grouped by (GT, level) */
   costs1: Float32Array[];
   costs2: Float32Array[];
-  groups: CandidateGroups[];
-  reassign: ReassignResult;
+  groups: readonly CandidateGroups[];
 }
 
 export class CoLADStrategy implements Strategy {
   readonly name = 'colad';
+  /** the shared assigner, used only through its candidate costs (CostAssigner) */
+  readonly assigner: CostAssigner;
 
   constructor(
     readonly trainable: CoLADPair,
+    assigner: Assigner,
     readonly anchors: AnchorCache,
     readonly opts: CoLADOptions = {},
-  ) {}
+  ) {
+    if (!isCostAssigner(assigner)) {
+      throw new Error('colad: the assigner exposes no candidate costs (CostAssigner: candidates, costs, decisionSamples, assignFromCosts); co-learning needs one, such as paa');
+    }
+    this.assigner = assigner;
+  }
 
   /**
-   * The shared assignment from both networks' flattened outputs (read without gradient): one pre-assignment,
-   * each network's costs on the same candidates, the switch, PAA re-assignment on the chosen costs.
+   * The shared assignment from both networks' flattened outputs (read without gradient): the assigner's candidates,
+   * each network's costs on them, the switch, the assigner's decision on the chosen costs.
    */
   assign(t: AssignTargets, flat1: FlatHeadOutputs, flat2: FlatHeadOutputs): CoLADAssignment {
     return noGrad(() => {
       const preds1 = { clsLogits: flat1.cls, regDeltas: flat1.reg, clsKind: flat1.clsKind };
       const preds2 = { clsLogits: flat2.cls, regDeltas: flat2.reg, clsKind: flat2.clsKind };
-      checkTargets(t, preds1);
-      checkTargets(t, preds2);
-      const topk = this.opts.topk ?? 9;
-      const gmm = this.opts.gmm ?? {};
-      const { candidates, labelWeights } = preAssignCandidates(t, this.opts.preAssign ?? PAA_PRE_ASSIGN);
+      const a = this.assigner;
+      const set = a.candidates(t);
       try {
-        const costs1 = candidateCosts(t, candidates, preds1, this.opts.cost);
-        const costs2 = candidateCosts(t, candidates, preds2, this.opts.cost);
-        const groups = candidates.map((c) => groupCandidates(c, t.levelStarts));
+        const costs1 = a.costs(t, set, preds1);
+        const costs2 = a.costs(t, set, preds2);
+        const groups = set.groups;
         const criterion = this.opts.criterion ?? 'stdmean';
+        const gmm = this.opts.gmm ?? {};
         const sw =
           (this.opts.switch ?? 'local') === 'local'
             ? localSwitch(groups, costs1, costs2, criterion, gmm)
-            : networkSwitch(candidates, groups, costs1, costs2, topk, criterion, gmm);
+            : networkSwitch(groups, a.decisionSamples(set, costs1), a.decisionSamples(set, costs2), criterion, gmm);
         const costs = groups.map((g, i) => pickGroupCosts(g, [costs1[i]!, costs2[i]!], sw.choice[i]!));
-        const result = reassign(candidates, groups, costs, { topk, gmm });
-        const positives = candidates.map((c, i) => positivesOf(c, result.images[i]!));
-        const assignment = assignmentFromPositives(t, positives, labelWeights);
-        return { assignment, switch: sw, costs1, costs2, groups, reassign: result };
+        const assignment = a.assignFromCosts(t, set, costs);
+        return { assignment, switch: sw, costs1, costs2, groups };
       } catch (e) {
-        labelWeights.dispose();
+        set.labelWeights.dispose();
         throw e;
       }
     });

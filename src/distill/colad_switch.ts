@@ -1,5 +1,6 @@
-// CoLAD's switching rules (algorithms.md §5.6, §6, §10): which of two networks' candidate costs feed the shared PAA
-// re-assignment. Pure functions on the typed arrays of src/assign/paa.ts, so they can be checked on hand-made tables.
+// CoLAD's switching rules (algorithms.md §5.6, §6, §10): which of two networks' candidate costs feed the shared
+// re-assignment (PAA's). Pure functions on the typed arrays of a CostAssigner (src/assign/assignment.ts: candidate
+// groups, costs, decision samples), so they can be checked on hand-made tables.
 //
 // Dispersion criteria (rho, larger = the network separates good from bad candidates better):
 //   stdmean  rho = std / mean of the costs (unbiased std, n − 1), as the released code. 0 when n < 2, and 0 when
@@ -19,7 +20,7 @@
 //            samples PAA would give that GT's GMM with network k alone (the min(n, topk) lowest of k's own costs on
 //            each level, concatenated). Net 2 assigns iff rho2 >= rho1 (ties, and batches with no such GT, to net 2).
 import { fitGmm2, predictGmm2, type GmmOptions } from '../assign/gmm.js';
-import { gtSampleRows, type CandidateGroups, type ImageCandidates } from '../assign/paa.js';
+import type { CandidateGroups, GtSampleRows } from '../assign/assignment.js';
 
 export type ColadSwitch = 'local' | 'network';
 export type ColadCriterion = 'stdmean' | 'fisher';
@@ -177,18 +178,11 @@ export function localSwitch(
 }
 
 /**
- * Batch-level rho of one network (see the file head): the mean over GTs with >= 2 samples of the per-GT rho of
- * the samples PAA would fit for that network alone. NaN when no GT has 2 samples.
+ * Batch-level rho of one network (see the file head): the mean over GTs with >= 2 samples of the per-GT rho of the
+ * samples the assigner's decision would read for that network alone (CostAssigner.decisionSamples; PAA: each GT's
+ * GMM input, the min(n, topk) lowest of its costs on each level). NaN when no GT has 2 samples.
  */
-export function networkRho(
-  candidates: readonly ImageCandidates[],
-  groups: readonly CandidateGroups[],
-  costs: readonly ArrayLike<number>[],
-  topk: number,
-  criterion: ColadCriterion = 'stdmean',
-  gmm: GmmOptions = {},
-): { rho: number; gts: number } {
-  const rows = gtSampleRows(candidates, groups, costs, topk);
+export function networkRho(rows: GtSampleRows, criterion: ColadCriterion = 'stdmean', gmm: GmmOptions = {}): { rho: number; gts: number } {
   const rho = rowRhos(rows.x, rows.counts, rows.stride, criterion, gmm);
   let sum = 0;
   let gts = 0;
@@ -200,18 +194,16 @@ export function networkRho(
   return { rho: gts > 0 ? sum / gts : NaN, gts };
 }
 
-/** The paper's rule: one network's costs for every group of the batch (see the file head). */
+/** The paper's rule: one network's costs for every group of the batch (see the file head); rows as networkRho's. */
 export function networkSwitch(
-  candidates: readonly ImageCandidates[],
   groups: readonly CandidateGroups[],
-  costs1: readonly ArrayLike<number>[],
-  costs2: readonly ArrayLike<number>[],
-  topk: number,
+  rows1: GtSampleRows,
+  rows2: GtSampleRows,
   criterion: ColadCriterion = 'stdmean',
   gmm: GmmOptions = {},
 ): SwitchResult {
-  const a = networkRho(candidates, groups, costs1, topk, criterion, gmm);
-  const b = networkRho(candidates, groups, costs2, topk, criterion, gmm);
+  const a = networkRho(rows1, criterion, gmm);
+  const b = networkRho(rows2, criterion, gmm);
   const two = finiteOrLow(b.rho) >= finiteOrLow(a.rho);
   const choice = groups.map((g) => new Uint8Array(g.numGt * g.numLevels).fill(two ? 1 : 0));
   return { choice, stats: { decisions: 1, byNet2: two ? 1 : 0, rho1: a.rho, rho2: b.rho, rhoGts: a.gts } };

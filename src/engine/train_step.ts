@@ -75,7 +75,12 @@ export function trainStep(
     optimizer.zeroGrad();
     throw e;
   }
-  if (gradClip !== null) logs.grad_norm = clipGradNorm(optimizer.paramGroups.flatMap((g) => g.params), gradClip);
+  if (gradClip !== null) {
+    logs.grad_norm = clipGradNorm(
+      optimizer.paramGroups.flatMap((g) => g.params),
+      gradClip,
+    );
+  }
   optimizer.step();
   optimizer.zeroGrad();
   const t3 = performance.now();

@@ -10,7 +10,7 @@ import { AnchorCache, assignTargets } from '../../src/assign/targets.js';
 import { saveCheckpoint } from '../../src/build/checkpoint.js';
 import { flattenHeadOutputs, type FlatHeadOutputs } from '../../src/models/heads/outputs.js';
 import { disposeAssignment, type Assignment } from '../../src/assign/assignment.js';
-import { candidateCosts, groupCandidates, preAssignCandidates } from '../../src/assign/paa.js';
+import { candidateCosts, groupCandidates, gtSampleRows, preAssignCandidates } from '../../src/assign/index.js';
 import { CoLADPair, CoLADStrategy } from '../../src/distill/colad.js';
 import { buildColadPair, coladModel, loadColadNetwork, precheckColad } from '../../src/build/colad.js';
 import { buildStrategy, precheckStrategy } from '../../src/build/strategy.js';
@@ -60,7 +60,7 @@ test("with two identical networks CoLAD's assignment is PAA's, for every switch 
     const paa = paaOn(flat1, anchors, input);
     for (const sw of ['local', 'network'] as const) {
       for (const criterion of ['stdmean', 'fisher'] as const) {
-        const r = new CoLADStrategy(pair, anchors, { switch: sw, criterion }).assign(t, flat1, flat2);
+        const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: sw, criterion }).assign(t, flat1, flat2);
         sameAssignment(r.assignment, paa);
         // equal costs: every rho ties (network 2), single candidates keep network 1 (strictly lower cost needed)
         let multi = 0;
@@ -86,9 +86,9 @@ test("the network rule gives PAA's assignment on the outputs of the network with
       const { candidates } = preAssignCandidates(t);
       const groups = candidates.map((c) => groupCandidates(c, t.levelStarts));
       const rho = [flat1, flat2].map(
-        (f) => networkRho(candidates, groups, candidateCosts(t, candidates, { clsLogits: f.cls, regDeltas: f.reg }), 9, criterion).rho,
+        (f) => networkRho(gtSampleRows(candidates, groups, candidateCosts(t, candidates, { clsLogits: f.cls, regDeltas: f.reg }), 9), criterion).rho,
       );
-      const r = new CoLADStrategy(pair, anchors, { switch: 'network', criterion }).assign(t, flat1, flat2);
+      const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'network', criterion }).assign(t, flat1, flat2);
       const winner = rho[1]! >= rho[0]! ? flat2 : flat1;
       const paa = paaOn(winner, anchors, input);
       sameAssignment(r.assignment, paa);
@@ -97,7 +97,7 @@ test("the network rule gives PAA's assignment on the outputs of the network with
       disposeAssignment(paa);
     }
     // the local rule mixes: its assignment differs from at least one network's own PAA assignment
-    const local = new CoLADStrategy(pair, anchors, { switch: 'local' }).assign(t, flat1, flat2);
+    const local = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'local' }).assign(t, flat1, flat2);
     const s = local.switch.stats;
     assert.ok(s.decisions > 0 && s.byNet2 > 0 && s.byNet2 < s.decisions, `a mixed choice is expected (${s.byNet2}/${s.decisions})`);
     disposeAssignment(local.assignment);
@@ -109,7 +109,7 @@ test("the network rule gives PAA's assignment on the outputs of the network with
 test('a CoLAD step trains both networks (no teacher): summed losses, gradients and updates on both', () => {
   const pair = new CoLADPair(net(1), net(3));
   const anchors = new AnchorCache(buildAnchorGenerator(config().model));
-  const colad = new CoLADStrategy(pair, anchors, { switch: 'local' });
+  const colad = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'local' });
   const opt = new SGD(pair.parameters(), { lr: 0.05, momentum: 0.9 });
   const w1 = pair.net1.stateDict().get('bbox_head.atss_cls.weight')!.clone();
   const w2 = pair.net2.stateDict().get('bbox_head.atss_cls.weight')!.clone();
@@ -156,7 +156,7 @@ test('mixed heads (net 1 PAA logits, net 2 COP probabilities without IoU) and th
   assert.equal(pair.net2.head.clsKind, 'probs');
   const anchors = new AnchorCache(buildAnchorGenerator(cfg.model));
   const logs = tidy(() => {
-    const r = new CoLADStrategy(pair, anchors, { switch: 'network', criterion: 'fisher' }).step(batch());
+    const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'network', criterion: 'fisher' }).step(batch());
     sumLosses(r.losses).backward();
     return stepLogs(r);
   });
@@ -175,7 +175,7 @@ test('guarded: batches without GTs, and a GT that only gets low-quality candidat
   const anchors = new AnchorCache(buildAnchorGenerator(config().model));
   for (const sw of ['local', 'network'] as const) {
     for (const criterion of ['stdmean', 'fisher'] as const) {
-      const colad = new CoLADStrategy(pair, anchors, { switch: sw, criterion });
+      const colad = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: sw, criterion });
       const input = batch();
       const empty = { ...input, targets: input.targets.map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })) };
       const logs = tidy(() => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupCandidates, pickGroupCosts, reassign, type ImageCandidates } from '../../src/assign/index.js';
+import { groupCandidates, gtSampleRows, pickGroupCosts, reassign, type ImageCandidates } from '../../src/assign/index.js';
 import {
   fisherRho,
   fisherRhos,
@@ -90,25 +90,27 @@ test('local switch with the Fisher criterion: the group whose GMM separates bett
 
 test('network switch (paper rule): batch-level rho = mean over GTs of the rho of their top-k samples', () => {
   const g = groupCandidates(cand, levelStarts);
+  // each GT's PAA decision samples (its GMM input) under one network's costs
+  const rows = (c: Float32Array) => gtSampleRows([cand], [g], [c], 2);
   // topk 2: GT 0 samples net 1: level 0 {1, 2} + level 1 {0.9} -> [0.9, 1, 2]; GT 1: {5, 7} + {4, 4.5} + {2}
   const rho = (xs: number[]): number => stdMeanRho(xs);
   const want1 = (rho([0.9, 1, 2]) + rho([2, 4, 4.5, 5, 7])) / 2;
   const want2 = (rho([0.4, 1, 2]) + rho([1, 2, 2, 5, 7])) / 2;
-  const a = networkRho([cand], [g], [c1], 2, 'stdmean');
-  const b = networkRho([cand], [g], [c2], 2, 'stdmean');
+  const a = networkRho(rows(c1), 'stdmean');
+  const b = networkRho(rows(c2), 'stdmean');
   assertClose([a.rho, b.rho], [want1, want2], 1e-6);
   assert.equal(a.gts, 2);
-  const s = networkSwitch([cand], [g], [c1], [c2], 2, 'stdmean');
+  const s = networkSwitch([g], rows(c1), rows(c2), 'stdmean');
   assert.equal(s.stats.byNet2, want2 >= want1 ? 1 : 0);
   assert.ok(want2 > want1, 'net 2 is the more dispersed here');
   assert.ok(s.choice[0]!.every((v) => v === 1));
   assertClose([s.stats.rho1, s.stats.rho2], [want1, want2], 1e-6);
   // equal tables -> tie -> net 2; the reverse tables -> net 1
-  assert.equal(networkSwitch([cand], [g], [c1], [c1], 2).stats.byNet2, 1);
-  assert.ok(networkSwitch([cand], [g], [c2], [c1], 2).choice[0]!.every((v) => v === 0));
+  assert.equal(networkSwitch([g], rows(c1), rows(c1)).stats.byNet2, 1);
+  assert.ok(networkSwitch([g], rows(c2), rows(c1)).choice[0]!.every((v) => v === 0));
   // Fisher criterion: the same mean over GTs of fisherRho of the same samples
   const f1 = (fisherRho([0.9, 1, 2]) + fisherRho([2, 4, 4.5, 5, 7])) / 2;
-  assertClose([networkRho([cand], [g], [c1], 2, 'fisher').rho], [f1], 1e-6);
+  assertClose([networkRho(rows(c1), 'fisher').rho], [f1], 1e-6);
 });
 
 test("guarded edge cases: no candidates, every (GT, level) with one candidate, zero costs", () => {
@@ -121,7 +123,7 @@ test("guarded edge cases: no candidates, every (GT, level) with one candidate, z
   for (const crit of ['stdmean', 'fisher'] as const) {
     const l = localSwitch([ge, gn], [none, none], [none, none], crit);
     assert.equal(l.stats.decisions, 0);
-    const n = networkSwitch([empty, noCand], [ge, gn], [none, none], [none, none], 9, crit);
+    const n = networkSwitch([ge, gn], gtSampleRows([empty, noCand], [ge, gn], [none, none], 9), gtSampleRows([empty, noCand], [ge, gn], [none, none], 9), crit);
     assert.ok(Number.isNaN(n.stats.rho1) && n.stats.byNet2 === 1, 'no GT with 2 samples: net 2 by the tie rule');
     assert.equal(reassign([empty, noCand], [ge, gn], [none, none]).numPos, 0);
   }
@@ -143,7 +145,7 @@ test("guarded edge cases: no candidates, every (GT, level) with one candidate, z
   const gz = groupCandidates(zeros, levelStarts);
   const z = new Float32Array(2);
   assert.equal(localSwitch([gz], [z], [z]).choice[0]![0], 1);
-  assert.equal(networkSwitch([zeros], [gz], [z], [z], 9).stats.rho1, 0);
+  assert.equal(networkSwitch([gz], gtSampleRows([zeros], [gz], [z], 9), gtSampleRows([zeros], [gz], [z], 9)).stats.rho1, 0);
   // non-finite costs never win against finite ones
   const bad = Float32Array.from([NaN, 1]);
   assert.equal(localSwitch([gz], [Float32Array.from([1, 3])], [bad]).choice[0]![0], 0);

@@ -5,21 +5,58 @@ import assert from 'node:assert/strict';
 import { setNumThreads, tidy } from '../../src/torch/index.js';
 import { SelfAssignStrategy } from '../../src/distill/self_assign.js';
 import { TeacherStrategy } from '../../src/distill/lad.js';
+import { CoLADPair, CoLADStrategy } from '../../src/distill/colad.js';
 import { stepLogs, type Strategy } from '../../src/distill/strategy.js';
-import { A, ANCHORS, FixedAssigner, GTS, TinyNet, bce, close, decode, focal, focalKl, giou, tinyAnchors, tinyInput, type TinyOutputs } from './tiny.js';
+import {
+  A,
+  ANCHORS,
+  FixedAssigner,
+  FixedCostAssigner,
+  GTS,
+  TinyNet,
+  bce,
+  close,
+  decode,
+  focal,
+  focalKl,
+  giou,
+  tinyAnchors,
+  tinyInput,
+  type TinyOutputs,
+} from './tiny.js';
 
 setNumThreads(1);
 
 const LN3 = Math.log(3);
 const STUDENT: TinyOutputs = {
-  cls: [[LN3, 0], [0, 0], [0, 0], [0, 0]],
+  cls: [
+    [LN3, 0],
+    [0, 0],
+    [0, 0],
+    [0, 0],
+  ],
   // a0's box moves right by half its width: [8, 0, 24, 16]
-  reg: [[5, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+  reg: [
+    [5, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+  ],
   iou: [0, 0, 0, LN3],
 };
 const TEACHER: TinyOutputs = {
-  cls: [[0, 0], [-LN3, 0], [0, 0], [0, LN3]],
-  reg: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+  cls: [
+    [0, 0],
+    [-LN3, 0],
+    [0, 0],
+    [0, LN3],
+  ],
+  reg: [
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+  ],
   iou: [0, 0, 0, 0],
 };
 const KD = { gamma: 0.5, minIou: 0.3, clsWeight: 2, iouWeight: 10, bboxWeight: 1.3 };
@@ -30,17 +67,25 @@ const studentBox0 = decode(ANCHORS[0]!, STUDENT.reg[0]!); // [8, 0, 24, 16]
 const pos = [giou(studentBox0, GTS[0]!), giou(ANCHORS[3]!, GTS[1]!)]; // IoU 1/3, 1/2; GIoU 1/3, 1/2
 // focal over 4 anchors x 2 classes: a0/class 0 and a3/class 1 positive, / max(numPos 2, images 1)
 const LOSS_CLS = (focal(LN3, true) + 6 * focal(0, false) + focal(0, true)) / 2;
-const BOX_MEAN = (1.3 * ((1 - pos[0]!.giou) + (1 - pos[1]!.giou))) / 2; // LAD / CoLAD
-const BOX_IOU = (1.3 * (pos[0]!.iou * (1 - pos[0]!.giou) + pos[1]!.iou * (1 - pos[1]!.giou))) / (pos[0]!.iou + pos[1]!.iou); // PAA
+const BOX_MEAN = (1.3 * (1 - pos[0]!.giou + (1 - pos[1]!.giou))) / 2; // LAD / CoLAD
+const BOX_IOU =
+  (1.3 * (pos[0]!.iou * (1 - pos[0]!.giou) + pos[1]!.iou * (1 - pos[1]!.giou))) / (pos[0]!.iou + pos[1]!.iou); // PAA
 const LOSS_IOU = (0.5 * (bce(STUDENT.iou![0]!, pos[0]!.iou) + bce(STUDENT.iou![3]!, pos[1]!.iou))) / 2;
 // soft labels: region S = the teacher boxes (its anchors) with IoU > 0.3 to a GT: a0 (u 1) and a3 (u 1/2), A = 1.5
 const U = [giou(ANCHORS[0]!, GTS[0]!).iou, 0, 0, giou(ANCHORS[3]!, GTS[1]!).iou];
 const NORM = U[0]! + U[3]!;
 let klCls = 0;
-for (let a = 0; a < A; a++) for (let c = 0; c < 2; c++) klCls += focalKl(STUDENT.cls[a]![c]!, TEACHER.cls[a]![c]!, KD.gamma);
+for (let a = 0; a < A; a++)
+  for (let c = 0; c < 2; c++) klCls += focalKl(STUDENT.cls[a]![c]!, TEACHER.cls[a]![c]!, KD.gamma);
 const LOSS_KD_CLS = (KD.clsWeight * klCls) / NORM;
-const LOSS_KD_IOU = (KD.iouWeight * (focalKl(STUDENT.iou![0]!, TEACHER.iou![0]!, KD.gamma) + focalKl(STUDENT.iou![3]!, TEACHER.iou![3]!, KD.gamma))) / NORM;
-const LOSS_KD_BBOX = (KD.bboxWeight * (U[0]! * (1 - giou(studentBox0, ANCHORS[0]!).giou) + U[3]! * (1 - giou(ANCHORS[3]!, ANCHORS[3]!).giou))) / NORM;
+const LOSS_KD_IOU =
+  (KD.iouWeight *
+    (focalKl(STUDENT.iou![0]!, TEACHER.iou![0]!, KD.gamma) + focalKl(STUDENT.iou![3]!, TEACHER.iou![3]!, KD.gamma))) /
+  NORM;
+const LOSS_KD_BBOX =
+  (KD.bboxWeight *
+    (U[0]! * (1 - giou(studentBox0, ANCHORS[0]!).giou) + U[3]! * (1 - giou(ANCHORS[3]!, ANCHORS[3]!).giou))) /
+  NORM;
 
 test('the tiny world: the hand values are what they should be, and the box weightings differ', () => {
   close(pos[0]!.iou, 1 / 3, 'IoU a0');
@@ -91,12 +136,23 @@ test("LAD: the teacher's outputs assign; the student gets the plain-mean GIoU (n
   const lad = new TeacherStrategy('lad', net(STUDENT), net(TEACHER), assigner, anchors, {}, KD);
   const { values, logs } = run(lad);
   assert.deepEqual(Object.keys(values), ['loss_cls', 'loss_bbox', 'loss_iou']);
-  assert.deepEqual(Object.keys(logs), ['teacher_ms', 'assign_ms', 'loss_cls', 'loss_bbox', 'loss_iou', 'teacher_num_pos']);
+  assert.deepEqual(Object.keys(logs), [
+    'teacher_ms',
+    'assign_ms',
+    'loss_cls',
+    'loss_bbox',
+    'loss_iou',
+    'teacher_num_pos',
+  ]);
   close(values.loss_cls!, LOSS_CLS, 'loss_cls');
   close(values.loss_bbox!, BOX_MEAN, 'loss_bbox (mean)');
   close(values.loss_iou!, LOSS_IOU, 'loss_iou');
   assert.equal(logs.teacher_num_pos, 2);
-  assert.deepEqual(Array.from(assigner.seenCls!), [0, 0, -Math.fround(LN3), 0, 0, 0, 0, Math.fround(LN3)], 'the teacher assigns');
+  assert.deepEqual(
+    Array.from(assigner.seenCls!),
+    [0, 0, -Math.fround(LN3), 0, 0, 0, 0, Math.fround(LN3)],
+    'the teacher assigns',
+  );
   anchors.dispose();
 });
 
@@ -119,14 +175,84 @@ test("SoLAD: LAD's terms then KD's, each the same value as alone, in the logged 
   const anchors = tinyAnchors();
   const student = net(STUDENT);
   const teacher = net(TEACHER);
-  const of = (mode: 'lad' | 'kd' | 'solad') => run(new TeacherStrategy(mode, student, teacher, new FixedAssigner(), anchors, {}, KD));
+  const of = (mode: 'lad' | 'kd' | 'solad') =>
+    run(new TeacherStrategy(mode, student, teacher, new FixedAssigner(), anchors, {}, KD));
   const solad = of('solad');
-  assert.deepEqual(Object.keys(solad.values), ['loss_cls', 'loss_bbox', 'loss_iou', 'loss_kd_cls', 'loss_kd_iou', 'loss_kd_bbox']);
+  assert.deepEqual(Object.keys(solad.values), [
+    'loss_cls',
+    'loss_bbox',
+    'loss_iou',
+    'loss_kd_cls',
+    'loss_kd_iou',
+    'loss_kd_bbox',
+  ]);
   assert.deepEqual(Object.keys(solad.logs), [
-    'teacher_ms', 'assign_ms', 'loss_cls', 'loss_bbox', 'loss_iou', 'teacher_num_pos', 'loss_kd_cls', 'loss_kd_iou', 'loss_kd_bbox', 'kd_norm',
+    'teacher_ms',
+    'assign_ms',
+    'loss_cls',
+    'loss_bbox',
+    'loss_iou',
+    'teacher_num_pos',
+    'loss_kd_cls',
+    'loss_kd_iou',
+    'loss_kd_bbox',
+    'kd_norm',
   ]);
   assert.deepEqual(solad.values, { ...of('lad').values, ...of('kd').values });
-  const want = { loss_cls: LOSS_CLS, loss_bbox: BOX_MEAN, loss_iou: LOSS_IOU, loss_kd_cls: LOSS_KD_CLS, loss_kd_iou: LOSS_KD_IOU, loss_kd_bbox: LOSS_KD_BBOX };
+  const want = {
+    loss_cls: LOSS_CLS,
+    loss_bbox: BOX_MEAN,
+    loss_iou: LOSS_IOU,
+    loss_kd_cls: LOSS_KD_CLS,
+    loss_kd_iou: LOSS_KD_IOU,
+    loss_kd_bbox: LOSS_KD_BBOX,
+  };
   for (const [k, v] of Object.entries(want)) close(solad.values[k]!, v, k);
+  anchors.dispose();
+});
+
+test("CoLAD through a cost assigner that is not PAA: the switch picks per group, both networks get LAD's plain-mean GIoU", () => {
+  const anchors = tinyAnchors();
+  const assigner = new FixedCostAssigner();
+  // network 1 = STUDENT, network 2 = TEACHER's outputs (its boxes are the anchors: a0 GIoU 1, a3 GIoU 1/2)
+  const pair = new CoLADPair(net(STUDENT), net(TEACHER));
+  const colad = new CoLADStrategy(pair, assigner, anchors, { switch: 'local' });
+  const { values, logs } = run(colad);
+  assert.deepEqual(Object.keys(logs).slice(0, 8), [
+    'loss_cls',
+    'loss_bbox',
+    'loss_iou',
+    'loss_cls_2',
+    'loss_bbox_2',
+    'loss_iou_2',
+    'num_pos',
+    'assign_ms',
+  ]);
+  close(values.loss_cls!, LOSS_CLS, 'loss_cls');
+  close(values.loss_bbox!, BOX_MEAN, 'loss_bbox (mean)');
+  close(values.loss_iou!, LOSS_IOU, 'loss_iou');
+  const box2 = giou(ANCHORS[3]!, GTS[1]!);
+  const cls2 = (focal(0, true) + 5 * focal(0, false) + focal(-LN3, false) + focal(LN3, true)) / 2;
+  close(values.loss_cls_2!, cls2, 'loss_cls_2');
+  close(values.loss_bbox_2!, (1.3 * (0 + (1 - box2.giou))) / 2, 'loss_bbox_2 (mean)');
+  assert.ok(
+    Math.abs(values.loss_bbox_2! - (1.3 * box2.iou * (1 - box2.giou)) / (1 + box2.iou)) > 0.1,
+    'the IoU weighting would differ',
+  );
+  close(values.loss_iou_2!, (0.5 * (bce(0, 1) + bce(0, box2.iou))) / 2, 'loss_iou_2');
+  // single-candidate groups go to the strictly lower cost: a0/g0 net 1 (0.25 < 0.5), a3/g1 net 2 (0.25 < 0.5)
+  assert.deepEqual(assigner.decidedOn, [0.25, 0.25]);
+  assert.equal(logs.net2_frac, 0.5);
+  assert.equal(logs.num_pos, 2);
+  // the network rule reads the assigner's decision samples: no GT has 2, no batch rho -> network 2 for every group
+  const rule = run(new CoLADStrategy(pair, assigner, anchors, { switch: 'network' }));
+  assert.deepEqual(assigner.decidedOn, [0.5, 0.25]);
+  assert.equal(rule.logs.net2_frac, 1);
+  // an assigner without candidate costs is refused
+  assert.throws(
+    () => new CoLADStrategy(pair, new FixedAssigner(), anchors),
+    /colad: the assigner exposes no candidate costs/,
+  );
+  pair.dispose();
   anchors.dispose();
 });

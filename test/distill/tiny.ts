@@ -9,7 +9,17 @@ import { Module } from '../../src/nn/index.js';
 import { type Tensor, ones, tensor } from '../../src/torch/index.js';
 import { AnchorGenerator } from '../../src/det/anchors.js';
 import { AnchorCache } from '../../src/assign/targets.js';
-import { assignmentFromPositives, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from '../../src/assign/assignment.js';
+import {
+  assignmentFromPositives,
+  groupCandidates,
+  type Assigner,
+  type AssignTargets,
+  type Assignment,
+  type CandidateSet,
+  type CostAssigner,
+  type GtSampleRows,
+  type HeadPredictions,
+} from '../../src/assign/assignment.js';
 import type { HeadOutputs } from '../../src/models/heads/outputs.js';
 import type { Detector } from '../../src/models/detector.js';
 import type { StepInput } from '../../src/distill/strategy.js';
@@ -58,8 +68,14 @@ export class TinyNet extends Module {
   }
 
   forward(images: Tensor): HeadOutputs {
-    if (images.dim(0) !== 1 || images.dim(2) !== 32 || images.dim(3) !== 32) throw new Error('TinyNet: one 32x32 image');
-    return { cls: [this.cls.mul(1)], reg: [this.reg.mul(1)], iou: this.iou ? [this.iou.mul(1)] : null, clsKind: 'logits' };
+    if (images.dim(0) !== 1 || images.dim(2) !== 32 || images.dim(3) !== 32)
+      throw new Error('TinyNet: one 32x32 image');
+    return {
+      cls: [this.cls.mul(1)],
+      reg: [this.reg.mul(1)],
+      iou: this.iou ? [this.iou.mul(1)] : null,
+      clsKind: 'logits',
+    };
   }
 
   asDetector(): Detector {
@@ -68,7 +84,9 @@ export class TinyNet extends Module {
 }
 
 export function tinyAnchors(): AnchorCache {
-  return new AnchorCache(new AnchorGenerator({ strides: [16], ratios: [1], octaveBaseScale: 1, scalesPerOctave: 1, centerOffset: 0.5 }));
+  return new AnchorCache(
+    new AnchorGenerator({ strides: [16], ratios: [1], octaveBaseScale: 1, scalesPerOctave: 1, centerOffset: 0.5 }),
+  );
 }
 
 export function tinyInput(): StepInput {
@@ -85,7 +103,48 @@ export class FixedAssigner implements Assigner {
 
   assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment {
     this.seenCls = preds ? preds.clsLogits.toTypedArray<'float32'>() : null;
-    return assignmentFromPositives(targets, [{ anchorInds: Int32Array.from([0, 3]), gtInds: Int32Array.from([0, 1]) }], ones([A]));
+    return assignmentFromPositives(
+      targets,
+      [{ anchorInds: Int32Array.from([0, 3]), gtInds: Int32Array.from([0, 1]) }],
+      ones([A]),
+    );
+  }
+}
+
+/**
+ * A cost assigner that is not PAA: candidates a0 -> g0 and a3 -> g1 (one per (GT, level) group), cost 1 - sigmoid(the
+ * GT class's output) of the network given, and the same positives whatever the costs (it records the costs it got).
+ */
+export class FixedCostAssigner extends FixedAssigner implements CostAssigner {
+  decidedOn: number[] | null = null;
+
+  candidates(targets: AssignTargets): CandidateSet {
+    const images = [{ anchorInds: Int32Array.from([0, 3]), gtInds: Int32Array.from([0, 1]), numGt: 2 }];
+    return { images, groups: images.map((c) => groupCandidates(c, targets.levelStarts)), labelWeights: ones([A]) };
+  }
+
+  costs(_targets: AssignTargets, _set: CandidateSet, preds: HeadPredictions): Float32Array[] {
+    const cls = preds.clsLogits.toTypedArray<'float32'>();
+    return [Float32Array.from([1 - sigmoid(cls[0 * C + 0]!), 1 - sigmoid(cls[3 * C + 1]!)])];
+  }
+
+  decisionSamples(set: CandidateSet, costs: readonly ArrayLike<number>[]): GtSampleRows {
+    const c = costs[0]!;
+    return {
+      stride: 2,
+      x: Float64Array.from([c[0]!, 0, c[1]!, 0]),
+      who: Int32Array.from([0, 0, 1, 0]),
+      counts: Int32Array.from([1, 1]),
+    };
+  }
+
+  assignFromCosts(targets: AssignTargets, set: CandidateSet, costs: readonly ArrayLike<number>[]): Assignment {
+    this.decidedOn = Array.from(costs[0]!);
+    return assignmentFromPositives(
+      targets,
+      [{ anchorInds: set.images[0]!.anchorInds, gtInds: set.images[0]!.gtInds }],
+      set.labelWeights,
+    );
   }
 }
 
@@ -101,11 +160,12 @@ export function focal(z: number, positive: boolean): number {
   return positive ? 0.25 * (1 - p) ** 2 * bce(z, 1) : 0.75 * p ** 2 * bce(z, 0);
 }
 
-/** (area of intersection, IoU, GIoU) of two boxes */
+/** IoU and GIoU of two boxes (x1, y1, x2, y2) */
 export function giou(a: number[], b: number[]): { iou: number; giou: number } {
   const [ax1, ay1, ax2, ay2] = a as [number, number, number, number];
   const [bx1, by1, bx2, by2] = b as [number, number, number, number];
-  const inter = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1)) * Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
+  const inter =
+    Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1)) * Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
   const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
   const enclose = (Math.max(ax2, bx2) - Math.min(ax1, bx1)) * (Math.max(ay2, by2) - Math.min(ay1, by1));
   const iou = inter / union;
@@ -135,5 +195,6 @@ export function focalKl(zs: number, zt: number, gamma: number): number {
 
 /** |got - want| within float32 rounding of the computation */
 export function close(got: number, want: number, what: string, rel = 2e-6): void {
-  if (!(Math.abs(got - want) <= rel * Math.max(1, Math.abs(want)))) throw new Error(`${what}: got ${got}, want ${want} (diff ${got - want})`);
+  if (!(Math.abs(got - want) <= rel * Math.max(1, Math.abs(want))))
+    throw new Error(`${what}: got ${got}, want ${want} (diff ${got - want})`);
 }
