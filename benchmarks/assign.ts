@@ -23,7 +23,6 @@ import { rng, median, timeIt } from './util.js';
 const LEVEL_STARTS = [0, 16800, 21000, 22050, 22323, 22400];
 const TOPK = 9;
 
-
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 }
@@ -78,8 +77,6 @@ function perGtSamples(cand: ImageCandidates, costs: Float32Array): { inds: numbe
   return out;
 }
 
-
-
 // OMP_NUM_THREADS=1 before numpy/sklearn load: sklearn's k-means initialisation (run on every fit, then overwritten)
 // is OpenMP-parallel, and on a busy 2-core machine its threads contend; single-threaded it is 3-4x faster, so this
 // is the peer at its best.
@@ -130,7 +127,14 @@ print(json.dumps(out))
 `;
 
 /** Lock-step EM over a padded (G, S) float64 tensor with a sample mask and a per-row converged mask. */
-function fitGmmTensor(xArr: Float64Array, counts: Int32Array, stride: number, tol = 1e-3, reg = 1e-6, maxIter = 100): { nIter: number[]; means: number[] } {
+function fitGmmTensor(
+  xArr: Float64Array,
+  counts: Int32Array,
+  stride: number,
+  tol = 1e-3,
+  reg = 1e-6,
+  maxIter = 100,
+): { nIter: number[]; means: number[] } {
   return noGrad(() =>
     tidy(() => {
       const g = counts.length;
@@ -150,7 +154,16 @@ function fitGmmTensor(xArr: Float64Array, counts: Int32Array, stride: number, to
       let active = full([g], 1, { dtype: 'bool' });
       const nIter = full([g], 0, { dtype: 'int64' });
       const logp = (w: Tensor, m: Tensor, v: Tensor): Tensor =>
-        w.log().sub(v.log().add(Math.log(2 * Math.PI)).mul(0.5)).unsqueeze(1).sub(x.sub(m.unsqueeze(1)).square().div(v.unsqueeze(1).mul(2)));
+        w
+          .log()
+          .sub(
+            v
+              .log()
+              .add(Math.log(2 * Math.PI))
+              .mul(0.5),
+          )
+          .unsqueeze(1)
+          .sub(x.sub(m.unsqueeze(1)).square().div(v.unsqueeze(1).mul(2)));
       for (let it = 1; it <= maxIter; it++) {
         tidy(() => {
           const l0 = logp(w0, m0, v0);
@@ -163,11 +176,26 @@ function fitGmmTensor(xArr: Float64Array, counts: Int32Array, stride: number, to
           const nk1 = r1.sum(1).add(10 * Number.EPSILON);
           const nm0 = r0.mul(x).sum(1).div(nk0);
           const nm1 = r1.mul(x).sum(1).div(nk1);
-          const nv0 = r0.mul(x.sub(nm0.unsqueeze(1)).square()).sum(1).div(nk0).add(reg);
-          const nv1 = r1.mul(x.sub(nm1.unsqueeze(1)).square()).sum(1).div(nk1).add(reg);
+          const nv0 = r0
+            .mul(x.sub(nm0.unsqueeze(1)).square())
+            .sum(1)
+            .div(nk0)
+            .add(reg);
+          const nv1 = r1
+            .mul(x.sub(nm1.unsqueeze(1)).square())
+            .sum(1)
+            .div(nk1)
+            .add(reg);
           const tot = nk0.add(nk1);
           const upd = (o: Tensor, nw: Tensor): Tensor => where(active, nw, o);
-          [m0, m1, v0, v1, w0, w1] = [upd(m0, nm0), upd(m1, nm1), upd(v0, nv0), upd(v1, nv1), upd(w0, nk0.div(tot)), upd(w1, nk1.div(tot))];
+          [m0, m1, v0, v1, w0, w1] = [
+            upd(m0, nm0),
+            upd(m1, nm1),
+            upd(v0, nv0),
+            upd(v1, nv1),
+            upd(w0, nk0.div(tot)),
+            upd(w1, nk1.div(tot)),
+          ];
           nIter.add_(active.to('int64'));
           const done = L.sub(prev).abs().lt(tol);
           prev = where(active, L, prev);
@@ -219,15 +247,29 @@ export async function assign(): Promise<Record<string, unknown>> {
     const imgs = images[name];
     const groups = imgs.map((im) => groupCandidates(im.cand, LEVEL_STARTS));
     record[`ladet_${name}_batch8_ms_per_image`] =
-      timeIt(() => reassign(imgs.map((i) => i.cand), groups, imgs.map((i) => i.costs), { topk: TOPK }), reps[name]) / imgs.length;
+      timeIt(
+        () =>
+          reassign(
+            imgs.map((i) => i.cand),
+            groups,
+            imgs.map((i) => i.costs),
+            { topk: TOPK },
+          ),
+        reps[name],
+      ) / imgs.length;
   }
   if (python !== null) {
     const dir = mkdtempSync(join(tmpdir(), 'ladet-bench-assign-'));
     try {
       const file = join(dir, 'gts.json');
-      const data = Object.fromEntries(Object.entries(images).map(([k, imgs]) => [k, imgs.map((im) => perGtSamples(im.cand, im.costs))]));
+      const data = Object.fromEntries(
+        Object.entries(images).map(([k, imgs]) => [k, imgs.map((im) => perGtSamples(im.cand, im.costs))]),
+      );
       writeFileSync(file, JSON.stringify(data));
-      const peer = runPeer(python, PY_PEER, [file, '2']) as Record<string, { median_ms: number; positives: number[][][] }>;
+      const peer = runPeer(python, PY_PEER, [file, '2']) as Record<
+        string,
+        { median_ms: number; positives: number[][][] }
+      >;
       for (const name of Object.keys(images)) {
         const p = peer[name]!;
         record[`sklearn_${name}_ms_per_image`] = p.median_ms;
@@ -256,7 +298,12 @@ export async function assign(): Promise<Record<string, unknown>> {
     const stride = 45;
     const x = new Float64Array(rows * stride);
     const counts = Int32Array.from(src, (s) => s.costs.length);
-    src.forEach((s, r) => x.set([...s.costs].sort((a, b) => a - b), r * stride));
+    src.forEach((s, r) =>
+      x.set(
+        [...s.costs].sort((a, b) => a - b),
+        r * stride,
+      ),
+    );
     const ts = timeIt(() => fitGmm2(x, counts, stride), 20);
     const tt = timeIt(() => fitGmmTensor(x, counts, stride), 5, 1);
     const a = fitGmm2(x, counts, stride);

@@ -27,7 +27,14 @@ const WARMUP = 2;
 const REPS = 9;
 const THREADS = 1;
 /** 3 boxes of 16-80 px per image, classes 0..9 */
-const BATCH_SPEC = { batch: BATCH, size: SIZE, classes: CLASSES, gtPerImage: [3, 3] as const, boxSide: [16, 80] as const, seed: 7 };
+const BATCH_SPEC = {
+  batch: BATCH,
+  size: SIZE,
+  classes: CLASSES,
+  gtPerImage: [3, 3] as const,
+  boxSide: [16, 80] as const,
+  seed: 7,
+};
 
 const model = (width: number) => ({
   backbone: { depth: 18 as const, widthMultiplier: width, frozenStages: -1, normEval: false },
@@ -59,20 +66,29 @@ interface VariantResult {
 }
 
 function runVariant(opts: CoLADOptions, input: StepInput): VariantResult {
-  const config = parseConfig({ name: 'bench', data: { root: 'unused' }, model: model(0.25), distill: { strategy: 'colad', colad: { net2: model(0.5) } } });
+  const config = parseConfig({
+    name: 'bench',
+    data: { root: 'unused' },
+    model: model(0.25),
+    distill: { strategy: 'colad', colad: { net2: model(0.5) } },
+  });
   manualSeed(0);
   const pair = buildColadPair(config, CLASSES);
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
   const colad = new CoLADStrategy(pair, buildAssigner(config), anchors, { ...opts, loss: {} });
   const paa1 = new SelfAssignStrategy(pair.net1, buildAssigner(config), anchors);
   const paa2 = new SelfAssignStrategy(pair.net2, buildAssigner(config), anchors);
-  const sgd = (params: ReturnType<typeof pair.parameters>) => new SGD(params, { lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
+  const sgd = (params: ReturnType<typeof pair.parameters>) =>
+    new SGD(params, { lr: 0.001, momentum: 0.9, weightDecay: 1e-4 });
   const optColad = sgd(pair.parameters());
   const opt1 = sgd(pair.net1.parameters());
   const opt2 = sgd(pair.net2.parameters());
   pair.train();
   const { a: cs, b: ps } = interleave(
-    { a: () => timedStep(colad, optColad, input), b: () => [timedStep(paa1, opt1, input), timedStep(paa2, opt2, input)] as const },
+    {
+      a: () => timedStep(colad, optColad, input),
+      b: () => [timedStep(paa1, opt1, input), timedStep(paa2, opt2, input)] as const,
+    },
     { warmup: WARMUP, reps: REPS },
   );
   const c = cs.map((t) => t.ms);

@@ -41,7 +41,14 @@ async function makeJpegs(dir: string, count: number): Promise<string> {
       const h = rng.int(40, 200);
       const c = [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
       for (let yy = y; yy < y + h; yy++) for (let xx = x; xx < x + w; xx++) img.data.set(c, (yy * 1333 + xx) * 3);
-      annotations.push({ id: annotations.length + 1, image_id: i + 1, category_id: 1, bbox: [x, y, w, h], area: w * h, iscrowd: 0 });
+      annotations.push({
+        id: annotations.length + 1,
+        image_id: i + 1,
+        category_id: 1,
+        bbox: [x, y, w, h],
+        area: w * h,
+        iscrowd: 0,
+      });
     }
     writeFileAtomic(join(dir, `${i}.jpg`), await encodeJpeg(img, 90));
     images.push({ id: i + 1, file_name: `${i}.jpg`, width: 1333, height: 800 });
@@ -53,7 +60,14 @@ async function makeJpegs(dir: string, count: number): Promise<string> {
 
 async function measure(c: Case, workers: number): Promise<number> {
   const dataset = readCoco(c.annotations);
-  const loader = new DataLoader({ dataset, imageDir: c.images, batchSize: c.batchSize, pipeline: c.pipeline, workers, seed: 0 });
+  const loader = new DataLoader({
+    dataset,
+    imageDir: c.images,
+    batchSize: c.batchSize,
+    pipeline: c.pipeline,
+    workers,
+    seed: 0,
+  });
   try {
     // one epoch to start the workers and warm the page cache and sharp
     for await (const b of loader) b.images.dispose();
@@ -110,15 +124,32 @@ export async function data(): Promise<Record<string, unknown>> {
     const jpegDir = join(dir, 'jpeg');
     const jpegAnn = await makeJpegs(jpegDir, 40);
     const cases: Case[] = [
-      { name: 'png160', ...splitPaths(canvases, 'train'), pipeline: trainPipeline([[160, 160]]), batchSize: 16, epochs: 3, target: 400 },
-      { name: 'jpeg1333x800', annotations: jpegAnn, images: jpegDir, pipeline: trainPipeline([[1333, 800]]), batchSize: 2, epochs: 2, target: 25 },
+      {
+        name: 'png160',
+        ...splitPaths(canvases, 'train'),
+        pipeline: trainPipeline([[160, 160]]),
+        batchSize: 16,
+        epochs: 3,
+        target: 400,
+      },
+      {
+        name: 'jpeg1333x800',
+        annotations: jpegAnn,
+        images: jpegDir,
+        pipeline: trainPipeline([[1333, 800]]),
+        batchSize: 2,
+        epochs: 2,
+        target: 25,
+      },
     ];
     const python = peerPython(['torch', 'PIL', 'numpy']);
     const result: Record<string, unknown> = {
       machine: { cores: availableParallelism(), load_average_at_start: loadavg().map(round) },
       repeats: REPEATS,
       what: 'images/s of decode + flip + normalise + pad/collate into one NCHW float32 batch (ladet: DataLoader with worker threads and the batch Tensor; peer: torch DataLoader, PIL + numpy, worker processes)',
-      peer: python ? 'torch.utils.data.DataLoader + PIL + numpy (Debian python3-torch)' : 'unavailable (no Debian python3 with torch, PIL and numpy)',
+      peer: python
+        ? 'torch.utils.data.DataLoader + PIL + numpy (Debian python3-torch)'
+        : 'unavailable (no Debian python3 with torch, PIL and numpy)',
     };
     // This machine is shared and noisy: each figure is the best of REPEATS runs, ladet and peer alternating.
     for (const c of cases) {
@@ -128,12 +159,23 @@ export async function data(): Promise<Record<string, unknown>> {
         for (let r = 0; r < REPEATS; r++) {
           ladet = Math.max(ladet, await measure(c, workers));
           if (python) {
-            const p = runPeer(python, PEER, [c.annotations, c.images, String(c.batchSize), String(workers), String(c.epochs)]);
+            const p = runPeer(python, PEER, [
+              c.annotations,
+              c.images,
+              String(c.batchSize),
+              String(workers),
+              String(c.epochs),
+            ]);
             peer = Math.max(peer, p.images_per_s as number);
           }
         }
         const key = `${c.name}_workers${workers}`;
-        const entry: Record<string, unknown> = { images_per_s: round(ladet), batch_size: c.batchSize, target_images_per_s: c.target, meets_target: ladet >= c.target };
+        const entry: Record<string, unknown> = {
+          images_per_s: round(ladet),
+          batch_size: c.batchSize,
+          target_images_per_s: c.target,
+          meets_target: ladet >= c.target,
+        };
         if (python) {
           entry.peer_images_per_s = round(peer);
           entry.speedup_vs_peer = round(ladet / peer);

@@ -41,9 +41,14 @@ const INFER_CANDIDATES = 2000;
 const TRAIN = { batch: 2, height: 512, width: 512, gtPerImage: 7 };
 const INFER = { batch: 1, height: 800, width: 1344 };
 
-
 /** GT boxes with COCO-like spread: side 24..400 px (log-uniform), aspect 1:2..2:1, inside the image. */
-function makeScene(seed: number, batch: number, h: number, w: number, n: number): { boxes: number[][][]; labels: number[][] } {
+function makeScene(
+  seed: number,
+  batch: number,
+  h: number,
+  w: number,
+  n: number,
+): { boxes: number[][][]; labels: number[][] } {
   const r = rng(seed);
   const boxes: number[][][] = [];
   const labels: number[][] = [];
@@ -66,7 +71,6 @@ function makeScene(seed: number, batch: number, h: number, w: number, n: number)
   return { boxes, labels };
 }
 
-
 /** A child process speaking det_child.ts's protocol: one JSON line per command. */
 class StepProcess {
   readonly #proc: ChildProcessWithoutNullStreams;
@@ -86,7 +90,9 @@ class StepProcess {
   async #next<T>(): Promise<T> {
     const r = await this.#lines.next();
     if (r.done) {
-      const code = await new Promise<number | null>((res) => (this.#proc.exitCode !== null ? res(this.#proc.exitCode) : this.#proc.on('exit', res)));
+      const code = await new Promise<number | null>((res) =>
+        this.#proc.exitCode !== null ? res(this.#proc.exitCode) : this.#proc.on('exit', res),
+      );
       throw new Error(`det: ${this.what} ended early (exit ${code}): ${this.#stderr}`);
     }
     return JSON.parse(r.value) as T;
@@ -123,9 +129,24 @@ interface SideRun {
  * Runs a job on both sides at once, alternating their steps (and which side goes first) so that both see the
  * same machine load: `warm` discarded pairs, then `steps` timed pairs. Without a peer only ladet runs.
  */
-async function runPaired(job: DetJob, python: string | null, warm: number, steps: number, loads: number[]): Promise<{ ladet: SideRun; peer: SideRun | null }> {
-  const ladet = new StepProcess(`ladet ${job.mode} child`, process.execPath, [join(root, 'dist', 'benchmarks', 'det_child.js'), JSON.stringify(job)]);
-  const peer = python === null ? null : new StepProcess(`torchvision ${job.mode} peer`, python, [join(root, 'benchmarks', 'det_peer.py'), JSON.stringify(job)]);
+async function runPaired(
+  job: DetJob,
+  python: string | null,
+  warm: number,
+  steps: number,
+  loads: number[],
+): Promise<{ ladet: SideRun; peer: SideRun | null }> {
+  const ladet = new StepProcess(`ladet ${job.mode} child`, process.execPath, [
+    join(root, 'dist', 'benchmarks', 'det_child.js'),
+    JSON.stringify(job),
+  ]);
+  const peer =
+    python === null
+      ? null
+      : new StepProcess(`torchvision ${job.mode} peer`, python, [
+          join(root, 'benchmarks', 'det_peer.py'),
+          JSON.stringify(job),
+        ]);
   try {
     const lr = await ladet.ready();
     const pr = peer ? await peer.ready() : null;
@@ -153,7 +174,10 @@ async function runPaired(job: DetJob, python: string | null, warm: number, steps
     }
     const le = await ladet.end();
     const pe = peer ? await peer.end() : null;
-    return { ladet: { ready: lr, steps: ls, end: le }, peer: peer && pr && pe ? { ready: pr, steps: ps, end: pe } : null };
+    return {
+      ladet: { ready: lr, steps: ls, end: le },
+      peer: peer && pr && pe ? { ready: pr, steps: ps, end: pe } : null,
+    };
   } finally {
     ladet.kill();
     peer?.kill();
@@ -164,7 +188,12 @@ async function runPaired(job: DetJob, python: string | null, warm: number, steps
  * Writes the shared inference weights and image: ladet's PAA-R50-FPN init with the class bias shifted so that about
  * `target` (anchor, class) scores sqrt(sigmoid(cls) * sigmoid(iou)) exceed `thr` on this image. Returns the shift.
  */
-function writeInferenceInputs(dir: string, threads: number, target: number, thr: number): { shift: number; candidates: number } {
+function writeInferenceInputs(
+  dir: string,
+  threads: number,
+  target: number,
+  thr: number,
+): { shift: number; candidates: number } {
   setNumThreads(threads);
   manualSeed(0);
   const config = loadConfig(join(root, 'configs', 'paa_r50_fpn_1x_coco.yaml'));
@@ -174,14 +203,25 @@ function writeInferenceInputs(dir: string, threads: number, target: number, thr:
   writeFileSync(join(dir, 'infer_image.f32'), image.toTypedArray<'float32'>());
   const { cls, iou } = noGrad(() => {
     const out = det.forward(image);
-    const flat = (ts: Tensor[], k: number): Tensor => tidy(() => cat(ts.map((t) => t.permute([0, 2, 3, 1]).reshape([-1, k]))));
+    const flat = (ts: Tensor[], k: number): Tensor =>
+      tidy(() => cat(ts.map((t) => t.permute([0, 2, 3, 1]).reshape([-1, k]))));
     const r = { cls: flat(out.cls, 80), iou: flat(out.iou!, 1) };
     for (const t of [...out.cls, ...out.reg, ...out.iou!]) t.dispose();
     return r;
   });
   // count(shift) = #{(a, c): sigmoid(cls + shift) * sigmoid(iou) > thr^2}, decreasing as the shift goes down.
   const count = (shift: number): number =>
-    noGrad(() => tidy(() => cls.add(shift).sigmoid().mul(iou.sigmoid()).gt(thr * thr).sum().item()));
+    noGrad(() =>
+      tidy(() =>
+        cls
+          .add(shift)
+          .sigmoid()
+          .mul(iou.sigmoid())
+          .gt(thr * thr)
+          .sum()
+          .item(),
+      ),
+    );
   let lo = -20;
   let hi = 0;
   for (let i = 0; i < 40; i++) {
@@ -215,7 +255,15 @@ export async function det(): Promise<Record<string, unknown>> {
     const calib = writeInferenceInputs(dir, threads, INFER_CANDIDATES, SCORE_THR);
     const { gtPerImage: _, ...trainShape } = TRAIN;
     const train = await runPaired(
-      { mode: 'train', threads, ...trainShape, ...scene, scoreThr: SCORE_THR, image: join(dir, 'train_image.f32'), weights: null },
+      {
+        mode: 'train',
+        threads,
+        ...trainShape,
+        ...scene,
+        scoreThr: SCORE_THR,
+        image: join(dir, 'train_image.f32'),
+        weights: null,
+      },
       python,
       warm,
       steps,
@@ -223,8 +271,14 @@ export async function det(): Promise<Record<string, unknown>> {
     );
     const infer = await runPaired(
       {
-        mode: 'infer', threads, ...INFER, boxes: [], labels: [], scoreThr: SCORE_THR,
-        image: join(dir, 'infer_image.f32'), weights: join(dir, 'infer_weights.safetensors'),
+        mode: 'infer',
+        threads,
+        ...INFER,
+        boxes: [],
+        labels: [],
+        scoreThr: SCORE_THR,
+        image: join(dir, 'infer_image.f32'),
+        weights: join(dir, 'infer_weights.safetensors'),
       },
       python,
       warm,
@@ -249,9 +303,24 @@ export async function det(): Promise<Record<string, unknown>> {
       threads,
       timed_pairs: steps,
       warmup_pairs: warm,
-      load_avg_1m: { start: loadStart, during_median: median(loads), during_max: Math.max(...loads), end: loadavg()[0] },
-      train_setup: { ...TRAIN, ladet: 'PAA-R50-FPN, configs/paa_r50_fpn_1x_coco.yaml (frozenStages 1, normEval true), SelfAssignStrategy + SGD', step: TRAIN_STEP },
-      infer_setup: { ...INFER, score_thr: SCORE_THR, class_bias_shift: calib.shift, candidates_above_thr: calib.candidates },
+      load_avg_1m: {
+        start: loadStart,
+        during_median: median(loads),
+        during_max: Math.max(...loads),
+        end: loadavg()[0],
+      },
+      train_setup: {
+        ...TRAIN,
+        ladet:
+          'PAA-R50-FPN, configs/paa_r50_fpn_1x_coco.yaml (frozenStages 1, normEval true), SelfAssignStrategy + SGD',
+        step: TRAIN_STEP,
+      },
+      infer_setup: {
+        ...INFER,
+        score_thr: SCORE_THR,
+        class_bias_shift: calib.shift,
+        candidates_above_thr: calib.candidates,
+      },
       ladet_params: train.ladet.ready.params,
       ladet_train_step_ms: ms(train.ladet),
       ladet_train_step_cpu_ms: cpu(train.ladet),
@@ -288,7 +357,9 @@ export async function det(): Promise<Record<string, unknown>> {
         infer_cpu_ratio: cpu(infer.ladet) / cpu(infer.peer),
         infer_pair_ratios: inferPairs,
         peak_memory_ratio: train.ladet.end.peak_rss_kb / train.peer.end.peak_rss_kb,
-        memory_growth_ratio: (train.ladet.end.peak_rss_kb - train.ladet.ready.base_rss_kb) / (train.peer.end.peak_rss_kb - train.peer.ready.base_rss_kb),
+        memory_growth_ratio:
+          (train.ladet.end.peak_rss_kb - train.ladet.ready.base_rss_kb) /
+          (train.peer.end.peak_rss_kb - train.peer.ready.base_rss_kb),
         targets: { train_step_ratio_max: 1.0, infer_ratio_max: 1.0, peak_memory_ratio_max: 1.2 },
       });
     } else {

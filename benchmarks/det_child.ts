@@ -68,7 +68,15 @@ export interface DetEnd {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function metaOf(i: number, h: number, w: number): ImageMeta {
-  return { imageId: i, file: `synthetic_${i}`, oriShape: [h, w], imgShape: [h, w], padShape: [h, w], scaleFactor: [1, 1, 1, 1], flip: false };
+  return {
+    imageId: i,
+    file: `synthetic_${i}`,
+    oriShape: [h, w],
+    imgShape: [h, w],
+    padShape: [h, w],
+    scaleFactor: [1, 1, 1, 1],
+    flip: false,
+  };
 }
 
 function cpuMs(): number {
@@ -111,13 +119,21 @@ function main(job: DetJob): void {
   }
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
   const bytes = readFileSync(job.image);
-  const images = tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), [job.batch, 3, job.height, job.width]);
+  const images = tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), [
+    job.batch,
+    3,
+    job.height,
+    job.width,
+  ]);
   const metas = Array.from({ length: job.batch }, (_, i) => metaOf(i, job.height, job.width));
 
   let step: () => DetStep;
   let cleanup = (): void => {};
   if (job.mode === 'train') {
-    const targets: SampleTargets[] = job.boxes.map((b, i) => ({ boxes: Float32Array.from(b.flat()), labels: Int32Array.from(job.labels[i] as number[]) }));
+    const targets: SampleTargets[] = job.boxes.map((b, i) => ({
+      boxes: Float32Array.from(b.flat()),
+      labels: Int32Array.from(job.labels[i] as number[]),
+    }));
     // the trainer's own PAA strategy and SGD, from the preset
     const { strategy } = buildStrategy(config, () => det, 80, anchors);
     const opt = buildOptimizer(config, det);
@@ -125,7 +141,12 @@ function main(job: DetJob): void {
     step = () => {
       const c0 = cpuMs();
       const { logs, ms } = trainStep(strategy, opt, { images, targets, metas }, config.optimizer.gradClip);
-      const split_ms = { forward_assign_loss: ms.step, assign: logs.assign_ms as number, backward: ms.backward, optimizer: ms.optimizer };
+      const split_ms = {
+        forward_assign_loss: ms.step,
+        assign: logs.assign_ms as number,
+        backward: ms.backward,
+        optimizer: ms.optimizer,
+      };
       return { ms: ms.total, cpu_ms: cpuMs() - c0, split_ms, logs };
     };
     cleanup = () => opt.disposeState();
@@ -141,10 +162,19 @@ function main(job: DetJob): void {
           return predictBatch(out, anchors.get(levelSizes(out)).perLevel, metas, cfg);
         }),
       );
-      return { ms: (performance.now() - t0) / job.batch, cpu_ms: (cpuMs() - c0) / job.batch, detections: dets[0]?.scores.length ?? 0 };
+      return {
+        ms: (performance.now() - t0) / job.batch,
+        cpu_ms: (cpuMs() - c0) / job.batch,
+        detections: dets[0]?.scores.length ?? 0,
+      };
     };
   }
-  const ready: DetReady = { ready: true, threads: getNumThreads(), params: det.numParameters(), base_rss_kb: process.resourceUsage().maxRSS };
+  const ready: DetReady = {
+    ready: true,
+    threads: getNumThreads(),
+    params: det.numParameters(),
+    base_rss_kb: process.resourceUsage().maxRSS,
+  };
   say(ready);
   for (let cmd = readLine(); cmd !== null && cmd !== 'end'; cmd = readLine()) {
     if (cmd !== 'step') throw new Error(`det_child: unknown command '${cmd}' (step | end)`);

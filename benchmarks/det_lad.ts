@@ -26,7 +26,15 @@ const PAA_CONFIG = 'configs/paa_r18_fashion_mini.yaml';
 const LAD_CONFIG = 'configs/lad/t2_lad_r18w25_from_r18w50.yaml';
 const TEACHER_CONFIG = 'configs/demo/teacher_r18w50.yaml';
 // a batch as fashion-det's: 2-5 objects of 12-96 px per 160x160 image, classes 0..9
-const SETUP = { batch: 16, size: 160, classes: 10, gtPerImage: [2, 5] as const, boxSide: [12, 96] as const, warmup: 2, reps: 9 };
+const SETUP = {
+  batch: 16,
+  size: 160,
+  classes: 10,
+  gtPerImage: [2, 5] as const,
+  boxSide: [12, 96] as const,
+  warmup: 2,
+  reps: 9,
+};
 
 interface Side {
   config: Config;
@@ -71,16 +79,27 @@ export function ladStep(threads: number): Record<string, unknown> {
     const teacherParams = teacher.numParameters();
     teacher.dispose();
     paa = side(loadConfig(join(root, PAA_CONFIG)));
-    lad = side(loadConfig(join(root, LAD_CONFIG), { 'distill.teacher': { config: join(root, TEACHER_CONFIG), weights: teacherWeights } }));
+    lad = side(
+      loadConfig(join(root, LAD_CONFIG), {
+        'distill.teacher': { config: join(root, TEACHER_CONFIG), weights: teacherWeights },
+      }),
+    );
     const run = (s: Side): TrainStepResult => trainStep(s.strategy, s.optimizer, input, s.config.optimizer.gradClip);
     const loads: number[] = [];
-    const { a: p, b: l } = interleave({ a: () => run(paa as Side), b: () => run(lad as Side) }, SETUP, (rep, rp, rl) => {
-      loads.push(loadavg()[0] as number);
-      console.log(`lad ${rep + 1}/${SETUP.warmup + SETUP.reps}: paa ${rp.ms.total.toFixed(0)} ms, lad ${rl.ms.total.toFixed(0)} ms (teacher ${rl.logs.teacher_ms?.toFixed(0)} ms)`);
-    });
+    const { a: p, b: l } = interleave(
+      { a: () => run(paa as Side), b: () => run(lad as Side) },
+      SETUP,
+      (rep, rp, rl) => {
+        loads.push(loadavg()[0] as number);
+        console.log(
+          `lad ${rep + 1}/${SETUP.warmup + SETUP.reps}: paa ${rp.ms.total.toFixed(0)} ms, lad ${rl.ms.total.toFixed(0)} ms (teacher ${rl.logs.teacher_ms?.toFixed(0)} ms)`,
+        );
+      },
+    );
     const med = (xs: TrainStepResult[], f: (r: TrainStepResult) => number): number => median(xs.map(f));
     // the student's own work: strategy.step less the teacher's forward and the assignment, plus backward
-    const studentFwdBwd = (r: TrainStepResult): number => r.ms.step - (r.logs.teacher_ms ?? 0) - (r.logs.assign_ms ?? 0) + r.ms.backward;
+    const studentFwdBwd = (r: TrainStepResult): number =>
+      r.ms.step - (r.logs.teacher_ms ?? 0) - (r.logs.assign_ms ?? 0) + r.ms.backward;
     const paaStep = med(p, (r) => r.ms.total);
     const ladStepMs = med(l, (r) => r.ms.total);
     const teacherForward = med(l, (r) => r.logs.teacher_ms as number);

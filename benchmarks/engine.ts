@@ -116,7 +116,6 @@ times.sort()
 print(json.dumps({"median_ms": 1000 * times[len(times) // 2], "min_ms": 1000 * times[0], "params": sum(p.numel() for p in net.parameters())}))
 `;
 
-
 export async function engine(): Promise<Record<string, unknown>> {
   const threads = Number(process.env.LADET_BENCH_THREADS ?? availableParallelism());
   const steps = Number(process.env.LADET_BENCH_STEPS ?? 15);
@@ -145,7 +144,8 @@ export async function engine(): Promise<Record<string, unknown>> {
       if (i >= warm) ladetTimes.push(performance.now() - t0);
       if (r === 0 && i === warm) memBefore = memory().numTensors;
     }
-    if (python) peerTimes.push(runPeer(python, PEER, [String(threads), String(steps), String(warm)]).median_ms as number);
+    if (python)
+      peerTimes.push(runPeer(python, PEER, [String(threads), String(steps), String(warm)]).median_ms as number);
   }
   const ladetMs = median(ladetTimes);
   const result: Record<string, unknown> = {
@@ -164,7 +164,8 @@ export async function engine(): Promise<Record<string, unknown>> {
     result.target_ratio_max = 1.1;
   } else {
     result.pytorch_step_ms = null;
-    result.note = 'python3-torch not importable from /usr/bin/python3: install it (LADET_PEERS=1 bash scripts/setup.sh)';
+    result.note =
+      'python3-torch not importable from /usr/bin/python3: install it (LADET_PEERS=1 bash scripts/setup.sh)';
   }
   net.dispose();
   x.dispose();

@@ -16,7 +16,6 @@ const DETECTIONS = 100;
 const CLASSES = 80;
 const PYTHON = '/usr/bin/python3';
 
-
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Writes gt.json and dets.json: sizes spread over small/medium/large, 1% crowd; 30 detections near objects. */
@@ -46,12 +45,27 @@ function writeData(dir: string): { gtPath: string; detPath: string; annotations:
       });
       for (let k = 0; k < 3; k++) {
         const s = 0.02 + 0.15 * rand();
-        const jb = [r2(b[0]! + (rand() - 0.5) * s * b[2]!), r2(b[1]! + (rand() - 0.5) * s * b[3]!), r2(b[2]! * (1 + (rand() - 0.5) * s)), r2(b[3]! * (1 + (rand() - 0.5) * s))];
-        dets.push({ image_id: imageId, category_id: cat, bbox: jb, score: Math.round((0.3 + 0.7 * rand()) * 1e4) / 1e4 });
+        const jb = [
+          r2(b[0]! + (rand() - 0.5) * s * b[2]!),
+          r2(b[1]! + (rand() - 0.5) * s * b[3]!),
+          r2(b[2]! * (1 + (rand() - 0.5) * s)),
+          r2(b[3]! * (1 + (rand() - 0.5) * s)),
+        ];
+        dets.push({
+          image_id: imageId,
+          category_id: cat,
+          bbox: jb,
+          score: Math.round((0.3 + 0.7 * rand()) * 1e4) / 1e4,
+        });
       }
     }
     for (let k = 3 * OBJECTS; k < DETECTIONS; k++) {
-      dets.push({ image_id: imageId, category_id: 1 + Math.floor(rand() * CLASSES), bbox: box(), score: Math.round(0.7 * rand() * 1e4) / 1e4 });
+      dets.push({
+        image_id: imageId,
+        category_id: 1 + Math.floor(rand() * CLASSES),
+        bbox: box(),
+        score: Math.round(0.7 * rand() * 1e4) / 1e4,
+      });
     }
   }
   const categories = Array.from({ length: CLASSES }, (_, k) => ({ id: k + 1, name: `class${k + 1}` }));
@@ -102,7 +116,6 @@ function pycocotools(gtPath: string, detPath: string): PeerResult | string {
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as PeerResult;
 }
-
 
 /** Named evalSuite: `eval` cannot name a function in a module. */
 export async function evalSuite(): Promise<Record<string, unknown>> {

@@ -7,7 +7,9 @@ import { runIsolated } from '../test/fuzz/harness.js';
 import { targets } from '../test/fuzz/targets.js';
 
 function usage(msg: string): never {
-  console.error(`npm run fuzz: ${msg}\nusage: npm run fuzz -- [--runs N] [--seed S] [${Object.keys(targets).join('|')} ...]`);
+  console.error(
+    `npm run fuzz: ${msg}\nusage: npm run fuzz -- [--runs N] [--seed S] [${Object.keys(targets).join('|')} ...]`,
+  );
   process.exit(2);
 }
 

@@ -11,14 +11,14 @@ import { Tensor, noGrad, tensor, tidy } from '../src/torch/index.js';
 import { peerPython, runPeer } from './peer.js';
 import { rng, timeIt } from './util.js';
 
-
-
-
 /** The rejected design: sort once, then per kept box one IoU row against all boxes as tensor ops. */
 function nmsTensorRows(boxes: Tensor, scores: Tensor, classes: Tensor, thr: number): number[] {
   return noGrad(() =>
     tidy(() => {
-      const offset = classes.to('float32').mul(boxes.max().item() + 1).unsqueeze(1);
+      const offset = classes
+        .to('float32')
+        .mul(boxes.max().item() + 1)
+        .unsqueeze(1);
       const b = boxes.add(offset);
       const order = scores.argsort(0, true, true);
       const sorted = b.indexSelect(0, order);
@@ -29,7 +29,11 @@ function nmsTensorRows(boxes: Tensor, scores: Tensor, classes: Tensor, thr: numb
         if (removed[p]) continue;
         keep.push(orderArr[p]!);
         tidy(() => {
-          const row = boxIou(sorted.narrow(0, p, 1), sorted).select(0, 0).gt(thr).to('uint8').toTypedArray<'uint8'>();
+          const row = boxIou(sorted.narrow(0, p, 1), sorted)
+            .select(0, 0)
+            .gt(thr)
+            .to('uint8')
+            .toTypedArray<'uint8'>();
           for (let q = p + 1; q < row.length; q++) if (row[q]) removed[q] = 1;
         });
       }

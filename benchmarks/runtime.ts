@@ -36,18 +36,27 @@ export async function runtime(): Promise<Record<string, unknown>> {
     const r = rng(7);
     const size = 160;
     const pixels = new Uint8Array(size * size * 3);
-    const blobs = Array.from({ length: 6 }, () => ({ x: r() * size, y: r() * size, s: 10 + r() * 30, c: [r() * 255, r() * 255, r() * 255] }));
+    const blobs = Array.from({ length: 6 }, () => ({
+      x: r() * size,
+      y: r() * size,
+      s: 10 + r() * 30,
+      c: [r() * 255, r() * 255, r() * 255],
+    }));
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         for (let c = 0; c < 3; c++) {
           let v = 40;
-          for (const b of blobs) v += (b.c[c] as number) * Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.s * b.s));
+          for (const b of blobs)
+            v += (b.c[c] as number) * Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.s * b.s));
           pixels[(y * size + x) * 3 + c] = Math.min(255, v);
         }
       }
     }
     // the libtorch side's input: the same pixels through ladet's test pipeline (PNG is lossless)
-    const raw = await loadTestImage(await encodePng({ data: pixels, width: size, height: size }), testPipelineOf(opened.config));
+    const raw = await loadTestImage(
+      await encodePng({ data: pixels, width: size, height: size }),
+      testPipelineOf(opened.config),
+    );
     const anchors = new AnchorCache(buildAnchorGenerator(opened.config.model), opened.config.device);
     const inference = inferenceConfigOf(opened.config);
     let libtorchCount = 0;
@@ -66,7 +75,9 @@ export async function runtime(): Promise<Record<string, unknown>> {
           })[0],
         b: () =>
           timed(() => {
-            const [det] = tidy(() => detectBatch(opened.model, tensor(raw.data, raw.shape), raw.metas, anchors, inference));
+            const [det] = tidy(() =>
+              detectBatch(opened.model, tensor(raw.data, raw.shape), raw.metas, anchors, inference),
+            );
             libtorchCount = det!.scores.length;
           })[0],
       },
@@ -75,7 +86,8 @@ export async function runtime(): Promise<Record<string, unknown>> {
     // the same detect with the scalar JS matrix multiply (engines without WebAssembly SIMD)
     useGemm('js');
     const js: number[] = [];
-    for (let i = 0; i < 6; i++) js.push(timed(() => rt.detect({ data: pixels, width: size, height: size }, { scoreThr: 0 }))[0]);
+    for (let i = 0; i < 6; i++)
+      js.push(timed(() => rt.detect({ data: pixels, width: size, height: size }, { scoreThr: 0 }))[0]);
     useGemm('wasm');
     anchors.dispose();
     const runtimeMs = median(a);

@@ -12,7 +12,9 @@ const value = (v: string): unknown => {
     return v; // a bare string: name=example
   }
 };
-const { scoreThr = 0.3, ...overrides } = Object.fromEntries(rest.map((kv) => [kv.slice(0, kv.indexOf('=')), value(kv.slice(kv.indexOf('=') + 1))]));
+const { scoreThr = 0.3, ...overrides } = Object.fromEntries(
+  rest.map((kv) => [kv.slice(0, kv.indexOf('=')), value(kv.slice(kv.indexOf('=') + 1))]),
+);
 
 // Ctrl-C stops after the current step and saves the run; `resume: true` picks it up next time.
 const stop = new AbortController();
@@ -22,7 +24,8 @@ const run = await trainDetector(config, {
   resume: true,
   signal: stop.signal,
   onProgress: (p) => {
-    if (p.phase === 'train' && p.batch === p.batches) console.log(`epoch ${p.epoch + 1}/${p.epochs}: loss_cls ${p.losses.loss_cls?.toFixed(3)}`);
+    if (p.phase === 'train' && p.batch === p.batches)
+      console.log(`epoch ${p.epoch + 1}/${p.epochs}: loss_cls ${p.losses.loss_cls?.toFixed(3)}`);
   },
 });
 if (run.stopped) process.exit(130);

@@ -19,7 +19,9 @@ function fromDir(root, how) {
 
 function hasLib(dir, name) {
   try {
-    return readdirSync(dir).some((f) => f.startsWith(`lib${name}.so`) || f === `${name}.lib` || f.startsWith(`lib${name}.dylib`));
+    return readdirSync(dir).some(
+      (f) => f.startsWith(`lib${name}.so`) || f === `${name}.lib` || f.startsWith(`lib${name}.dylib`),
+    );
   } catch {
     return false;
   }
@@ -33,7 +35,9 @@ function fromPython() {
         py,
         ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 },
-      ).trim().split('\n');
+      )
+        .trim()
+        .split('\n');
       const found = fromDir(out[0], `python torch (${py})`);
       if (found) {
         found.cxx11abi = out[1] === '1';
@@ -47,12 +51,23 @@ function fromPython() {
 }
 
 function fromSystem() {
-  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  const libDirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
   for (const incRoot of ['/usr/include', '/usr/local/include']) {
     if (!existsSync(join(incRoot, 'ATen', 'ATen.h'))) continue;
     for (const libDir of libDirs) {
       if (hasLib(libDir, 'torch_cpu')) {
-        return { how: 'system', includes: [incRoot, join(incRoot, 'torch', 'csrc', 'api', 'include')], libDir, cxx11abi: true };
+        return {
+          how: 'system',
+          includes: [incRoot, join(incRoot, 'torch', 'csrc', 'api', 'include')],
+          libDir,
+          cxx11abi: true,
+        };
       }
     }
   }

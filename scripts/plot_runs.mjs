@@ -13,7 +13,10 @@ if (!out || !column || runs.length === 0) {
 const series = runs.map((r) => {
   const [dir, label] = r.split('=');
   const rows = parseMetricsCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8'));
-  return { name: label ?? basename(dir), points: rows.filter((x) => typeof x[column] === 'number').map((x) => [x.epoch, x[column]]) };
+  return {
+    name: label ?? basename(dir),
+    points: rows.filter((x) => typeof x[column] === 'number').map((x) => [x.epoch, x[column]]),
+  };
 });
 await writeChartPng(out, series, { title: `${column} by epoch`, xLabel: 'epoch', yLabel: column });
 console.log(`wrote ${out}`);

@@ -20,7 +20,13 @@ export type Strategy = 'self' | 'lad' | 'kd' | 'solad' | 'colad';
 
 /** A tiny preset for `strategy` (YAML text). LAD-family strategies name `teacher` (a run directory of the tiny
  * self preset). 8 training images in batches of 2: four steps an epoch, evaluation at the last epoch. */
-export function tinyPreset(o: { runsDir: string; dataRoot: string; strategy: Strategy; epochs: number; teacher?: { config: string; weights: string } }): string {
+export function tinyPreset(o: {
+  runsDir: string;
+  dataRoot: string;
+  strategy: Strategy;
+  epochs: number;
+  teacher?: { config: string; weights: string };
+}): string {
   const distill =
     o.strategy === 'self'
       ? ''
@@ -139,11 +145,14 @@ export function compareRuns(a: string, b: string): string[] {
     const ca = readCheckpoint(pa);
     const cb = readCheckpoint(pb);
     try {
-      const keys = (x: Map<string, unknown> | Record<string, unknown>): string[] => (x instanceof Map ? [...x.keys()] : Object.keys(x)).sort();
+      const keys = (x: Map<string, unknown> | Record<string, unknown>): string[] =>
+        (x instanceof Map ? [...x.keys()] : Object.keys(x)).sort();
       if (keys(ca.model).join() !== keys(cb.model).join()) diffs.push(`${file}: model keys differ`);
-      for (const [k, v] of ca.model) if (cb.model.has(k) && !v.equal(cb.model.get(k)!)) diffs.push(`${file}: ${k} differs`);
+      for (const [k, v] of ca.model)
+        if (cb.model.has(k) && !v.equal(cb.model.get(k)!)) diffs.push(`${file}: ${k} differs`);
       if (keys(ca.optimizer).join() !== keys(cb.optimizer).join()) diffs.push(`${file}: optimizer keys differ`);
-      for (const [k, v] of Object.entries(ca.optimizer)) if (cb.optimizer[k] && !v.equal(cb.optimizer[k])) diffs.push(`${file}: optimizer ${k} differs`);
+      for (const [k, v] of Object.entries(ca.optimizer))
+        if (cb.optimizer[k] && !v.equal(cb.optimizer[k])) diffs.push(`${file}: optimizer ${k} differs`);
       const ta = ca.meta?.trainer;
       const tb = cb.meta?.trainer;
       // the config hash differs by the run name alone; the rest of the position must be the same
@@ -155,14 +164,24 @@ export function compareRuns(a: string, b: string): string[] {
   }
   // every column but the timings (the epoch's time, the assignment's milliseconds)
   const rows = (dir: string): string =>
-    JSON.stringify(parseMetricsCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8')).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'time' && !k.endsWith('_ms')))));
+    JSON.stringify(
+      parseMetricsCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8')).map((r) =>
+        Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'time' && !k.endsWith('_ms'))),
+      ),
+    );
   if (rows(a) !== rows(b)) diffs.push(`metrics.csv differs:\n  ${rows(a)}\n  ${rows(b)}`);
   const evals = (dir: string): string[] => {
     const f = join(dir, 'eval');
-    return existsSync(f) ? ['best_results.json', ...[1, 2, 3, 4, 5, 6, 7, 8].map((e) => `epoch_${e}.json`)].filter((n) => existsSync(join(f, n))) : [];
+    return existsSync(f)
+      ? ['best_results.json', ...[1, 2, 3, 4, 5, 6, 7, 8].map((e) => `epoch_${e}.json`)].filter((n) =>
+          existsSync(join(f, n)),
+        )
+      : [];
   };
   if (evals(a).join() !== evals(b).join()) diffs.push(`eval files differ: ${evals(a).join()} vs ${evals(b).join()}`);
-  for (const n of evals(a)) if (readFileSync(join(a, 'eval', n), 'utf8') !== readFileSync(join(b, 'eval', n), 'utf8')) diffs.push(`eval/${n} differs`);
+  for (const n of evals(a))
+    if (readFileSync(join(a, 'eval', n), 'utf8') !== readFileSync(join(b, 'eval', n), 'utf8'))
+      diffs.push(`eval/${n} differs`);
   return diffs;
 }
 
@@ -192,7 +211,10 @@ export async function preparePreset(work: string, strategy: Strategy, epochs: nu
   let teacher: { config: string; weights: string } | undefined;
   if (strategy !== 'self' && strategy !== 'colad') {
     const tc = join(work, 'teacher.yaml');
-    writeFileSync(tc, tinyPreset({ runsDir, dataRoot, strategy: 'self', epochs: 2 }).replace('name: tiny_self', 'name: teacher'));
+    writeFileSync(
+      tc,
+      tinyPreset({ runsDir, dataRoot, strategy: 'self', epochs: 2 }).replace('name: tiny_self', 'name: teacher'),
+    );
     if (!existsSync(join(runsDir, 'teacher', 'weights', 'last.safetensors'))) {
       const r = await runCli(['train', tc]);
       if (r.code !== 0) throw new Error(`soak: the teacher did not train: ${r.stderr}`);
@@ -238,7 +260,10 @@ export async function soak(o: SoakOptions): Promise<SoakReport> {
     const from = existsSync(last) ? (readCheckpointHeader(last).meta?.trainer?.iter ?? 0) : 0;
     const stop = early
       ? { afterMs: Math.round(rand() * startupMs) }
-      : { afterIter: from + 1 + Math.floor(rand() * Math.max(1, totalIters - from)), afterMs: Math.round(rand() * 200) };
+      : {
+          afterIter: from + 1 + Math.floor(rand() * Math.max(1, totalIters - from)),
+          afterMs: Math.round(rand() * 200),
+        };
     const when = early ? `${stop.afterMs} ms after start` : `${stop.afterMs} ms after iteration ${stop.afterIter}`;
     const r = await runCli(['train', config, `name=${soaked}`, 'resume=true'], { signal: 'SIGKILL', runDir, ...stop });
     if (r.signal === 'SIGKILL') {
@@ -265,8 +290,16 @@ async function main(): Promise<void> {
   };
   const work = mkdtempSync(join(tmpdir(), 'ladet-soak-'));
   const strategy = arg('strategy', 'self') as Strategy;
-  const r = await soak({ kills: Number(arg('kills', '20')), seed: Number(arg('seed', '1')), epochs: Number(arg('epochs', '4')), strategy, work });
-  console.log(`${r.kills} kills at iterations [${r.killedAt.join(', ')}]; ${r.diffs.length === 0 ? 'final weights, optimizer state, metrics.csv and evaluation equal the uninterrupted run' : `DIFFERENCES:\n${r.diffs.join('\n')}`}`);
+  const r = await soak({
+    kills: Number(arg('kills', '20')),
+    seed: Number(arg('seed', '1')),
+    epochs: Number(arg('epochs', '4')),
+    strategy,
+    work,
+  });
+  console.log(
+    `${r.kills} kills at iterations [${r.killedAt.join(', ')}]; ${r.diffs.length === 0 ? 'final weights, optimizer state, metrics.csv and evaluation equal the uninterrupted run' : `DIFFERENCES:\n${r.diffs.join('\n')}`}`,
+  );
   if (!args.includes('--keep')) rmSync(work, { recursive: true, force: true });
   else console.log(`kept ${work}`);
   process.exitCode = r.diffs.length === 0 ? 0 : 1;

@@ -23,7 +23,8 @@ export function layerOrder(readme: string): string[] {
 /** Every `from '…'` / `import('…')` specifier of a compiled file. */
 function specifiers(js: string): string[] {
   const out: string[] = [];
-  for (const m of js.matchAll(/(?:^|[\s;])(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]/gm)) out.push(m[1] as string);
+  for (const m of js.matchAll(/(?:^|[\s;])(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]/gm))
+    out.push(m[1] as string);
   for (const m of js.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1] as string);
   return out;
 }
@@ -67,7 +68,8 @@ test('every src/ folder imports only from the folders below it in the README lay
   const upward: string[] = [];
   for (const [from, targets] of folderImports()) {
     for (const [to, file] of targets) {
-      if ((rank.get(to) ?? Infinity) >= (rank.get(from) ?? -1)) upward.push(`${file} imports ${to}/ (${from}/ is not above it)`);
+      if ((rank.get(to) ?? Infinity) >= (rank.get(from) ?? -1))
+        upward.push(`${file} imports ${to}/ (${from}/ is not above it)`);
     }
   }
   assert.deepEqual(upward, []);
@@ -90,7 +92,8 @@ test('the folder graph has no cycle (checked apart from the order, so a wrong la
 });
 
 test('layerOrder reads the folders of the Layout block in order, and an upward import would be caught', () => {
-  const readme = '# x\n\n## Layout\n\n```\nnative/  addon\nsrc/torch/     tensors\nsrc/io/  files\nsrc/cli/  top\n```\n\n## Next\nsrc/other/ x\n';
+  const readme =
+    '# x\n\n## Layout\n\n```\nnative/  addon\nsrc/torch/     tensors\nsrc/io/  files\nsrc/cli/  top\n```\n\n## Next\nsrc/other/ x\n';
   assert.deepEqual(layerOrder(readme), ['torch', 'io', 'cli']);
   // the rule the first test applies, on a made-up edge: io importing cli is upward
   const rank = new Map(layerOrder(readme).map((f, i) => [f, i]));

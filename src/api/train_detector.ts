@@ -25,7 +25,10 @@ export interface TrainDetectorOptions {
  * Trains the detector a config describes into its run directory (runsDir/name) and resolves when it has finished
  * or stopped. `config`: a YAML preset path, or a config object (validated the same way; errors name the key).
  */
-export async function trainDetector(config: string | ConfigInput, opts: TrainDetectorOptions = {}): Promise<TrainSummary> {
+export async function trainDetector(
+  config: string | ConfigInput,
+  opts: TrainDetectorOptions = {},
+): Promise<TrainSummary> {
   const overrides = opts.overrides ?? {};
   const resolved: Config =
     typeof config === 'string'

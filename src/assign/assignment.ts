@@ -83,7 +83,12 @@ export interface CostAssigner extends Assigner {
 /** Whether an assigner exposes its candidate costs (see CostAssigner). */
 export function isCostAssigner(a: Assigner): a is CostAssigner {
   const c = a as Partial<CostAssigner>;
-  return typeof c.candidates === 'function' && typeof c.costs === 'function' && typeof c.decisionSamples === 'function' && typeof c.assignFromCosts === 'function';
+  return (
+    typeof c.candidates === 'function' &&
+    typeof c.costs === 'function' &&
+    typeof c.decisionSamples === 'function' &&
+    typeof c.assignFromCosts === 'function'
+  );
 }
 
 /** The candidates of one image of a cost-based assigner (PAA: its max-IoU pre-assignment): (anchor, GT) pairs. */
@@ -121,7 +126,8 @@ export function groupCandidates(c: ImageCandidates, levelStarts: readonly number
     const a = c.anchorInds[j] as number;
     if (j > 0 && a < (c.anchorInds[j - 1] as number)) level = 0; // tolerate unsorted input
     while (level < L - 1 && a >= (levelStarts[level + 1] as number)) level++;
-    if (a < 0 || a >= (levelStarts[L] as number)) throw new RangeError(`groupCandidates: anchor index ${a} outside 0..${(levelStarts[L] as number) - 1}`);
+    if (a < 0 || a >= (levelStarts[L] as number))
+      throw new RangeError(`groupCandidates: anchor index ${a} outside 0..${(levelStarts[L] as number) - 1}`);
     const g = c.gtInds[j] as number;
     if (g < 0 || g >= c.numGt) throw new RangeError(`groupCandidates: GT index ${g} outside 0..${c.numGt - 1}`);
     const grp = g * L + level;
@@ -143,9 +149,14 @@ export function groupCandidates(c: ImageCandidates, levelStarts: readonly number
  * Per-group choice of cost source (CoLAD's local switch): candidate j of group grp takes sources[choice[grp]][j].
  * choice has one entry per (GT, level) group (numGt·numLevels); every source has one cost per candidate.
  */
-export function pickGroupCosts(groups: CandidateGroups, sources: readonly ArrayLike<number>[], choice: ArrayLike<number>): Float32Array {
+export function pickGroupCosts(
+  groups: CandidateGroups,
+  sources: readonly ArrayLike<number>[],
+  choice: ArrayLike<number>,
+): Float32Array {
   const nGroups = groups.numGt * groups.numLevels;
-  if (choice.length !== nGroups) throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
+  if (choice.length !== nGroups)
+    throw new Error(`pickGroupCosts: ${choice.length} choices for ${nGroups} (GT, level) groups`);
   const p = groups.order.length;
   sources.forEach((s, k) => {
     if (s.length !== p) throw new Error(`pickGroupCosts: source ${k} has ${s.length} costs for ${p} candidates`);
@@ -196,7 +207,9 @@ export interface AssignerSpec<S extends z.ZodObject<{ type: z.ZodLiteral<string>
 }
 
 /** Types an assigner's spec (the literal `type` and the options flow into the config's types). */
-export function defineAssigner<S extends z.ZodObject<{ type: z.ZodLiteral<string> }>>(spec: AssignerSpec<S>): AssignerSpec<S> {
+export function defineAssigner<S extends z.ZodObject<{ type: z.ZodLiteral<string> }>>(
+  spec: AssignerSpec<S>,
+): AssignerSpec<S> {
   return spec;
 }
 
@@ -227,7 +240,8 @@ export function assignmentFromPositives(
     positives.forEach((p, i) => {
       const ai = asLong(p.anchorInds, device);
       const gi = asLong(p.gtInds, device);
-      if (ai.numel !== gi.numel) throw new Error(`assignment: image ${i} has ${ai.numel} positives but ${gi.numel} GT indices`);
+      if (ai.numel !== gi.numel)
+        throw new Error(`assignment: image ${i} has ${ai.numel} positives but ${gi.numel} GT indices`);
       inds.push(ai.add(i * a));
       gts.push(gi.add(gtOffset));
       gtOffset += targets.gtBoxes[i]!.dim(0);
@@ -236,9 +250,16 @@ export function assignmentFromPositives(
     const gtUnsorted = cat(gts);
     const { values: posInds, indices: order } = posUnsorted.sort(0, false, true);
     const posGtInds = gtUnsorted.indexSelect(0, order);
-    const allBoxes = cat(targets.gtBoxes.map((g) => (g.device === device ? g : g.toDevice(device)))).to('float32').reshape([-1, 4]);
-    const allLabels = cat(targets.gtLabels.map((g) => (g.device === device ? g : g.toDevice(device)))).to('int64').reshape([-1]);
-    const labels = full([b * a], c, { dtype: 'int64', device }).indexPut([posInds], allLabels.indexSelect(0, posGtInds));
+    const allBoxes = cat(targets.gtBoxes.map((g) => (g.device === device ? g : g.toDevice(device))))
+      .to('float32')
+      .reshape([-1, 4]);
+    const allLabels = cat(targets.gtLabels.map((g) => (g.device === device ? g : g.toDevice(device))))
+      .to('int64')
+      .reshape([-1]);
+    const labels = full([b * a], c, { dtype: 'int64', device }).indexPut(
+      [posInds],
+      allLabels.indexSelect(0, posGtInds),
+    );
     const bboxTargets = zeros([b * a, 4], { device }).indexPut([posInds], allBoxes.indexSelect(0, posGtInds));
     return { labels, bboxTargets, posInds, posGtInds };
   });
@@ -246,7 +267,12 @@ export function assignmentFromPositives(
 }
 
 function asLong(x: Tensor | Int32Array, device: string): Tensor {
-  if (x instanceof Int32Array) return tensor(BigInt64Array.from(x, (v) => BigInt(v)), [x.length], { device });
+  if (x instanceof Int32Array)
+    return tensor(
+      BigInt64Array.from(x, (v) => BigInt(v)),
+      [x.length],
+      { device },
+    );
   const l = x.to('int64').reshape([-1]);
   return l.device === device ? l : l.toDevice(device);
 }
@@ -260,7 +286,8 @@ export function disposeAssignment(a: Assignment): void {
 export function checkTargets(t: AssignTargets, preds: HeadPredictions | null): void {
   const b = t.gtBoxes.length;
   const a = t.anchors.dim(0);
-  if (t.anchors.ndim !== 2 || t.anchors.dim(1) !== 4) throw new Error(`assign: anchors must be (A, 4), got [${t.anchors.shape.join(', ')}]`);
+  if (t.anchors.ndim !== 2 || t.anchors.dim(1) !== 4)
+    throw new Error(`assign: anchors must be (A, 4), got [${t.anchors.shape.join(', ')}]`);
   if (t.gtLabels.length !== b) throw new Error(`assign: gtLabels has ${t.gtLabels.length} images, gtBoxes ${b}`);
   if (t.validFlags.ndim !== 2 || t.validFlags.dim(0) !== b || t.validFlags.dim(1) !== a) {
     throw new Error(`assign: validFlags must be (${b}, ${a}), got [${t.validFlags.shape.join(', ')}]`);
@@ -269,13 +296,16 @@ export function checkTargets(t: AssignTargets, preds: HeadPredictions | null): v
     throw new Error(`assign: levelStarts ends at ${t.levelStarts[t.levelStarts.length - 1]}, anchors has ${a} rows`);
   }
   t.gtBoxes.forEach((g, i) => {
-    if (g.ndim !== 2 || g.dim(1) !== 4) throw new Error(`assign: gtBoxes[${i}] must be (G, 4), got [${g.shape.join(', ')}]`);
+    if (g.ndim !== 2 || g.dim(1) !== 4)
+      throw new Error(`assign: gtBoxes[${i}] must be (G, 4), got [${g.shape.join(', ')}]`);
     const labels = t.gtLabels[i]!;
-    if (labels.numel !== g.dim(0)) throw new Error(`assign: gtLabels[${i}] has ${labels.numel} entries, gtBoxes[${i}] ${g.dim(0)}`);
+    if (labels.numel !== g.dim(0))
+      throw new Error(`assign: gtLabels[${i}] has ${labels.numel} entries, gtBoxes[${i}] ${g.dim(0)}`);
     if (labels.numel > 0) {
       const lo = tidy(() => labels.min().item());
       const hi = tidy(() => labels.max().item());
-      if (lo < 0 || hi >= t.numClasses) throw new Error(`assign: gtLabels[${i}] has class ${lo < 0 ? lo : hi} outside 0..${t.numClasses - 1}`);
+      if (lo < 0 || hi >= t.numClasses)
+        throw new Error(`assign: gtLabels[${i}] has class ${lo < 0 ? lo : hi} outside 0..${t.numClasses - 1}`);
     }
   });
   if (preds !== null) {

@@ -16,7 +16,15 @@
 import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.js';
 import { boxIou } from '../det/iou.js';
 import { z } from 'zod';
-import { assignmentFromPositives, checkTargets, defineAssigner, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
+import {
+  assignmentFromPositives,
+  checkTargets,
+  defineAssigner,
+  type Assigner,
+  type AssignTargets,
+  type Assignment,
+  type HeadPredictions,
+} from './assignment.js';
 
 export interface AtssConfig {
   /** candidates per GT and FPN level (fewer on a level with fewer valid anchors) */
@@ -39,8 +47,15 @@ export interface AtssResult {
  * One image: anchors (A, 4) x1y1x2y2, levelStarts (L+1) the start of each level in the anchor list plus A,
  * valid (A) bool, gtBoxes (G, 4) -> AtssResult.
  */
-export function atssAssign(anchors: Tensor, levelStarts: readonly number[], valid: Tensor, gtBoxes: Tensor, cfg: AtssConfig = ATSS_DEFAULT): AtssResult {
-  if (!Number.isInteger(cfg.topk) || cfg.topk < 1) throw new Error(`atss: topk must be a positive integer, got ${cfg.topk}`);
+export function atssAssign(
+  anchors: Tensor,
+  levelStarts: readonly number[],
+  valid: Tensor,
+  gtBoxes: Tensor,
+  cfg: AtssConfig = ATSS_DEFAULT,
+): AtssResult {
+  if (!Number.isInteger(cfg.topk) || cfg.topk < 1)
+    throw new Error(`atss: topk must be a positive integer, got ${cfg.topk}`);
   return noGrad(() =>
     tidy(() => {
       const a = anchors.dim(0);

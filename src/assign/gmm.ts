@@ -66,7 +66,8 @@ const LOG_2PI = Math.log(2 * Math.PI);
 const NK_EPS = 10 * Number.EPSILON;
 
 function checkLayout(x: ArrayLike<number>, counts: ArrayLike<number>, stride: number): void {
-  if (!Number.isInteger(stride) || stride < 0) throw new RangeError(`gmm: stride must be a non-negative integer, got ${stride}`);
+  if (!Number.isInteger(stride) || stride < 0)
+    throw new RangeError(`gmm: stride must be a non-negative integer, got ${stride}`);
   if (x.length < counts.length * stride) {
     throw new RangeError(`gmm: samples have ${x.length} entries, need ${counts.length}·${stride}`);
   }
@@ -79,7 +80,12 @@ function checkLayout(x: ArrayLike<number>, counts: ArrayLike<number>, stride: nu
 /**
  * Fits one 2-component GMM per row. x: (G, stride) row-major samples, row g using its first counts[g] entries.
  */
-export function fitGmm2(x: ArrayLike<number>, counts: ArrayLike<number>, stride: number, opts: GmmOptions = {}): Gmm2Fit {
+export function fitGmm2(
+  x: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  stride: number,
+  opts: GmmOptions = {},
+): Gmm2Fit {
   checkLayout(x, counts, stride);
   const tol = opts.tol ?? 1e-3;
   const reg = opts.regCovar ?? 1e-6;
@@ -196,9 +202,15 @@ export function fitGmm2(x: ArrayLike<number>, counts: ArrayLike<number>, stride:
 }
 
 /** sklearn predict and score_samples of each row's own samples under its fitted mixture. */
-export function predictGmm2(fit: Gmm2Fit, x: ArrayLike<number>, counts: ArrayLike<number>, stride: number): Gmm2Prediction {
+export function predictGmm2(
+  fit: Gmm2Fit,
+  x: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  stride: number,
+): Gmm2Prediction {
   checkLayout(x, counts, stride);
-  if (counts.length !== fit.count) throw new RangeError(`gmm: ${counts.length} rows to predict, the fit has ${fit.count}`);
+  if (counts.length !== fit.count)
+    throw new RangeError(`gmm: ${counts.length} rows to predict, the fit has ${fit.count}`);
   const labels = new Uint8Array(fit.count * stride);
   const scores = new Float64Array(fit.count * stride).fill(NaN);
   for (let g = 0; g < fit.count; g++) {

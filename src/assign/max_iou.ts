@@ -5,7 +5,15 @@
 import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.js';
 import { boxIou } from '../det/iou.js';
 import { z } from 'zod';
-import { assignmentFromPositives, checkTargets, defineAssigner, type Assigner, type AssignTargets, type Assignment, type HeadPredictions } from './assignment.js';
+import {
+  assignmentFromPositives,
+  checkTargets,
+  defineAssigner,
+  type Assigner,
+  type AssignTargets,
+  type Assignment,
+  type HeadPredictions,
+} from './assignment.js';
 
 export interface MaxIoUConfig {
   /** best IoU >= posIouThr: positive of its arg-max GT */

@@ -117,8 +117,16 @@ export function candidateCosts(
     tidy(() => {
       const parts = candidates.map((c, i) => {
         if (c.anchorInds.length === 0) return tensor(new Float32Array(0), [0], { device });
-        const idx = tensor(BigInt64Array.from(c.anchorInds, (v) => BigInt(v)), [c.anchorInds.length], { device });
-        const gi = tensor(BigInt64Array.from(c.gtInds, (v) => BigInt(v)), [c.gtInds.length], { device });
+        const idx = tensor(
+          BigInt64Array.from(c.anchorInds, (v) => BigInt(v)),
+          [c.anchorInds.length],
+          { device },
+        );
+        const gi = tensor(
+          BigInt64Array.from(c.gtInds, (v) => BigInt(v)),
+          [c.gtInds.length],
+          { device },
+        );
         const z = preds.clsLogits.select(0, i).indexSelect(0, idx).to('float32');
         const boxes = coder.decode(anchorsOf(idx), deltasOf(i, idx));
         const gtBoxes = gtOf(i, gi);
@@ -127,13 +135,23 @@ export function candidateCosts(
         let posTerm: Tensor;
         if (probs) {
           // Probability-space focal loss (ccdet ProbFocalLoss): BCE(p, t) with logs clamped at -100, as PyTorch's.
-          negTerm = z.pow(gamma).mul(binaryCrossEntropy(z, zerosLike(z), null, 'none')).mul(1 - alpha);
+          negTerm = z
+            .pow(gamma)
+            .mul(binaryCrossEntropy(z, zerosLike(z), null, 'none'))
+            .mul(1 - alpha);
           const pl = z.gather(1, labels).squeeze(1);
-          posTerm = pl.rsub(1).pow(gamma).mul(binaryCrossEntropy(pl, onesLike(pl), null, 'none')).mul(alpha);
+          posTerm = pl
+            .rsub(1)
+            .pow(gamma)
+            .mul(binaryCrossEntropy(pl, onesLike(pl), null, 'none'))
+            .mul(alpha);
         } else {
           // Negative-class term on every class: (1-α) p^γ · BCE(z, 0), with BCE(z, 0) = softplus(z).
           const p = z.sigmoid();
-          negTerm = p.pow(gamma).mul(z.softplus()).mul(1 - alpha);
+          negTerm = p
+            .pow(gamma)
+            .mul(z.softplus())
+            .mul(1 - alpha);
           // The GT class swaps its negative term for α (1-p)^γ · BCE(z, 1), BCE(z, 1) = softplus(-z).
           const zl = z.gather(1, labels).squeeze(1);
           const pl = zl.sigmoid();
@@ -247,7 +265,9 @@ export function gtSampleRows(
       // Sort the row's samples by cost (stable in position).
       for (let t = 0; t < n; t++) rowIdx[t] = t;
       const idx = rowIdx.subarray(0, n);
-      idx.sort((a, b) => before(rowCost[a] as number, rowPos[a] as number, rowCost[b] as number, rowPos[b] as number) ? -1 : 1);
+      idx.sort((a, b) =>
+        before(rowCost[a] as number, rowPos[a] as number, rowCost[b] as number, rowPos[b] as number) ? -1 : 1,
+      );
       for (let t = 0; t < n; t++) {
         x[row * stride + t] = rowCost[idx[t] as number] as number;
         who[row * stride + t] = rowPos[idx[t] as number] as number;
@@ -405,7 +425,8 @@ export class PaaAssigner implements CostAssigner {
   constructor(readonly opts: PaaOptions = {}) {}
 
   assign(targets: AssignTargets, preds: HeadPredictions | null): Assignment {
-    if (preds === null) throw new Error('PaaAssigner.assign: PAA needs head predictions (clsLogits, regDeltas) for its cost');
+    if (preds === null)
+      throw new Error('PaaAssigner.assign: PAA needs head predictions (clsLogits, regDeltas) for its cost');
     checkTargets(targets, preds);
     const set = this.#candidates(targets);
     try {
@@ -440,7 +461,10 @@ export class PaaAssigner implements CostAssigner {
 
   /** the re-assignment (per-level top-k, GMM, scheme (c)) on the given costs */
   assignFromCosts(targets: AssignTargets, candidates: CandidateSet, costs: readonly ArrayLike<number>[]): Assignment {
-    const result = reassign(candidates.images, candidates.groups, costs, { topk: this.opts.topk ?? 9, gmm: this.opts.gmm ?? {} });
+    const result = reassign(candidates.images, candidates.groups, costs, {
+      topk: this.opts.topk ?? 9,
+      gmm: this.opts.gmm ?? {},
+    });
     this.lastResult = result;
     const positives = candidates.images.map((c, i) => positivesOf(c, result.images[i]!));
     return noGrad(() => assignmentFromPositives(targets, positives, candidates.labelWeights));

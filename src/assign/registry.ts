@@ -22,7 +22,10 @@ export type AssignerOptionsInput = { [K in AssignerType]: z.input<Specs[K]['opti
 /** The `assigner:` section's schema: one member per registered assigner, told apart by `type`. */
 export const AssignerSchema = z.discriminatedUnion(
   'type',
-  Object.values(ASSIGNERS).map((s) => s.options) as unknown as [Specs[AssignerType]['options'], ...Specs[AssignerType]['options'][]],
+  Object.values(ASSIGNERS).map((s) => s.options) as unknown as [
+    Specs[AssignerType]['options'],
+    ...Specs[AssignerType]['options'][],
+  ],
 ) as unknown as z.ZodType<AssignerOptions, AssignerOptionsInput>;
 
 /** Builds the assigner a validated `assigner:` section names. */

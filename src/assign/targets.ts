@@ -27,7 +27,9 @@ export class AnchorCache {
     if (c === undefined) {
       const anchors = keep(this.generator.gridAnchors(featSizes, this.device));
       const levelStarts = this.generator.levelStarts(featSizes);
-      const perLevel = levelStarts.slice(0, -1).map((s, l) => keep(anchors.narrow(0, s, (levelStarts[l + 1] as number) - s)));
+      const perLevel = levelStarts
+        .slice(0, -1)
+        .map((s, l) => keep(anchors.narrow(0, s, (levelStarts[l + 1] as number) - s)));
       c = { anchors, perLevel, levelStarts };
       this.#cache.set(key, c);
     }
@@ -49,8 +51,18 @@ export function assignTargets(
   numClasses: number,
 ): AssignTargets & { perLevelAnchors: Tensor[] } {
   const { anchors, perLevel, levelStarts } = cache.get(featSizes);
-  const validFlags = cache.generator.validFlags(featSizes, metas.map((m) => m.padShape), cache.device);
+  const validFlags = cache.generator.validFlags(
+    featSizes,
+    metas.map((m) => m.padShape),
+    cache.device,
+  );
   const gtBoxes = targets.map((t) => tensor(t.boxes, [t.labels.length, 4], { device: cache.device }));
-  const gtLabels = targets.map((t) => tensor(BigInt64Array.from(t.labels, (l) => BigInt(l)), [t.labels.length], { device: cache.device }));
+  const gtLabels = targets.map((t) =>
+    tensor(
+      BigInt64Array.from(t.labels, (l) => BigInt(l)),
+      [t.labels.length],
+      { device: cache.device },
+    ),
+  );
   return { anchors, levelStarts, validFlags, gtBoxes, gtLabels, numClasses, perLevelAnchors: perLevel };
 }

@@ -22,7 +22,9 @@ export function splitArgs(args: readonly string[]): { positional: string[]; kv: 
 export function rejectUnknown(kv: Overrides, allowed: readonly string[], command: string): void {
   const bad = Object.keys(kv).filter((k) => !allowed.includes(k));
   if (bad.length) {
-    throw new UsageError(`ladet ${command}: unknown argument${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (expected: ${allowed.join(', ')})`);
+    throw new UsageError(
+      `ladet ${command}: unknown argument${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (expected: ${allowed.join(', ')})`,
+    );
   }
 }
 
@@ -65,7 +67,8 @@ export function pathArg(kv: Overrides, key: string, command: string, required?: 
     if (required) throw new UsageError(`ladet ${command}: missing ${key}= (usage: ${required.usage})`);
     return undefined;
   }
-  if (typeof v !== 'string' || v === '') throw new UsageError(`ladet ${command}: ${key}= needs a path (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'string' || v === '')
+    throw new UsageError(`ladet ${command}: ${key}= needs a path (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -73,7 +76,10 @@ export function pathArg(kv: Overrides, key: string, command: string, required?: 
 export function netArg(kv: Overrides, command: string): 1 | 2 | undefined {
   const v = kv.net;
   if (v === undefined) return undefined;
-  if (v !== 1 && v !== 2) throw new UsageError(`ladet ${command}: net= must be 1 or 2, the network of a CoLAD run (got ${JSON.stringify(v)})`);
+  if (v !== 1 && v !== 2)
+    throw new UsageError(
+      `ladet ${command}: net= must be 1 or 2, the network of a CoLAD run (got ${JSON.stringify(v)})`,
+    );
   return v;
 }
 
@@ -81,7 +87,10 @@ export function netArg(kv: Overrides, command: string): 1 | 2 | undefined {
 export function netsArg(kv: Overrides, command: string): 1 | 2 | 'both' | undefined {
   const v = kv.net;
   if (v === undefined) return undefined;
-  if (v !== 1 && v !== 2 && v !== 'both') throw new UsageError(`ladet ${command}: net= must be 1, 2 or both, the network(s) of a CoLAD run (got ${JSON.stringify(v)})`);
+  if (v !== 1 && v !== 2 && v !== 'both')
+    throw new UsageError(
+      `ladet ${command}: net= must be 1, 2 or both, the network(s) of a CoLAD run (got ${JSON.stringify(v)})`,
+    );
   return v;
 }
 

@@ -36,7 +36,11 @@ export class StopOnSignal {
     this.signal = sig;
     this.current?.requestStop();
     const how = sig === 'SIGINT' ? 'Ctrl-C' : sig;
-    this.say(this.current ? `${how}: stopping after this step: saving weights/last.safetensors (${how === 'Ctrl-C' ? 'Ctrl-C' : 'a second signal'} again to abort)` : `${how}: stopping before the next run`);
+    this.say(
+      this.current
+        ? `${how}: stopping after this step: saving weights/last.safetensors (${how === 'Ctrl-C' ? 'Ctrl-C' : 'a second signal'} again to abort)`
+        : `${how}: stopping before the next run`,
+    );
   }
 
   /** The run a signal stops from now on (null between runs); one attached after a signal is stopped at once. */

@@ -17,7 +17,12 @@ export class ProgressDisplay {
       .filter(([k]) => k.startsWith('loss'))
       .map(([k, v]) => `${k.replace('loss_', '')} ${v.toFixed(3)}`)
       .join(' ');
-    const label = p.phase === 'eval' ? `eval  ${p.epoch + 1}/${p.epochs}` : p.phase === 'data' ? 'data' : `epoch ${p.epoch + 1}/${p.epochs}`;
+    const label =
+      p.phase === 'eval'
+        ? `eval  ${p.epoch + 1}/${p.epochs}`
+        : p.phase === 'data'
+          ? 'data'
+          : `epoch ${p.epoch + 1}/${p.epochs}`;
     if (key !== this.#phaseKey) {
       this.#bar?.stop();
       this.#phaseKey = key;
@@ -25,7 +30,12 @@ export class ProgressDisplay {
       this.#startIter = p.batch;
       if (this.#tty && p.phase !== 'data') {
         this.#bar = new cliProgress.SingleBar(
-          { format: '{label} |{bar}| {value}/{total} {losses} lr {lr} {rate} it/s ETA {eta_formatted}', hideCursor: true, stream: process.stderr, etaBuffer: 50 },
+          {
+            format: '{label} |{bar}| {value}/{total} {losses} lr {lr} {rate} it/s ETA {eta_formatted}',
+            hideCursor: true,
+            stream: process.stderr,
+            etaBuffer: 50,
+          },
           cliProgress.Presets.shades_classic,
         );
         this.#bar.start(p.batches, p.batch, { label, losses: '', lr: '-', rate: '-' });
@@ -62,13 +72,21 @@ export class TaskProgress {
   #startedAt = performance.now();
   readonly #tty = process.stderr.isTTY === true;
 
-  constructor(readonly label: string, readonly unit: string) {}
+  constructor(
+    readonly label: string,
+    readonly unit: string,
+  ) {}
 
   update(done: number, total: number): void {
     if (this.#tty) {
       if (!this.#bar) {
         this.#bar = new cliProgress.SingleBar(
-          { format: `${this.label} |{bar}| {value}/{total} ${this.unit} {rate} /s ETA {eta_formatted}`, hideCursor: true, stream: process.stderr, etaBuffer: 20 },
+          {
+            format: `${this.label} |{bar}| {value}/{total} ${this.unit} {rate} /s ETA {eta_formatted}`,
+            hideCursor: true,
+            stream: process.stderr,
+            etaBuffer: 20,
+          },
           cliProgress.Presets.shades_classic,
         );
         this.#bar.start(total, 0, { rate: '-' });

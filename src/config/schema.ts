@@ -45,7 +45,12 @@ const Head = z
     priorProb: z.number().gt(0).lt(1).default(0.01),
     iouBranch: z.boolean().default(true),
     /** COP neighbourhood size k (k×k logits weighted by k² coefficients) */
-    coeffKernelSize: z.number().int().positive().refine((k) => k % 2 === 1, 'must be odd').default(3),
+    coeffKernelSize: z
+      .number()
+      .int()
+      .positive()
+      .refine((k) => k % 2 === 1, 'must be odd')
+      .default(3),
   })
   .strict();
 
@@ -87,7 +92,10 @@ const Data = z
     trainImages: z.string().default('train'),
     valAnn: z.string().default('annotations/instances_val.json'),
     valImages: z.string().default('val'),
-    trainScales: z.array(pair).nonempty().default([[1333, 800]]),
+    trainScales: z
+      .array(pair)
+      .nonempty()
+      .default([[1333, 800]]),
     multiscaleMode: z.enum(['range', 'value']).default('range'),
     testScale: pair.default([1333, 800]),
     flipProb: z.number().min(0).max(1).default(0.5),
@@ -270,12 +278,14 @@ export function loadConfig(path: string, overrides: Overrides = {}): Config {
   try {
     const text = readFileSync(path, 'utf8');
     const line = yamlNestingBeyond(text, MAX_CONFIG_NESTING);
-    if (line !== null) throw new Error(`line ${line} nests more than ${MAX_CONFIG_NESTING} levels deep (a config nests a few)`);
+    if (line !== null)
+      throw new Error(`line ${line} nests more than ${MAX_CONFIG_NESTING} levels deep (a config nests a few)`);
     raw = parseYaml(text);
   } catch (e) {
     throw new UsageError(`${path}: invalid YAML: ${(e as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a config must be a YAML mapping`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new UsageError(`${path}: a config must be a YAML mapping`);
   return parseConfig(applyOverrides(raw as Record<string, unknown>, overrides), path);
 }
 
@@ -312,7 +322,10 @@ export function yamlNestingBeyond(text: string, limit: number): number | null {
       while (indents.length > 0 && (indents[indents.length - 1] as number) >= i) indents.pop();
       indents.push(i);
       let compact = 0;
-      while ((line[i] === '-' || line[i] === '?' || line[i] === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) {
+      while (
+        (line[i] === '-' || line[i] === '?' || line[i] === ':') &&
+        (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')
+      ) {
         compact++;
         i++;
         while (line[i] === ' ' || line[i] === '\t') i++;
@@ -346,7 +359,8 @@ export function yamlNestingBeyond(text: string, limit: number): number | null {
       if (c !== ' ' && c !== '\t') prev = c;
     }
     // a block scalar header ends the line ("key: |", "- >-"): the more indented lines below are its text
-    if (content >= 0 && quote === null && flow === 0 && /(^|[\s:-])[|>][-+0-9]*[ \t]*$/.test(line.slice(0, end))) scalarParent = content;
+    if (content >= 0 && quote === null && flow === 0 && /(^|[\s:-])[|>][-+0-9]*[ \t]*$/.test(line.slice(0, end)))
+      scalarParent = content;
   }
   return null;
 }

@@ -17,7 +17,8 @@ export interface Detection {
 /** A detect() call's scoreThr: `value` when a number in [0, 1], 0.3 (as `ladet predict`) when absent; else a RangeError. */
 export function scoreThrOf(value: number | undefined): number {
   const v = value ?? 0.3;
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(value)})`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw new RangeError(`detect: scoreThr must be a number in [0, 1] (got ${String(value)})`);
   return v;
 }
 
@@ -37,6 +38,12 @@ export function toDetections(
     const [x1, y1, x2, y2] = [0, 1, 2, 3].map((c) => p.boxes[4 * k + c] as number) as [number, number, number, number];
     const cls = classes[p.labels[k] as number];
     if (!cls) throw new Error(`detection class index ${p.labels[k]} is outside the model's ${classes.length} classes`);
-    return { label: cls.name, category_id: cls.id, score: p.scores[k] as number, box: [x1, y1, x2, y2], bbox: [x1, y1, x2 - x1, y2 - y1] };
+    return {
+      label: cls.name,
+      category_id: cls.id,
+      score: p.scores[k] as number,
+      box: [x1, y1, x2, y2],
+      bbox: [x1, y1, x2 - x1, y2 - y1],
+    };
   });
 }

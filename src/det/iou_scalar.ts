@@ -6,8 +6,14 @@ export const IOU_EPS = 1e-6;
 
 /** IoU of two boxes given as x1,y1,x2,y2 numbers (same conventions), for loops over typed arrays. */
 export function iouScalar(
-  ax1: number, ay1: number, ax2: number, ay2: number,
-  bx1: number, by1: number, bx2: number, by2: number,
+  ax1: number,
+  ay1: number,
+  ax2: number,
+  ay2: number,
+  bx1: number,
+  by1: number,
+  bx2: number,
+  by2: number,
   eps = IOU_EPS,
 ): number {
   const w = Math.min(ax2, bx2) - Math.max(ax1, bx1);

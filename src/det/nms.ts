@@ -23,7 +23,11 @@ export function batchedNms(boxes: Tensor, scores: Tensor, classes: Tensor | null
   const s = asNumbers(scores);
   const c = classes === null ? null : classes.toArray();
   const kept = nmsArrays(b, s, c, iouThr);
-  return tensor(BigInt64Array.from(kept, (i) => BigInt(i)), [kept.length], { device: boxes.device });
+  return tensor(
+    BigInt64Array.from(kept, (i) => BigInt(i)),
+    [kept.length],
+    { device: boxes.device },
+  );
 }
 
 function asNumbers(t: Tensor): Float32Array | Float64Array {

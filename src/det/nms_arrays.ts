@@ -17,7 +17,8 @@ export function nmsArrays(
 ): Int32Array {
   const n = scores.length;
   if (boxes.length !== 4 * n) throw new Error(`nms: boxes has ${boxes.length / 4} rows, scores ${n}`);
-  if (classes !== null && classes.length !== n) throw new Error(`nms: classes has ${classes.length} entries, scores ${n}`);
+  if (classes !== null && classes.length !== n)
+    throw new Error(`nms: classes has ${classes.length} entries, scores ${n}`);
   // The overlap-free shortcut in the inner loop is only exact for a non-negative threshold.
   if (!(iouThr >= 0)) throw new RangeError(`nms: iouThr must be >= 0, got ${iouThr}`);
   const order = scoreOrder(scores);

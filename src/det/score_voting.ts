@@ -18,8 +18,14 @@ export interface Detections {
  * Tensor form: dets boxes (K, 4), scores (K), labels (K); candBoxes (N, 4); candScores (N, C) per-class NMS scores.
  * Returns new tensors on the boxes' device.
  */
-export function scoreVoting(dets: Detections, candBoxes: Tensor, candScores: Tensor, opts: ScoreVotingOptions = {}): Detections {
-  if (candScores.ndim !== 2) throw new Error(`scoreVoting: candidate scores must be (N, C), got [${candScores.shape.join(', ')}]`);
+export function scoreVoting(
+  dets: Detections,
+  candBoxes: Tensor,
+  candScores: Tensor,
+  opts: ScoreVotingOptions = {},
+): Detections {
+  if (candScores.ndim !== 2)
+    throw new Error(`scoreVoting: candidate scores must be (N, C), got [${candScores.shape.join(', ')}]`);
   const numClasses = candScores.dim(1);
   const f32 = (t: Tensor): Float32Array => {
     const f = t.to('float32');
@@ -39,6 +45,10 @@ export function scoreVoting(dets: Detections, candBoxes: Tensor, candScores: Ten
   return {
     boxes: tensor(voted.boxes, [k, 4], { device }),
     scores: tensor(voted.scores, [k], { device }),
-    labels: tensor(BigInt64Array.from(voted.labels, (x) => BigInt(x)), [k], { device }),
+    labels: tensor(
+      BigInt64Array.from(voted.labels, (x) => BigInt(x)),
+      [k],
+      { device },
+    ),
   };
 }

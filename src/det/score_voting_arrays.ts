@@ -40,11 +40,16 @@ export function scoreVotingArrays(
   const sigma = opts.sigma ?? 0.025;
   const k = dets.scores.length;
   const n = candBoxes.length / 4;
-  if (!Number.isInteger(n)) throw new Error(`scoreVoting: candidate boxes length ${candBoxes.length} is not a multiple of 4`);
+  if (!Number.isInteger(n))
+    throw new Error(`scoreVoting: candidate boxes length ${candBoxes.length} is not a multiple of 4`);
   if (candScores.length !== n * numClasses) {
     throw new Error(`scoreVoting: candidate scores have ${candScores.length} entries, expected ${n}·${numClasses}`);
   }
-  const out: DetectionArrays = { boxes: new Float32Array(k * 4), scores: new Float32Array(k), labels: new Int32Array(k) };
+  const out: DetectionArrays = {
+    boxes: new Float32Array(k * 4),
+    scores: new Float32Array(k),
+    labels: new Int32Array(k),
+  };
   if (k === 0) return out;
   let o = 0;
   for (let c = 0; c < numClasses; c++) {

@@ -26,7 +26,14 @@ import {
 import type { GmmOptions } from '../assign/gmm.js';
 import { paaLoss, type PaaLossOptions } from '../losses/paa_loss.js';
 import { assignTargets, type AnchorCache } from '../assign/targets.js';
-import { groupCostStats, localSwitch, networkSwitch, type ColadCriterion, type ColadSwitch, type SwitchResult } from './colad_switch.js';
+import {
+  groupCostStats,
+  localSwitch,
+  networkSwitch,
+  type ColadCriterion,
+  type ColadSwitch,
+  type SwitchResult,
+} from './colad_switch.js';
 import type { Strategy, StepInput, StepResult } from './strategy.js';
 
 export type NetIndex = 1 | 2;
@@ -43,9 +50,12 @@ export class CoLADPair extends Module {
     readonly evalNet: NetIndex = 2,
   ) {
     super();
-    if (net1.numClasses !== net2.numClasses) throw new Error(`colad: network 1 predicts ${net1.numClasses} classes, network 2 ${net2.numClasses}`);
+    if (net1.numClasses !== net2.numClasses)
+      throw new Error(`colad: network 1 predicts ${net1.numClasses} classes, network 2 ${net2.numClasses}`);
     if (net1.strides.join() !== net2.strides.join()) {
-      throw new Error(`colad: network 1's pyramid strides [${net1.strides.join(', ')}] differ from network 2's [${net2.strides.join(', ')}]`);
+      throw new Error(
+        `colad: network 1's pyramid strides [${net1.strides.join(', ')}] differ from network 2's [${net2.strides.join(', ')}]`,
+      );
     }
     this.net1 = this.registerModule('net1', net1);
     this.net2 = this.registerModule('net2', net2);
@@ -92,7 +102,9 @@ export class CoLADStrategy implements Strategy {
     readonly opts: CoLADOptions = {},
   ) {
     if (!isCostAssigner(assigner)) {
-      throw new Error('colad: the assigner exposes no candidate costs (CostAssigner: candidates, costs, decisionSamples, assignFromCosts); co-learning needs one, such as paa');
+      throw new Error(
+        'colad: the assigner exposes no candidate costs (CostAssigner: candidates, costs, decisionSamples, assignFromCosts); co-learning needs one, such as paa',
+      );
     }
     this.assigner = assigner;
   }
@@ -134,7 +146,9 @@ export class CoLADStrategy implements Strategy {
     const out2 = net2.forward(input.images);
     const sizes = levelSizes(out1);
     if (JSON.stringify(sizes) !== JSON.stringify(levelSizes(out2))) {
-      throw new Error(`colad: the networks' feature maps differ (${JSON.stringify(sizes)} vs ${JSON.stringify(levelSizes(out2))})`);
+      throw new Error(
+        `colad: the networks' feature maps differ (${JSON.stringify(sizes)} vs ${JSON.stringify(levelSizes(out2))})`,
+      );
     }
     const flat1 = flattenHeadOutputs(out1, c);
     const flat2 = flattenHeadOutputs(out2, c);

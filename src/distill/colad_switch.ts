@@ -47,7 +47,12 @@ export function stdMeanRho(values: ArrayLike<number>, n = values.length): number
  * Fisher rho of many sample sets at once: rows of a padded (G, stride) matrix x with counts. Rows with fewer than
  * 2 samples, failed fits and fits that predict one component for every sample give 0.
  */
-export function fisherRhos(x: ArrayLike<number>, counts: ArrayLike<number>, stride: number, gmm: GmmOptions = {}): Float64Array {
+export function fisherRhos(
+  x: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  stride: number,
+  gmm: GmmOptions = {},
+): Float64Array {
   const fitCounts = Array.from(counts, (n) => (n >= 2 ? n : 0));
   const fit = fitGmm2(x, fitCounts, stride, gmm);
   const pred = predictGmm2(fit, x, fitCounts, stride);
@@ -72,10 +77,17 @@ export function fisherRho(values: ArrayLike<number>, gmm: GmmOptions = {}): numb
 }
 
 /** rho of each row of a padded matrix under a criterion. */
-function rowRhos(x: Float64Array, counts: ArrayLike<number>, stride: number, criterion: ColadCriterion, gmm: GmmOptions): Float64Array {
+function rowRhos(
+  x: Float64Array,
+  counts: ArrayLike<number>,
+  stride: number,
+  criterion: ColadCriterion,
+  gmm: GmmOptions,
+): Float64Array {
   if (criterion === 'fisher') return fisherRhos(x, counts, stride, gmm);
   const out = new Float64Array(counts.length);
-  for (let g = 0; g < counts.length; g++) out[g] = stdMeanRho(x.subarray(g * stride, g * stride + (counts[g] as number)));
+  for (let g = 0; g < counts.length; g++)
+    out[g] = stdMeanRho(x.subarray(g * stride, g * stride + (counts[g] as number)));
   return out;
 }
 
@@ -118,7 +130,9 @@ export function localSwitch(
   groups.forEach((g, i) => {
     const nGroups = g.numGt * g.numLevels;
     if (costs1[i]!.length !== g.order.length || costs2[i]!.length !== g.order.length) {
-      throw new Error(`localSwitch: image ${i} has ${g.order.length} candidates but ${costs1[i]!.length} and ${costs2[i]!.length} costs`);
+      throw new Error(
+        `localSwitch: image ${i} has ${g.order.length} candidates but ${costs1[i]!.length} and ${costs2[i]!.length} costs`,
+      );
     }
     for (let k = 0; k < nGroups; k++) {
       const n = (g.starts[k + 1] as number) - (g.starts[k] as number);
@@ -182,7 +196,11 @@ export function localSwitch(
  * samples the assigner's decision would read for that network alone (CostAssigner.decisionSamples; PAA: each GT's
  * GMM input, the min(n, topk) lowest of its costs on each level). NaN when no GT has 2 samples.
  */
-export function networkRho(rows: GtSampleRows, criterion: ColadCriterion = 'stdmean', gmm: GmmOptions = {}): { rho: number; gts: number } {
+export function networkRho(
+  rows: GtSampleRows,
+  criterion: ColadCriterion = 'stdmean',
+  gmm: GmmOptions = {},
+): { rho: number; gts: number } {
   const rho = rowRhos(rows.x, rows.counts, rows.stride, criterion, gmm);
   let sum = 0;
   let gts = 0;
@@ -213,7 +231,10 @@ export function networkSwitch(
  * Released-code style cost statistics over the (GT, level) groups of a batch: mean of the group means (groups with
  * >= 1 candidate) and mean of the group stds (unbiased; groups with >= 2). NaN when there is no such group.
  */
-export function groupCostStats(groups: readonly CandidateGroups[], costs: readonly ArrayLike<number>[]): { mean: number; std: number } {
+export function groupCostStats(
+  groups: readonly CandidateGroups[],
+  costs: readonly ArrayLike<number>[],
+): { mean: number; std: number } {
   let sumMean = 0;
   let nMean = 0;
   let sumStd = 0;

@@ -27,11 +27,15 @@ export class TeacherStrategy implements Strategy {
       throw new Error(`teacher predicts ${teacher.numClasses} classes, the student ${trainable.numClasses}`);
     }
     if (teacher.strides.join() !== trainable.strides.join()) {
-      throw new Error(`teacher pyramid strides [${teacher.strides.join(', ')}] differ from the student's [${trainable.strides.join(', ')}]`);
+      throw new Error(
+        `teacher pyramid strides [${teacher.strides.join(', ')}] differ from the student's [${trainable.strides.join(', ')}]`,
+      );
     }
     if (name !== 'lad' && (teacher.head.clsKind === 'probs' || trainable.head.clsKind === 'probs')) {
       // The soft-label loss compares sigmoid logits; COP / IOP heads output probabilities.
-      throw new Error(`distill.strategy '${name}': soft-label distillation needs logit heads (model.head.type paa) for teacher and student`);
+      throw new Error(
+        `distill.strategy '${name}': soft-label distillation needs logit heads (model.head.type paa) for teacher and student`,
+      );
     }
   }
 
@@ -46,7 +50,9 @@ export class TeacherStrategy implements Strategy {
     const tflat = this.teacherOutputs(input.images);
     const sizes = this.anchors.generator.featmapSizes([input.images.dim(2), input.images.dim(3)]);
     const t = assignTargets(this.anchors, sizes, input.targets, input.metas, this.trainable.numClasses);
-    return noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }));
+    return noGrad(() =>
+      this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }),
+    );
   }
 
   step(input: StepInput): StepResult {
@@ -57,10 +63,16 @@ export class TeacherStrategy implements Strategy {
     const out = this.trainable.forward(input.images);
     const sflat = flattenHeadOutputs(out, c);
     const t = assignTargets(this.anchors, levelSizes(out), input.targets, input.metas, c);
-    const r: StepResult & { logOrder: string[] } = { losses: {}, logs: { teacher_ms: teacherMs }, logOrder: ['teacher_ms'] };
+    const r: StepResult & { logOrder: string[] } = {
+      losses: {},
+      logs: { teacher_ms: teacherMs },
+      logOrder: ['teacher_ms'],
+    };
     if (this.name !== 'kd') {
       const t1 = performance.now();
-      const assignment = noGrad(() => this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }));
+      const assignment = noGrad(() =>
+        this.assigner.assign(t, { clsLogits: tflat.cls, regDeltas: tflat.reg, clsKind: tflat.clsKind }),
+      );
       r.logs.assign_ms = performance.now() - t1;
       // LAD's box loss is the plain mean GIoU over positives (not PAA's IoU-weighted one)
       const l = paaLoss(sflat, assignment, t.anchors, { ...this.loss, boxWeighting: 'mean', clsKind: sflat.clsKind });

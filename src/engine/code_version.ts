@@ -21,7 +21,8 @@ const CODE_PATHS = ['src', 'native', 'configs', 'package.json', 'package-lock.js
 
 /** HEAD of the checkout at `cwd` and whether its code paths have uncommitted changes; nulls outside a checkout. */
 export function gitState(cwd: string = process.cwd()): GitState {
-  const git = (args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const git = (args: string[]): string =>
+    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   let commit: string;
   try {
     commit = git(['rev-parse', 'HEAD']).trim();
@@ -55,6 +56,7 @@ function packageRoot(): { dir: string; version: string } {
  */
 export function codeVersion(): CodeVersion {
   const root = packageRoot();
-  const git = root.dir !== '' && existsSync(join(root.dir, '.git')) ? gitState(root.dir) : { commit: null, dirty: null };
+  const git =
+    root.dir !== '' && existsSync(join(root.dir, '.git')) ? gitState(root.dir) : { commit: null, dirty: null };
   return { version: root.version, ...git };
 }

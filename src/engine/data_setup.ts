@@ -35,7 +35,10 @@ export async function ensureDataset(config: Config, onProgress?: (done: number, 
   if (existsSync(train) && existsSync(val)) return;
   const key: DataPathKey = existsSync(train) ? 'valAnn' : 'trainAnn';
   if (d.builtin === undefined || isAbsolute(d[key])) {
-    const hint = d.builtin === undefined ? 'set data.builtin to make a built-in dataset there' : `a built-in dataset is made under data.root, not at an absolute data.${key}`;
+    const hint =
+      d.builtin === undefined
+        ? 'set data.builtin to make a built-in dataset there'
+        : `a built-in dataset is made under data.root, not at an absolute data.${key}`;
     throw new Error(`${dataPathKey(d, key)}: ${dataPath(d, key)} not found (${hint})`);
   }
   const { seed, ...params } = d.builtinArgs as Record<string, number | string | boolean>;
@@ -61,7 +64,10 @@ export function openSplit(config: Config, split: 'train' | 'val'): OpenSplit {
   const limited = limit > 0 && limit < full.images.length;
   const dataset = limited ? subset(full, limit) : full;
   if (split === 'train') {
-    requireTrainImages(dataset, limited ? { subsetOf: { images: full.images.length, key: `data.trainLimit=${limit}` } } : {});
+    requireTrainImages(
+      dataset,
+      limited ? { subsetOf: { images: full.images.length, key: `data.trainLimit=${limit}` } } : {},
+    );
   }
   return { dataset, annotations, images };
 }
@@ -69,5 +75,11 @@ export function openSplit(config: Config, split: 'train' | 'val'): OpenSplit {
 export function subset(ds: CocoDataset, n: number): CocoDataset {
   const images = ds.images.slice(0, n);
   const ids = new Set(images.map((im) => im.id));
-  return new CocoDataset(ds.file, images, ds.annotations.filter((a) => ids.has(a.imageId)), ds.categories, ds.problems);
+  return new CocoDataset(
+    ds.file,
+    images,
+    ds.annotations.filter((a) => ids.has(a.imageId)),
+    ds.categories,
+    ds.problems,
+  );
 }

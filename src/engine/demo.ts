@@ -31,7 +31,11 @@ export const DEMO_TEACHER_WEIGHTS = 'assets/demo_teacher_r18w50.safetensors';
 const RUNTIME_CHECK = { scoreThr: 0.05, top: 10 };
 
 /** Trains (or resumes) the run of a preset with overrides; `ladet demo` runs it in a worker thread (Ctrl-C). */
-export type DemoTrainer = (configPath: string, overrides: Overrides, start: StartMode) => Promise<{ runDir: string; stopped: boolean }>;
+export type DemoTrainer = (
+  configPath: string,
+  overrides: Overrides,
+  start: StartMode,
+) => Promise<{ runDir: string; stopped: boolean }>;
 
 /** The default trainer: `train` in this thread, with `hooks` (its `shouldStop` stops the run). */
 export function inThreadTrainer(hooks: TrainHooks): DemoTrainer {
@@ -113,7 +117,11 @@ async function trainToEnd(
       // a damaged checkpoint: train afresh (the trainer replaces it atomically)
     }
     resume = hash === configHash(config);
-    say(resume ? `demo: continuing ${runDir} from its last checkpoint` : `demo: ${runDir} was trained with another config; training it afresh`);
+    say(
+      resume
+        ? `demo: continuing ${runDir} from its last checkpoint`
+        : `demo: ${runDir} was trained with another config; training it afresh`,
+    );
   }
   // the demo owns its runs: one it cannot continue (another config, a damaged or missing checkpoint) is replaced
   const r = await trainer(configPath, overrides, { resume, overwrite: !resume });
@@ -143,7 +151,8 @@ export function formatTable(rows: readonly DemoRow[]): string {
   const head = '| method | AP | AP50 | AP75 | APs | APm | APl | train time |';
   const sep = '|---|---|---|---|---|---|---|---|';
   const body = rows.map(
-    (r) => `| ${r.method} | ${fmt(r.AP)} | ${fmt(r.AP50)} | ${fmt(r.AP75)} | ${fmt(r.APs)} | ${fmt(r.APm)} | ${fmt(r.APl)} | ${formatDuration(r.trainSeconds)} |`,
+    (r) =>
+      `| ${r.method} | ${fmt(r.AP)} | ${fmt(r.AP50)} | ${fmt(r.AP75)} | ${fmt(r.APs)} | ${fmt(r.APm)} | ${fmt(r.APl)} | ${formatDuration(r.trainSeconds)} |`,
   );
   return [head, sep, ...body].join('\n');
 }
@@ -157,7 +166,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   let teacherWeights = DEMO_TEACHER_WEIGHTS;
   let trainedHere = false;
   let teacherSeconds: number | null = null;
-  const shipped = existsSync(DEMO_TEACHER_WEIGHTS) && Object.keys(dataOverrides()).length === 0 && o.overrides === undefined;
+  const shipped =
+    existsSync(DEMO_TEACHER_WEIGHTS) && Object.keys(dataOverrides()).length === 0 && o.overrides === undefined;
   if (!shipped) {
     say(`demo: training the teacher (${DEMO_TEACHER_CONFIG}) first`);
     const t = await trainToEnd(DEMO_TEACHER_CONFIG, base, trainer, say);
@@ -196,8 +206,18 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
 
   const reportDir = join(runsDir, 'report');
   // the report replaces only an earlier demo's report files, never a file of the user's
-  const outputs = new Outputs({ command: 'ladet demo', owns: (p) => reportFiles.includes(basename(p)) && isDemoReport(reportDir) });
-  const reportFiles = ['train_loss_cls.png', 'train_loss_bbox.png', DEMO_PICTURE.file, 'lad_student.runtime.safetensors', 'report.md', 'results.json'];
+  const outputs = new Outputs({
+    command: 'ladet demo',
+    owns: (p) => reportFiles.includes(basename(p)) && isDemoReport(reportDir),
+  });
+  const reportFiles = [
+    'train_loss_cls.png',
+    'train_loss_bbox.png',
+    DEMO_PICTURE.file,
+    'lad_student.runtime.safetensors',
+    'report.md',
+    'results.json',
+  ];
   for (const f of reportFiles) outputs.check(join(reportDir, f));
   // Learning curves from the per-iteration log (every `logEvery` steps).
   const series = (key: string) =>
@@ -210,18 +230,33 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
         .filter((e) => e.event === 'iter' && typeof e[key] === 'number')
         .map((e) => [e.iter as number, e[key] as number] as const),
     }));
-  outputs.write(join(reportDir, 'train_loss_cls.png'), await chartPng(series('loss_cls'), { title: 'classification loss', xLabel: 'iteration', yLabel: 'loss_cls' }));
-  outputs.write(join(reportDir, 'train_loss_bbox.png'), await chartPng(series('loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'iteration', yLabel: 'loss_bbox' }));
+  outputs.write(
+    join(reportDir, 'train_loss_cls.png'),
+    await chartPng(series('loss_cls'), { title: 'classification loss', xLabel: 'iteration', yLabel: 'loss_cls' }),
+  );
+  outputs.write(
+    join(reportDir, 'train_loss_bbox.png'),
+    await chartPng(series('loss_bbox'), { title: 'box loss (GIoU)', xLabel: 'iteration', yLabel: 'loss_bbox' }),
+  );
 
   // Both students' detections (best weights) on the first val images that have objects, ground truth dashed.
-  say('demo: drawing both students\' detections on val images');
+  say("demo: drawing both students' detections on val images");
   const val = openSplit(studentConfig, 'val');
-  const shown = val.dataset.images.filter((im) => val.dataset.annotationsOf(im.id).length > 0).slice(0, DEMO_PICTURE.images);
+  const shown = val.dataset.images
+    .filter((im) => val.dataset.annotationsOf(im.id).length > 0)
+    .slice(0, DEMO_PICTURE.images);
   const files = shown.map((im) => imagePath(val.images, im));
   const columns: GridColumn[] = [];
   for (const c of curves) columns.push({ title: c.name, boxes: await runDetections(c.dir, files, DEMO_PICTURE) });
   const picture = join(reportDir, DEMO_PICTURE.file);
-  outputs.write(picture, await renderPredictionGrid(files, shown.map((im) => groundTruthBoxes(val.dataset, im.id)), columns));
+  outputs.write(
+    picture,
+    await renderPredictionGrid(
+      files,
+      shown.map((im) => groundTruthBoxes(val.dataset, im.id)),
+      columns,
+    ),
+  );
 
   // The LAD student for deployment without libtorch, checked on the picture's first image: its best detections
   // (score >= 0.05, as evaluation keeps) from ladet/runtime against ladet on libtorch.
@@ -231,8 +266,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   let reference: Detection[] = [];
   try {
     runtimeBytes = outputs.writeWith(runtimeModel, (p) => exportRuntime(lad, p));
-    const stream = predictImages({ model: lad.model, config: lad.config, classes: lad.classes, files: files.slice(0, 1), onSkip: (f, why) => { throw new Error(`${f}: ${why}`); } });
-    for await (const p of stream) reference = toDetections(p, lad.classes, RUNTIME_CHECK.scoreThr).slice(0, RUNTIME_CHECK.top);
+    const stream = predictImages({
+      model: lad.model,
+      config: lad.config,
+      classes: lad.classes,
+      files: files.slice(0, 1),
+      onSkip: (f, why) => {
+        throw new Error(`${f}: ${why}`);
+      },
+    });
+    for await (const p of stream)
+      reference = toDetections(p, lad.classes, RUNTIME_CHECK.scoreThr).slice(0, RUNTIME_CHECK.top);
   } finally {
     lad.model.dispose();
   }
@@ -246,13 +290,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     fromRuntime.length === compared &&
     fromRuntime.every((d, k) => {
       const r = reference[k] as Detection;
-      return d.category_id === r.category_id && Math.abs(d.score - r.score) < 1e-4 && d.box.every((v, c) => Math.abs(v - (r.box[c] as number)) < 0.01);
+      return (
+        d.category_id === r.category_id &&
+        Math.abs(d.score - r.score) < 1e-4 &&
+        d.box.every((v, c) => Math.abs(v - (r.box[c] as number)) < 0.01)
+      );
     });
   say(`demo: the LAD student for ladet/runtime (no libtorch): ${runtimeModel}`);
   const runtime = { model: runtimeModel, bytes: runtimeBytes, compared, sameDetections };
 
   const recorded = readCheckpointHeader(teacherWeights).meta?.info?.bbox_mAP;
-  const teacher = { weights: teacherWeights, trainedHere, AP: typeof recorded === 'number' ? recorded : null, trainSeconds: teacherSeconds };
+  const teacher = {
+    weights: teacherWeights,
+    trainedHere,
+    AP: typeof recorded === 'number' ? recorded : null,
+    trainSeconds: teacherSeconds,
+  };
   const table = formatTable(rows);
   const dataset = String(studentConfig.data.builtin ?? studentConfig.data.root);
   const teacherFacts = [
@@ -287,7 +340,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     '',
   ].join('\n');
   outputs.write(join(reportDir, 'report.md'), md);
-  outputs.write(join(reportDir, 'results.json'), JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n');
+  outputs.write(
+    join(reportDir, 'results.json'),
+    JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n',
+  );
   outputs.flush();
   return { stopped: false, rows, reportDir, dataset, teacher, picture, runtime };
 }

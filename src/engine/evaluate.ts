@@ -88,7 +88,9 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   }
   const gt = readCocoGt(o.annotations);
   // as pycocotools, only the ground truth's categories are scored (a model may know more classes than a test set)
-  const results = toCocoResults(dets, o.categoryIds ?? o.dataset.labels.categoryIds).filter((r) => gt.categoryIndex.has(r.category_id));
+  const results = toCocoResults(dets, o.categoryIds ?? o.dataset.labels.categoryIds).filter((r) =>
+    gt.categoryIndex.has(r.category_id),
+  );
   const coco = evaluateCoco(gt, results, { imageIds: o.dataset.images.map((im) => im.id) });
   return { results, coco, images: dets.length, skipped, seconds: (performance.now() - t0) / 1000 };
 }

@@ -19,7 +19,12 @@ export function runtimeSpecOf(o: OpenedDetector): RuntimeSpec {
     network: o.model.spec,
     anchors: anchorConfig(o.config.model),
     classes: o.classes.map((c) => ({ id: c.id, name: c.name })),
-    input: { testScale: [scale![0], scale![1]], sizeDivisor: pipeline.sizeDivisor, mean: [...pipeline.mean], std: [...pipeline.std] },
+    input: {
+      testScale: [scale![0], scale![1]],
+      sizeDivisor: pipeline.sizeDivisor,
+      mean: [...pipeline.mean],
+      std: [...pipeline.std],
+    },
     inference: inferenceConfigOf(o.config),
     source: { weights: o.weightsPath, config: o.configPath, ...(o.net === null ? {} : { net: o.net }) },
   };

@@ -57,7 +57,8 @@ export function resolveModelFiles(o: { run?: string; config?: string; weights?: 
   }
   if (o.weights !== undefined) {
     if (!existsSync(o.weights)) throw new UsageError(`weights not found: ${o.weights}`);
-    if (isDir(o.weights)) return { configPath: o.config ?? runConfig(o.weights), weights: o.weights, runDir: o.weights };
+    if (isDir(o.weights))
+      return { configPath: o.config ?? runConfig(o.weights), weights: o.weights, runDir: o.weights };
     // runs/<name>/weights/<file>.safetensors: the run's config describes it
     const run = dirname(dirname(o.weights));
     const inRun = basename(dirname(o.weights)) === 'weights' && existsSync(join(run, 'config.yaml'));
@@ -96,15 +97,20 @@ export interface OpenOptions {
  * evaluated one), else weights/last (both networks).
  */
 export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts: OpenOptions = {}): OpenedDetector {
-  const { config, configPath } = files.configPath === null ? embeddedConfig(files.weights, overrides) : { config: loadConfig(files.configPath, overrides), configPath: files.configPath };
+  const { config, configPath } =
+    files.configPath === null
+      ? embeddedConfig(files.weights, overrides)
+      : { config: loadConfig(files.configPath, overrides), configPath: files.configPath };
   const runDir = files.runDir ?? runPaths(config.runsDir, config.name).dir;
   const net = networkOf(config, configPath, opts.net);
   let source = files.weights;
   if (source === null) {
-    if (!existsSync(runDir)) throw new UsageError(`${files.configPath}: its run ${runDir} does not exist; train it first or pass weights=`);
+    if (!existsSync(runDir))
+      throw new UsageError(`${files.configPath}: its run ${runDir} does not exist; train it first or pass weights=`);
     source = runDir;
   }
-  const weightsPath = net !== null && statSync(source).isDirectory() ? coladRunWeights(source, net) : resolveWeights(source);
+  const weightsPath =
+    net !== null && statSync(source).isDirectory() ? coladRunWeights(source, net) : resolveWeights(source);
   const ck = readCheckpoint(weightsPath);
   try {
     const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, configPath, weightsPath);
@@ -116,7 +122,10 @@ export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts:
         throw new UsageError((e as Error).message);
       }
     }
-    const model = net === null ? buildDetector(config.model, classes.length) : buildColadNetwork(config, classes.length, net, false);
+    const model =
+      net === null
+        ? buildDetector(config.model, classes.length)
+        : buildColadNetwork(config, classes.length, net, false);
     try {
       loadModelTensors(weightsPath, model, tensors);
     } catch (e) {
@@ -149,7 +158,9 @@ function networkOf(config: Config, configPath: string, asked: NetIndex | undefin
   const strategy = config.distill.strategy;
   if (strategy === 'colad') return asked ?? config.distill.colad.evalNet;
   if (asked !== undefined) {
-    throw new UsageError(`net=${asked} picks a network of a CoLAD run, but ${configPath} trains one network (distill.strategy: ${strategy})`);
+    throw new UsageError(
+      `net=${asked} picks a network of a CoLAD run, but ${configPath} trains one network (distill.strategy: ${strategy})`,
+    );
   }
   return null;
 }
@@ -172,10 +183,16 @@ export function valSplitFiles(config: Config, configPath: string): { annotations
   const annotations = dataPath(config.data, 'valAnn');
   const images = dataPath(config.data, 'valImages');
   if (!existsSync(annotations)) {
-    const args = Object.entries(config.data.builtinArgs).map(([k, v]) => ` ${k}=${String(v)}`).join('');
-    const make = config.data.builtin ? ` or make it with \`ladet data make ${config.data.builtin} out=${config.data.root}${args}\`` : '';
+    const args = Object.entries(config.data.builtinArgs)
+      .map(([k, v]) => ` ${k}=${String(v)}`)
+      .join('');
+    const make = config.data.builtin
+      ? ` or make it with \`ladet data make ${config.data.builtin} out=${config.data.root}${args}\``
+      : '';
     const key = dataPathKey(config.data, 'valAnn');
-    throw new UsageError(`${key}: ${annotations} not found (the val split of ${configPath}); set ${key}=${key === 'data.root' ? 'DIR' : 'FILE'}${make}`);
+    throw new UsageError(
+      `${key}: ${annotations} not found (the val split of ${configPath}); set ${key}=${key === 'data.root' ? 'DIR' : 'FILE'}${make}`,
+    );
   }
   return { annotations, images };
 }

@@ -62,19 +62,26 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   for (const t of niceTicks(x0, x1)) {
     parts.push(`<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle">${t}</text>`);
   }
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
+  parts.push(
+    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`,
+  );
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length] as string;
     const finite = s.points.filter((p) => Number.isFinite(p[1]));
     if (finite.length) {
       const d = finite.map((p, j) => `${j ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
       parts.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="2"/>`);
-      for (const p of finite) parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`);
+      for (const p of finite)
+        parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`);
     }
     const ly = m.t + 14 + i * 18;
-    parts.push(`<line x1="${W - m.r + 10}" x2="${W - m.r + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${W - m.r + 10}" x2="${W - m.r + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${W - m.r + 36}" y="${ly}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
@@ -82,5 +89,7 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
 }
 
 export async function chartPng(series: readonly Series[], o: ChartOptions): Promise<Buffer> {
-  return sharp(Buffer.from(lineChartSvg(series, o))).png().toBuffer();
+  return sharp(Buffer.from(lineChartSvg(series, o)))
+    .png()
+    .toBuffer();
 }

@@ -52,7 +52,13 @@ export { toDetections, type Detection } from '../det/detection.js';
  * meta per image -> each image's detections in original pixels. The tensors it makes are freed; `images` stays the
  * caller's. What evaluation, `ladet predict` and TrainedDetector all run.
  */
-export function detectBatch(model: Detector, images: Tensor, metas: readonly ImageMeta[], anchors: AnchorCache, inference: InferenceConfig): ImageDetections[] {
+export function detectBatch(
+  model: Detector,
+  images: Tensor,
+  metas: readonly ImageMeta[],
+  anchors: AnchorCache,
+  inference: InferenceConfig,
+): ImageDetections[] {
   return tidy(() =>
     noGrad(() => {
       const out = model.forward(images);
@@ -131,7 +137,14 @@ export async function* predictImages(o: PredictOptions): AsyncGenerator<ImagePre
       batch.images.dispose();
       const im = dataset.image(det!.imageId);
       o.onProgress?.(++done, total);
-      yield { file: im.fileName, width: im.width, height: im.height, boxes: det!.boxes, scores: det!.scores, labels: det!.labels };
+      yield {
+        file: im.fileName,
+        width: im.width,
+        height: im.height,
+        boxes: det!.boxes,
+        scores: det!.scores,
+        labels: det!.labels,
+      };
     }
   } finally {
     await loader.close();

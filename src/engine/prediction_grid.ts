@@ -23,7 +23,13 @@ export interface GridColumn {
 export function groundTruthBoxes(dataset: CocoDataset, imageId: number): DrawnBox[] {
   return dataset.annotationsOf(imageId).map((a) => {
     const [x, y, w, h] = a.bbox;
-    return { box: [x, y, x + w, y + h], label: dataset.labels.label(a.categoryId), text: '', colour: GT_COLOUR, dashed: true };
+    return {
+      box: [x, y, x + w, y + h],
+      label: dataset.labels.label(a.categoryId),
+      text: '',
+      colour: GT_COLOUR,
+      dashed: true,
+    };
   });
 }
 
@@ -31,7 +37,11 @@ export function groundTruthBoxes(dataset: CocoDataset, imageId: number): DrawnBo
  * The detections of a trained run (its config and best weights, as `ladet predict weights=RUN`) on `files`, as tagged
  * boxes "class score": per file, those with score >= scoreThr, best first, at most maxDets.
  */
-export async function runDetections(runDir: string, files: readonly string[], o: { scoreThr: number; maxDets: number }): Promise<DrawnBox[][]> {
+export async function runDetections(
+  runDir: string,
+  files: readonly string[],
+  o: { scoreThr: number; maxDets: number },
+): Promise<DrawnBox[][]> {
   const opened = openDetector(resolveModelFiles({ run: runDir }));
   const byFile = new Map<string, DrawnBox[]>();
   try {
@@ -63,20 +73,37 @@ export async function runDetections(runDir: string, files: readonly string[], o:
 }
 
 /** Width and height of the grid for `rows` images of at most cellW x cellH pixels (before scaling) and `columns`. */
-export function gridSize(rows: number, columns: number, cellW: number, cellH: number): { width: number; height: number } {
+export function gridSize(
+  rows: number,
+  columns: number,
+  cellW: number,
+  cellH: number,
+): { width: number; height: number } {
   const { scale, gap, header } = GRID;
-  return { width: columns * cellW * scale + (columns + 1) * gap, height: header + rows * cellH * scale + (rows + 1) * gap };
+  return {
+    width: columns * cellW * scale + (columns + 1) * gap,
+    height: header + rows * cellH * scale + (rows + 1) * gap,
+  };
 }
 
 /** The grid PNG: row i shows files[i] with gt[i] and each column's boxes[i]. */
-export async function renderPredictionGrid(files: readonly string[], gt: readonly (readonly DrawnBox[])[], columns: readonly GridColumn[]): Promise<Buffer> {
+export async function renderPredictionGrid(
+  files: readonly string[],
+  gt: readonly (readonly DrawnBox[])[],
+  columns: readonly GridColumn[],
+): Promise<Buffer> {
   const { scale, gap, header } = GRID;
   if (files.length === 0 || columns.length === 0) throw new Error('prediction grid: no images or no columns');
-  const images = await Promise.all(files.map((f) => decodeImage(f, (w, h) => ({ width: w * scale, height: h * scale }), 'nearest')));
+  const images = await Promise.all(
+    files.map((f) => decodeImage(f, (w, h) => ({ width: w * scale, height: h * scale }), 'nearest')),
+  );
   const cellW = Math.max(...images.map((im) => im.width));
   const cellH = Math.max(...images.map((im) => im.height));
   const { width, height } = gridSize(files.length, columns.length, cellW / scale, cellH / scale);
-  const scaled = (b: DrawnBox): DrawnBox => ({ ...b, box: b.box.map((v) => v * scale) as [number, number, number, number] });
+  const scaled = (b: DrawnBox): DrawnBox => ({
+    ...b,
+    box: b.box.map((v) => v * scale) as [number, number, number, number],
+  });
   const layers: OverlayOptions[] = [];
   for (const [r, image] of images.entries()) {
     for (const [c, col] of columns.entries()) {
@@ -91,7 +118,13 @@ export async function renderPredictionGrid(files: readonly string[], gt: readonl
     (col, c) =>
       `<text x="${gap + c * (cellW + gap) + cellW / 2}" y="${(header + font) / 2}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#000000">${escapeXml(col.title)}</text>`,
   );
-  layers.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${header}">${titles.join('')}</svg>`), left: 0, top: 0 });
+  layers.push({
+    input: Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${header}">${titles.join('')}</svg>`,
+    ),
+    left: 0,
+    top: 0,
+  });
   return sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite(layers)
     .removeAlpha()

@@ -17,7 +17,8 @@ export interface RunPaths {
 
 /** The paths of run `name` under `runsDir`; throws when the name would lead outside it (`..`, a symlink). */
 export function runPaths(runsDir: string, name: string): RunPaths {
-  if (name === '.' || name === '') throw new Error(`run name ${JSON.stringify(name)} names ${runsDir} itself; a run needs its own folder inside it`);
+  if (name === '.' || name === '')
+    throw new Error(`run name ${JSON.stringify(name)} names ${runsDir} itself; a run needs its own folder inside it`);
   resolveInside(runsDir, name, 'run name');
   const dir = join(runsDir, name); // as the user wrote runsDir: messages show their paths
   return {
@@ -41,7 +42,8 @@ const TB_EVENTS = /^events\.out\.tfevents\./;
 /** The files of an earlier run in `p` (relative names), empty when there is none to lose. */
 export function runContents(p: RunPaths): string[] {
   const found: string[] = [];
-  for (const f of [p.config, p.metrics, p.log, p.last, p.best]) if (existsSync(f)) found.push(f.slice(p.dir.length + 1));
+  for (const f of [p.config, p.metrics, p.log, p.last, p.best])
+    if (existsSync(f)) found.push(f.slice(p.dir.length + 1));
   if (existsSync(p.dir)) for (const f of readdirSync(p.dir)) if (TB_EVENTS.test(f)) found.push(f);
   return found;
 }

@@ -62,7 +62,9 @@ class ProtoWriter {
   }
 
   bytes(field: number, v: Uint8Array): this {
-    this.tag(field, 2).varint(v.length).parts.push(...v);
+    this.tag(field, 2)
+      .varint(v.length)
+      .parts.push(...v);
     return this;
   }
 
@@ -104,7 +106,10 @@ export class EventWriter {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}`);
     this.#fd = openSync(this.path, 'a');
-    const header = new ProtoWriter().double(1, Date.now() / 1000).string(3, 'brain.Event:2').finish();
+    const header = new ProtoWriter()
+      .double(1, Date.now() / 1000)
+      .string(3, 'brain.Event:2')
+      .finish();
     writeSync(this.#fd, frameRecord(header));
   }
 

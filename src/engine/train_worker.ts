@@ -35,7 +35,9 @@ export function trainInWorker(
 ): TrainInWorker {
   const stop = new SharedArrayBuffer(4);
   const flag = new Int32Array(stop);
-  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { configPath, overrides, start, stop } satisfies WorkerInput });
+  const worker = new Worker(fileURLToPath(import.meta.url), {
+    workerData: { configPath, overrides, start, stop } satisfies WorkerInput,
+  });
   const result = new Promise<Pick<TrainSummary, 'runDir' | 'stopped' | 'epochsDone' | 'best'>>((resolve, reject) => {
     let settled = false;
     worker.on('message', (e: WorkerEvent) => {

@@ -9,11 +9,25 @@ import { buildOptimizer, trainStep } from './train_step.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { configHash, configToYaml, type Config } from '../config/schema.js';
-import { buildAnchorGenerator, buildDetector, inferenceConfigOf, testPipelineOf, trainPipelineOf } from '../build/model.js';
+import {
+  buildAnchorGenerator,
+  buildDetector,
+  inferenceConfigOf,
+  testPipelineOf,
+  trainPipelineOf,
+} from '../build/model.js';
 import { ensureDataset, openSplit } from './data_setup.js';
 import { AnchorCache } from '../assign/targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
-import { checkOptimizerTensors, classList, loadModelTensors, readCheckpoint, readCheckpointHeader, saveCheckpoint, type TrainerState } from '../build/checkpoint.js';
+import {
+  checkOptimizerTensors,
+  classList,
+  loadModelTensors,
+  readCheckpoint,
+  readCheckpointHeader,
+  saveCheckpoint,
+  type TrainerState,
+} from '../build/checkpoint.js';
 import { MetricsCsv, JsonlLog, type Row } from './metrics_log.js';
 import { EventWriter } from './tensorboard.js';
 import { codeVersion } from './code_version.js';
@@ -90,7 +104,12 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
 }
 
 /** Whether a start may go ahead in `paths.dir`, and how: throws (changing nothing) when it would replace a run. */
-function planStart(paths: RunPaths, opts: TrainOptions, hash: string, say: (l: string) => void): { resuming: boolean; replace: string[] } {
+function planStart(
+  paths: RunPaths,
+  opts: TrainOptions,
+  hash: string,
+  say: (l: string) => void,
+): { resuming: boolean; replace: string[] } {
   const previous = runContents(paths);
   if (opts.resume === true && existsSync(paths.last)) {
     checkResumable(paths.last, hash);
@@ -106,8 +125,13 @@ function planStart(paths: RunPaths, opts: TrainOptions, hash: string, say: (l: s
     if (opts.resume === true) say(`resume: no ${paths.last}; starting from scratch`);
     return { resuming: false, replace: previous };
   }
-  const hint = opts.resume === true ? 'it has no weights/last.safetensors to resume from; ' : 'pass resume=true to continue it, or ';
-  throw new UsageError(`${paths.dir} already holds a run (${previous.join(', ')}); ${hint}overwrite=true to replace it, or choose another name`);
+  const hint =
+    opts.resume === true
+      ? 'it has no weights/last.safetensors to resume from; '
+      : 'pass resume=true to continue it, or ';
+  throw new UsageError(
+    `${paths.dir} already holds a run (${previous.join(', ')}); ${hint}overwrite=true to replace it, or choose another name`,
+  );
 }
 
 /** Refuses a `last` checkpoint that cannot continue this config, from its header alone (nothing is loaded). */
@@ -115,7 +139,9 @@ function checkResumable(last: string, hash: string): void {
   const st = readCheckpointHeader(last).meta?.trainer;
   if (!st) throw new Error(`${last}: not a resumable checkpoint (no trainer state)`);
   if (st.configHash !== hash) {
-    throw new UsageError(`${last}: the run was started with a different config; resume needs the same config (or start a new run name, or overwrite=true)`);
+    throw new UsageError(
+      `${last}: the run was started with a different config; resume needs the same config (or start a new run name, or overwrite=true)`,
+    );
   }
 }
 
@@ -128,7 +154,12 @@ function checkDevice(device: string): void {
   }
 }
 
-async function trainLocked(config: Config, opts: TrainOptions, paths: RunPaths, say: (l: string) => void): Promise<TrainSummary> {
+async function trainLocked(
+  config: Config,
+  opts: TrainOptions,
+  paths: RunPaths,
+  say: (l: string) => void,
+): Promise<TrainSummary> {
   const hooks = opts.hooks ?? {};
   if (config.threads) setNumThreads(config.threads);
   const hash = configHash(config);
@@ -138,7 +169,16 @@ async function trainLocked(config: Config, opts: TrainOptions, paths: RunPaths, 
   checkDevice(config.device);
   precheckStrategy(config);
 
-  hooks.onProgress?.({ phase: 'data', epoch: 0, epochs: config.schedule.epochs, batch: 0, batches: 0, iter: 0, lr: 0, losses: {} });
+  hooks.onProgress?.({
+    phase: 'data',
+    epoch: 0,
+    epochs: config.schedule.epochs,
+    batch: 0,
+    batches: 0,
+    iter: 0,
+    lr: 0,
+    losses: {},
+  });
   await ensureDataset(config);
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');
@@ -157,155 +197,235 @@ async function trainLocked(config: Config, opts: TrainOptions, paths: RunPaths, 
   }
 
   async function trainBuilt(): Promise<TrainSummary> {
-  const ctx: StrategyContext = { config, numClasses, anchors, buildStudent: () => buildDetector(config.model, numClasses) };
-  let runInfo: Record<string, unknown> = {};
-  let strategy: Strategy;
-  if (opts.strategy) {
-    strategy = await opts.strategy(ctx);
-  } else {
-    const built = buildStrategy(config, ctx.buildStudent, numClasses, anchors);
-    strategy = built.strategy;
-    runInfo = built.info;
-  }
-  const model = strategy.trainable;
-  owned.push(model, strategy); // disposed in reverse: the strategy, then the network
-  const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
-  const optimizer = buildOptimizer(config, model);
-  owned.push({ dispose: () => optimizer.disposeState() });
-  const log = new JsonlLog(paths.dir);
-  const loader = new DataLoader({
-    dataset: train.dataset,
-    imageDir: train.images,
-    batchSize: config.data.batchSize,
-    pipeline: trainPipelineOf(config),
-    seed: config.seed,
-    workers: config.data.workers,
-    filterEmpty: true,
-    onSkip: (s) => log.write('skip', { file: s.file, image_id: s.imageId, reason: s.reason }),
-  });
-  owned.push({ dispose: () => loader.close() });
-  const itersPerEpoch = loader.length;
-  const s = config.schedule;
-  const scheduler = new LrScheduler(optimizer, {
-    decay: { policy: 'step', steps: s.steps, gamma: s.gamma },
-    warmup: s.warmupIters > 0 ? { policy: 'linear', iters: s.warmupIters, ratio: s.warmupRatio } : null,
-    byEpoch: true,
-    itersPerEpoch,
-  });
+    const ctx: StrategyContext = {
+      config,
+      numClasses,
+      anchors,
+      buildStudent: () => buildDetector(config.model, numClasses),
+    };
+    let runInfo: Record<string, unknown> = {};
+    let strategy: Strategy;
+    if (opts.strategy) {
+      strategy = await opts.strategy(ctx);
+    } else {
+      const built = buildStrategy(config, ctx.buildStudent, numClasses, anchors);
+      strategy = built.strategy;
+      runInfo = built.info;
+    }
+    const model = strategy.trainable;
+    owned.push(model, strategy); // disposed in reverse: the strategy, then the network
+    const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
+    const optimizer = buildOptimizer(config, model);
+    owned.push({ dispose: () => optimizer.disposeState() });
+    const log = new JsonlLog(paths.dir);
+    const loader = new DataLoader({
+      dataset: train.dataset,
+      imageDir: train.images,
+      batchSize: config.data.batchSize,
+      pipeline: trainPipelineOf(config),
+      seed: config.seed,
+      workers: config.data.workers,
+      filterEmpty: true,
+      onSkip: (s) => log.write('skip', { file: s.file, image_id: s.imageId, reason: s.reason }),
+    });
+    owned.push({ dispose: () => loader.close() });
+    const itersPerEpoch = loader.length;
+    const s = config.schedule;
+    const scheduler = new LrScheduler(optimizer, {
+      decay: { policy: 'step', steps: s.steps, gamma: s.gamma },
+      warmup: s.warmupIters > 0 ? { policy: 'linear', iters: s.warmupIters, ratio: s.warmupRatio } : null,
+      byEpoch: true,
+      itersPerEpoch,
+    });
 
-  let state: TrainerState = { epoch: 0, batch: 0, iter: 0, best: null, scheduler: null, optimizer: null, configHash: hash, epochLog: null };
-  if (resuming) state = resumeFrom(paths, model, optimizer, scheduler, hash);
+    let state: TrainerState = {
+      epoch: 0,
+      batch: 0,
+      iter: 0,
+      best: null,
+      scheduler: null,
+      optimizer: null,
+      configHash: hash,
+      epochLog: null,
+    };
+    if (resuming) state = resumeFrom(paths, model, optimizer, scheduler, hash);
 
-  // From here on the run directory is written.
-  if (replace.length) {
-    clearRun(paths);
-    say(`overwrite: removed the earlier run's ${replace.join(', ')} in ${paths.dir}`);
-  }
-  makeRunDir(paths);
-  const temps = removeStaleTemps(paths);
-  if (temps.length) say(`removed ${temps.length} temp file(s) an interrupted write left in ${paths.dir}: ${temps.join(', ')}`);
-  if (resuming) say(`resuming ${paths.dir} at epoch ${state.epoch + 1}, batch ${state.batch + 1} (iteration ${state.iter})`);
-  writeFileAtomic(paths.config, configToYaml(config));
-  const csv = new MetricsCsv(paths.dir, resuming);
-  const tb = new EventWriter(paths.dir);
-  owned.push({ dispose: () => tb.close() });
-  // each start (fresh or resumed) names the code it trains with: a run resumed across commits lists both
-  log.write('start', { config: config.name, strategy: strategy.name, ...runInfo, hash, resume: resuming, code: codeVersion(), train_images: loader.images.length, classes: numClasses, params: model.numParameters() });
+    // From here on the run directory is written.
+    if (replace.length) {
+      clearRun(paths);
+      say(`overwrite: removed the earlier run's ${replace.join(', ')} in ${paths.dir}`);
+    }
+    makeRunDir(paths);
+    const temps = removeStaleTemps(paths);
+    if (temps.length)
+      say(`removed ${temps.length} temp file(s) an interrupted write left in ${paths.dir}: ${temps.join(', ')}`);
+    if (resuming)
+      say(`resuming ${paths.dir} at epoch ${state.epoch + 1}, batch ${state.batch + 1} (iteration ${state.iter})`);
+    writeFileAtomic(paths.config, configToYaml(config));
+    const csv = new MetricsCsv(paths.dir, resuming);
+    const tb = new EventWriter(paths.dir);
+    owned.push({ dispose: () => tb.close() });
+    // each start (fresh or resumed) names the code it trains with: a run resumed across commits lists both
+    log.write('start', {
+      config: config.name,
+      strategy: strategy.name,
+      ...runInfo,
+      hash,
+      resume: resuming,
+      code: codeVersion(),
+      train_images: loader.images.length,
+      classes: numClasses,
+      params: model.numParameters(),
+    });
 
-  const saveLast = (): void => {
-    saveCheckpoint(paths.last, model, { format: 'ladet-checkpoint', version: 1, kind: 'last', trainer: { ...state, scheduler: scheduler.stateDict() }, info: { classes, resolvedConfig: config, ...runInfo } }, optimizer);
-  };
+    const saveLast = (): void => {
+      saveCheckpoint(
+        paths.last,
+        model,
+        {
+          format: 'ladet-checkpoint',
+          version: 1,
+          kind: 'last',
+          trainer: { ...state, scheduler: scheduler.stateDict() },
+          info: { classes, resolvedConfig: config, ...runInfo },
+        },
+        optimizer,
+      );
+    };
 
-  let stopped = false;
-  let lastEval: EvalRun | null = null;
-  try {
-    for (let epoch = state.epoch; epoch < s.epochs && !stopped; epoch++) {
-      model.train();
-      const startBatch = epoch === state.epoch ? state.batch : 0;
-      // an epoch resumed mid-way continues the running sums the stop saved, so its metrics.csv row is the
-      // uninterrupted run's (only its time differs)
-      const carried = startBatch > 0 ? state.epochLog : null;
-      const t0 = performance.now() - (carried?.seconds ?? 0) * 1000;
-      const sums: Record<string, number> = { ...(carried?.sums ?? {}) };
-      let count = carried?.count ?? 0;
-      for await (const batch of loader.epoch(epoch, startBatch)) {
-        const lr = scheduler.step()[0] as number;
-        // the one step (train_step.ts, also what the benchmarks time): losses, backward, finiteness check, clip, SGD
-        let logs: Record<string, number>;
-        try {
-          const input = { images: batch.images, targets: batch.targets, metas: batch.metas };
-          logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, { epoch, batch: batch.index, iter: state.iter }).logs;
-        } finally {
-          batch.images.dispose();
+    let stopped = false;
+    let lastEval: EvalRun | null = null;
+    try {
+      for (let epoch = state.epoch; epoch < s.epochs && !stopped; epoch++) {
+        model.train();
+        const startBatch = epoch === state.epoch ? state.batch : 0;
+        // an epoch resumed mid-way continues the running sums the stop saved, so its metrics.csv row is the
+        // uninterrupted run's (only its time differs)
+        const carried = startBatch > 0 ? state.epochLog : null;
+        const t0 = performance.now() - (carried?.seconds ?? 0) * 1000;
+        const sums: Record<string, number> = { ...(carried?.sums ?? {}) };
+        let count = carried?.count ?? 0;
+        for await (const batch of loader.epoch(epoch, startBatch)) {
+          const lr = scheduler.step()[0] as number;
+          // the one step (train_step.ts, also what the benchmarks time): losses, backward, finiteness check, clip, SGD
+          let logs: Record<string, number>;
+          try {
+            const input = { images: batch.images, targets: batch.targets, metas: batch.metas };
+            logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, {
+              epoch,
+              batch: batch.index,
+              iter: state.iter,
+            }).logs;
+          } finally {
+            batch.images.dispose();
+          }
+          state.iter++;
+          state.batch = batch.index + 1;
+          for (const [k, v] of Object.entries(logs)) sums[k] = (sums[k] ?? 0) + v;
+          count++;
+          if (state.iter % config.logEvery === 0) {
+            log.write('iter', { iter: state.iter, epoch: epoch + 1, lr, ...logs });
+            for (const [k, v] of Object.entries(logs)) if (k.startsWith('loss')) tb.scalar(`train/${k}`, v, state.iter);
+            tb.scalar('train/lr', lr, state.iter);
+          }
+          hooks.onProgress?.({
+            phase: 'train',
+            epoch,
+            epochs: s.epochs,
+            batch: batch.index + 1,
+            batches: itersPerEpoch,
+            iter: state.iter,
+            lr,
+            losses: logs,
+          });
+          if (hooks.shouldStop?.()) {
+            stopped = true;
+            break;
+          }
         }
-        state.iter++;
-        state.batch = batch.index + 1;
-        for (const [k, v] of Object.entries(logs)) sums[k] = (sums[k] ?? 0) + v;
-        count++;
-        if (state.iter % config.logEvery === 0) {
-          log.write('iter', { iter: state.iter, epoch: epoch + 1, lr, ...logs });
-          for (const [k, v] of Object.entries(logs)) if (k.startsWith('loss')) tb.scalar(`train/${k}`, v, state.iter);
-          tb.scalar('train/lr', lr, state.iter);
-        }
-        hooks.onProgress?.({ phase: 'train', epoch, epochs: s.epochs, batch: batch.index + 1, batches: itersPerEpoch, iter: state.iter, lr, losses: logs });
-        if (hooks.shouldStop?.()) {
-          stopped = true;
+        if (stopped) {
+          state.epochLog = { sums, count, seconds: (performance.now() - t0) / 1000 };
+          saveLast();
+          log.write('stop', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
+          // how to continue is the caller's to say: `ladet train` needs resume=true, the demo and repro just rerun
+          say(`stopped: saved ${paths.last} (epoch ${epoch + 1}, batch ${state.batch})`);
           break;
         }
-      }
-      if (stopped) {
-        state.epochLog = { sums, count, seconds: (performance.now() - t0) / 1000 };
-        saveLast();
-        log.write('stop', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
-        // how to continue is the caller's to say: `ladet train` needs resume=true, the demo and repro just rerun
-        say(`stopped: saved ${paths.last} (epoch ${epoch + 1}, batch ${state.batch})`);
-        break;
-      }
-      state.epoch = epoch + 1;
-      state.batch = 0;
-      state.epochLog = null;
-      const row: Row = { epoch: epoch + 1, time: (performance.now() - t0) / 1000 };
-      for (const [k, v] of Object.entries(sums)) row[`train/${k}`] = v / Math.max(1, count);
-      row['train/lr'] = optimizer.paramGroups[0]?.lr ?? null;
-      const evalDue = config.eval.every > 0 && ((epoch + 1) % config.eval.every === 0 || epoch + 1 === s.epochs);
-      if (evalDue) {
-        lastEval = await evaluateDetector({
-          model: evalNet,
-          dataset: val.dataset,
-          annotations: val.annotations,
-          imageDir: val.images,
-          pipeline: testPipelineOf(config),
-          anchors,
-          inference: inferenceConfigOf(config),
-          batchSize: config.data.batchSize,
-          workers: config.data.workers,
-          onBatch: (done, total) =>
-            hooks.onProgress?.({ phase: 'eval', epoch, epochs: s.epochs, batch: done, batches: total, iter: state.iter, lr: 0, losses: {} }),
-        });
-        const n = lastEval.coco.named;
-        for (const [k, v] of Object.entries(n)) row[`val/${k}`] = v;
-        for (const [k, v] of Object.entries(n)) tb.scalar(`val/${k}`, v, epoch + 1);
-        writeFileAtomic(join(paths.evalDir, `epoch_${epoch + 1}.json`), JSON.stringify({ epoch: epoch + 1, stats: n, perClassAP: lastEval.coco.perClassAP }, null, 2) + '\n');
-        const metric = lastEval.coco.stats[0] as number;
-        if (state.best === null || metric > state.best.metric) {
-          state.best = { metric, epoch: epoch + 1 };
-          saveCheckpoint(paths.best, evalNet, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { epoch: epoch + 1, bbox_mAP: metric, config: config.name, classes, resolvedConfig: config, ...runInfo } });
-          writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
+        state.epoch = epoch + 1;
+        state.batch = 0;
+        state.epochLog = null;
+        const row: Row = { epoch: epoch + 1, time: (performance.now() - t0) / 1000 };
+        for (const [k, v] of Object.entries(sums)) row[`train/${k}`] = v / Math.max(1, count);
+        row['train/lr'] = optimizer.paramGroups[0]?.lr ?? null;
+        const evalDue = config.eval.every > 0 && ((epoch + 1) % config.eval.every === 0 || epoch + 1 === s.epochs);
+        if (evalDue) {
+          lastEval = await evaluateDetector({
+            model: evalNet,
+            dataset: val.dataset,
+            annotations: val.annotations,
+            imageDir: val.images,
+            pipeline: testPipelineOf(config),
+            anchors,
+            inference: inferenceConfigOf(config),
+            batchSize: config.data.batchSize,
+            workers: config.data.workers,
+            onBatch: (done, total) =>
+              hooks.onProgress?.({
+                phase: 'eval',
+                epoch,
+                epochs: s.epochs,
+                batch: done,
+                batches: total,
+                iter: state.iter,
+                lr: 0,
+                losses: {},
+              }),
+          });
+          const n = lastEval.coco.named;
+          for (const [k, v] of Object.entries(n)) row[`val/${k}`] = v;
+          for (const [k, v] of Object.entries(n)) tb.scalar(`val/${k}`, v, epoch + 1);
+          writeFileAtomic(
+            join(paths.evalDir, `epoch_${epoch + 1}.json`),
+            JSON.stringify({ epoch: epoch + 1, stats: n, perClassAP: lastEval.coco.perClassAP }, null, 2) + '\n',
+          );
+          const metric = lastEval.coco.stats[0] as number;
+          if (state.best === null || metric > state.best.metric) {
+            state.best = { metric, epoch: epoch + 1 };
+            saveCheckpoint(paths.best, evalNet, {
+              format: 'ladet-checkpoint',
+              version: 1,
+              kind: 'best',
+              info: {
+                epoch: epoch + 1,
+                bbox_mAP: metric,
+                config: config.name,
+                classes,
+                resolvedConfig: config,
+                ...runInfo,
+              },
+            });
+            writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
+          }
         }
+        csv.add(row);
+        tb.flush();
+        log.write('epoch', row);
+        saveLast();
       }
-      csv.add(row);
-      tb.flush();
-      log.write('epoch', row);
-      saveLast();
+    } finally {
+      tb.close();
     }
-  } finally {
-    tb.close();
-  }
-  return { runDir: paths.dir, stopped, epochsDone: state.epoch, best: state.best, lastEval };
+    return { runDir: paths.dir, stopped, epochsDone: state.epoch, best: state.best, lastEval };
   }
 }
 
-function resumeFrom(paths: RunPaths, model: Module, optimizer: SGD, scheduler: LrScheduler, hash: string): TrainerState {
+function resumeFrom(
+  paths: RunPaths,
+  model: Module,
+  optimizer: SGD,
+  scheduler: LrScheduler,
+  hash: string,
+): TrainerState {
   checkResumable(paths.last, hash);
   const ck = readCheckpoint(paths.last);
   try {

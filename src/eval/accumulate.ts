@@ -21,9 +21,19 @@ const EPS = Number.EPSILON;
  * Outputs: q [T * R] precision at each recall threshold; rec [T] final recall.
  */
 export function precisionRecall(
-  rank: Int32Array, tp: Uint16Array, ig: Uint16Array, n: number, maxDet: number, npig: number,
-  T: number, recThrs: Float64Array, prAtTp: Float64Array, nfp: Int32Array, ntp: Int32Array,
-  q: Float64Array, rec: Float64Array,
+  rank: Int32Array,
+  tp: Uint16Array,
+  ig: Uint16Array,
+  n: number,
+  maxDet: number,
+  npig: number,
+  T: number,
+  recThrs: Float64Array,
+  prAtTp: Float64Array,
+  nfp: Int32Array,
+  ntp: Int32Array,
+  q: Float64Array,
+  rec: Float64Array,
 ): void {
   const all = (1 << T) - 1;
   nfp.fill(0, 0, T);
@@ -57,7 +67,8 @@ export function precisionRecall(
     const len = ntp[t]!;
     const base = t * npig;
     rec[t] = len / npig;
-    for (let i = len - 1; i > 0; i--) if (prAtTp[base + i]! > prAtTp[base + i - 1]!) prAtTp[base + i - 1] = prAtTp[base + i]!;
+    for (let i = len - 1; i > 0; i--)
+      if (prAtTp[base + i]! > prAtTp[base + i - 1]!) prAtTp[base + i - 1] = prAtTp[base + i]!;
     // Recall at the i-th TP is (i + 1) / npig; read the envelope at the first one reaching each threshold.
     let j = 0;
     for (let r = 0; r < R; r++) {

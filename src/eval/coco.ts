@@ -10,7 +10,13 @@
 // a match whatever the id.
 import { AREA_RANGES, DEFAULT_MAX_DETS, IOU_THRESHOLDS, RECALL_THRESHOLDS } from './params.js';
 import type { CocoGroundTruth } from './coco_gt.js';
-import { detectionsFromColumns, detectionsFromList, type CocoDetection, type DetectionColumns, type Detections } from './detections.js';
+import {
+  detectionsFromColumns,
+  detectionsFromList,
+  type CocoDetection,
+  type DetectionColumns,
+  type Detections,
+} from './detections.js';
 import { iouMatrix } from './iou.js';
 import { matchImage } from './match.js';
 import { precisionRecall } from './accumulate.js';
@@ -61,7 +67,8 @@ function isDetections(d: DetectionInput): d is Detections {
 export function toDetections(d: DetectionInput, gt: CocoGroundTruth): Detections {
   if (Array.isArray(d)) return detectionsFromList(d, gt);
   if (isDetections(d)) {
-    if (d.groundTruth !== gt) throw new Error(`detections were validated against ${d.groundTruth.source}, not ${gt.source}`);
+    if (d.groundTruth !== gt)
+      throw new Error(`detections were validated against ${d.groundTruth.source}, not ${gt.source}`);
     return d;
   }
   return detectionsFromColumns(d as DetectionColumns, gt);
@@ -72,7 +79,14 @@ export function toDetections(d: DetectionInput, gt: CocoGroundTruth): Detections
  * rows start ([K + 1]). Rows whose image is not evaluated (imageSlot -1) are dropped. Within one (category, image)
  * the file order is kept, which the reference's tie-breaking depends on.
  */
-function groupRows(n: number, image: Int32Array, category: Int32Array, imageSlot: Int32Array, I: number, K: number): { order: Int32Array; catStart: Int32Array } {
+function groupRows(
+  n: number,
+  image: Int32Array,
+  category: Int32Array,
+  imageSlot: Int32Array,
+  I: number,
+  K: number,
+): { order: Int32Array; catStart: Int32Array } {
   const byImage = new Int32Array(I + 1);
   let kept = 0;
   for (let r = 0; r < n; r++) {
@@ -145,7 +159,11 @@ class Scratch {
  * Evaluates detections against COCO ground truth (bbox). Detections may be a results list
  * ([{image_id, category_id, bbox: [x, y, w, h], score}]), columns, or already validated Detections.
  */
-export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, opts: EvaluateOptions = {}): CocoEvalResult {
+export function evaluateCoco(
+  gt: CocoGroundTruth,
+  detections: DetectionInput,
+  opts: EvaluateOptions = {},
+): CocoEvalResult {
   const dets = toDetections(detections, gt);
   const maxDets = opts.maxDets ?? DEFAULT_MAX_DETS;
   if (maxDets.length !== 3 || maxDets.some((m, i) => !Number.isInteger(m) || m < 1 || (i > 0 && m < maxDets[i - 1]!))) {
@@ -162,7 +180,8 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
       imageSlot[i] = 0;
     }
     imageIds = [];
-    for (let i = 0; i < imageSlot.length; i++) if (imageSlot[i] === 0) imageSlot[i] = imageIds.push(gt.imageIds[i]!) - 1;
+    for (let i = 0; i < imageSlot.length; i++)
+      if (imageSlot[i] === 0) imageSlot[i] = imageIds.push(gt.imageIds[i]!) - 1;
   } else {
     imageIds = [...gt.imageIds];
     for (let i = 0; i < imageSlot.length; i++) imageSlot[i] = i;
@@ -277,7 +296,20 @@ export function evaluateCoco(gt: CocoGroundTruth, detections: DetectionInput, op
             keptIg[out + j] = scratch.dtOutside[j] === 1 ? all : 0;
           }
         } else if (D > 0) {
-          matchImage(scratch.iou, D, G, scratch.gtOrder, scratch.gtIgnore, scratch.gtCrowd, scratch.dtOutside, IOU_THRESHOLDS, scratch.taken, keptTp, keptIg, out);
+          matchImage(
+            scratch.iou,
+            D,
+            G,
+            scratch.gtOrder,
+            scratch.gtIgnore,
+            scratch.gtCrowd,
+            scratch.dtOutside,
+            IOU_THRESHOLDS,
+            scratch.taken,
+            keptTp,
+            keptIg,
+            out,
+          );
         }
       }
     }

@@ -29,7 +29,9 @@ const Box = z
   .tuple([z.number(), z.number(), z.number(), z.number()])
   .refine((b) => b[2] >= 0 && b[3] >= 0, { message: 'width and height must be >= 0' })
   // finite numbers can still overflow: an infinite corner or area would poison IoU and the area ranges
-  .refine((b) => [b[0] + b[2], b[1] + b[3], b[2] * b[3]].every(Number.isFinite), { message: 'too large: its corner (x + w, y + h) or area (w * h) overflows' });
+  .refine((b) => [b[0] + b[2], b[1] + b[3], b[2] * b[3]].every(Number.isFinite), {
+    message: 'too large: its corner (x + w, y + h) or area (w * h) overflows',
+  });
 
 const CocoFile = z.object({
   images: z.array(z.object({ id: Id })),
@@ -64,8 +66,18 @@ export function parseCocoGt(json: unknown, source = 'ground truth'): CocoGroundT
   }
   const { images, categories, annotations } = r.data;
 
-  const imageIds = uniqueSorted(images.map((im) => im.id), source, 'images', 'image');
-  const categoryIds = uniqueSorted(categories.map((c) => c.id), source, 'categories', 'category');
+  const imageIds = uniqueSorted(
+    images.map((im) => im.id),
+    source,
+    'images',
+    'image',
+  );
+  const categoryIds = uniqueSorted(
+    categories.map((c) => c.id),
+    source,
+    'categories',
+    'category',
+  );
   const names = new Map(categories.map((c) => [c.id, c.name ?? String(c.id)]));
   const categoryNames = categoryIds.map((id) => names.get(id)!);
   const imageIndex = new Map(imageIds.map((id, i) => [id, i]));
@@ -96,7 +108,20 @@ export function parseCocoGt(json: unknown, source = 'ground truth'): CocoGroundT
     annArea[j] = a.area ?? a.bbox[2] * a.bbox[3];
     annCrowd[j] = a.iscrowd ? 1 : 0;
   }
-  return { source, imageIds, categoryIds, categoryNames, imageIndex, categoryIndex, annIds, annImage, annCategory, annBoxes, annArea, annCrowd };
+  return {
+    source,
+    imageIds,
+    categoryIds,
+    categoryNames,
+    imageIndex,
+    categoryIndex,
+    annIds,
+    annImage,
+    annCategory,
+    annBoxes,
+    annArea,
+    annCrowd,
+  };
 }
 
 /** Reads and validates a COCO ground-truth JSON file. */

@@ -57,8 +57,13 @@ function put(
 ): void {
   const ii = lookup ? lookup.image(imageId) : typeof imageId === 'number' ? gt.imageIndex.get(imageId) : undefined;
   if (ii === undefined) fail(source, i, 'image_id', `unknown image id ${String(imageId)} (not in ${gt.source})`);
-  const kk = lookup ? lookup.category(categoryId) : typeof categoryId === 'number' ? gt.categoryIndex.get(categoryId) : undefined;
-  if (kk === undefined) fail(source, i, 'category_id', `unknown category id ${String(categoryId)} (not in ${gt.source})`);
+  const kk = lookup
+    ? lookup.category(categoryId)
+    : typeof categoryId === 'number'
+      ? gt.categoryIndex.get(categoryId)
+      : undefined;
+  if (kk === undefined)
+    fail(source, i, 'category_id', `unknown category id ${String(categoryId)} (not in ${gt.source})`);
   if (typeof score !== 'number' || !Number.isFinite(score)) {
     fail(source, i, 'score', `must be a finite number (got ${String(score)})`);
   }
@@ -75,7 +80,8 @@ function put(
 }
 
 function coord(v: unknown, source: string, i: number, c: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(source, i, `bbox[${c}]`, `must be a finite number (got ${String(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    fail(source, i, `bbox[${c}]`, `must be a finite number (got ${String(v)})`);
   return v;
 }
 
@@ -102,16 +108,25 @@ function idLookup(ids: readonly number[], index: ReadonlyMap<number, number>): (
 }
 
 function alloc(n: number, gt: CocoGroundTruth): Detections {
-  return { groundTruth: gt, count: n, image: new Int32Array(n), category: new Int32Array(n), scores: new Float64Array(n), boxes: new Float64Array(n * 4) };
+  return {
+    groundTruth: gt,
+    count: n,
+    image: new Int32Array(n),
+    category: new Int32Array(n),
+    scores: new Float64Array(n),
+    boxes: new Float64Array(n * 4),
+  };
 }
 
 /** Validates a results list (parsed JSON or objects built in code). */
 export function detectionsFromList(list: unknown, gt: CocoGroundTruth, source = 'detections'): Detections {
-  if (!Array.isArray(list)) throw new Error(`${source}: expected a JSON array of detections {image_id, category_id, bbox, score}`);
+  if (!Array.isArray(list))
+    throw new Error(`${source}: expected a JSON array of detections {image_id, category_id, bbox, score}`);
   const out = alloc(list.length, gt);
   for (let i = 0; i < list.length; i++) {
     const d: unknown = list[i];
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(source, i, '', 'expected an object {image_id, category_id, bbox, score}');
+    if (typeof d !== 'object' || d === null || Array.isArray(d))
+      fail(source, i, '', 'expected an object {image_id, category_id, bbox, score}');
     const { image_id, category_id, bbox, score } = d as Record<string, unknown>;
     if (!Array.isArray(bbox) || bbox.length !== 4) fail(source, i, 'bbox', 'expected [x, y, w, h]');
     put(out, i, image_id, category_id, score, bbox[0], bbox[1], bbox[2], bbox[3], gt, source);
@@ -131,7 +146,19 @@ export function detectionsFromColumns(cols: DetectionColumns, gt: CocoGroundTrut
   const out = alloc(n, gt);
   const b = cols.boxes;
   for (let i = 0; i < n; i++) {
-    put(out, i, cols.imageIds[i], cols.categoryIds[i], cols.scores[i], b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3], gt, source);
+    put(
+      out,
+      i,
+      cols.imageIds[i],
+      cols.categoryIds[i],
+      cols.scores[i],
+      b[i * 4],
+      b[i * 4 + 1],
+      b[i * 4 + 2],
+      b[i * 4 + 3],
+      gt,
+      source,
+    );
   }
   return out;
 }
@@ -178,7 +205,13 @@ export function readDetections(path: string, gt: CocoGroundTruth, opts: ReadDete
         const kk = lookup.category(x[1]);
         const w = x[5]!;
         const hh = x[6]!;
-        if (ii !== undefined && kk !== undefined && Number.isFinite(x[2]! + x[3]! + x[4]! + w + hh) && w >= 0 && hh >= 0) {
+        if (
+          ii !== undefined &&
+          kk !== undefined &&
+          Number.isFinite(x[2]! + x[3]! + x[4]! + w + hh) &&
+          w >= 0 &&
+          hh >= 0
+        ) {
           out.image[i] = ii;
           out.category[i] = kk;
           out.scores[i] = x[2]!;
@@ -196,6 +229,14 @@ export function readDetections(path: string, gt: CocoGroundTruth, opts: ReadDete
     opts.chunkBytes,
   );
   // Trim: a view when little is spare, else a copy (the spare rows would stay allocated with the view).
-  const trim = <T extends Int32Array | Float64Array>(a: T, len: number): T => (a.length - len > a.length / 16 ? (a.slice(0, len) as T) : (a.subarray(0, len) as T));
-  return { groundTruth: gt, count: n, image: trim(out.image, n), category: trim(out.category, n), scores: trim(out.scores, n), boxes: trim(out.boxes, 4 * n) };
+  const trim = <T extends Int32Array | Float64Array>(a: T, len: number): T =>
+    a.length - len > a.length / 16 ? (a.slice(0, len) as T) : (a.subarray(0, len) as T);
+  return {
+    groundTruth: gt,
+    count: n,
+    image: trim(out.image, n),
+    category: trim(out.category, n),
+    scores: trim(out.scores, n),
+    boxes: trim(out.boxes, 4 * n),
+  };
 }

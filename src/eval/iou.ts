@@ -6,8 +6,14 @@
  * For a crowd ground truth the union is the detection's own area: a detection inside a crowd region scores 1.
  */
 export function boxIou(
-  dx: number, dy: number, dw: number, dh: number,
-  gx: number, gy: number, gw: number, gh: number,
+  dx: number,
+  dy: number,
+  dw: number,
+  dh: number,
+  gx: number,
+  gy: number,
+  gw: number,
+  gh: number,
   crowd: boolean,
 ): number {
   const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
@@ -26,17 +32,37 @@ export function boxIou(
  *  gtRows [gtFrom .. gtFrom + G)  rows of gtBoxes, in order g; gtCrowd is indexed by those rows
  */
 export function iouMatrix(
-  dtBoxes: Float64Array, dtRows: Int32Array, dtFrom: number, D: number,
-  gtBoxes: Float64Array, gtRows: Int32Array, gtFrom: number, G: number, gtCrowd: Uint8Array,
+  dtBoxes: Float64Array,
+  dtRows: Int32Array,
+  dtFrom: number,
+  D: number,
+  gtBoxes: Float64Array,
+  gtRows: Int32Array,
+  gtFrom: number,
+  G: number,
+  gtCrowd: Uint8Array,
   out: Float64Array,
 ): void {
   for (let d = 0; d < D; d++) {
     const o = dtRows[dtFrom + d]! * 4;
-    const dx = dtBoxes[o]!, dy = dtBoxes[o + 1]!, dw = dtBoxes[o + 2]!, dh = dtBoxes[o + 3]!;
+    const dx = dtBoxes[o]!,
+      dy = dtBoxes[o + 1]!,
+      dw = dtBoxes[o + 2]!,
+      dh = dtBoxes[o + 3]!;
     for (let g = 0; g < G; g++) {
       const row = gtRows[gtFrom + g]!;
       const q = row * 4;
-      out[d * G + g] = boxIou(dx, dy, dw, dh, gtBoxes[q]!, gtBoxes[q + 1]!, gtBoxes[q + 2]!, gtBoxes[q + 3]!, gtCrowd[row] === 1);
+      out[d * G + g] = boxIou(
+        dx,
+        dy,
+        dw,
+        dh,
+        gtBoxes[q]!,
+        gtBoxes[q + 1]!,
+        gtBoxes[q + 2]!,
+        gtBoxes[q + 3]!,
+        gtCrowd[row] === 1,
+      );
     }
   }
 }

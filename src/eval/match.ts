@@ -17,10 +17,18 @@
  *  ig: ignored (matched to an ignored ground truth, or unmatched and outside the area range)
  */
 export function matchImage(
-  iou: Float64Array, D: number, G: number,
-  gtOrder: Int32Array, gtIgnore: Uint8Array, gtCrowd: Uint8Array, dtOutside: Uint8Array,
-  thresholds: Float64Array, taken: Uint8Array,
-  tp: Uint16Array, ig: Uint16Array, outFrom: number,
+  iou: Float64Array,
+  D: number,
+  G: number,
+  gtOrder: Int32Array,
+  gtIgnore: Uint8Array,
+  gtCrowd: Uint8Array,
+  dtOutside: Uint8Array,
+  thresholds: Float64Array,
+  taken: Uint8Array,
+  tp: Uint16Array,
+  ig: Uint16Array,
+  outFrom: number,
 ): void {
   for (let d = 0; d < D; d++) {
     tp[outFrom + d] = 0;

@@ -89,7 +89,11 @@ const OBJECT = new SkippedValue('an object');
  * array); errors thrown by onEntry pass through. `chunkBytes` (default 1 MiB) is how much is read at a time; a token
  * longer than that is kept whole by growing the buffer.
  */
-export function readResultsFile(path: string, onEntry: (index: number, entry: ResultEntry, bytesRead: number) => void, chunkBytes = 1 << 20): number {
+export function readResultsFile(
+  path: string,
+  onEntry: (index: number, entry: ResultEntry, bytesRead: number) => void,
+  chunkBytes = 1 << 20,
+): number {
   const fd = openSync(path, 'r');
   try {
     return new Parser(path, fd, Math.max(MIN_CHUNK, chunkBytes), onEntry).run();
@@ -119,7 +123,13 @@ class Parser {
   private eof = false;
   private entry = -1;
   private field = '';
-  private readonly e: ResultEntry = { held: new Uint8Array(7), num: new Float64Array(7), other: [null, null, null, null, null, null, null], bbox: Held.Missing, bboxLength: 0 };
+  private readonly e: ResultEntry = {
+    held: new Uint8Array(7),
+    num: new Float64Array(7),
+    other: [null, null, null, null, null, null, null],
+    bbox: Held.Missing,
+    bboxLength: 0,
+  };
 
   constructor(
     private readonly path: string,
@@ -332,7 +342,15 @@ class Parser {
     // escapes (or a bad character): decode the whole string, then compare
     this.pos = this.mark;
     const s = this.readString();
-    return s === 'image_id' ? Key.ImageId : s === 'category_id' ? Key.CategoryId : s === 'bbox' ? Key.Bbox : s === 'score' ? Key.Score : Key.Other;
+    return s === 'image_id'
+      ? Key.ImageId
+      : s === 'category_id'
+        ? Key.CategoryId
+        : s === 'bbox'
+          ? Key.Bbox
+          : s === 'score'
+            ? Key.Score
+            : Key.Other;
   }
 
   // --- values ---------------------------------------------------------------------------------------------------
@@ -420,7 +438,8 @@ class Parser {
           mantissa = mantissa * 10 + (c - 0x30);
           digits++;
           exp10--;
-        } else if (mantissa === 0) exp10--; // leading zeros of 0.000x
+        } else if (mantissa === 0)
+          exp10--; // leading zeros of 0.000x
         else digits = 99; // more digits than the fast path takes
         this.pos++;
         c = this.pos < this.end ? this.buf[this.pos]! : this.peek();
@@ -553,7 +572,7 @@ class Parser {
     let line = 1;
     let lineStart = 0;
     const chunk = Buffer.allocUnsafe(1 << 16);
-    for (let at = 0; at < offset; ) {
+    for (let at = 0; at < offset;) {
       const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, offset - at), at);
       if (n === 0) break;
       for (let k = 0; k < n; k++) {
@@ -564,7 +583,8 @@ class Parser {
       }
       at += n;
     }
-    const where = inEntry && this.entry >= 0 ? ` (in detection ${this.entryName()}${this.field ? `, ${this.field}` : ''})` : '';
+    const where =
+      inEntry && this.entry >= 0 ? ` (in detection ${this.entryName()}${this.field ? `, ${this.field}` : ''})` : '';
     return `at line ${line}, column ${offset - lineStart + 1}${where}`;
   }
 

@@ -1,7 +1,20 @@
 // The 12 standard COCO bbox numbers from the precision/recall arrays, and their familiar 12-line print.
 import { AREA_LABELS, type AreaLabel } from './params.js';
 
-export const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+export const STAT_NAMES = [
+  'AP',
+  'AP50',
+  'AP75',
+  'APs',
+  'APm',
+  'APl',
+  'AR1',
+  'AR10',
+  'AR100',
+  'ARs',
+  'ARm',
+  'ARl',
+] as const;
 export type StatName = (typeof STAT_NAMES)[number];
 
 /** Array sizes: precision is [T, R, K, A, M], recall [T, K, A, M] (row-major, the reference's layout). */
@@ -37,7 +50,15 @@ const SPECS: readonly StatSpec[] = [
 ];
 
 /** Mean of the entries > -1 of precision[t, :, k, a, m] over the given t and k in [k0, k1) (-1 when there are none). */
-export function meanPrecision(precision: Float64Array, s: EvalShape, ts: readonly number[], k0: number, k1: number, a: number, m: number): number {
+export function meanPrecision(
+  precision: Float64Array,
+  s: EvalShape,
+  ts: readonly number[],
+  k0: number,
+  k1: number,
+  a: number,
+  m: number,
+): number {
   let sum = 0;
   let n = 0;
   for (const t of ts) {
@@ -55,7 +76,15 @@ export function meanPrecision(precision: Float64Array, s: EvalShape, ts: readonl
 }
 
 /** Mean of the entries > -1 of recall[t, k, a, m] over the given t and k in [k0, k1) (-1 when there are none). */
-export function meanRecall(recall: Float64Array, s: EvalShape, ts: readonly number[], k0: number, k1: number, a: number, m: number): number {
+export function meanRecall(
+  recall: Float64Array,
+  s: EvalShape,
+  ts: readonly number[],
+  k0: number,
+  k1: number,
+  a: number,
+  m: number,
+): number {
   let sum = 0;
   let n = 0;
   for (const t of ts) {
@@ -75,7 +104,12 @@ function range(n: number): number[] {
 }
 
 /** The 12 stats in the reference's order (see STAT_NAMES); -1 where nothing was measurable. */
-export function summarize(precision: Float64Array, recall: Float64Array, s: EvalShape, iouThresholds: Float64Array): number[] {
+export function summarize(
+  precision: Float64Array,
+  recall: Float64Array,
+  s: EvalShape,
+  iouThresholds: Float64Array,
+): number[] {
   return SPECS.map((spec) => {
     let ts = range(s.T);
     if (spec.iou !== null) ts = ts.filter((t) => iouThresholds[t] === spec.iou);
@@ -99,7 +133,11 @@ export function formatFixed3(x: number): string {
 }
 
 /** The 12 stats as the reference prints them, one per line. */
-export function formatSummary(stats: readonly number[], iouThresholds: Float64Array, maxDets: readonly number[]): string {
+export function formatSummary(
+  stats: readonly number[],
+  iouThresholds: Float64Array,
+  maxDets: readonly number[],
+): string {
   const first = iouThresholds[0]!.toFixed(2);
   const last = iouThresholds[iouThresholds.length - 1]!.toFixed(2);
   return SPECS.map((spec, i) => {

@@ -81,19 +81,26 @@ export class Outputs {
     const real = realPathOf(path);
     const st = existsSync(path) ? statSync(path) : null;
     for (const i of this.inputs) {
-      const same = i.dir ? inside(real, i.real) : real === i.real || (st !== null && st.ino === i.ino && st.dev === i.dev);
+      const same = i.dir
+        ? inside(real, i.real)
+        : real === i.real || (st !== null && st.ino === i.ino && st.dev === i.dev);
       if (same) {
         const what = i.dir ? `inside the input folder ${i.path}` : `the input ${i.path}`;
-        throw new OutputRefusedError(`${this.opts.command}: refusing to write ${path}: it would replace or mix with ${what}; choose another out=`);
+        throw new OutputRefusedError(
+          `${this.opts.command}: refusing to write ${path}: it would replace or mix with ${what}; choose another out=`,
+        );
       }
     }
     if (st === null) return;
-    if (st.isDirectory()) throw new OutputRefusedError(`${this.opts.command}: refusing to write ${path}: a folder is there`);
+    if (st.isDirectory())
+      throw new OutputRefusedError(`${this.opts.command}: refusing to write ${path}: a folder is there`);
     const stamp = this.manifest(dirname(real)).files[basename(real)];
     if (stamp && stamp.ino === st.ino && stamp.size === st.size && stamp.mtimeMs === st.mtimeMs) return;
     if (this.opts.owns?.(path)) return;
     const why = stamp ? 'ladet wrote it, but it was changed since' : 'ladet did not write it';
-    throw new OutputRefusedError(`${this.opts.command}: refusing to overwrite ${path}: ${why}; move it away or choose another out=`);
+    throw new OutputRefusedError(
+      `${this.opts.command}: refusing to overwrite ${path}: ${why}; move it away or choose another out=`,
+    );
   }
 
   /** Checks, writes atomically and records `path` as ladet's. */

@@ -14,8 +14,10 @@ export function resolveInside(base: string, rel: string, what: string): string {
   const q = JSON.stringify(rel);
   if (rel === '') throw new Error(`${what} is empty; it must name something inside ${base}`);
   if (rel.includes('\0')) throw new Error(`${what} ${q} contains a NUL character`);
-  if (isAbsolute(rel) || win32.isAbsolute(rel)) throw new Error(`${what} ${q} is an absolute path; it must be relative to ${base}`);
-  if (rel.split(/[\\/]/).includes('..')) throw new Error(`${what} ${q} has a '..' segment; it must stay inside ${base}`);
+  if (isAbsolute(rel) || win32.isAbsolute(rel))
+    throw new Error(`${what} ${q} is an absolute path; it must be relative to ${base}`);
+  if (rel.split(/[\\/]/).includes('..'))
+    throw new Error(`${what} ${q} has a '..' segment; it must stay inside ${base}`);
   const path = join(base, rel);
   let realBase: string;
   try {
@@ -26,7 +28,9 @@ export function resolveInside(base: string, rel: string, what: string): string {
   const real = realOf(resolve(path), 0);
   const r = relative(realBase, real);
   if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
-    throw new Error(`${what} ${q} (${path}) resolves to ${real}, outside ${base}${realBase === resolve(base) ? '' : ` (${realBase})`}: a symlink leads out of it`);
+    throw new Error(
+      `${what} ${q} (${path}) resolves to ${real}, outside ${base}${realBase === resolve(base) ? '' : ` (${realBase})`}: a symlink leads out of it`,
+    );
   }
   return path;
 }

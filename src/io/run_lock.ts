@@ -5,7 +5,19 @@
 // belongs to a process started at another time) and taken over with a message.
 // Not a library (proper-lockfile): those refresh the lock's mtime on a timer, and a training step or an
 // evaluation blocks the event loop long enough for such a lock to look stale to a second process.
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,7 +104,13 @@ export function lockRunDir(dir: string, what: string, say: (line: string) => voi
   const madeDir = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
-  const info: LockInfo = { host: hostname(), pid: process.pid, start: processStart(process.pid), since: new Date().toISOString(), what };
+  const info: LockInfo = {
+    host: hostname(),
+    pid: process.pid,
+    start: processStart(process.pid),
+    since: new Date().toISOString(),
+    what,
+  };
   const tmp = join(dir, `${LOCK_FILE}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -118,14 +136,20 @@ export function lockRunDir(dir: string, what: string, say: (line: string) => voi
         continue;
       }
       if (owner.host !== info.host) {
-        throw new RunLockedError(`${dir} is in use by ${owner.what} (pid ${owner.pid} on host ${owner.host}, since ${owner.since}); if that process is gone, delete ${path}`);
+        throw new RunLockedError(
+          `${dir} is in use by ${owner.what} (pid ${owner.pid} on host ${owner.host}, since ${owner.since}); if that process is gone, delete ${path}`,
+        );
       }
       if (alive(owner)) {
         const me = owner.pid === process.pid ? ' (this process)' : '';
-        throw new RunLockedError(`${dir} is in use by ${owner.what} (pid ${owner.pid}${me}, since ${owner.since}); wait for it to finish or use another name`);
+        throw new RunLockedError(
+          `${dir} is in use by ${owner.what} (pid ${owner.pid}${me}, since ${owner.since}); wait for it to finish or use another name`,
+        );
       }
       takeOver(path, owner);
-      say(`${dir}: taking over the lock of ${owner.what} (pid ${owner.pid}, since ${owner.since}), which is no longer running`);
+      say(
+        `${dir}: taking over the lock of ${owner.what} (pid ${owner.pid}, since ${owner.since}), which is no longer running`,
+      );
     }
   } finally {
     unlinkSync(tmp);
@@ -163,7 +187,8 @@ function takeOver(path: string, stale: LockInfo | null): void {
     throw e;
   }
   const moved = readLock(aside);
-  const same = stale === null ? moved === null : moved !== null && moved.pid === stale.pid && moved.since === stale.since;
+  const same =
+    stale === null ? moved === null : moved !== null && moved.pid === stale.pid && moved.since === stale.since;
   if (!same) {
     // we moved a live lock taken a moment ago: give it back (link fails only if yet another owner exists)
     try {

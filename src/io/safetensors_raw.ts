@@ -139,19 +139,27 @@ function showItem(v: unknown, max: number): string {
   return clip(JSON.stringify(v) ?? String(v), max);
 }
 
-const isFlat = (xs: readonly unknown[]): boolean => xs.length <= SHOWN_ITEMS && xs.every((x) => x === null || typeof x !== 'object');
+const isFlat = (xs: readonly unknown[]): boolean =>
+  xs.length <= SHOWN_ITEMS && xs.every((x) => x === null || typeof x !== 'object');
 
 /** A header value for a message: JSON text when short and flat, else abbreviated. */
 function show(v: unknown): string {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && isFlat(Object.values(v))) return clip(JSON.stringify(v), 80);
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && isFlat(Object.values(v)))
+    return clip(JSON.stringify(v), 80);
   if (!Array.isArray(v)) return showItem(v, 80);
   if (isFlat(v)) return clip(JSON.stringify(v), 80);
-  return `[${v.slice(0, SHOWN_ITEMS).map((x) => showItem(x, 20)).join(',')}${v.length > SHOWN_ITEMS ? `,… (${v.length} items)` : ''}]`;
+  return `[${v
+    .slice(0, SHOWN_ITEMS)
+    .map((x) => showItem(x, 20))
+    .join(',')}${v.length > SHOWN_ITEMS ? `,… (${v.length} items)` : ''}]`;
 }
 
 function fmtShape(shape: readonly unknown[]): string {
   const more = shape.length > SHOWN_ITEMS ? `, … (${shape.length} dimensions)` : '';
-  return `[${shape.slice(0, SHOWN_ITEMS).map((s) => showItem(s, 20)).join(', ')}${more}]`;
+  return `[${shape
+    .slice(0, SHOWN_ITEMS)
+    .map((s) => showItem(s, 20))
+    .join(', ')}${more}]`;
 }
 
 /** Elements of a shape, or null when a dimension is not a non-negative safe integer or the product overflows. */
@@ -197,10 +205,7 @@ function parseMetadata(value: unknown, source: string): Record<string, string> {
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') {
-      throw new SafetensorsError(
-        source,
-        `header: "${METADATA_KEY}" value of '${k}' must be a string, got ${show(v)}`,
-      );
+      throw new SafetensorsError(source, `header: "${METADATA_KEY}" value of '${k}' must be a string, got ${show(v)}`);
     }
     out.push([k, v]);
   }

@@ -22,7 +22,9 @@ export interface FocalLossOptions extends FocalOptions {
 /** labels (N,) in [0, C] (C = background) -> one-hot (N, C) of dtype, background rows all zero. */
 export function oneHotTargets(labels: Tensor, numClasses: number, dtype: Tensor['dtype'], what: string): Tensor {
   if (labels.ndim !== 1 || (labels.dtype !== 'int64' && labels.dtype !== 'int32')) {
-    throw new Error(`${what}: labels must be a 1-d int64/int32 tensor (got ${labels.dtype} [${labels.shape.join(', ')}])`);
+    throw new Error(
+      `${what}: labels must be a 1-d int64/int32 tensor (got ${labels.dtype} [${labels.shape.join(', ')}])`,
+    );
   }
   if (labels.numel > 0) {
     const lo = labels.min();
@@ -31,7 +33,9 @@ export function oneHotTargets(labels: Tensor, numClasses: number, dtype: Tensor[
     lo.dispose();
     hi.dispose();
     if (a < 0 || b > numClasses) {
-      throw new RangeError(`${what}: labels must lie in [0, ${numClasses}] (${numClasses} = background), got ${a < 0 ? a : b}`);
+      throw new RangeError(
+        `${what}: labels must lie in [0, ${numClasses}] (${numClasses} = background), got ${a < 0 ? a : b}`,
+      );
     }
   }
   const classes = arange(0, numClasses, 1, { dtype: labels.dtype, device: labels.device });
@@ -44,7 +48,9 @@ export function oneHotTargets(labels: Tensor, numClasses: number, dtype: Tensor[
 
 function checkShapes(x: Tensor, labels: Tensor, what: string): void {
   if (x.ndim !== 2 || labels.ndim !== 1 || labels.dim(0) !== x.dim(0)) {
-    throw new Error(`${what}: expected scores (N, C) and labels (N), got [${x.shape.join(', ')}] and [${labels.shape.join(', ')}]`);
+    throw new Error(
+      `${what}: expected scores (N, C) and labels (N), got [${x.shape.join(', ')}] and [${labels.shape.join(', ')}]`,
+    );
   }
 }
 
@@ -59,7 +65,10 @@ export function focalModulate(ce: Tensor, p: Tensor, t: Tensor, o: FocalOptions)
     // pt = (1 - p) t + p (1 - t) = p + t (1 - 2p); alpha weight = (1 - alpha) + (2 alpha - 1) t
     const pt = p.add(t.mul(p.mul(-2).add(1)));
     const ptg = gamma === 2 ? pt.square() : pt.pow(gamma);
-    const w = t.mul(2 * alpha - 1).add(1 - alpha).mul(ptg);
+    const w = t
+      .mul(2 * alpha - 1)
+      .add(1 - alpha)
+      .mul(ptg);
     const loss = ce.mul(w);
     ce.dispose();
     return loss;

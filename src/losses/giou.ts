@@ -16,8 +16,12 @@ export interface GIoULossOptions {
 }
 
 function checkBoxes(pred: Tensor, target: Tensor, what: string): void {
-  const ok = pred.ndim === 2 && pred.dim(1) === 4 && target.ndim === 2 && target.dim(1) === 4 && pred.dim(0) === target.dim(0);
-  if (!ok) throw new Error(`${what}: expected two (n, 4) box tensors, got [${pred.shape.join(', ')}] and [${target.shape.join(', ')}]`);
+  const ok =
+    pred.ndim === 2 && pred.dim(1) === 4 && target.ndim === 2 && target.dim(1) === 4 && pred.dim(0) === target.dim(0);
+  if (!ok)
+    throw new Error(
+      `${what}: expected two (n, 4) box tensors, got [${pred.shape.join(', ')}] and [${target.shape.join(', ')}]`,
+    );
 }
 
 /**

@@ -20,5 +20,9 @@ export function iouBceLoss(logits: Tensor, target: Tensor, o: IoUBceOptions = {}
     throw new Error(`${what}: logits [${a.join(', ')}] and target [${b.join(', ')}] must have the same shape`);
   }
   const loss = binaryCrossEntropyWithLogits(logits, target, null, 'none');
-  return weightReduce(loss, { weight: o.weight ?? null, reduction: o.reduction ?? 'mean', avgFactor: o.avgFactor }, what);
+  return weightReduce(
+    loss,
+    { weight: o.weight ?? null, reduction: o.reduction ?? 'mean', avgFactor: o.avgFactor },
+    what,
+  );
 }

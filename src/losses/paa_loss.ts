@@ -47,7 +47,9 @@ export function paaLoss(out: FlatOutputs, assignment: Assignment, anchors: Tenso
   const b = assignment.numImages;
   const a = assignment.anchorsPerImage;
   if (out.cls.dim(0) !== b || out.cls.dim(1) !== a) {
-    throw new Error(`paaLoss: outputs are (${out.cls.dim(0)}, ${out.cls.dim(1)}) images x anchors, the assignment (${b}, ${a})`);
+    throw new Error(
+      `paaLoss: outputs are (${out.cls.dim(0)}, ${out.cls.dim(1)}) images x anchors, the assignment (${b}, ${a})`,
+    );
   }
   const coder = o.coder ?? defaultCoder;
   return tidy(() => {
@@ -73,10 +75,17 @@ export function paaLoss(out: FlatOutputs, assignment: Assignment, anchors: Tenso
     const bboxWeight = o.bboxWeight ?? 1.3;
     const loss_bbox =
       (o.boxWeighting ?? 'iou') === 'iou'
-        ? giouLoss(decoded, targets, { weight: iouTarget.clamp(1e-12), reduction: 'mean', avgFactor: iouTarget.sum().item() + F32_EPS }).mul(bboxWeight)
+        ? giouLoss(decoded, targets, {
+            weight: iouTarget.clamp(1e-12),
+            reduction: 'mean',
+            avgFactor: iouTarget.sum().item() + F32_EPS,
+          }).mul(bboxWeight)
         : giouLoss(decoded, targets, { reduction: 'mean', avgFactor: numPos }).mul(bboxWeight);
     const loss_iou = out.iou
-      ? iouBceLoss(out.iou.reshape([b * a]).indexSelect(0, pos), iouTarget, { reduction: 'mean', avgFactor: numPos }).mul(o.iouWeight ?? 0.5)
+      ? iouBceLoss(out.iou.reshape([b * a]).indexSelect(0, pos), iouTarget, {
+          reduction: 'mean',
+          avgFactor: numPos,
+        }).mul(o.iouWeight ?? 0.5)
       : loss_bbox.mul(0);
     return { loss_cls, loss_bbox, loss_iou };
   });

@@ -8,7 +8,9 @@ import { weightReduce } from './reduce.js';
 export function probFocalLoss(probs: Tensor, labels: Tensor, o: FocalLossOptions = {}): Tensor {
   const what = 'probFocalLoss';
   if (probs.ndim !== 2 || labels.ndim !== 1 || labels.dim(0) !== probs.dim(0)) {
-    throw new Error(`${what}: expected probs (N, C) and labels (N), got [${probs.shape.join(', ')}] and [${labels.shape.join(', ')}]`);
+    throw new Error(
+      `${what}: expected probs (N, C) and labels (N), got [${probs.shape.join(', ')}] and [${labels.shape.join(', ')}]`,
+    );
   }
   const t = oneHotTargets(labels, probs.dim(1), probs.dtype, what);
   const ce = binaryCrossEntropy(probs, t, null, 'none');

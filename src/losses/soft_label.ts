@@ -44,7 +44,11 @@ export function focalKl(zs: Tensor, zt: Tensor, gamma = 0.5): Tensor {
     const logT = zt.logSigmoid();
     const log1mT = logT.sub(zt);
     const kl = t.mul(logT.sub(logP)).add(t.rsub(1).mul(log1mT.sub(log1mP)));
-    const w = t.sub(p).square().add(1e-6).pow(gamma / 2);
+    const w = t
+      .sub(p)
+      .square()
+      .add(1e-6)
+      .pow(gamma / 2);
     return kl.mul(w);
   });
 }
@@ -114,11 +118,19 @@ export function softLabelLoss(
       const maxXY = tensor(lim, [flatIdx.length, 4]);
       const sBox = clipTo(coder.decode(flatAnchors, sReg), maxXY);
       const tBox = noGrad(() => clipTo(coder.decode(flatAnchors, tReg), maxXY));
-      loss_kd_bbox = alignedGiou(sBox, tBox).rsub(1).mul(u).sum().div(denom).mul(o.bboxWeight ?? 1.3);
+      loss_kd_bbox = alignedGiou(sBox, tBox)
+        .rsub(1)
+        .mul(u)
+        .sum()
+        .div(denom)
+        .mul(o.bboxWeight ?? 1.3);
       if (student.iou && teacher.iou) {
         const si = student.iou.reshape([-1]).indexSelect(0, idx);
         const ti = teacher.iou.reshape([-1]).indexSelect(0, idx);
-        loss_kd_iou = focalKl(si, ti, gamma).sum().div(denom).mul(o.iouWeight ?? 10);
+        loss_kd_iou = focalKl(si, ti, gamma)
+          .sum()
+          .div(denom)
+          .mul(o.iouWeight ?? 10);
       } else {
         loss_kd_iou = loss_kd_bbox.mul(0);
       }

@@ -11,7 +11,14 @@ import { PAAHead, type PAAHeadOptions } from './heads/paa_head.js';
 import { COPHead } from './heads/cop_head.js';
 import { IOPHead } from './heads/iop_head.js';
 import type { HeadOutputs } from './heads/outputs.js';
-import { pyramidStrides, type ExtraConvs, type HeadSpec, type HeadType, type ModelSpec, type NeckSpec } from './spec.js';
+import {
+  pyramidStrides,
+  type ExtraConvs,
+  type HeadSpec,
+  type HeadType,
+  type ModelSpec,
+  type NeckSpec,
+} from './spec.js';
 
 export type { HeadType } from './spec.js';
 
@@ -131,7 +138,12 @@ export class Detector extends Module {
     const { type, ...headOptions } = head;
     this.head = this.registerModule(
       'bbox_head',
-      buildHead(type, { ...headOptions, priorProb: config.head.priorProb, inChannels: neck.outChannels, numLevels: neck.numOuts }),
+      buildHead(type, {
+        ...headOptions,
+        priorProb: config.head.priorProb,
+        inChannels: neck.outChannels,
+        numLevels: neck.numOuts,
+      }),
     );
     this.spec = { backbone: this.backbone.spec, neck, head };
     this.strides = pyramidStrides(this.spec);

@@ -1,7 +1,27 @@
-export { ResNet, BasicBlock, Bottleneck, type ResNetDepth, type ResNetOptions, type ResNetSpec } from './backbones/resnet.js';
-export { RESNET_ARCH, resolveResNetSpec, resnetStageBlocks, type ResNetArchOptions, type ResNetBlock } from './backbones/resnet_spec.js';
+export {
+  ResNet,
+  BasicBlock,
+  Bottleneck,
+  type ResNetDepth,
+  type ResNetOptions,
+  type ResNetSpec,
+} from './backbones/resnet.js';
+export {
+  RESNET_ARCH,
+  resolveResNetSpec,
+  resnetStageBlocks,
+  type ResNetArchOptions,
+  type ResNetBlock,
+} from './backbones/resnet_spec.js';
 export type { Backbone } from './backbones/backbone.js';
-export { BACKBONES, BACKBONE_TYPES, DEFAULT_BACKBONE, createBackbone, type BackboneConfig, type BackboneType } from './backbones/registry.js';
+export {
+  BACKBONES,
+  BACKBONE_TYPES,
+  DEFAULT_BACKBONE,
+  createBackbone,
+  type BackboneConfig,
+  type BackboneType,
+} from './backbones/registry.js';
 export { pyramidStrides, type ModelSpec, type BackboneSpec, type NeckSpec, type HeadSpec } from './spec.js';
 export { FPN, type FPNOptions, type ExtraConvs } from './necks/fpn.js';
 export { PAAHead, type PAAHeadOptions } from './heads/paa_head.js';

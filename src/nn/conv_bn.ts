@@ -21,6 +21,11 @@ export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor): Tensor {
     if (bn.bias !== null) shift = shift.add(bn.bias);
     if (conv.bias !== null) shift = shift.add(conv.bias.mul(scale));
     const weight = conv.weight.mul(scale.reshape([-1, 1, 1, 1]));
-    return conv2d(x, weight, shift, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
+    return conv2d(x, weight, shift, {
+      stride: conv.stride,
+      padding: conv.padding,
+      dilation: conv.dilation,
+      groups: conv.groups,
+    });
   });
 }

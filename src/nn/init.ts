@@ -35,13 +35,23 @@ export function constant_(t: Tensor, value: number): Tensor {
   return noGrad(() => t.fill_(value));
 }
 
-export function kaimingNormal_(t: Tensor, mode: FanMode = 'fan_out', nonlinearity: Nonlinearity = 'relu', a = 0): Tensor {
+export function kaimingNormal_(
+  t: Tensor,
+  mode: FanMode = 'fan_out',
+  nonlinearity: Nonlinearity = 'relu',
+  a = 0,
+): Tensor {
   const f = fans(t);
   const std = gain(nonlinearity, a) / Math.sqrt(mode === 'fan_in' ? f.fanIn : f.fanOut);
   return normal_(t, 0, std);
 }
 
-export function kaimingUniform_(t: Tensor, mode: FanMode = 'fan_in', nonlinearity: Nonlinearity = 'leaky_relu', a = 0): Tensor {
+export function kaimingUniform_(
+  t: Tensor,
+  mode: FanMode = 'fan_in',
+  nonlinearity: Nonlinearity = 'leaky_relu',
+  a = 0,
+): Tensor {
   const f = fans(t);
   const bound = Math.sqrt(3) * (gain(nonlinearity, a) / Math.sqrt(mode === 'fan_in' ? f.fanIn : f.fanOut));
   return uniform_(t, -bound, bound);

@@ -123,7 +123,16 @@ export class BatchNorm2d extends Module implements Layer {
   forward(x: Tensor): Tensor {
     const useBatchStats = this.training && !this.frozenStats;
     if (useBatchStats) noGrad(() => this.numBatchesTracked.add_(1));
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, useBatchStats, this.momentum, this.eps);
+    return batchNorm(
+      x,
+      this.runningMean,
+      this.runningVar,
+      this.weight,
+      this.bias,
+      useBatchStats,
+      this.momentum,
+      this.eps,
+    );
   }
 }
 
@@ -138,7 +147,8 @@ export class GroupNorm extends Module implements Layer {
     affine = true,
   ) {
     super();
-    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels not divisible by ${numGroups} groups`);
+    if (numChannels % numGroups !== 0)
+      throw new Error(`GroupNorm: ${numChannels} channels not divisible by ${numGroups} groups`);
     this.weight = this.registerParameter('weight', affine ? ones([numChannels]) : null);
     this.bias = this.registerParameter('bias', affine ? zeros([numChannels]) : null);
   }

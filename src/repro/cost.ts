@@ -31,7 +31,10 @@ export interface StudyCost {
 export type CostJob = Pick<Job, 'runDir' | 'seed' | 'configPath'>;
 
 /** Each run directory once, with its recorded training seconds (the first record found) or null. */
-function runSeconds<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): Map<string, { job: J; seconds: number | null }> {
+function runSeconds<J extends CostJob>(
+  jobs: readonly J[],
+  recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null,
+): Map<string, { job: J; seconds: number | null }> {
   const byRun = new Map<string, { job: J; seconds: number | null }>();
   for (const j of jobs) {
     const seen = byRun.get(j.runDir);
@@ -43,7 +46,10 @@ function runSeconds<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) =>
 }
 
 /** A preset's (config path's) mean recorded training seconds over its run directories, for those with any. */
-export function presetMeanSeconds<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): Map<string, number> {
+export function presetMeanSeconds<J extends CostJob>(
+  jobs: readonly J[],
+  recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null,
+): Map<string, number> {
   return meansOf(runSeconds(jobs, recordOf));
 }
 
@@ -59,7 +65,10 @@ function meansOf<J extends CostJob>(byRun: Map<string, { job: J; seconds: number
  * `jobs`: every job of every study (any order, shared run directories repeated); `recordOf(job)` its result under
  * the job's current config hash, or null. A run directory's time is taken once, from the first record found.
  */
-export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null): StudyCost {
+export function studyCost<J extends CostJob>(
+  jobs: readonly J[],
+  recordOf: (job: J) => Pick<ResultRecord, 'trainSeconds'> | null,
+): StudyCost {
   const byRun = runSeconds(jobs, recordOf);
   // a preset's recorded times over seeds, for the estimate of its missing seeds
   const means = meansOf(byRun);
@@ -78,8 +87,16 @@ export function studyCost<J extends CostJob>(jobs: readonly J[], recordOf: (job:
     else c.unknown += 1;
   }
   const list = [...seeds.values()].sort((a, b) => a.seed - b.seed);
-  const sum = (k: 'runs' | 'done' | 'doneSeconds' | 'restSeconds' | 'unknown'): number => list.reduce((a, c) => a + c[k], 0);
-  return { seeds: list, runs: sum('runs'), done: sum('done'), doneSeconds: sum('doneSeconds'), restSeconds: sum('restSeconds'), unknown: sum('unknown') };
+  const sum = (k: 'runs' | 'done' | 'doneSeconds' | 'restSeconds' | 'unknown'): number =>
+    list.reduce((a, c) => a + c[k], 0);
+  return {
+    seeds: list,
+    runs: sum('runs'),
+    done: sum('done'),
+    doneSeconds: sum('doneSeconds'),
+    restSeconds: sum('restSeconds'),
+    unknown: sum('unknown'),
+  };
 }
 
 const hours = (s: number): string => (s / 3600).toFixed(1);
@@ -92,7 +109,10 @@ export function renderCost(c: StudyCost, o: { lanes: number; budgetHours: number
   const lines = [
     '| seed | trainings | done | recorded h | estimated h for the rest |',
     '|---:|---:|---:|---:|---:|',
-    ...c.seeds.map((s) => `| ${s.seed} | ${s.runs} | ${s.done} | ${hours(s.doneSeconds)} | ${hours(s.restSeconds)}${s.unknown ? ` (+${s.unknown} without an estimate)` : ''} |`),
+    ...c.seeds.map(
+      (s) =>
+        `| ${s.seed} | ${s.runs} | ${s.done} | ${hours(s.doneSeconds)} | ${hours(s.restSeconds)}${s.unknown ? ` (+${s.unknown} without an estimate)` : ''} |`,
+    ),
     `| all | ${c.runs} | ${c.done} | ${hours(c.doneSeconds)} | ${hours(c.restSeconds)}${c.unknown ? ` (+${c.unknown} without an estimate)` : ''} |`,
   ];
   const total = c.doneSeconds + c.restSeconds;

@@ -86,14 +86,19 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
     const t = teacherJob(row.teacher);
     teacherRunDir = t.runDir;
     const weights = preset.distill.teacher?.weights;
-    if (weights === undefined) throw new Error(`${row.config}: study ${study.name} row ${row.id} names a teacher but the preset has no distill.teacher`);
+    if (weights === undefined)
+      throw new Error(
+        `${row.config}: study ${study.name} row ${row.id} names a teacher but the preset has no distill.teacher`,
+      );
     // with another runsDir the teacher is trained elsewhere than the preset says: point at that run (only then,
     // so the default keeps the preset's config and hash)
     if (resolve(weights) !== resolve(t.runDir)) overrides['distill.teacher.weights'] = t.runDir;
   }
   const config = loadConfig(row.config, overrides);
   if (row.net !== undefined && config.distill.strategy !== 'colad') {
-    throw new Error(`${row.config}: study ${study.name} row ${row.id} reports network ${row.net} of a CoLAD run, but the preset's distill.strategy is ${config.distill.strategy}`);
+    throw new Error(
+      `${row.config}: study ${study.name} row ${row.id} reports network ${row.net} of a CoLAD run, but the preset's distill.strategy is ${config.distill.strategy}`,
+    );
   }
   return {
     study: study.name,

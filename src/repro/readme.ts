@@ -20,7 +20,8 @@ export function injectSection(text: string, name: string, body: string, file: st
   const { open, close } = markers(name);
   const opens = count(text, open);
   const closes = count(text, close);
-  if (opens === 0) throw new UsageError(`${file}: no ${open} marker (put ${open} and ${close} where the ${name} table goes)`);
+  if (opens === 0)
+    throw new UsageError(`${file}: no ${open} marker (put ${open} and ${close} where the ${name} table goes)`);
   if (closes === 0) throw new UsageError(`${file}: ${open} has no closing ${close} marker`);
   if (opens > 1 || closes > 1) throw new UsageError(`${file}: the ${name} markers appear more than once`);
   const start = text.indexOf(open) + open.length;

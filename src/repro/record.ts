@@ -76,13 +76,18 @@ export function readRecord(path: string): ResultRecord {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not a readable result JSON (${(e as Error).message}); delete it to record the run again`, { cause: e });
+    throw new Error(
+      `${path}: not a readable result JSON (${(e as Error).message}); delete it to record the run again`,
+      { cause: e },
+    );
   }
   const r = ResultRecordSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue && issue.path.length ? issue.path.join('.') : '(top level)';
-    throw new Error(`${path}: not a valid repro result: ${where}: ${issue?.message ?? 'invalid'}; delete it to record the run again`);
+    throw new Error(
+      `${path}: not a valid repro result: ${where}: ${issue?.message ?? 'invalid'}; delete it to record the run again`,
+    );
   }
   return r.data;
 }

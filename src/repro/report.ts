@@ -23,7 +23,12 @@ export interface StudyReport {
  * Reads the records of `jobs` (one per row × seed of the whole study) and renders them. `overrides` are the
  * command line's config overrides: the text says so when the runs are not the presets as committed.
  */
-export function buildReport(study: Study, jobs: readonly Job[], resultsDir: string, overrides: Overrides = {}): StudyReport {
+export function buildReport(
+  study: Study,
+  jobs: readonly Job[],
+  resultsDir: string,
+  overrides: Overrides = {},
+): StudyReport {
   const records: ResultRecord[] = [];
   const notes: string[] = [];
   const given = Object.entries(overrides).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
@@ -32,10 +37,14 @@ export function buildReport(study: Study, jobs: readonly Job[], resultsDir: stri
     const rec = readRecordIfAny(j.resultPath);
     if (!rec) continue;
     if (rec.table !== study.name || rec.row !== j.row.id || rec.seed !== j.seed) {
-      throw new Error(`${j.resultPath}: records ${rec.table} ${rec.row} seed ${rec.seed}, not ${study.name} ${j.row.id} seed ${j.seed}`);
+      throw new Error(
+        `${j.resultPath}: records ${rec.table} ${rec.row} seed ${rec.seed}, not ${study.name} ${j.row.id} seed ${j.seed}`,
+      );
     }
     if (rec.configHash !== j.hash) {
-      notes.push(`left out \`${shown(j.resultPath)}\`: recorded for config hash ${rec.configHash.slice(0, 12)}…, ${j.configPath} now gives ${j.hash.slice(0, 12)}… (rerun \`ladet repro ${study.name}\`)`);
+      notes.push(
+        `left out \`${shown(j.resultPath)}\`: recorded for config hash ${rec.configHash.slice(0, 12)}…, ${j.configPath} now gives ${j.hash.slice(0, 12)}… (rerun \`ladet repro ${study.name}\`)`,
+      );
       continue;
     }
     records.push(rec);
@@ -57,8 +66,15 @@ export function writeReport(study: Study, report: StudyReport, resultsDir: strin
 
 /** Writes a generated markdown file over an earlier one whose first line starts with `heading` (default: this
  * file's whole first line), or a new one. */
-export function writeMarkdownOutput(path: string, markdown: string, heading = markdown.split('\n', 1)[0] as string): void {
-  const outputs = new Outputs({ command: 'ladet repro', owns: (p) => (readFileSync(p, 'utf8').split('\n', 1)[0] as string).startsWith(heading) });
+export function writeMarkdownOutput(
+  path: string,
+  markdown: string,
+  heading = markdown.split('\n', 1)[0] as string,
+): void {
+  const outputs = new Outputs({
+    command: 'ladet repro',
+    owns: (p) => (readFileSync(p, 'utf8').split('\n', 1)[0] as string).startsWith(heading),
+  });
   outputs.write(path, markdown);
   outputs.flush();
 }

@@ -46,7 +46,8 @@ export function decide(job: Job, now: number = Date.now(), needWeights = false):
   const rec = readRecordIfAny(job.resultPath);
   const recorded = rec !== null && rec.configHash === job.hash;
   if (recorded && !weightsGone) return { action: 'skip', record: rec };
-  const train = (epochsDone: number): Decision => (recorded ? { action: 'train', epochsDone, retrainOf: rec } : { action: 'train', epochsDone });
+  const train = (epochsDone: number): Decision =>
+    recorded ? { action: 'train', epochsDone, retrainOf: rec } : { action: 'train', epochsDone };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
   if (st.state === 'finished') return weightsGone ? train(0) : { action: 'collect', run: st.run };
   if (st.state === 'absent') return train(0);
@@ -71,7 +72,13 @@ export function decide(job: Job, now: number = Date.now(), needWeights = false):
   return train(st.epochsDone);
 }
 
-export function recordOf(job: Job, run: FinishedRun, git: GitState, trainedByRepro: boolean, now: Date = new Date()): ResultRecord {
+export function recordOf(
+  job: Job,
+  run: FinishedRun,
+  git: GitState,
+  trainedByRepro: boolean,
+  now: Date = new Date(),
+): ResultRecord {
   const rec: ResultRecord = {
     format: 'ladet-repro-result',
     version: 1,
@@ -146,7 +153,10 @@ export function teachersNeeded(jobs: readonly Job[], now?: number): Set<string> 
 async function scored(job: Job, run: FinishedRun, evaluate: EvaluateNet | undefined): Promise<FinishedRun> {
   const net = job.row.net;
   if (net === undefined) return run;
-  if (!evaluate) throw new Error(`${job.study} ${job.row.id}: the row reports network ${net} of ${job.runDir}, and no evaluator was given to score it`);
+  if (!evaluate)
+    throw new Error(
+      `${job.study} ${job.row.id}: the row reports network ${net} of ${job.runDir}, and no evaluator was given to score it`,
+    );
   return { ...run, metrics: await evaluate(job, net) };
 }
 
@@ -163,11 +173,15 @@ export async function runJob(job: Job, train: TrainJob, opts: RunJobOptions = {}
   const r = await train(job, kept);
   if (r.stopped) return { kind: 'stopped' };
   const st = inspectRun(job.runDir, job.hash, job.config.schedule.epochs);
-  if (st.state !== 'finished') throw new Error(`${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`);
+  if (st.state !== 'finished')
+    throw new Error(
+      `${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`,
+    );
   const record = recordOf(job, await scored(job, st.run, opts.evaluate), git(), true);
   if (job.teacherRunDir !== null) {
     const file = runWeights(job.teacherRunDir);
-    if (file !== null) record.teacherWeights = { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+    if (file !== null)
+      record.teacherWeights = { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
   }
   const path = kept ? retrainedPath(job.resultPath) : job.resultPath;
   writeRecord(path, record);

@@ -50,7 +50,11 @@ function codeVersionsOf(starts: readonly LogEvent[]): CodeVersion[] {
     const c = e.code as Partial<CodeVersion> | undefined;
     const known = typeof c === 'object' && c !== null && typeof c.version === 'string';
     const v: CodeVersion = known
-      ? { version: c.version as string, commit: typeof c.commit === 'string' ? c.commit : null, dirty: typeof c.dirty === 'boolean' ? c.dirty : null }
+      ? {
+          version: c.version as string,
+          commit: typeof c.commit === 'string' ? c.commit : null,
+          dirty: typeof c.dirty === 'boolean' ? c.dirty : null,
+        }
       : UNKNOWN_CODE;
     if (!out.some((o) => o.version === v.version && o.commit === v.commit && o.dirty === v.dirty)) out.push(v);
   }
@@ -58,7 +62,9 @@ function codeVersionsOf(starts: readonly LogEvent[]): CodeVersion[] {
 }
 
 function readLog(path: string): LogEvent[] {
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const out: LogEvent[] = [];
   lines.forEach((line, i) => {
     try {
@@ -100,7 +106,8 @@ export function inspectRun(runDir: string, hash: string, epochs: number): RunSta
   if (!sameConfig) throw other('');
   if (epochsDone < epochs) {
     // the trainer resumes only under the exact hash its checkpoint recorded
-    if (runHash !== hash) throw other(' (the same settings under an older config schema, but unfinished, so it cannot be resumed)');
+    if (runHash !== hash)
+      throw other(' (the same settings under an older config schema, but unfinished, so it cannot be resumed)');
     const last = segment[segment.length - 1];
     return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
   }
@@ -134,4 +141,3 @@ function sameUnderCurrentSchema(runDir: string, runHash: string, hash: string): 
     return false;
   }
 }
-

@@ -12,7 +12,14 @@ export type JobStatus =
   /** `seconds`: estimated training time left (null: no recorded run of this preset); `sharedWith`: an earlier job
    * of the list with the same run directory, which trains it (this one is then collected, at no extra cost) */
   /** `weightsGone`: a recorded teacher trained again because later jobs read its weights and they are not here */
-  | { job: Job; kind: 'train'; epochsDone: number; seconds: number | null; sharedWith: Job | null; weightsGone: boolean }
+  | {
+      job: Job;
+      kind: 'train';
+      epochsDone: number;
+      seconds: number | null;
+      sharedWith: Job | null;
+      weightsGone: boolean;
+    }
   /** another process seems to be training the run (written to within the last few minutes) */
   | { job: Job; kind: 'busy'; epochsDone: number; quietMs: number }
   /** decide() refused: a run of another config in the directory, a damaged result file */
@@ -24,7 +31,11 @@ const label = (j: Job): string => `${j.study} ${j.row.id} seed ${j.seed}`;
  * `estimate(job)`: the mean recorded training seconds of the job's preset, or null. A partial run's estimate is
  * scaled by the epochs it still has to train.
  */
-export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number | null, now: number = Date.now()): JobStatus[] {
+export function jobStatuses(
+  jobs: readonly Job[],
+  estimate: (job: Job) => number | null,
+  now: number = Date.now(),
+): JobStatus[] {
   const trainedBy = new Map<string, Job>();
   const teachers = teachersNeeded(jobs, now);
   return jobs.map((job): JobStatus => {
@@ -36,13 +47,21 @@ export function jobStatuses(jobs: readonly Job[], estimate: (job: Job) => number
       return { job, kind: 'problem', message: (e as Error).message };
     }
     if (d.action === 'skip') return { job, kind: 'recorded', ap: d.record.metrics.AP };
-    if (d.action === 'collect') return { job, kind: 'collect', ap: job.row.net === undefined ? d.run.metrics.AP : null };
+    if (d.action === 'collect')
+      return { job, kind: 'collect', ap: job.row.net === undefined ? d.run.metrics.AP : null };
     const first = trainedBy.get(job.runDir) ?? null;
     if (!first) trainedBy.set(job.runDir, job);
     const full = estimate(job);
     const epochs = job.config.schedule.epochs;
     const seconds = first ? 0 : full === null ? null : (full * (epochs - d.epochsDone)) / epochs;
-    return { job, kind: 'train', epochsDone: d.epochsDone, seconds, sharedWith: first, weightsGone: d.retrainOf !== undefined };
+    return {
+      job,
+      kind: 'train',
+      epochsDone: d.epochsDone,
+      seconds,
+      sharedWith: first,
+      weightsGone: d.retrainOf !== undefined,
+    };
   });
 }
 
@@ -55,8 +74,13 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
     const epochs = j.config.schedule.epochs;
     let what: string;
     if (s.kind === 'recorded') what = `recorded, AP ${(s.ap * 100).toFixed(1)}`;
-    else if (s.kind === 'collect') what = s.ap === null ? `finished, to collect: evaluates network ${s.job.row.net}` : `finished, to collect: AP ${(s.ap * 100).toFixed(1)}`;
-    else if (s.kind === 'busy') what = `being trained by another process (${s.epochsDone}/${epochs} epochs done, written ${Math.round(s.quietMs / 1000)} s ago)`;
+    else if (s.kind === 'collect')
+      what =
+        s.ap === null
+          ? `finished, to collect: evaluates network ${s.job.row.net}`
+          : `finished, to collect: AP ${(s.ap * 100).toFixed(1)}`;
+    else if (s.kind === 'busy')
+      what = `being trained by another process (${s.epochsDone}/${epochs} epochs done, written ${Math.round(s.quietMs / 1000)} s ago)`;
     else if (s.kind === 'problem') what = `cannot run: ${s.message}`;
     else if (s.sharedWith) what = `trained with ${label(s.sharedWith)} (same run)`;
     else {
@@ -69,7 +93,9 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
   const w0 = Math.max(0, ...rows.map((r) => r[0].length));
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   const lines = rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
-  const train = statuses.filter((s): s is Extract<JobStatus, { kind: 'train' }> => s.kind === 'train' && s.sharedWith === null);
+  const train = statuses.filter(
+    (s): s is Extract<JobStatus, { kind: 'train' }> => s.kind === 'train' && s.sharedWith === null,
+  );
   const known = train.reduce((n, s) => n + (s.seconds ?? 0), 0);
   const unknown = train.filter((s) => s.seconds === null).length;
   const count = (k: JobStatus['kind']): number => statuses.filter((s) => s.kind === k).length;

@@ -62,11 +62,45 @@ const table2: Study = {
   setting: 'fashion-det at 160 px, 6 epochs; teacher ResNet-18 at 1/2 width, student ResNet-18 at 1/4 width (PAA head)',
   paper: 'COCO val, teacher PAA-R101 into a PAA-R50 student, 1x schedule',
   rows: [
-    { id: 'teacher', label: 'teacher R18w50 (PAA, seed 0 only)', short: 'teacher', config: 'configs/demo/teacher_r18w50.yaml', paperAP: 42.6, seeds: [0] },
-    { id: 'baseline', label: 'baseline R18w25 (PAA)', short: 'baseline', config: 'configs/paa_r18_fashion_mini.yaml', paperAP: 40.4 },
-    { id: 'kd', label: 'soft-label KD from R18w50', short: 'soft-label', config: 'configs/lad/t2_kd_r18w25_from_r18w50.yaml', paperAP: 41.3, teacher: 'teacher' },
-    { id: 'lad', label: 'LAD from R18w50', short: 'LAD', config: 'configs/lad/t2_lad_r18w25_from_r18w50.yaml', paperAP: 41.6, teacher: 'teacher' },
-    { id: 'solad', label: 'SoLAD from R18w50', short: 'SoLAD', config: 'configs/lad/t2_solad_r18w25_from_r18w50.yaml', paperAP: 42.4, teacher: 'teacher' },
+    {
+      id: 'teacher',
+      label: 'teacher R18w50 (PAA, seed 0 only)',
+      short: 'teacher',
+      config: 'configs/demo/teacher_r18w50.yaml',
+      paperAP: 42.6,
+      seeds: [0],
+    },
+    {
+      id: 'baseline',
+      label: 'baseline R18w25 (PAA)',
+      short: 'baseline',
+      config: 'configs/paa_r18_fashion_mini.yaml',
+      paperAP: 40.4,
+    },
+    {
+      id: 'kd',
+      label: 'soft-label KD from R18w50',
+      short: 'soft-label',
+      config: 'configs/lad/t2_kd_r18w25_from_r18w50.yaml',
+      paperAP: 41.3,
+      teacher: 'teacher',
+    },
+    {
+      id: 'lad',
+      label: 'LAD from R18w50',
+      short: 'LAD',
+      config: 'configs/lad/t2_lad_r18w25_from_r18w50.yaml',
+      paperAP: 41.6,
+      teacher: 'teacher',
+    },
+    {
+      id: 'solad',
+      label: 'SoLAD from R18w50',
+      short: 'SoLAD',
+      config: 'configs/lad/t2_solad_r18w25_from_r18w50.yaml',
+      paperAP: 42.4,
+      teacher: 'teacher',
+    },
   ],
   claims: [
     { text: 'LAD > baseline', better: 'lad', worse: 'baseline' },
@@ -78,14 +112,48 @@ const table2: Study = {
 const table3: Study = {
   name: 'table3',
   title: 'LAD Table 3: a smaller teacher into a bigger student',
-  setting: 'fashion-det at 160 px; teacher ResNet-18 at 1/4 width, student ResNet-18 at 1/2 width (PAA head), 6 epochs (1x) or 12 (2x)',
+  setting:
+    'fashion-det at 160 px; teacher ResNet-18 at 1/4 width, student ResNet-18 at 1/2 width (PAA head), 6 epochs (1x) or 12 (2x)',
   paper: 'COCO val, teacher PAA-R50 (40.4) into a PAA-R101 student',
   rows: [
-    { id: 'teacher', label: 'teacher R18w25 (PAA, seed 0 only)', short: 'teacher', config: 'configs/paa_r18_fashion_mini.yaml', paperAP: 40.4, seeds: [0] },
-    { id: 'baseline_1x', label: 'baseline R18w50 1x (PAA)', short: 'baseline 1x', config: 'configs/demo/teacher_r18w50.yaml', paperAP: 42.6 },
-    { id: 'baseline_2x', label: 'baseline R18w50 2x (PAA)', short: 'baseline 2x', config: 'configs/lad/t3_baseline_r18w50_2x.yaml', paperAP: 43.5 },
-    { id: 'kd', label: 'soft-label KD from R18w25', short: 'soft-label', config: 'configs/lad/t3_kd_r18w50_from_r18w25.yaml', paperAP: 40.4, teacher: 'teacher' },
-    { id: 'lad', label: 'LAD from R18w25', short: 'LAD', config: 'configs/lad/t3_lad_r18w50_from_r18w25.yaml', paperAP: 43.3, teacher: 'teacher' },
+    {
+      id: 'teacher',
+      label: 'teacher R18w25 (PAA, seed 0 only)',
+      short: 'teacher',
+      config: 'configs/paa_r18_fashion_mini.yaml',
+      paperAP: 40.4,
+      seeds: [0],
+    },
+    {
+      id: 'baseline_1x',
+      label: 'baseline R18w50 1x (PAA)',
+      short: 'baseline 1x',
+      config: 'configs/demo/teacher_r18w50.yaml',
+      paperAP: 42.6,
+    },
+    {
+      id: 'baseline_2x',
+      label: 'baseline R18w50 2x (PAA)',
+      short: 'baseline 2x',
+      config: 'configs/lad/t3_baseline_r18w50_2x.yaml',
+      paperAP: 43.5,
+    },
+    {
+      id: 'kd',
+      label: 'soft-label KD from R18w25',
+      short: 'soft-label',
+      config: 'configs/lad/t3_kd_r18w50_from_r18w25.yaml',
+      paperAP: 40.4,
+      teacher: 'teacher',
+    },
+    {
+      id: 'lad',
+      label: 'LAD from R18w25',
+      short: 'LAD',
+      config: 'configs/lad/t3_lad_r18w50_from_r18w25.yaml',
+      paperAP: 43.3,
+      teacher: 'teacher',
+    },
   ],
   claims: [
     { text: 'LAD > baseline 1x', better: 'lad', worse: 'baseline_1x' },
@@ -145,14 +213,62 @@ const colad: Study = {
     `the rows marked net 1 evaluate the same runs' network 1 at their final weights (from seed ${NET1_FIRST_SEED}: the seed-0 runs' weights were not kept)`,
   paper: 'the CoLAD paper (COCO); the project notes hold no CoLAD numbers, so the column is empty',
   rows: [
-    { id: 'alone_r18w25', label: 'R18w25 alone (PAA)', short: 'R18w25 alone', config: 'configs/paa_r18_fashion_mini.yaml', paperAP: null },
-    { id: 'alone_r18w50', label: 'R18w50 alone (PAA)', short: 'R18w50 alone', config: 'configs/demo/teacher_r18w50.yaml', paperAP: null },
-    { id: 'pair_local_stdmean', label: 'CoLAD R18w25 + R18w25, local, std/mean (net 2: R18w25)', short: 'CoLAD R18w25 pair', config: COLAD_PRESETS.pair_local_stdmean, paperAP: null },
-    { id: 'local_stdmean', label: `CoLAD ${COLAD_PAIR}, local, std/mean (net 2: R18w50)`, short: 'CoLAD local std/mean', config: COLAD_PRESETS.local_stdmean, paperAP: null },
-    { id: 'local_fisher', label: `CoLAD ${COLAD_PAIR}, local, Fisher (net 2: R18w50)`, short: 'CoLAD local Fisher', config: COLAD_PRESETS.local_fisher, paperAP: null },
-    { id: 'network_stdmean', label: `CoLAD ${COLAD_PAIR}, network, std/mean (net 2: R18w50)`, short: 'CoLAD network std/mean', config: COLAD_PRESETS.network_stdmean, paperAP: null },
-    { id: 'network_fisher', label: `CoLAD ${COLAD_PAIR}, network, Fisher (net 2: R18w50)`, short: 'CoLAD network Fisher', config: COLAD_PRESETS.network_fisher, paperAP: null },
-    { id: 'cop_local_stdmean', label: 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 2: R18w50 COP + IoU)', short: 'CoLAD R18w50-COP', config: COLAD_PRESETS.cop_local_stdmean, paperAP: null },
+    {
+      id: 'alone_r18w25',
+      label: 'R18w25 alone (PAA)',
+      short: 'R18w25 alone',
+      config: 'configs/paa_r18_fashion_mini.yaml',
+      paperAP: null,
+    },
+    {
+      id: 'alone_r18w50',
+      label: 'R18w50 alone (PAA)',
+      short: 'R18w50 alone',
+      config: 'configs/demo/teacher_r18w50.yaml',
+      paperAP: null,
+    },
+    {
+      id: 'pair_local_stdmean',
+      label: 'CoLAD R18w25 + R18w25, local, std/mean (net 2: R18w25)',
+      short: 'CoLAD R18w25 pair',
+      config: COLAD_PRESETS.pair_local_stdmean,
+      paperAP: null,
+    },
+    {
+      id: 'local_stdmean',
+      label: `CoLAD ${COLAD_PAIR}, local, std/mean (net 2: R18w50)`,
+      short: 'CoLAD local std/mean',
+      config: COLAD_PRESETS.local_stdmean,
+      paperAP: null,
+    },
+    {
+      id: 'local_fisher',
+      label: `CoLAD ${COLAD_PAIR}, local, Fisher (net 2: R18w50)`,
+      short: 'CoLAD local Fisher',
+      config: COLAD_PRESETS.local_fisher,
+      paperAP: null,
+    },
+    {
+      id: 'network_stdmean',
+      label: `CoLAD ${COLAD_PAIR}, network, std/mean (net 2: R18w50)`,
+      short: 'CoLAD network std/mean',
+      config: COLAD_PRESETS.network_stdmean,
+      paperAP: null,
+    },
+    {
+      id: 'network_fisher',
+      label: `CoLAD ${COLAD_PAIR}, network, Fisher (net 2: R18w50)`,
+      short: 'CoLAD network Fisher',
+      config: COLAD_PRESETS.network_fisher,
+      paperAP: null,
+    },
+    {
+      id: 'cop_local_stdmean',
+      label: 'CoLAD R18w25 + R18w50-COP, local, std/mean (net 2: R18w50 COP + IoU)',
+      short: 'CoLAD R18w50-COP',
+      config: COLAD_PRESETS.cop_local_stdmean,
+      paperAP: null,
+    },
     ...NET1_ROWS,
   ],
   claims: [
@@ -172,14 +288,33 @@ const colad: Study = {
 const cop: Study = {
   name: 'cop',
   title: 'COP / IOP heads vs PAA (CoLAD appendix)',
-  setting: 'fashion-det at 160 px, 6 epochs, ResNet-18 at 1/4 width; the heads differ, everything else is the PAA preset',
+  setting:
+    'fashion-det at 160 px, 6 epochs, ResNet-18 at 1/4 width; the heads differ, everything else is the PAA preset',
   paper: 'COCO val, R50 1x (with R18: COP 36.9 vs PAA 35.8)',
   rows: [
     { id: 'paa', label: 'PAA + IoU branch', short: 'PAA', config: 'configs/paa_r18_fashion_mini.yaml', paperAP: 40.4 },
-    { id: 'paa_noiou', label: 'PAA, no IoU branch', short: 'PAA no-IoU', config: 'configs/cop/paa_noiou_r18w25.yaml', paperAP: null },
-    { id: 'cop_iou', label: 'COP + IoU branch', short: 'COP+IoU', config: 'configs/cop/cop_iou_r18w25.yaml', paperAP: 41.6 },
+    {
+      id: 'paa_noiou',
+      label: 'PAA, no IoU branch',
+      short: 'PAA no-IoU',
+      config: 'configs/cop/paa_noiou_r18w25.yaml',
+      paperAP: null,
+    },
+    {
+      id: 'cop_iou',
+      label: 'COP + IoU branch',
+      short: 'COP+IoU',
+      config: 'configs/cop/cop_iou_r18w25.yaml',
+      paperAP: 41.6,
+    },
     { id: 'cop', label: 'COP only', short: 'COP', config: 'configs/cop/cop_r18w25.yaml', paperAP: 41.2 },
-    { id: 'iop_iou', label: 'IOP + IoU branch', short: 'IOP+IoU', config: 'configs/cop/iop_iou_r18w25.yaml', paperAP: 41.6 },
+    {
+      id: 'iop_iou',
+      label: 'IOP + IoU branch',
+      short: 'IOP+IoU',
+      config: 'configs/cop/iop_iou_r18w25.yaml',
+      paperAP: 41.6,
+    },
     { id: 'iop', label: 'IOP only', short: 'IOP', config: 'configs/cop/iop_r18w25.yaml', paperAP: 41.1 },
   ],
   claims: [
@@ -199,7 +334,8 @@ export function studyNames(): string[] {
 /** The study called `name`; an unknown name is a usage error listing the valid ones. */
 export function getStudy(name: string): Study {
   const s = STUDIES.find((x) => x.name === name);
-  if (!s) throw new UsageError(`ladet repro: unknown table '${name}' (expected one of: ${studyNames().join(', ')}, all)`);
+  if (!s)
+    throw new UsageError(`ladet repro: unknown table '${name}' (expected one of: ${studyNames().join(', ')}, all)`);
   return s;
 }
 
@@ -209,7 +345,9 @@ export function selectRows(study: Study, ids: readonly string[] | null): StudyRo
   const valid = study.rows.map((r) => r.id);
   const bad = ids.filter((id) => !valid.includes(id));
   if (bad.length) {
-    throw new UsageError(`ladet repro ${study.name}: unknown row${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (rows of ${study.name}: ${valid.join(', ')})`);
+    throw new UsageError(
+      `ladet repro ${study.name}: unknown row${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (rows of ${study.name}: ${valid.join(', ')})`,
+    );
   }
   return study.rows.filter((r) => ids.includes(r.id));
 }

@@ -65,12 +65,17 @@ export function stat(xs: readonly number[]): Stat | null {
  * d > 0, else behind) in between, so a deficit smaller than the spread is not read as a refutation. With a single
  * seed in either row there is no spread to compare with: only "ahead / behind at one seed" (the spread is null).
  */
-export function judge(better: Stat | null, worse: Stat | null): { verdict: Verdict; diff: number | null; spread: number | null } {
+export function judge(
+  better: Stat | null,
+  worse: Stat | null,
+): { verdict: Verdict; diff: number | null; spread: number | null } {
   if (!better || !worse) return { verdict: 'no data', diff: null, spread: null };
   const diff = better.mean - worse.mean;
-  if (better.n < 2 || worse.n < 2) return { verdict: diff > 0 ? 'ahead at one seed' : 'behind at one seed', diff, spread: null };
+  if (better.n < 2 || worse.n < 2)
+    return { verdict: diff > 0 ? 'ahead at one seed' : 'behind at one seed', diff, spread: null };
   const spread = better.std + worse.std;
-  const verdict: Verdict = diff > spread ? 'holds' : diff < -spread ? 'reversed' : diff > 0 ? 'holds within noise' : 'behind within noise';
+  const verdict: Verdict =
+    diff > spread ? 'holds' : diff < -spread ? 'reversed' : diff > 0 ? 'holds within noise' : 'behind within noise';
   return { verdict, diff, spread };
 }
 
@@ -78,10 +83,16 @@ export function judge(better: Stat | null, worse: Stat | null): { verdict: Verdi
  * Summarises `records` (any order; one per row and seed) for `study`, expecting `seedsOf(row)` seeds per row.
  * Records of seeds not expected are ignored; two records for one row and seed are an error.
  */
-export function summarize(study: Study, records: readonly ResultRecord[], seedsOf: (row: StudyRow) => readonly number[]): StudySummary {
+export function summarize(
+  study: Study,
+  records: readonly ResultRecord[],
+  seedsOf: (row: StudyRow) => readonly number[],
+): StudySummary {
   const rows = study.rows.map((row): RowSummary => {
     const expected = seedsOf(row);
-    const mine = records.filter((r) => r.table === study.name && r.row === row.id && expected.includes(r.seed)).sort((a, b) => a.seed - b.seed);
+    const mine = records
+      .filter((r) => r.table === study.name && r.row === row.id && expected.includes(r.seed))
+      .sort((a, b) => a.seed - b.seed);
     const seeds = mine.map((r) => r.seed);
     const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
     if (dup !== undefined) throw new Error(`${study.name}: two results for row ${row.id} seed ${dup}`);

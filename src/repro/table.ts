@@ -43,7 +43,8 @@ function rowLine(r: RowSummary): string {
 
 function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
   const facts: string[] = [];
-  if (c.diff !== null && c.spread !== null) facts.push(`${signed(c.diff * 100)} AP, seed spread ${(c.spread * 100).toFixed(1)}`);
+  if (c.diff !== null && c.spread !== null)
+    facts.push(`${signed(c.diff * 100)} AP, seed spread ${(c.spread * 100).toFixed(1)}`);
   else if (c.diff !== null) facts.push(`${signed(c.diff * 100)} AP, one seed: no spread yet`);
   facts.push(c.paperDiff === null ? 'paper: no number' : `paper ${signed(c.paperDiff)}`);
   let line = `- ${c.claim.text}: **${c.verdict}** (${facts.join('; ')})`;

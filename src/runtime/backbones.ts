@@ -28,6 +28,7 @@ export const DEFAULT_RUNTIME_BACKBONE = 'resnet';
 /** The kernel of a recorded backbone, or a message naming its type. */
 export function backboneKernel(recorded: { type?: unknown }): BackboneKernelEntry | string {
   const type = recorded.type ?? DEFAULT_RUNTIME_BACKBONE;
-  if (typeof type === 'string' && Object.hasOwn(RUNTIME_BACKBONES, type)) return RUNTIME_BACKBONES[type] as BackboneKernelEntry;
+  if (typeof type === 'string' && Object.hasOwn(RUNTIME_BACKBONES, type))
+    return RUNTIME_BACKBONES[type] as BackboneKernelEntry;
   return `backbone type ${JSON.stringify(type)} has no ladet/runtime kernel (it runs: ${Object.keys(RUNTIME_BACKBONES).join(', ')})`;
 }

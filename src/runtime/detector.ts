@@ -38,7 +38,9 @@ export class RuntimeDetector {
     try {
       return new RuntimeDetector(spec, new Network(spec.network, weights));
     } catch (e) {
-      throw new Error(`${name ?? 'runtime model'}: ${(e as Error).message.replace(/^runtime model: /, '')}`, { cause: e });
+      throw new Error(`${name ?? 'runtime model'}: ${(e as Error).message.replace(/^runtime model: /, '')}`, {
+        cause: e,
+      });
     }
   }
 
@@ -63,12 +65,22 @@ export class RuntimeDetector {
   }
 
   /** Resize (keep ratio) + normalise + pad: the network input (3, H, W) and the meta to map boxes back. */
-  private prepare(image: RuntimeImage): { input: { data: Float32Array; c: number; h: number; w: number }; meta: ImageMeta } {
+  private prepare(image: RuntimeImage): {
+    input: { data: Float32Array; c: number; h: number; w: number };
+    meta: ImageMeta;
+  } {
     const { width, height } = image;
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`detect: image width and height must be positive whole numbers (got ${width}x${height})`);
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+      throw new Error(`detect: image width and height must be positive whole numbers (got ${width}x${height})`);
     const channels = image.channels ?? image.data.length / (width * height);
-    if (channels !== 3 && channels !== 4) throw new Error(`detect: image data must hold 3 (RGB) or 4 (RGBA) bytes per pixel (got ${image.data.length} bytes for ${width}x${height})`);
-    if (image.data.length !== width * height * channels) throw new Error(`detect: image data holds ${image.data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`);
+    if (channels !== 3 && channels !== 4)
+      throw new Error(
+        `detect: image data must hold 3 (RGB) or 4 (RGBA) bytes per pixel (got ${image.data.length} bytes for ${width}x${height})`,
+      );
+    if (image.data.length !== width * height * channels)
+      throw new Error(
+        `detect: image data holds ${image.data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`,
+      );
     let rgb: Uint8Array = new Uint8Array(width * height * 3);
     if (channels === 3) {
       rgb.set(image.data);
@@ -85,7 +97,15 @@ export class RuntimeDetector {
     const padShape = padTo(imgShape, this.spec.input.sizeDivisor);
     const data = new Float32Array(3 * padShape[0] * padShape[1]);
     writeNormalizedChw(rgb, r.width, r.height, false, this.tables, data, 0, padShape[0], padShape[1]);
-    const meta: ImageMeta = { imageId: 1, file: '(image)', oriShape: [height, width], imgShape, padShape, scaleFactor: [r.sx, r.sy, r.sx, r.sy], flip: false };
+    const meta: ImageMeta = {
+      imageId: 1,
+      file: '(image)',
+      oriShape: [height, width],
+      imgShape,
+      padShape,
+      scaleFactor: [r.sx, r.sy, r.sx, r.sy],
+      flip: false,
+    };
     return { input: { data, c: 3, h: padShape[0], w: padShape[1] }, meta };
   }
 }

@@ -47,7 +47,8 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
   if (bytes.byteLength < 8) fail(`too short for a safetensors file (${bytes.byteLength} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > bytes.byteLength - 8) fail(`truncated: the header says ${headerLen} bytes, the file has ${bytes.byteLength - 8} after the length`);
+  if (headerLen > bytes.byteLength - 8)
+    fail(`truncated: the header says ${headerLen} bytes, the file has ${bytes.byteLength - 8} after the length`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
@@ -57,7 +58,9 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
   const meta = header.__metadata__ as Record<string, string> | undefined;
   const rawSpec = meta?.ladet_runtime;
   if (typeof rawSpec !== 'string') {
-    return fail('not a ladet runtime model (no __metadata__.ladet_runtime): make one with `ladet export RUN out=FILE.safetensors`');
+    return fail(
+      'not a ladet runtime model (no __metadata__.ladet_runtime): make one with `ladet export RUN out=FILE.safetensors`',
+    );
   }
   let spec: RuntimeSpec;
   try {
@@ -66,7 +69,9 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
     return fail(`__metadata__.ladet_runtime is not valid JSON (${(e as Error).message})`);
   }
   if (spec === null || typeof spec !== 'object' || spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
-    fail(`__metadata__.ladet_runtime is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`);
+    fail(
+      `__metadata__.ladet_runtime is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`,
+    );
   }
   const problem = runtimeSpecProblem(spec);
   if (problem !== null) fail(`__metadata__.ladet_runtime: ${problem}`);
@@ -80,7 +85,9 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
     const shape = e.shape ?? [];
     const count = shape.reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end - begin === 4 * count && dataStart + end <= bytes.byteLength)) {
-      fail(`tensor '${key}': data_offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] in a file of ${bytes.byteLength} bytes (truncated?)`);
+      fail(
+        `tensor '${key}': data_offsets [${begin}, ${end}] do not fit its shape [${shape.join(', ')}] in a file of ${bytes.byteLength} bytes (truncated?)`,
+      );
     }
     // copy: the data need not be 4-byte aligned in the file, and safetensors is little-endian
     const data = new Float32Array(count);
@@ -92,7 +99,10 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
-const isNumbers = (v: unknown, n?: number): boolean => Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isNumbers = (v: unknown, n?: number): boolean =>
+  Array.isArray(v) &&
+  (n === undefined || v.length === n) &&
+  v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /**
  * The first field of a spec that is missing or of the wrong type (so a damaged file fails here, by name), or a
@@ -107,28 +117,91 @@ export function runtimeSpecProblem(s: RuntimeSpec): string | null {
   if (backboneProblem !== null) return `network.backbone.${backboneProblem}`;
   const checks: [string, unknown, (v: unknown) => boolean, string][] = [
     ['network.neck.type', s.network?.neck?.type, (v) => v === undefined || v === 'fpn', "'fpn'"],
-    ['network.neck.outChannels', s.network?.neck?.outChannels, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    [
+      'network.neck.outChannels',
+      s.network?.neck?.outChannels,
+      (v) => isCount(v) && (v as number) > 0,
+      'a positive whole number',
+    ],
     ['network.neck.startLevel', s.network?.neck?.startLevel, isCount, 'a whole number'],
-    ['network.neck.numOuts', s.network?.neck?.numOuts, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
-    ['network.neck.addExtraConvs', s.network?.neck?.addExtraConvs, (v) => ['on_input', 'on_lateral', 'on_output', false].includes(v as string | false), "'on_input', 'on_lateral', 'on_output' or false"],
-    ['network.neck.reluBeforeExtraConvs', s.network?.neck?.reluBeforeExtraConvs, (v) => typeof v === 'boolean', 'true or false'],
-    ['network.head.numClasses', s.network?.head?.numClasses, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
-    ['network.head.featChannels', s.network?.head?.featChannels, (v) => v === undefined || (isCount(v) && (v as number) > 0), 'a positive whole number'],
+    [
+      'network.neck.numOuts',
+      s.network?.neck?.numOuts,
+      (v) => isCount(v) && (v as number) > 0,
+      'a positive whole number',
+    ],
+    [
+      'network.neck.addExtraConvs',
+      s.network?.neck?.addExtraConvs,
+      (v) => ['on_input', 'on_lateral', 'on_output', false].includes(v as string | false),
+      "'on_input', 'on_lateral', 'on_output' or false",
+    ],
+    [
+      'network.neck.reluBeforeExtraConvs',
+      s.network?.neck?.reluBeforeExtraConvs,
+      (v) => typeof v === 'boolean',
+      'true or false',
+    ],
+    [
+      'network.head.numClasses',
+      s.network?.head?.numClasses,
+      (v) => isCount(v) && (v as number) > 0,
+      'a positive whole number',
+    ],
+    [
+      'network.head.featChannels',
+      s.network?.head?.featChannels,
+      (v) => v === undefined || (isCount(v) && (v as number) > 0),
+      'a positive whole number',
+    ],
     ['network.head.stackedConvs', s.network?.head?.stackedConvs, isCount, 'a whole number'],
-    ['network.head.gnGroups', s.network?.head?.gnGroups, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
+    [
+      'network.head.gnGroups',
+      s.network?.head?.gnGroups,
+      (v) => isCount(v) && (v as number) > 0,
+      'a positive whole number',
+    ],
     ['network.head.iouBranch', s.network?.head?.iouBranch, (v) => typeof v === 'boolean', 'true or false'],
-    ['network.head.type', s.network?.head?.type, (v) => v === undefined || ['paa', 'cop', 'iop'].includes(v as string), "'paa', 'cop' or 'iop'"],
-    ['network.head.coeffKernelSize', s.network?.head?.coeffKernelSize, (v) => v === undefined || (isCount(v) && (v as number) % 2 === 1), 'an odd whole number'],
+    [
+      'network.head.type',
+      s.network?.head?.type,
+      (v) => v === undefined || ['paa', 'cop', 'iop'].includes(v as string),
+      "'paa', 'cop' or 'iop'",
+    ],
+    [
+      'network.head.coeffKernelSize',
+      s.network?.head?.coeffKernelSize,
+      (v) => v === undefined || (isCount(v) && (v as number) % 2 === 1),
+      'an odd whole number',
+    ],
     ['anchors.strides', s.anchors?.strides, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
     ['anchors.ratios', s.anchors?.ratios, (v) => isNumbers(v) && (v as number[]).length > 0, 'a list of numbers'],
-    ['classes', s.classes, (v) => Array.isArray(v) && v.length > 0 && v.every((c) => isObject(c) && Number.isInteger(c.id) && typeof c.name === 'string'), 'a list of {id, name}'],
+    [
+      'classes',
+      s.classes,
+      (v) =>
+        Array.isArray(v) &&
+        v.length > 0 &&
+        v.every((c) => isObject(c) && Number.isInteger(c.id) && typeof c.name === 'string'),
+      'a list of {id, name}',
+    ],
     ['input.testScale', s.input?.testScale, (v) => isNumbers(v, 2), 'two numbers'],
     ['input.sizeDivisor', s.input?.sizeDivisor, (v) => isCount(v) && (v as number) > 0, 'a positive whole number'],
     ['input.mean', s.input?.mean, (v) => isNumbers(v, 3), 'three numbers'],
     ['input.std', s.input?.std, (v) => isNumbers(v, 3), 'three numbers'],
-    ['inference', s.inference, (v) => isObject(v) && ['nmsPre', 'scoreThr', 'nmsIou', 'maxPerImg'].every((k) => typeof v[k] === 'number') && typeof v.scoreVoting === 'boolean', 'nmsPre, scoreThr, nmsIou, maxPerImg (numbers) and scoreVoting'],
+    [
+      'inference',
+      s.inference,
+      (v) =>
+        isObject(v) &&
+        ['nmsPre', 'scoreThr', 'nmsIou', 'maxPerImg'].every((k) => typeof v[k] === 'number') &&
+        typeof v.scoreVoting === 'boolean',
+      'nmsPre, scoreThr, nmsIou, maxPerImg (numbers) and scoreVoting',
+    ],
   ];
-  for (const [name, value, ok, want] of checks) if (!ok(value)) return `${name} must be ${want} (got ${JSON.stringify(value)})`;
-  if (s.classes.length !== s.network.head.numClasses) return `classes lists ${s.classes.length} classes, network.head.numClasses is ${s.network.head.numClasses}`;
+  for (const [name, value, ok, want] of checks)
+    if (!ok(value)) return `${name} must be ${want} (got ${JSON.stringify(value)})`;
+  if (s.classes.length !== s.network.head.numClasses)
+    return `classes lists ${s.classes.length} classes, network.head.numClasses is ${s.network.head.numClasses}`;
   return null;
 }

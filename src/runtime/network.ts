@@ -17,7 +17,11 @@ export type NetworkSpec = ModelSpec;
  * ResNet by depth and stem width, no types on backbone and neck, no featChannels. Still read.
  */
 export interface LegacyNetworkSpec {
-  backbone: { type?: undefined; depth: 18 | 34 | 50 | 101; /** stem width after the width multiplier */ baseChannels: number };
+  backbone: {
+    type?: undefined;
+    depth: 18 | 34 | 50 | 101;
+    /** stem width after the width multiplier */ baseChannels: number;
+  };
   neck: Omit<NeckSpec, 'type'> & { type?: 'fpn' };
   head: Omit<HeadSpec, 'type' | 'featChannels'> & { type?: HeadSpec['type']; featChannels?: number };
 }
@@ -53,14 +57,22 @@ export function resolveNetworkSpec(recorded: ModelSpec | LegacyNetworkSpec, sd?:
   const problem = kernel.problem(b);
   if (problem !== null) throw new Error(`runtime model: network.backbone.${problem}`);
   const n = recorded.neck;
-  if ((n.type ?? 'fpn') !== 'fpn') throw new Error(`runtime model: neck type ${JSON.stringify(n.type)} has no ladet/runtime kernel (it runs: fpn)`);
+  if ((n.type ?? 'fpn') !== 'fpn')
+    throw new Error(`runtime model: neck type ${JSON.stringify(n.type)} has no ladet/runtime kernel (it runs: fpn)`);
   const h = recorded.head;
   const type = h.type ?? 'paa';
   const tower = sd?.get('bbox_head.cls_convs.0.conv.weight');
   const featChannels = h.featChannels ?? (h.stackedConvs > 0 && tower ? (tower.shape[0] as number) : n.outChannels);
   return {
     backbone: kernel.resolve(b),
-    neck: { type: 'fpn', outChannels: n.outChannels, startLevel: n.startLevel, numOuts: n.numOuts, addExtraConvs: n.addExtraConvs, reluBeforeExtraConvs: n.reluBeforeExtraConvs },
+    neck: {
+      type: 'fpn',
+      outChannels: n.outChannels,
+      startLevel: n.startLevel,
+      numOuts: n.numOuts,
+      addExtraConvs: n.addExtraConvs,
+      reluBeforeExtraConvs: n.reluBeforeExtraConvs,
+    },
     head: {
       type,
       numClasses: h.numClasses,
@@ -107,43 +119,62 @@ export class Network {
     const n = spec.neck;
     const numIns = spec.backbone.outChannels.length;
     const used = numIns - n.startLevel;
-    if (!(n.startLevel >= 0 && n.startLevel < numIns) || n.numOuts < used) throw new Error(`runtime model: neck startLevel ${n.startLevel} / numOuts ${n.numOuts} do not fit ${numIns} backbone maps`);
+    if (!(n.startLevel >= 0 && n.startLevel < numIns) || n.numOuts < used)
+      throw new Error(
+        `runtime model: neck startLevel ${n.startLevel} / numOuts ${n.numOuts} do not fit ${numIns} backbone maps`,
+      );
     this.laterals = [];
     this.fpnConvs = [];
     for (let i = 0; i < used; i++) {
       this.laterals.push(w.conv(`neck.lateral_convs.${i}.conv`, 1, 0, true));
       this.fpnConvs.push(w.conv(`neck.fpn_convs.${i}.conv`, 1, 1, true));
     }
-    if (n.addExtraConvs !== false) for (let i = used; i < n.numOuts; i++) this.fpnConvs.push(w.conv(`neck.fpn_convs.${i}.conv`, 2, 1, true));
+    if (n.addExtraConvs !== false)
+      for (let i = used; i < n.numOuts; i++) this.fpnConvs.push(w.conv(`neck.fpn_convs.${i}.conv`, 2, 1, true));
 
     const h = spec.head;
     const tower = (name: string): TowerConv[] =>
       Array.from({ length: h.stackedConvs }, (_, i) => {
         const conv = w.conv(`bbox_head.${name}.${i}.conv`, 1, 1, false);
         const c = conv.shape[0];
-        if (c % h.gnGroups !== 0) throw new Error(`runtime model: gnGroups ${h.gnGroups} must divide the tower width ${c}`);
-        return { conv, gnWeight: w.get(`bbox_head.${name}.${i}.gn.weight`, [c]).data, gnBias: w.get(`bbox_head.${name}.${i}.gn.bias`, [c]).data };
+        if (c % h.gnGroups !== 0)
+          throw new Error(`runtime model: gnGroups ${h.gnGroups} must divide the tower width ${c}`);
+        return {
+          conv,
+          gnWeight: w.get(`bbox_head.${name}.${i}.gn.weight`, [c]).data,
+          gnBias: w.get(`bbox_head.${name}.${i}.gn.bias`, [c]).data,
+        };
       });
     this.clsTower = tower('cls_convs');
     this.regTower = tower('reg_convs');
     this.clsOut = w.conv('bbox_head.atss_cls', 1, 1, true);
     this.regOut = w.conv('bbox_head.atss_reg', 1, 1, true);
     this.iouOut = h.iouBranch ? w.conv('bbox_head.atss_centerness', 1, 1, true) : null;
-    if (this.clsOut.shape[0] % h.numClasses !== 0) throw new Error(`runtime model: atss_cls has ${this.clsOut.shape[0]} outputs, not a multiple of ${h.numClasses} classes`);
+    if (this.clsOut.shape[0] % h.numClasses !== 0)
+      throw new Error(
+        `runtime model: atss_cls has ${this.clsOut.shape[0]} outputs, not a multiple of ${h.numClasses} classes`,
+      );
     this.scales = Array.from({ length: n.numOuts }, (_, l) => w.get(`bbox_head.scales.${l}.scale`).data[0] as number);
     const type = h.type;
     this.clsKind = type === 'paa' ? 'logits' : 'probs';
-    if (type !== 'paa' && this.clsOut.shape[0] !== h.numClasses) throw new Error(`runtime model: ${type.toUpperCase()} heads have one anchor per location`);
+    if (type !== 'paa' && this.clsOut.shape[0] !== h.numClasses)
+      throw new Error(`runtime model: ${type.toUpperCase()} heads have one anchor per location`);
     if (type === 'cop') {
       const k = h.coeffKernelSize ?? 3;
       this.coeffOut = w.conv('bbox_head.coeff_conv', 1, 1, true);
-      if (this.coeffOut.shape[0] !== k * k) throw new Error(`runtime model: coeff_conv has ${this.coeffOut.shape[0]} outputs, coeffKernelSize ${k} needs ${k * k}`);
+      if (this.coeffOut.shape[0] !== k * k)
+        throw new Error(
+          `runtime model: coeff_conv has ${this.coeffOut.shape[0]} outputs, coeffKernelSize ${k} needs ${k * k}`,
+        );
     } else if (type === 'iop') {
       this.objOut = w.conv('bbox_head.objectness', 1, 1, true);
       this.objBiasOut = w.conv('bbox_head.obj_bias', 1, 1, true);
     }
     const unused = [...sd.keys()].filter((k) => !w.used.has(k));
-    if (unused.length) throw new Error(`runtime model: tensor '${unused[0]}' is not part of the network${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`);
+    if (unused.length)
+      throw new Error(
+        `runtime model: tensor '${unused[0]}' is not part of the network${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`,
+      );
   }
 
   /** image (3, H, W) normalised and padded -> per-level head outputs, finest first. */
@@ -167,11 +198,18 @@ export class Network {
       if (n.addExtraConvs === false) {
         for (let i = used; i < n.numOuts; i++) outs.push(maxPool2d(outs[i - 1] as FMap, 1, 2, 0));
       } else {
-        const source = n.addExtraConvs === 'on_input' ? (inputs[inputs.length - 1] as FMap) : n.addExtraConvs === 'on_lateral' ? (laterals[used - 1] as FMap) : (outs[used - 1] as FMap);
+        const source =
+          n.addExtraConvs === 'on_input'
+            ? (inputs[inputs.length - 1] as FMap)
+            : n.addExtraConvs === 'on_lateral'
+              ? (laterals[used - 1] as FMap)
+              : (outs[used - 1] as FMap);
         outs.push(run(this.fpnConvs[used] as Conv, source));
         for (let i = used + 1; i < n.numOuts; i++) {
           const prev = outs[i - 1] as FMap;
-          outs.push(run(this.fpnConvs[i] as Conv, n.reluBeforeExtraConvs ? relu({ ...prev, data: prev.data.slice() }) : prev));
+          outs.push(
+            run(this.fpnConvs[i] as Conv, n.reluBeforeExtraConvs ? relu({ ...prev, data: prev.data.slice() }) : prev),
+          );
         }
       }
     }
@@ -179,13 +217,15 @@ export class Network {
   }
 
   private headLevel(x: FMap, level: number): LevelMaps {
-    const tower = (convs: TowerConv[]): FMap => convs.reduce((h, t) => relu(groupNorm(run(t.conv, h), this.spec.head.gnGroups, t.gnWeight, t.gnBias, GN_EPS)), x);
+    const tower = (convs: TowerConv[]): FMap =>
+      convs.reduce((h, t) => relu(groupNorm(run(t.conv, h), this.spec.head.gnGroups, t.gnWeight, t.gnBias, GN_EPS)), x);
     const clsFeat = tower(this.clsTower);
     const regFeat = tower(this.regTower);
     const logits = run(this.clsOut, clsFeat);
     let cls = logits;
     if (this.coeffOut) cls = copProbabilities(logits, run(this.coeffOut, regFeat), this.spec.head.coeffKernelSize ?? 3);
-    else if (this.objOut && this.objBiasOut) cls = iopProbabilities(logits, run(this.objOut, regFeat), run(this.objBiasOut, regFeat));
+    else if (this.objOut && this.objBiasOut)
+      cls = iopProbabilities(logits, run(this.objOut, regFeat), run(this.objBiasOut, regFeat));
     return {
       cls,
       reg: mulScalar(run(this.regOut, regFeat), this.scales[level] as number),
@@ -232,7 +272,8 @@ function iopProbabilities(logits: FMap, obj: FMap, bias: FMap): FMap {
   for (let i = 0; i < plane; i++) {
     const sb = sigmoidF32(bias.data[i] as number);
     const so = sigmoidF32(obj.data[i] as number);
-    for (let ch = 0; ch < c; ch++) out[ch * plane + i] = f32(Math.max(0, f32(sigmoidF32(logits.data[ch * plane + i] as number) - sb)) * so);
+    for (let ch = 0; ch < c; ch++)
+      out[ch * plane + i] = f32(Math.max(0, f32(sigmoidF32(logits.data[ch * plane + i] as number) - sb)) * so);
   }
   return { data: out, c, h, w };
 }

@@ -52,8 +52,16 @@ function scratchOf(n: number): Float32Array {
  * Every element of col[0 : K*N] is written.
  */
 function im2col(
-  x: FMap, kh: number, kw: number, stride: number, padding: number, dilation: number,
-  oy0: number, oy1: number, ow: number, col: Float32Array,
+  x: FMap,
+  kh: number,
+  kw: number,
+  stride: number,
+  padding: number,
+  dilation: number,
+  oy0: number,
+  oy1: number,
+  ow: number,
+  col: Float32Array,
 ): void {
   const { data, c, h, w } = x;
   const N = (oy1 - oy0) * ow;
@@ -94,7 +102,14 @@ function im2col(
  * twice as fast as the plain i-k-j loop, which loads and stores out on every k.
  */
 function gemmAcc(
-  a: Float32Array, b: Float32Array, out: Float32Array, off: number, ldo: number, M: number, K: number, N: number,
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  off: number,
+  ldo: number,
+  M: number,
+  K: number,
+  N: number,
 ): void {
   const M4 = M - (M % 4);
   const N4 = N - (N % 4);
@@ -104,8 +119,22 @@ function gemmAcc(
     const r2 = r1 + K;
     const r3 = r2 + K;
     for (let j = 0; j < N4; j += 4) {
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
       for (let k = 0, bk = j; k < K; k++, bk += N) {
         const a0 = a[r0 + k]!;
         const a1 = a[r1 + k]!;
@@ -115,23 +144,50 @@ function gemmAcc(
         const b1 = b[bk + 1]!;
         const b2 = b[bk + 2]!;
         const b3 = b[bk + 3]!;
-        s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
-        s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
-        s20 += a2 * b0; s21 += a2 * b1; s22 += a2 * b2; s23 += a2 * b3;
-        s30 += a3 * b0; s31 += a3 * b1; s32 += a3 * b2; s33 += a3 * b3;
+        s00 += a0 * b0;
+        s01 += a0 * b1;
+        s02 += a0 * b2;
+        s03 += a0 * b3;
+        s10 += a1 * b0;
+        s11 += a1 * b1;
+        s12 += a1 * b2;
+        s13 += a1 * b3;
+        s20 += a2 * b0;
+        s21 += a2 * b1;
+        s22 += a2 * b2;
+        s23 += a2 * b3;
+        s30 += a3 * b0;
+        s31 += a3 * b1;
+        s32 += a3 * b2;
+        s33 += a3 * b3;
       }
       const o0 = off + i * ldo + j;
       const o1 = o0 + ldo;
       const o2 = o1 + ldo;
       const o3 = o2 + ldo;
-      out[o0] += s00; out[o0 + 1] += s01; out[o0 + 2] += s02; out[o0 + 3] += s03;
-      out[o1] += s10; out[o1 + 1] += s11; out[o1 + 2] += s12; out[o1 + 3] += s13;
-      out[o2] += s20; out[o2 + 1] += s21; out[o2 + 2] += s22; out[o2 + 3] += s23;
-      out[o3] += s30; out[o3 + 1] += s31; out[o3 + 2] += s32; out[o3 + 3] += s33;
+      out[o0] += s00;
+      out[o0 + 1] += s01;
+      out[o0 + 2] += s02;
+      out[o0 + 3] += s03;
+      out[o1] += s10;
+      out[o1 + 1] += s11;
+      out[o1 + 2] += s12;
+      out[o1 + 3] += s13;
+      out[o2] += s20;
+      out[o2 + 1] += s21;
+      out[o2 + 2] += s22;
+      out[o2 + 3] += s23;
+      out[o3] += s30;
+      out[o3 + 1] += s31;
+      out[o3 + 2] += s32;
+      out[o3 + 3] += s33;
     }
     // The last N % 4 columns of these four rows.
     for (let j = N4; j < N; j++) {
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let k = 0, bk = j; k < K; k++, bk += N) {
         const v = b[bk]!;
         s0 += a[r0 + k]! * v;

@@ -43,12 +43,16 @@ export function levelAnchors(spec: AnchorSpec, sizes: readonly (readonly [number
 
 const f32 = Math.fround;
 
-
 /**
  * Scores of one level: (h·w·A, C) row-major float32, row (y·w + x)·A + a (the anchors' order), each
  * sqrt(p · sigmoid(iou)) with the IoU branch and p without, p = sigmoid(cls) for logits, cls itself for probs.
  */
-function levelScores(lv: LevelOutputs, numAnchors: number, numClasses: number, clsKind: 'logits' | 'probs'): Float32Array {
+function levelScores(
+  lv: LevelOutputs,
+  numAnchors: number,
+  numClasses: number,
+  clsKind: 'logits' | 'probs',
+): Float32Array {
   const hw = lv.h * lv.w;
   const out = new Float32Array(hw * numAnchors * numClasses);
   let k = 0;
@@ -103,7 +107,10 @@ export function detectFromOutputs(
     throw new Error(`detectFromOutputs: ${levels.length} levels of outputs for ${grid.numLevels} anchor strides`);
   }
   const numAnchors = grid.numBaseAnchors;
-  const perLevel = levelAnchors(anchors, levels.map((lv) => [lv.h, lv.w] as const));
+  const perLevel = levelAnchors(
+    anchors,
+    levels.map((lv) => [lv.h, lv.w] as const),
+  );
   const boxParts: Float32Array[] = [];
   const scoreParts: Float32Array[] = [];
   levels.forEach((lv, l) => {
@@ -115,7 +122,8 @@ export function detectFromOutputs(
           `reg ${n * 4}, iou ${n} values; got ${lv.cls.length}, ${lv.reg.length}, ${lv.iou?.length ?? 'none'}`,
       );
     }
-    if ((levels[0]?.iou === null) !== (lv.iou === null)) throw new Error('detectFromOutputs: some levels have an IoU output and some not');
+    if ((levels[0]?.iou === null) !== (lv.iou === null))
+      throw new Error('detectFromOutputs: some levels have an IoU output and some not');
     const scores = levelScores(lv, numAnchors, numClasses, clsKind);
     const rows = topRows(scores, n, numClasses, cfg.nmsPre);
     const levelAnchorRows = perLevel[l] as Float32Array;

@@ -57,8 +57,15 @@ function taps(inSize: number, outSize: number): Taps {
 }
 
 /** RGB HWC (width x height) -> RGB HWC (outWidth x outHeight). */
-export function resizeBilinear(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
-  if (src.length !== width * height * 3) throw new Error(`resizeBilinear: ${src.length} bytes for ${width}x${height} RGB`);
+export function resizeBilinear(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  if (src.length !== width * height * 3)
+    throw new Error(`resizeBilinear: ${src.length} bytes for ${width}x${height} RGB`);
   if (!(outWidth > 0 && outHeight > 0)) throw new Error(`resizeBilinear: output size ${outWidth}x${outHeight}`);
   const tx = taps(width, outWidth);
   const ty = taps(height, outHeight);
@@ -90,7 +97,8 @@ export function resizeBilinear(src: Uint8Array, width: number, height: number, o
     const n = ty.count[y] as number;
     for (let x = 0; x < outWidth * 3; x++) {
       let v = 0;
-      for (let k = 0; k < n; k++) v += (ty.weights[y * ty.size + k] as number) * (mid[(s + k) * outWidth * 3 + x] as number);
+      for (let k = 0; k < n; k++)
+        v += (ty.weights[y * ty.size + k] as number) * (mid[(s + k) * outWidth * 3 + x] as number);
       out[y * outWidth * 3 + x] = Math.min(255, Math.max(0, Math.round(v)));
     }
   }

@@ -1,7 +1,13 @@
 // ladet/runtime's ResNet kernel: the forward pass of a resolved ResNetSpec over Float32Arrays, the blocks of each
 // stage from the same table and rules as the libtorch ResNet (src/models/backbones/resnet_spec.ts), BatchNorms
 // folded into their convs at load.
-import { RESNET_ARCH, resnetStageBlocks, resolveResNetSpec, type ResNetDepth, type ResNetSpec } from '../models/backbones/resnet_spec.js';
+import {
+  RESNET_ARCH,
+  resnetStageBlocks,
+  resolveResNetSpec,
+  type ResNetDepth,
+  type ResNetSpec,
+} from '../models/backbones/resnet_spec.js';
 import { add, maxPool2d, relu, type FMap } from './ops.js';
 import { runConv, type Conv, type Weights } from './weights.js';
 import type { BackboneKernel, BackboneKernelEntry } from './backbones.js';
@@ -27,9 +33,16 @@ class ResNetKernel implements BackboneKernel {
         resnetStageBlocks(spec, i).map((b, j) => {
           const p = `backbone.layer${i + 1}.${j}`;
           const convs = spec.bottleneck
-            ? [w.convBn(`${p}.conv1`, `${p}.bn1`, 1, 0), w.convBn(`${p}.conv2`, `${p}.bn2`, b.stride, 1), w.convBn(`${p}.conv3`, `${p}.bn3`, 1, 0)]
+            ? [
+                w.convBn(`${p}.conv1`, `${p}.bn1`, 1, 0),
+                w.convBn(`${p}.conv2`, `${p}.bn2`, b.stride, 1),
+                w.convBn(`${p}.conv3`, `${p}.bn3`, 1, 0),
+              ]
             : [w.convBn(`${p}.conv1`, `${p}.bn1`, b.stride, 1), w.convBn(`${p}.conv2`, `${p}.bn2`, 1, 1)];
-          return { convs, downsample: b.downsample ? w.convBn(`${p}.downsample.0`, `${p}.downsample.1`, b.stride, 0) : null };
+          return {
+            convs,
+            downsample: b.downsample ? w.convBn(`${p}.downsample.0`, `${p}.downsample.1`, b.stride, 0) : null,
+          };
         }),
       );
     }
@@ -57,9 +70,12 @@ class ResNetKernel implements BackboneKernel {
 
 export const resnetKernel: BackboneKernelEntry = {
   problem(b) {
-    if (!Object.hasOwn(RESNET_ARCH, String(b.depth)) || typeof b.depth !== 'number') return `depth must be 18, 34, 50 or 101 (got ${JSON.stringify(b.depth)})`;
-    if (!isCount(b.baseChannels)) return `baseChannels must be a positive whole number (got ${JSON.stringify(b.baseChannels)})`;
-    if (b.inChannels !== undefined && !isCount(b.inChannels)) return `inChannels must be a positive whole number (got ${JSON.stringify(b.inChannels)})`;
+    if (!Object.hasOwn(RESNET_ARCH, String(b.depth)) || typeof b.depth !== 'number')
+      return `depth must be 18, 34, 50 or 101 (got ${JSON.stringify(b.depth)})`;
+    if (!isCount(b.baseChannels))
+      return `baseChannels must be a positive whole number (got ${JSON.stringify(b.baseChannels)})`;
+    if (b.inChannels !== undefined && !isCount(b.inChannels))
+      return `inChannels must be a positive whole number (got ${JSON.stringify(b.inChannels)})`;
     const arch = RESNET_ARCH[b.depth as ResNetDepth];
     if (b.blocks !== undefined && JSON.stringify(b.blocks) !== JSON.stringify(arch.blocks)) {
       return `blocks must be ResNet-${b.depth}'s [${arch.blocks.join(', ')}] (got ${JSON.stringify(b.blocks)})`;

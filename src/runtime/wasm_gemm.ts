@@ -12,7 +12,10 @@ interface WasmMemory {
 declare const WebAssembly: {
   Memory: new (d: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
 };
 
@@ -120,13 +123,42 @@ function moduleBytes(): Uint8Array {
   const imports = section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 1]]));
   const funcs = section(3, vec([[0]]));
   const exports = section(7, vec([[...name('gemm'), 0x00, 0]]));
-  const fn = [...vec([[...uleb(11), I32], [...uleb(11), V128]]), ...body()];
+  const fn = [
+    ...vec([
+      [...uleb(11), I32],
+      [...uleb(11), V128],
+    ]),
+    ...body(),
+  ];
   const code = section(10, vec([[...uleb(fn.length), ...fn]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...type,
+    ...imports,
+    ...funcs,
+    ...exports,
+    ...code,
+  ]);
 }
 
 /** out[off + i·ldo + j] += Σ_k a[i·K + k] · b[k·N + j], for i < M, j < N. */
-export type Gemm = (a: Float32Array, b: Float32Array, out: Float32Array, off: number, ldo: number, M: number, K: number, N: number) => void;
+export type Gemm = (
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  off: number,
+  ldo: number,
+  M: number,
+  K: number,
+  N: number,
+) => void;
 
 /** The SIMD kernel behind the Gemm signature (operands copied in, zero-padded to 4 rows x 8 columns), or null without WebAssembly SIMD. */
 export function wasmGemm(): Gemm | null {

@@ -30,18 +30,30 @@ export class Weights {
     const t = this.sd.get(name);
     if (!t) throw new Error(`runtime model: tensor '${name}' is missing`);
     if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
-      throw new Error(`runtime model: tensor '${name}' has shape [${t.shape.join(', ')}], the network expects [${shape.join(', ')}]`);
+      throw new Error(
+        `runtime model: tensor '${name}' has shape [${t.shape.join(', ')}], the network expects [${shape.join(', ')}]`,
+      );
     }
-    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new Error(`runtime model: tensor '${name}' holds ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      throw new Error(
+        `runtime model: tensor '${name}' holds ${t.data.length} values for shape [${t.shape.join(', ')}]`,
+      );
     this.used.add(name);
     return t;
   }
 
   conv(prefix: string, stride: number, padding: number, withBias: boolean): Conv {
     const w = this.get(`${prefix}.weight`);
-    if (w.shape.length !== 4) throw new Error(`runtime model: tensor '${prefix}.weight' must be 4-d, got [${w.shape.join(', ')}]`);
+    if (w.shape.length !== 4)
+      throw new Error(`runtime model: tensor '${prefix}.weight' must be 4-d, got [${w.shape.join(', ')}]`);
     const shape = [...w.shape] as [number, number, number, number];
-    return { weight: w.data, shape, bias: withBias ? this.get(`${prefix}.bias`, [shape[0]]).data : null, stride, padding };
+    return {
+      weight: w.data,
+      shape,
+      bias: withBias ? this.get(`${prefix}.bias`, [shape[0]]).data : null,
+      stride,
+      padding,
+    };
   }
 
   /** conv (no bias) followed by BatchNorm `bn`, folded: W·s, bias β - μ·s with s = γ / sqrt(σ² + eps). */

@@ -49,7 +49,11 @@ export function tensor(
   if (ArrayBuffer.isView(data)) {
     dtype = opts.dtype ?? dtypeOfArray(data);
     arr = data;
-    if (opts.dtype !== undefined && opts.dtype !== dtypeOfArray(data) && !(opts.dtype === 'bool' && data instanceof Uint8Array)) {
+    if (
+      opts.dtype !== undefined &&
+      opts.dtype !== dtypeOfArray(data) &&
+      !(opts.dtype === 'bool' && data instanceof Uint8Array)
+    ) {
       // Convert through the array's own dtype so the bytes are read correctly.
       const t0 = tensor(data, shape);
       const t1 = t0.to(opts.dtype);

@@ -1,6 +1,7 @@
 // dtypes and their at::ScalarType codes (c10/core/ScalarType.h order).
 
-export type DType = 'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
+export type DType =
+  'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
 
 const CODES: Record<DType, number> = {
   uint8: 0,

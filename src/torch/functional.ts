@@ -109,7 +109,12 @@ export function binaryCrossEntropyWithLogits(
 }
 
 /** BCE on probabilities (log clamped at -100, as PyTorch). */
-export function binaryCrossEntropy(p: Tensor, target: Tensor, weight: Tensor | null = null, reduction: Reduction = 'mean'): Tensor {
+export function binaryCrossEntropy(
+  p: Tensor,
+  target: Tensor,
+  weight: Tensor | null = null,
+  reduction: Reduction = 'mean',
+): Tensor {
   return wrap(op.bce(p, target, weight, REDUCTION[reduction]));
 }
 

@@ -9,7 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { ImageError, io, parseConfig, TrainedDetector, trainDetector, torch, type ConfigInput, type Detection, type TrainProgress, type TrainSummary } from '../../src/index.js';
+import {
+  ImageError,
+  io,
+  parseConfig,
+  TrainedDetector,
+  trainDetector,
+  torch,
+  type ConfigInput,
+  type Detection,
+  type TrainProgress,
+  type TrainSummary,
+} from '../../src/index.js';
 import { predictSources, tinyConfig } from '../cli/fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -29,7 +40,10 @@ before(async () => {
   dataRoot = join(dir, 'shapes');
   configFile = join(dir, 'tiny.yaml');
   writeFileSync(configFile, tinyConfig('tiny', dataRoot, join(dir, 'runs')));
-  summary = await trainDetector(configFile, { onProgress: (p) => progress.push(p), onMessage: (l) => messages.push(l) });
+  summary = await trainDetector(configFile, {
+    onProgress: (p) => progress.push(p),
+    onMessage: (l) => messages.push(l),
+  });
 
   source = join(dir, 'source');
   await predictSources(dataRoot, source);
@@ -44,12 +58,23 @@ test('trainDetector trains the config into its run directory and reports progres
   assert.equal(summary.runDir, run);
   assert.equal(summary.stopped, false);
   assert.equal(summary.epochsDone, 1);
-  assert.ok(existsSync(join(run, 'weights', 'best.safetensors')) && existsSync(join(run, 'weights', 'last.safetensors')));
+  assert.ok(
+    existsSync(join(run, 'weights', 'best.safetensors')) && existsSync(join(run, 'weights', 'last.safetensors')),
+  );
   assert.equal(progress[0]?.phase, 'data');
   const steps = progress.filter((p) => p.phase === 'train');
   // 16 train images in batches of 8
-  assert.deepEqual(steps.map((p) => [p.batch, p.batches, p.iter]), [[1, 2, 1], [2, 2, 2]]);
-  assert.ok(steps.every((p) => Number.isFinite(p.losses.loss_cls) && p.lr > 0), JSON.stringify(steps));
+  assert.deepEqual(
+    steps.map((p) => [p.batch, p.batches, p.iter]),
+    [
+      [1, 2, 1],
+      [2, 2, 2],
+    ],
+  );
+  assert.ok(
+    steps.every((p) => Number.isFinite(p.losses.loss_cls) && p.lr > 0),
+    JSON.stringify(steps),
+  );
   assert.ok(progress.some((p) => p.phase === 'eval'));
   assert.deepEqual(messages, []);
   assert.ok(summary.lastEval && summary.best && summary.lastEval.coco.stats[0] === summary.best.metric);
@@ -57,13 +82,24 @@ test('trainDetector trains the config into its run directory and reports progres
 
 test('detect() finds what `ladet predict` finds (up to its file rounding), on a plain, a resized and an EXIF-rotated image', async () => {
   const out = join(dir, 'pred');
-  const r = spawnSync(process.execPath, [main, 'predict', `weights=${summary.runDir}`, `source=${source}`, `out=${out}`, 'scoreThr=0.05'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [main, 'predict', `weights=${summary.runDir}`, `source=${source}`, `out=${out}`, 'scoreThr=0.05'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const det = TrainedDetector.open({ run: summary.runDir });
   try {
-    assert.deepEqual(det.classes.map((c) => c.name), readJson<{ categories: { name: string }[] }>(join(dataRoot, 'annotations', 'instances_train.json')).categories.map((c) => c.name));
+    assert.deepEqual(
+      det.classes.map((c) => c.name),
+      readJson<{ categories: { name: string }[] }>(
+        join(dataRoot, 'annotations', 'instances_train.json'),
+      ).categories.map((c) => c.name),
+    );
     for (const name of ['val1.png', 'wide.jpg', 'rotated.jpg']) {
-      const cli = readJson<{ width: number; height: number; detections: Detection[] }>(join(out, `${name.replace(/\..*$/, '')}.json`));
+      const cli = readJson<{ width: number; height: number; detections: Detection[] }>(
+        join(out, `${name.replace(/\..*$/, '')}.json`),
+      );
       const mine = await det.detect(join(source, name), { scoreThr: 0.05 });
       assert.ok(mine.length > 5, `${name}: too few detections to compare`);
       assert.equal(mine.length, cli.detections.length, name);
@@ -72,7 +108,9 @@ test('detect() finds what `ladet predict` finds (up to its file rounding), on a 
         assert.equal(d.category_id, c.category_id, `${name} #${k}`);
         assert.equal(d.label, c.label);
         assert.ok(Math.abs(d.score - c.score) <= 5e-5 + 1e-7, `${name} #${k}: score ${d.score} vs ${c.score}`);
-        d.box.forEach((v, i) => assert.ok(Math.abs(v - (c.box[i] as number)) <= 0.005 + 1e-9, `${name} #${k}: box ${d.box} vs ${c.box}`));
+        d.box.forEach((v, i) =>
+          assert.ok(Math.abs(v - (c.box[i] as number)) <= 0.005 + 1e-9, `${name} #${k}: box ${d.box} vs ${c.box}`),
+        );
         assert.ok(d.box[2] <= cli.width && d.box[3] <= cli.height);
       });
     }
@@ -81,25 +119,36 @@ test('detect() finds what `ladet predict` finds (up to its file rounding), on a 
   }
 });
 
-test('detect() on encoded bytes equals detect() on the file, and keeps the trainer\'s evaluation detections', async () => {
+test("detect() on encoded bytes equals detect() on the file, and keeps the trainer's evaluation detections", async () => {
   const det = TrainedDetector.open({ weights: join(summary.runDir, 'weights', 'best.safetensors') });
   try {
     const file = join(dataRoot, 'val', '000001.png');
     const fromFile = await det.detect(file, { scoreThr: 0.05 });
     assert.deepEqual(await det.detect(readFileSync(file), { scoreThr: 0.05 }), fromFile);
     // the evaluation ran the same weights over the val split (image id 1 is 000001.png), results rounded to 1e-4
-    const evalDets = readJson<{ image_id: number; category_id: number; bbox: number[]; score: number }[]>(join(summary.runDir, 'eval', 'best_results.json')).filter((d) => d.image_id === 1);
+    const evalDets = readJson<{ image_id: number; category_id: number; bbox: number[]; score: number }[]>(
+      join(summary.runDir, 'eval', 'best_results.json'),
+    ).filter((d) => d.image_id === 1);
     const cut = Math.min(...evalDets.map((d) => d.score)) + 1e-3; // near-ties at the 100-per-image cut may fall either way
     const kept = fromFile.filter((d) => d.score > cut);
     assert.ok(kept.length > 10);
     for (const d of kept) {
-      const match = evalDets.find((e) => e.category_id === d.category_id && Math.abs(e.score - d.score) < 2e-4 && e.bbox.every((v, i) => Math.abs(v - (d.bbox[i] as number)) < 2e-3));
+      const match = evalDets.find(
+        (e) =>
+          e.category_id === d.category_id &&
+          Math.abs(e.score - d.score) < 2e-4 &&
+          e.bbox.every((v, i) => Math.abs(v - (d.bbox[i] as number)) < 2e-3),
+      );
       assert.ok(match, `no evaluation detection matches ${JSON.stringify(d)}`);
     }
     // the default threshold is predict's 0.3; results are best first
     const top = await det.detect(file);
-    assert.deepEqual(top, fromFile.filter((d) => d.score >= 0.3));
-    for (let k = 1; k < fromFile.length; k++) assert.ok((fromFile[k - 1] as Detection).score >= (fromFile[k] as Detection).score);
+    assert.deepEqual(
+      top,
+      fromFile.filter((d) => d.score >= 0.3),
+    );
+    for (let k = 1; k < fromFile.length; k++)
+      assert.ok((fromFile[k - 1] as Detection).score >= (fromFile[k] as Detection).score);
   } finally {
     det.dispose();
   }
@@ -115,16 +164,27 @@ test('a weights file alone is enough: best.safetensors copied out of its run ope
   try {
     assert.deepEqual(det.config, parseConfig(parseYaml(readFileSync(configFile, 'utf8')), configFile));
     assert.equal(det.weightsPath, loose);
-    const fromCli = spawnSync(process.execPath, [main, 'predict', `weights=${loose}`, `source=${file}`, `out=${join(dir, 'deployed', 'pred')}`, 'scoreThr=0.05'], { encoding: 'utf8' });
+    const fromCli = spawnSync(
+      process.execPath,
+      [main, 'predict', `weights=${loose}`, `source=${file}`, `out=${join(dir, 'deployed', 'pred')}`, 'scoreThr=0.05'],
+      { encoding: 'utf8' },
+    );
     assert.equal(fromCli.status, 0, fromCli.stderr);
-    const cli = readJson<{ config: string; images: { detections: Detection[] }[] }>(join(dir, 'deployed', 'pred', 'predictions.json'));
+    const cli = readJson<{ config: string; images: { detections: Detection[] }[] }>(
+      join(dir, 'deployed', 'pred', 'predictions.json'),
+    );
     assert.equal(cli.config, `${loose} (embedded config)`);
     const mine = await det.detect(file, { scoreThr: 0.05 });
     const theirs = cli.images[0]?.detections ?? [];
     assert.ok(mine.length > 5);
     assert.equal(mine.length, theirs.length);
     // the file rounds scores to 1e-4
-    mine.forEach((d, k) => assert.ok(d.category_id === theirs[k]?.category_id && Math.abs(d.score - theirs[k].score) <= 5e-5 + 1e-7, `#${k}`));
+    mine.forEach((d, k) =>
+      assert.ok(
+        d.category_id === theirs[k]?.category_id && Math.abs(d.score - theirs[k].score) <= 5e-5 + 1e-7,
+        `#${k}`,
+      ),
+    );
   } finally {
     det.dispose();
     writeFileSync(join(dir, 'runs', 'tiny', 'config.yaml'), readFileSync(configFile)); // for the tests after this one
@@ -133,7 +193,10 @@ test('a weights file alone is enough: best.safetensors copied out of its run ope
   const small = TrainedDetector.open({ weights: loose, overrides: { 'data.testScale': [64, 64] } });
   assert.deepEqual(small.config.data.testScale, [64, 64]);
   small.dispose();
-  assert.throws(() => TrainedDetector.open({ weights: loose, overrides: { 'model.head.featChannels': 8 } }), /the weights do not fit this model: .* \(model of .*model\.safetensors \(embedded config\), 8 classes\)/);
+  assert.throws(
+    () => TrainedDetector.open({ weights: loose, overrides: { 'model.head.featChannels': 8 } }),
+    /the weights do not fit this model: .* \(model of .*model\.safetensors \(embedded config\), 8 classes\)/,
+  );
 });
 
 test('detect() releases its tensors: the live count is flat over many calls, and dispose() frees the network', async () => {
@@ -152,10 +215,16 @@ test('detect() releases its tensors: the live count is flat over many calls, and
 test('bad input to the API: clear errors that name the image, the file or the key', async () => {
   const det = TrainedDetector.open({ run: summary.runDir });
   try {
-    await assert.rejects(det.detect(Buffer.from('not an image')), (e: unknown) => e instanceof ImageError && /^\(image bytes\): not a readable image/.test(e.message));
+    await assert.rejects(
+      det.detect(Buffer.from('not an image')),
+      (e: unknown) => e instanceof ImageError && /^\(image bytes\): not a readable image/.test(e.message),
+    );
     const missing = join(dir, 'missing.png');
     await assert.rejects(det.detect(missing), { message: `${missing}: image file not found` });
-    await assert.rejects(det.detect(join(dataRoot, 'val', '000001.png'), { scoreThr: 2 }), /scoreThr must be a number in \[0, 1\] \(got 2\)/);
+    await assert.rejects(
+      det.detect(join(dataRoot, 'val', '000001.png'), { scoreThr: 2 }),
+      /scoreThr must be a number in \[0, 1\] \(got 2\)/,
+    );
   } finally {
     det.dispose();
   }
@@ -171,10 +240,17 @@ test('bad input to the API: clear errors that name the image, the file or the ke
   });
   TrainedDetector.open({ weights: old, config: configFile }).dispose();
   assert.throws(() => TrainedDetector.open({ run: summary.runDir, net: 1 }), /net=1 picks a network of a CoLAD run/);
-  assert.throws(() => TrainedDetector.open({ run: summary.runDir, overrides: { 'model.head.featChannels': 8 } }), /the weights do not fit this model/);
+  assert.throws(
+    () => TrainedDetector.open({ run: summary.runDir, overrides: { 'model.head.featChannels': 8 } }),
+    /the weights do not fit this model/,
+  );
   const raw = parseYaml(readFileSync(configFile, 'utf8')) as ConfigInput;
-  await assert.rejects(trainDetector({ ...raw, colour: 'red' } as ConfigInput), { message: 'config object: unknown key colour' });
-  await assert.rejects(trainDetector(configFile, { overrides: { 'schedule.epochs': 0 } }), { message: `${configFile}: schedule.epochs: Too small: expected number to be >0` });
+  await assert.rejects(trainDetector({ ...raw, colour: 'red' } as ConfigInput), {
+    message: 'config object: unknown key colour',
+  });
+  await assert.rejects(trainDetector(configFile, { overrides: { 'schedule.epochs': 0 } }), {
+    message: `${configFile}: schedule.epochs: Too small: expected number to be >0`,
+  });
 });
 
 test('an aborted trainDetector saves `last` and resolves stopped; resume: true finishes the run with the same weights as an unbroken one', async () => {
@@ -182,7 +258,10 @@ test('an aborted trainDetector saves `last` and resolves stopped; resume: true f
   const ctrl = new AbortController();
   const said: string[] = [];
   const quiet = { onMessage: (l: string) => said.push(l) };
-  const stopped = await trainDetector({ ...raw, name: 'broken' }, { ...quiet, signal: ctrl.signal, onProgress: (p) => p.phase === 'train' && ctrl.abort() });
+  const stopped = await trainDetector(
+    { ...raw, name: 'broken' },
+    { ...quiet, signal: ctrl.signal, onProgress: (p) => p.phase === 'train' && ctrl.abort() },
+  );
   assert.equal(stopped.stopped, true);
   assert.equal(stopped.epochsDone, 0);
   assert.ok(existsSync(join(dir, 'runs', 'broken', 'weights', 'last.safetensors')));
@@ -190,25 +269,42 @@ test('an aborted trainDetector saves `last` and resolves stopped; resume: true f
   assert.equal(resumed.stopped, false);
   assert.equal(resumed.epochsDone, 1);
   const last = join(dir, 'runs', 'broken', 'weights', 'last.safetensors');
-  assert.deepEqual(said, [`stopped: saved ${last} (epoch 1, batch 1)`, `resuming ${join(dir, 'runs', 'broken')} at epoch 1, batch 2 (iteration 1)`]);
+  assert.deepEqual(said, [
+    `stopped: saved ${last} (epoch 1, batch 1)`,
+    `resuming ${join(dir, 'runs', 'broken')} at epoch 1, batch 2 (iteration 1)`,
+  ]);
   // a broken-and-resumed run ends where the unbroken one did (threads and seed are the same in this process)
   assert.deepEqual(resumed.lastEval?.coco.stats, summary.lastEval?.coco.stats);
-  await assert.rejects(trainDetector(configFile, { signal: AbortSignal.abort() }), /the signal was aborted before training started/);
+  await assert.rejects(
+    trainDetector(configFile, { signal: AbortSignal.abort() }),
+    /the signal was aborted before training started/,
+  );
 });
 
-test('examples/train_and_detect.ts, the README\'s library example, trains and prints detections', async () => {
+test("examples/train_and_detect.ts, the README's library example, trains and prints detections", async () => {
   const example = fileURLToPath(new URL('../../examples/train_and_detect.js', import.meta.url));
   const image = join(dataRoot, 'val', '000001.png');
-  const r = spawnSync(process.execPath, [example, configFile, image, 'scoreThr=0.05', 'name=example'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [example, configFile, image, 'scoreThr=0.05', 'name=example'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const [first, ...lines] = r.stdout.trim().split('\n');
-  assert.equal(first, `resume: no ${join(dir, 'runs', 'example', 'weights', 'last.safetensors')}; starting from scratch`);
+  assert.equal(
+    first,
+    `resume: no ${join(dir, 'runs', 'example', 'weights', 'last.safetensors')}; starting from scratch`,
+  );
   assert.match(lines[0] as string, /^epoch 1\/1: loss_cls \d+\.\d{3}$/);
-  assert.match(lines[1] as string, new RegExp(`^trained ${join(dir, 'runs', 'example')}: best AP \\d\\.\\d{3} at epoch 1$`));
+  assert.match(
+    lines[1] as string,
+    new RegExp(`^trained ${join(dir, 'runs', 'example')}: best AP \\d\\.\\d{3} at epoch 1$`),
+  );
   // the same seed and config as the run trained in before(): the same detections
   const det = TrainedDetector.open({ run: summary.runDir });
   const expected = await det.detect(image, { scoreThr: 0.05 });
   det.dispose();
   assert.ok(expected.length > 5);
-  assert.deepEqual(lines.slice(2).map((l) => l.split(' at ')[0]), expected.map((d) => `${d.label} ${d.score.toFixed(2)}`));
+  assert.deepEqual(
+    lines.slice(2).map((l) => l.split(' at ')[0]),
+    expected.map((d) => `${d.label} ${d.score.toFixed(2)}`),
+  );
 });

@@ -35,7 +35,7 @@ const twoLevels = [
 const twoLevelStarts = [0, 3, 5];
 const gtA = [2, 0, 14, 10];
 
-test('ATSS threshold: the mean + unbiased std of the per-level nearest candidates\' IoUs; k shrinks to a level\'s anchors', () => {
+test("ATSS threshold: the mean + unbiased std of the per-level nearest candidates' IoUs; k shrinks to a level's anchors", () => {
   tidy(() => {
     // topk 2: a0, a1 on level 0; a3, a4 on level 1. Only a0 (4/7) reaches the threshold (~0.509).
     const k2 = atssAssign(boxes(...twoLevels), twoLevelStarts, allValid(5), boxes(gtA), { topk: 2 });
@@ -67,7 +67,9 @@ test('ATSS invalid anchors: never candidates, not counted on their level, ignore
     assertClose(r1.thresholds.toArray(), [meanPlusStd([80 / 140, 40 / 180, 0])], 1e-6);
     assert.deepEqual(r1.assignedGt.toArray(), [1, 0, 0, -1, -1]);
     // No GT: valid anchors negative, invalid ignored.
-    const none = atssAssign(boxes(...twoLevels), twoLevelStarts, valid, tensor(new Float32Array(0), [0, 4]), { topk: 2 });
+    const none = atssAssign(boxes(...twoLevels), twoLevelStarts, valid, tensor(new Float32Array(0), [0, 4]), {
+      topk: 2,
+    });
     assert.deepEqual(none.assignedGt.toArray(), [0, -1, 0, 0, 0]);
     assert.equal(none.thresholds.numel, 0);
     // One candidate in all has no standard deviation: no positive (upstream's threshold is NaN), even at IoU 1.
@@ -109,15 +111,23 @@ test('ATSS between GTs: an anchor positive for two GTs takes the higher IoU, the
     // a0 is positive for g0 (0,0,12,10) at IoU 100/120 and for g1 (1,0,10,10) at IoU 0.9: g1 wins. a1 (IoU .1
     // with g0) stays under g0's threshold.
     const r = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([0, 0, 12, 10], [1, 0, 10, 10]), { topk: 6 });
-    assertClose(r.thresholds.toArray(), [meanPlusStd([100 / 120, 20 / 200, 0, 0, 0, 0]), meanPlusStd([0.9, 0, 0, 0, 0, 0])], 1e-6);
+    assertClose(
+      r.thresholds.toArray(),
+      [meanPlusStd([100 / 120, 20 / 200, 0, 0, 0, 0]), meanPlusStd([0.9, 0, 0, 0, 0, 0])],
+      1e-6,
+    );
     assert.deepEqual(r.assignedGt.toArray(), [2, 0, 0, 0, 0, 0]);
     // The order of the GTs does not matter when the IoUs differ.
-    const swapped = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([1, 0, 10, 10], [0, 0, 12, 10]), { topk: 6 });
+    const swapped = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([1, 0, 10, 10], [0, 0, 12, 10]), {
+      topk: 6,
+    });
     assert.deepEqual(swapped.assignedGt.toArray(), [1, 0, 0, 0, 0, 0]);
     // (0,0,12,10) and (0,0,10,12) both meet a0 at exactly 100/120: the first GT listed gets it, in either order.
     const tie = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([0, 0, 12, 10], [0, 0, 10, 12]), { topk: 6 });
     assert.deepEqual(tie.assignedGt.toArray(), [1, 0, 0, 0, 0, 0]);
-    const tieSwapped = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([0, 0, 10, 12], [0, 0, 12, 10]), { topk: 6 });
+    const tieSwapped = atssAssign(boxes(...row), rowStarts, allValid(6), boxes([0, 0, 10, 12], [0, 0, 12, 10]), {
+      topk: 6,
+    });
     assert.deepEqual(tieSwapped.assignedGt.toArray(), [1, 0, 0, 0, 0, 0]);
   });
 });
@@ -146,7 +156,10 @@ test('AtssAssigner builds a batch-flattened Assignment (labels, ignored invalid 
   assertClose(Array.from(a.bboxTargets.toArray()).slice(36, 40), [21, 1, 39, 19]);
   disposeAssignment(a);
   assert.equal(memory().numTensors, before);
-  assert.throws(() => atssAssign(boxes(...twoLevels), twoLevelStarts, allValid(5), boxes(gtA), { topk: 0 }), /atss: topk must be a positive integer/);
+  assert.throws(
+    () => atssAssign(boxes(...twoLevels), twoLevelStarts, allValid(5), boxes(gtA), { topk: 0 }),
+    /atss: topk must be a positive integer/,
+  );
 });
 
 interface AtssFixture {
@@ -156,7 +169,15 @@ interface AtssFixture {
   batch_pad_shape: [number, number];
   level_starts: number[];
   anchors: number[][];
-  images: { pad_shape: [number, number]; valid: boolean[]; gt_boxes: number[][]; gt_labels: number[]; assigned_gt: number[]; thresholds: number[]; num_pos: number }[];
+  images: {
+    pad_shape: [number, number];
+    valid: boolean[];
+    gt_boxes: number[][];
+    gt_labels: number[];
+    assigned_gt: number[];
+    thresholds: number[];
+    num_pos: number;
+  }[];
 }
 
 test('ATSS matches the recorded torch reference (test/assign/fixtures/make_atss_fixture.py) on a 128 px batch, 5 levels', () => {
@@ -164,13 +185,25 @@ test('ATSS matches the recorded torch reference (test/assign/fixtures/make_atss_
   const before = memory().numTensors;
   tidy(() => {
     // The recorded anchors and valid flags are ladet's own grid for these settings.
-    const gen = new AnchorGenerator({ strides: fx.strides, ratios: [1], octaveBaseScale: fx.octave_base_scale, scalesPerOctave: 1, centerOffset: 0 });
+    const gen = new AnchorGenerator({
+      strides: fx.strides,
+      ratios: [1],
+      octaveBaseScale: fx.octave_base_scale,
+      scalesPerOctave: 1,
+      centerOffset: 0,
+    });
     const sizes = gen.featmapSizes(fx.batch_pad_shape);
     const anchors = boxes(...fx.anchors);
     assert.deepEqual(gen.levelStarts(sizes), fx.level_starts);
     assert.ok(gen.gridAnchors(sizes).equal(anchors));
-    const validFlags = gen.validFlags(sizes, fx.images.map((im) => im.pad_shape));
-    assert.deepEqual(Array.from(validFlags.toArray(), Boolean), fx.images.flatMap((im) => im.valid));
+    const validFlags = gen.validFlags(
+      sizes,
+      fx.images.map((im) => im.pad_shape),
+    );
+    assert.deepEqual(
+      Array.from(validFlags.toArray(), Boolean),
+      fx.images.flatMap((im) => im.valid),
+    );
 
     fx.images.forEach((im, i) => {
       const r = atssAssign(anchors, fx.level_starts, validFlags.select(0, i), boxes(...im.gt_boxes), { topk: fx.topk });
@@ -202,10 +235,16 @@ test('ATSS matches the recorded torch reference (test/assign/fixtures/make_atss_
       });
       gtOffset += im.gt_boxes.length;
     });
-    assert.equal(a.numPos, fx.images.reduce((s, im) => s + im.num_pos, 0));
+    assert.equal(
+      a.numPos,
+      fx.images.reduce((s, im) => s + im.num_pos, 0),
+    );
     assert.deepEqual(a.posInds.toArray(), expectedPos);
     assert.deepEqual(a.posGtInds.toArray(), expectedGt);
-    assert.deepEqual(Array.from(a.labelWeights.toArray()), fx.images.flatMap((im) => im.valid.map(Number)));
+    assert.deepEqual(
+      Array.from(a.labelWeights.toArray()),
+      fx.images.flatMap((im) => im.valid.map(Number)),
+    );
     disposeAssignment(a);
   });
   assert.equal(memory().numTensors, before);
@@ -218,9 +257,19 @@ test('assigner.type atss: topk defaults to 9, buildAssigner makes it; existing a
   assert.deepEqual(c.assigner, { type: 'atss', topk: 9 });
   assert.ok(buildAssigner(c) instanceof AtssAssigner);
   assert.deepEqual(parseConfig(minimal).assigner, { type: 'paa', topk: 9, preAssignIou: 0.1 });
-  assert.deepEqual(parseConfig({ ...minimal, assigner: { type: 'maxiou' } }).assigner, { type: 'maxiou', posIouThr: 0.5, negIouThr: 0.4 });
-  assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'atss', topk: 0 } }, 'a.yaml'), /a\.yaml: assigner\.topk/);
-  assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'atss', posIouThr: 0.5 } }, 'a.yaml'), /a\.yaml: unknown key assigner\.posIouThr/);
+  assert.deepEqual(parseConfig({ ...minimal, assigner: { type: 'maxiou' } }).assigner, {
+    type: 'maxiou',
+    posIouThr: 0.5,
+    negIouThr: 0.4,
+  });
+  assert.throws(
+    () => parseConfig({ ...minimal, assigner: { type: 'atss', topk: 0 } }, 'a.yaml'),
+    /a\.yaml: assigner\.topk/,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, assigner: { type: 'atss', posIouThr: 0.5 } }, 'a.yaml'),
+    /a\.yaml: unknown key assigner\.posIouThr/,
+  );
   const preset = loadConfig('configs/atss_r18_fashion_mini.yaml');
   const paa = loadConfig('configs/paa_r18_fashion_mini.yaml');
   assert.deepEqual({ ...preset, name: paa.name, assigner: paa.assigner }, paa);
@@ -230,26 +279,46 @@ test('lad, solad and colad refuse a geometry-only assigner (atss, maxiou) at con
   const teacher = { config: 'configs/paa_r18_fashion_mini.yaml', weights: 'nowhere.safetensors' };
   for (const type of ['atss', 'maxiou']) {
     for (const strategy of ['lad', 'solad', 'colad']) {
-      const raw = { ...minimal, assigner: { type }, distill: { strategy, ...(strategy === 'colad' ? {} : { teacher }) } };
+      const raw = {
+        ...minimal,
+        assigner: { type },
+        distill: { strategy, ...(strategy === 'colad' ? {} : { teacher }) },
+      };
       const message = new RegExp(
         `^UsageError: a\\.yaml: assigner\\.type: '${type}' reads only geometry \\(anchors and GT boxes\\), so a teacher would assign exactly ` +
           `what the student assigns itself; distill\\.strategy '${strategy}' needs an assigner that reads network outputs \\(assigner\\.type: paa\\)$`,
       );
       assert.throws(() => parseConfig(raw, 'a.yaml'), message);
       // A config put together in code without parseConfig meets the same words before anything is made.
-      const built = { ...parseConfig({ ...minimal, distill: raw.distill }), assigner: parseConfig({ ...minimal, assigner: { type } }).assigner };
-      assert.throws(() => precheckStrategy(built), /reads only geometry .* a teacher would assign exactly what the student assigns itself/);
+      const built = {
+        ...parseConfig({ ...minimal, distill: raw.distill }),
+        assigner: parseConfig({ ...minimal, assigner: { type } }).assigner,
+      };
+      assert.throws(
+        () => precheckStrategy(built),
+        /reads only geometry .* a teacher would assign exactly what the student assigns itself/,
+      );
     }
     assert.equal(parseConfig({ ...minimal, assigner: { type }, distill: { strategy: 'self' } }).assigner.type, type);
-    assert.equal(parseConfig({ ...minimal, assigner: { type }, distill: { strategy: 'kd', teacher } }).distill.strategy, 'kd');
+    assert.equal(
+      parseConfig({ ...minimal, assigner: { type }, distill: { strategy: 'kd', teacher } }).distill.strategy,
+      'kd',
+    );
   }
 });
 
 test('ladet train refuses lad with atss before writing anything', () => {
   const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const runs = join(mkdtempSync(join(tmpdir(), 'ladet-atss-')), 'runs');
-  const r = spawnSync(process.execPath, [main, 'train', 'configs/atss_r18_fashion_mini.yaml', 'distill.strategy=lad', `runsDir=${runs}`], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [main, 'train', 'configs/atss_r18_fashion_mini.yaml', 'distill.strategy=lad', `runsDir=${runs}`],
+    { encoding: 'utf8' },
+  );
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /configs\/atss_r18_fashion_mini\.yaml: assigner\.type: 'atss' reads only geometry .* distill\.strategy 'lad'/);
+  assert.match(
+    r.stderr,
+    /configs\/atss_r18_fashion_mini\.yaml: assigner\.type: 'atss' reads only geometry .* distill\.strategy 'lad'/,
+  );
   assert.equal(existsSync(runs), false);
 });

@@ -34,7 +34,14 @@ function fitRows(sets: number[][], stride = 45) {
  * that is ~1e-1 nats for x ≈ 2. Densities and the lower bound are therefore compared within 2^-24·x²/σ²_min
  * (plus 1e-6 relative), variances within 1e-7 absolute.
  */
-function compare(name: string, sk: SkFit, fit: ReturnType<typeof fitGmm2>, pred: ReturnType<typeof predictGmm2>, g: number, stride: number): void {
+function compare(
+  name: string,
+  sk: SkFit,
+  fit: ReturnType<typeof fitGmm2>,
+  pred: ReturnType<typeof predictGmm2>,
+  g: number,
+  stride: number,
+): void {
   const n = sk.x.length;
   assert.equal(fit.failed[g], 0, `${name}: failed`);
   assert.equal(fit.nIter[g], sk.n_iter, `${name}: n_iter`);
@@ -49,18 +56,32 @@ function compare(name: string, sk: SkFit, fit: ReturnType<typeof fitGmm2>, pred:
     const e = sk.variances[k]!;
     assert.ok(Math.abs(v[k]! - e) <= 1e-7 + 1e-5 * e, `${name}: variance ${k} ${v[k]} vs ${e}`);
   }
-  assert.ok(Math.abs(fit.lowerBound[g]! - sk.lower_bound) <= worst + 1e-6 * Math.abs(sk.lower_bound), `${name}: lower bound ${fit.lowerBound[g]} vs ${sk.lower_bound}`);
+  assert.ok(
+    Math.abs(fit.lowerBound[g]! - sk.lower_bound) <= worst + 1e-6 * Math.abs(sk.lower_bound),
+    `${name}: lower bound ${fit.lowerBound[g]} vs ${sk.lower_bound}`,
+  );
   assert.deepEqual(Array.from(pred.labels.subarray(g * stride, g * stride + n)), sk.predict, `${name}: predict`);
   const s = pred.scores.subarray(g * stride, g * stride + n);
   for (let i = 0; i < n; i++) {
     const e = sk.score_samples[i]!;
-    assert.ok(Math.abs(s[i]! - e) <= noise(sk.x[i]!) + 1e-6 * Math.abs(e), `${name}: score_samples[${i}] ${s[i]} vs ${e}`);
+    assert.ok(
+      Math.abs(s[i]! - e) <= noise(sk.x[i]!) + 1e-6 * Math.abs(e),
+      `${name}: score_samples[${i}] ${s[i]} vs ${e}`,
+    );
   }
 }
 
 test('GMM reproduces sklearn on the recorded cases (bimodal, unimodal, 2 samples, equal costs, collapsed, large spread, ties)', () => {
   const names = Object.keys(fx.cases).filter((k) => fx.cases[k]!.error === null);
-  assert.deepEqual(names, ['bimodal_45', 'unimodal_30', 'two_samples', 'equal_costs', 'collapsed_component', 'large_spread', 'ties_and_gap']);
+  assert.deepEqual(names, [
+    'bimodal_45',
+    'unimodal_30',
+    'two_samples',
+    'equal_costs',
+    'collapsed_component',
+    'large_spread',
+    'ties_and_gap',
+  ]);
   const { fit, pred, stride } = fitRows(names.map((k) => fx.cases[k]!.x));
   names.forEach((k, g) => compare(k, fx.cases[k]!, fit, pred, g, stride));
   // The collapsed component really is collapsed onto the outlier, at the variance floor.
@@ -68,7 +89,7 @@ test('GMM reproduces sklearn on the recorded cases (bimodal, unimodal, 2 samples
   assert.ok(fit.variances[2 * c + 1]! < 1.001e-6 && fit.variances[2 * c + 1]! >= 1e-6);
 });
 
-test('GMM matches sklearn\'s iteration count, labels and densities on 60 recorded PAA-like cost vectors', () => {
+test("GMM matches sklearn's iteration count, labels and densities on 60 recorded PAA-like cost vectors", () => {
   const { fit, pred, stride } = fitRows(fx.bulk.map((b) => b.x));
   fx.bulk.forEach((b, g) => compare(`bulk ${g}`, b, fit, pred, g, stride));
   // The set exercises the convergence rule well beyond a fixed iteration count.

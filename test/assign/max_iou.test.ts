@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MaxIoUAssigner, PAA_PRE_ASSIGN, RETINA_ASSIGN, disposeAssignment, maxIouAssign } from '../../src/assign/index.js';
+import {
+  MaxIoUAssigner,
+  PAA_PRE_ASSIGN,
+  RETINA_ASSIGN,
+  disposeAssignment,
+  maxIouAssign,
+} from '../../src/assign/index.js';
 import { memory, ones, tensor, tidy } from '../../src/torch/index.js';
 import { assertClose } from '../helpers.js';
 
@@ -26,15 +32,23 @@ test('PAA pre-assignment (0.1 / 0.1): candidates of the best GT, low-quality pas
     assert.deepEqual(r.assignedGt.toArray(), [2, 0, 0, 1, 1]);
     assertClose(r.maxOverlaps.toArray(), [1, 0, 0, 0.16, 0.45], 1e-6);
     // Without the low-quality pass a0 stays with its arg-max GT.
-    const plain = maxIouAssign(boxes(...anchors), ones([5], { dtype: 'bool' }), boxes(...gts), { ...PAA_PRE_ASSIGN, matchLowQuality: false });
+    const plain = maxIouAssign(boxes(...anchors), ones([5], { dtype: 'bool' }), boxes(...gts), {
+      ...PAA_PRE_ASSIGN,
+      matchLowQuality: false,
+    });
     assert.deepEqual(plain.assignedGt.toArray(), [1, 0, 0, 1, 1]);
     // Swapping the GT order swaps the winner: now g0 (the old g1) claims a0 first and the exact box takes it back.
-    const swapped = maxIouAssign(boxes(...anchors), ones([5], { dtype: 'bool' }), boxes(gts[1]!, gts[0]!), PAA_PRE_ASSIGN);
+    const swapped = maxIouAssign(
+      boxes(...anchors),
+      ones([5], { dtype: 'bool' }),
+      boxes(gts[1]!, gts[0]!),
+      PAA_PRE_ASSIGN,
+    );
     assert.deepEqual(swapped.assignedGt.toArray(), [2, 0, 0, 2, 2]);
   });
 });
 
-test('RetinaNet assignment (0.5 / 0.4): ignore band, ties at a GT\'s best IoU, min_pos_iou, invalid anchors', () => {
+test("RetinaNet assignment (0.5 / 0.4): ignore band, ties at a GT's best IoU, min_pos_iou, invalid anchors", () => {
   tidy(() => {
     const r = maxIouAssign(boxes(...anchors), ones([5], { dtype: 'bool' }), boxes(...gts), RETINA_ASSIGN);
     // a3 (.16) negative, a4 (.45) ignored, a0 low-quality match of g1.
@@ -44,17 +58,33 @@ test('RetinaNet assignment (0.5 / 0.4): ignore band, ties at a GT\'s best IoU, m
     const tieGt = boxes([200, 200, 230, 210]);
     const valid = ones([3], { dtype: 'bool' });
     assert.deepEqual(maxIouAssign(tieAnchors, valid, tieGt, RETINA_ASSIGN).assignedGt.toArray(), [1, 1, 0]);
-    assert.deepEqual(maxIouAssign(tieAnchors, valid, tieGt, { ...RETINA_ASSIGN, gtMaxAssignAll: false }).assignedGt.toArray(), [1, 0, 0]);
+    assert.deepEqual(
+      maxIouAssign(tieAnchors, valid, tieGt, { ...RETINA_ASSIGN, gtMaxAssignAll: false }).assignedGt.toArray(),
+      [1, 0, 0],
+    );
     // min_pos_iou 0 lets a GT that overlaps nothing grab every anchor at its (zero) best IoU, as upstream.
     const far = boxes([500, 500, 510, 510]);
     assert.deepEqual(maxIouAssign(tieAnchors, valid, far, RETINA_ASSIGN).assignedGt.toArray(), [1, 1, 1]);
-    assert.deepEqual(maxIouAssign(tieAnchors, valid, far, { ...RETINA_ASSIGN, minPosIou: 0.1 }).assignedGt.toArray(), [0, 0, 0]);
+    assert.deepEqual(
+      maxIouAssign(tieAnchors, valid, far, { ...RETINA_ASSIGN, minPosIou: 0.1 }).assignedGt.toArray(),
+      [0, 0, 0],
+    );
     // An invalid anchor is ignored and does not count toward the GT's best IoU.
-    const inv = maxIouAssign(boxes([0, 0, 10, 10], [0, 5, 10, 15]), tensor([false, true]), boxes([0, 0, 10, 10]), RETINA_ASSIGN);
+    const inv = maxIouAssign(
+      boxes([0, 0, 10, 10], [0, 5, 10, 15]),
+      tensor([false, true]),
+      boxes([0, 0, 10, 10]),
+      RETINA_ASSIGN,
+    );
     assert.deepEqual(inv.assignedGt.toArray(), [-1, 1]);
     assertClose(inv.maxOverlaps.toArray(), [-1, 50 / 150], 1e-6);
     // No GT: valid anchors negative, invalid ignored.
-    const none = maxIouAssign(boxes([0, 0, 1, 1], [1, 1, 2, 2]), tensor([true, false]), tensor(new Float32Array(0), [0, 4]), RETINA_ASSIGN);
+    const none = maxIouAssign(
+      boxes([0, 0, 1, 1], [1, 1, 2, 2]),
+      tensor([true, false]),
+      tensor(new Float32Array(0), [0, 4]),
+      RETINA_ASSIGN,
+    );
     assert.deepEqual(none.assignedGt.toArray(), [0, -1]);
   });
 });
@@ -100,9 +130,21 @@ test('assigner input errors name the field', () => {
       numClasses: 2,
     };
     const asg = new MaxIoUAssigner();
-    assert.throws(() => asg.assign({ ...base, validFlags: ones([2, 5], { dtype: 'bool' }) }, null), /validFlags must be \(1, 5\), got \[2, 5\]/);
-    assert.throws(() => asg.assign({ ...base, gtLabels: [tensor(BigInt64Array.from([0n, 2n]))] }, null), /gtLabels\[0\] has class 2 outside 0..1/);
-    assert.throws(() => asg.assign({ ...base, levelStarts: [0, 4] }, null), /levelStarts ends at 4, anchors has 5 rows/);
-    assert.throws(() => asg.assign({ ...base, gtLabels: [tensor(BigInt64Array.from([0n]))] }, null), /gtLabels\[0\] has 1 entries, gtBoxes\[0\] 2/);
+    assert.throws(
+      () => asg.assign({ ...base, validFlags: ones([2, 5], { dtype: 'bool' }) }, null),
+      /validFlags must be \(1, 5\), got \[2, 5\]/,
+    );
+    assert.throws(
+      () => asg.assign({ ...base, gtLabels: [tensor(BigInt64Array.from([0n, 2n]))] }, null),
+      /gtLabels\[0\] has class 2 outside 0..1/,
+    );
+    assert.throws(
+      () => asg.assign({ ...base, levelStarts: [0, 4] }, null),
+      /levelStarts ends at 4, anchors has 5 rows/,
+    );
+    assert.throws(
+      () => asg.assign({ ...base, gtLabels: [tensor(BigInt64Array.from([0n]))] }, null),
+      /gtLabels\[0\] has 1 entries, gtBoxes\[0\] 2/,
+    );
   });
 });

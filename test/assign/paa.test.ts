@@ -30,9 +30,13 @@ interface PaaFixture {
   num_pos: number;
 }
 
-test('PAA re-assignment picks mmdetection\'s positives on a recorded case (sklearn GMM per GT)', () => {
+test("PAA re-assignment picks mmdetection's positives on a recorded case (sklearn GMM per GT)", () => {
   const fx = readFixture<PaaFixture>('assign/fixtures/paa_sklearn.json');
-  const cand: ImageCandidates = { anchorInds: Int32Array.from(fx.anchor_inds), gtInds: Int32Array.from(fx.gt_inds), numGt: fx.num_gt };
+  const cand: ImageCandidates = {
+    anchorInds: Int32Array.from(fx.anchor_inds),
+    gtInds: Int32Array.from(fx.gt_inds),
+    numGt: fx.num_gt,
+  };
   const costs = Float32Array.from(fx.costs);
   const groups = groupCandidates(cand, fx.level_starts);
   const r = reassign([cand], [groups], [costs], { topk: fx.topk });
@@ -41,7 +45,11 @@ test('PAA re-assignment picks mmdetection\'s positives on a recorded case (sklea
   const pos = positivesOf(cand, img);
   for (const want of fx.per_gt) {
     const got = Array.from(pos.anchorInds).filter((_, k) => pos.gtInds[k] === want.gt);
-    assert.deepEqual(got, [...want.positives].sort((a, b) => a - b), `GT ${want.gt} positives`);
+    assert.deepEqual(
+      got,
+      [...want.positives].sort((a, b) => a - b),
+      `GT ${want.gt} positives`,
+    );
     assert.equal(img.numPos[want.gt], want.positives.length);
     if (want.skipped) {
       assert.equal(img.outcome[want.gt], GtOutcome.TooFewSamples, `GT ${want.gt} outcome`);
@@ -58,7 +66,11 @@ test('PAA re-assignment picks mmdetection\'s positives on a recorded case (sklea
 });
 
 test('groupCandidates: (GT, level) groups in anchor order; errors name the index', () => {
-  const c: ImageCandidates = { anchorInds: Int32Array.from([1, 3, 4, 7, 8, 9]), gtInds: Int32Array.from([1, 0, 1, 1, 0, 1]), numGt: 2 };
+  const c: ImageCandidates = {
+    anchorInds: Int32Array.from([1, 3, 4, 7, 8, 9]),
+    gtInds: Int32Array.from([1, 0, 1, 1, 0, 1]),
+    numGt: 2,
+  };
   const g = groupCandidates(c, [0, 4, 8, 10]);
   assert.equal(g.numLevels, 3);
   // groups: (0,0):[3] (0,1):[] (0,2):[8] (1,0):[1] (1,1):[4,7] (1,2):[9] -> positions
@@ -70,7 +82,10 @@ test('groupCandidates: (GT, level) groups in anchor order; errors name the index
   assert.deepEqual(Array.from(pickGroupCosts(g, [a, b], [1, 0, 0, 0, 1, 0])), [10, 21, 22, 23, 14, 15]);
   assert.throws(() => pickGroupCosts(g, [a, b], [0, 0]), /2 choices for 6 \(GT, level\) groups/);
   assert.throws(() => pickGroupCosts(g, [a, b], [2, 0, 0, 0, 0, 0]), /choice 2 for group 0 has no source/);
-  assert.throws(() => groupCandidates({ ...c, gtInds: Int32Array.from([0, 0, 0, 0, 0, 2]) }, [0, 4, 8, 10]), /GT index 2 outside 0..1/);
+  assert.throws(
+    () => groupCandidates({ ...c, gtInds: Int32Array.from([0, 0, 0, 0, 0, 2]) }, [0, 4, 8, 10]),
+    /GT index 2 outside 0..1/,
+  );
   assert.throws(() => groupCandidates(c, [0, 4, 8]), /anchor index 8 outside 0..7/);
 });
 
@@ -82,14 +97,22 @@ test('reassign: top-k per level, < 2 samples skipped, equal costs give one posit
   const costs = Float64Array.from([5, 0.1, 4, 0.12, 3, 2, 9, 8, 0.11, 7, 6, 5.5, 0.3, 2.5, 2.5, 2.5, 2.5, 1, NaN, 2]);
   const cand = { anchorInds, gtInds, numGt: 4 };
   const r = reassign([cand], [groupCandidates(cand, [0, 20])], [costs], { topk: 3 }).images[0]!;
-  assert.deepEqual(Array.from(r.outcome), [GtOutcome.Positive, GtOutcome.TooFewSamples, GtOutcome.Positive, GtOutcome.FitFailed]);
+  assert.deepEqual(Array.from(r.outcome), [
+    GtOutcome.Positive,
+    GtOutcome.TooFewSamples,
+    GtOutcome.Positive,
+    GtOutcome.FitFailed,
+  ]);
   const pos = Array.from(r.positive.keys()).filter((j) => r.positive[j]);
   // GT 0 keeps .1, .11, .12 (anchors 1, 8, 3); sklearn predicts [0, 1, 1] on them (checked with python3-sklearn),
   // so only anchor 1 is positive. GT 2: identical components, equal scores -> the first sample only. GT 1 (single
   // sample) and GT 3 (NaN cost) get none.
   assert.deepEqual(pos, [1, 13]);
   assert.deepEqual(Array.from(r.numPos), [1, 0, 1, 0]);
-  assert.throws(() => reassign([cand], [groupCandidates(cand, [0, 20])], [costs.subarray(1)]), /image 0 has 20 candidates but 19 costs/);
+  assert.throws(
+    () => reassign([cand], [groupCandidates(cand, [0, 20])], [costs.subarray(1)]),
+    /image 0 has 20 candidates but 19 costs/,
+  );
 });
 
 test('candidateCosts: Σ over all classes of α-balanced focal + 1.3·(1 − GIoU), against a direct per-class sum', () => {
@@ -148,8 +171,16 @@ test('PaaAssigner: Assignment invariants on a small batch (incl. an image withou
         [96, 128],
         [128, 128],
       ]),
-      gtBoxes: [tensor([10, 12, 60, 70, 64, 30, 120, 90, 20, 20, 26, 27], [3, 4]), tensor([30, 30, 90, 80], [1, 4]), tensor(new Float32Array(0), [0, 4])],
-      gtLabels: [tensor(BigInt64Array.from([2n, 0n, 1n])), tensor(BigInt64Array.from([1n])), tensor(new BigInt64Array(0), [0])],
+      gtBoxes: [
+        tensor([10, 12, 60, 70, 64, 30, 120, 90, 20, 20, 26, 27], [3, 4]),
+        tensor([30, 30, 90, 80], [1, 4]),
+        tensor(new Float32Array(0), [0, 4]),
+      ],
+      gtLabels: [
+        tensor(BigInt64Array.from([2n, 0n, 1n])),
+        tensor(BigInt64Array.from([1n])),
+        tensor(new BigInt64Array(0), [0]),
+      ],
       numClasses: 3,
     };
     const preds = { clsLogits: randn([3, A, 3]).sub(2), regDeltas: randn([3, A, 4]).mul(0.3) };
@@ -166,7 +197,10 @@ test('PaaAssigner: Assignment invariants on a small batch (incl. an image withou
   const weights = a.labelWeights.toArray();
   const targetsArr = a.bboxTargets.toArray();
   const gtLabels = [2, 0, 1, 1];
-  assert.deepEqual([...pos].sort((x, y) => x - y), pos);
+  assert.deepEqual(
+    [...pos].sort((x, y) => x - y),
+    pos,
+  );
   // Every positive is a pre-assigned candidate of the same GT; labels and box targets follow the GT.
   pos.forEach((p, k) => {
     const img = Math.floor(p / A);
@@ -180,8 +214,14 @@ test('PaaAssigner: Assignment invariants on a small batch (incl. an image withou
   assert.equal(labels.filter((l) => l !== 3).length, a.numPos);
   // Image 2 has no GT: all background. Label weights are the valid flags (image 1 is padded at the bottom).
   assert.ok(labels.slice(2 * A).every((l) => l === 3));
-  assert.equal(weights.slice(0, A).reduce((s, v) => s + v, 0), A);
-  assert.equal(weights.slice(A, 2 * A).reduce((s, v) => s + v, 0), 12 * 16 + 6 * 8 + 3 * 4);
+  assert.equal(
+    weights.slice(0, A).reduce((s, v) => s + v, 0),
+    A,
+  );
+  assert.equal(
+    weights.slice(A, 2 * A).reduce((s, v) => s + v, 0),
+    12 * 16 + 6 * 8 + 3 * 4,
+  );
   const first = pos[0]!;
   const gb = [10, 12, 60, 70, 64, 30, 120, 90, 20, 20, 26, 27, 30, 30, 90, 80];
   assert.deepEqual(targetsArr.slice(4 * first, 4 * first + 4), gb.slice(4 * gt[0]!, 4 * gt[0]! + 4));
@@ -191,7 +231,21 @@ test('PaaAssigner: Assignment invariants on a small batch (incl. an image withou
   assert.equal(out[1], GtOutcome.Positive);
   disposeAssignment(a);
   assert.equal(memory().numTensors, before);
-  assert.throws(() => asg.assign({ anchors: tensor([0, 0, 1, 1], [1, 4]), levelStarts: [0, 1], validFlags: tensor([true], [1, 1]), gtBoxes: [], gtLabels: [], numClasses: 1 }, null), /PAA needs head predictions/);
+  assert.throws(
+    () =>
+      asg.assign(
+        {
+          anchors: tensor([0, 0, 1, 1], [1, 4]),
+          levelStarts: [0, 1],
+          validFlags: tensor([true], [1, 1]),
+          gtBoxes: [],
+          gtLabels: [],
+          numClasses: 1,
+        },
+        null,
+      ),
+    /PAA needs head predictions/,
+  );
 });
 
 test('reassign: costs a few float32 steps apart count as collapsed -> one positive, the lowest-cost sample', () => {
@@ -207,9 +261,15 @@ test('reassign: costs a few float32 steps apart count as collapsed -> one positi
   assert.deepEqual(Array.from(r.images[0]!.positive), [0, 1, 0]);
   // The same at another scale (spread of 2^-20 relative) and for exactly equal costs.
   const small = Float64Array.from([0.5 + 2 ** -21, 0.5, 0.5 + 2 ** -22]);
-  assert.deepEqual(Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [small]).images[0]!.positive), [0, 1, 0]);
+  assert.deepEqual(
+    Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [small]).images[0]!.positive),
+    [0, 1, 0],
+  );
   const equal = Float64Array.from([2, 2, 2]);
-  assert.deepEqual(Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [equal]).images[0]!.positive), [1, 0, 0]);
+  assert.deepEqual(
+    Array.from(reassign([cand], [groupCandidates(cand, [0, 3])], [equal]).images[0]!.positive),
+    [1, 0, 0],
+  );
 });
 
 test('reassign: well-separated costs are not affected by the collapsed-GMM tolerance', () => {

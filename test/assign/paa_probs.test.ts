@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PaaAssigner, candidateCosts, disposeAssignment, gtSampleRows, groupCandidates, type AssignTargets, type ImageCandidates } from '../../src/assign/index.js';
+import {
+  PaaAssigner,
+  candidateCosts,
+  disposeAssignment,
+  gtSampleRows,
+  groupCandidates,
+  type AssignTargets,
+  type ImageCandidates,
+} from '../../src/assign/index.js';
 import { dispose, manualSeed, rand, randn, tensor, tidy } from '../../src/torch/index.js';
 import { assertClose } from '../helpers.js';
 
@@ -29,12 +37,28 @@ function oneMinusGiou(a: number[], b: number[]): number {
 
 test('PAA cost of a probability head: probability focal loss summed over classes + 1.3 (1 - GIoU), by hand', () => {
   const t = targets();
-  const cand: ImageCandidates = { anchorInds: Int32Array.from([0, 1, 2, 3]), gtInds: Int32Array.from([0, 0, 1, 1]), numGt: 2 };
+  const cand: ImageCandidates = {
+    anchorInds: Int32Array.from([0, 1, 2, 3]),
+    gtInds: Int32Array.from([0, 0, 1, 1]),
+    numGt: 2,
+  };
   const probs = [0.9, 0.2, 0.05, 0.3, 0.6, 0.1, 0.01, 0.5, 0.99, 0.4, 0.4, 0.4];
-  const preds = { clsLogits: tensor(probs, [1, 4, 3]), regDeltas: tensor(new Float32Array(16), [1, 4, 4]), clsKind: 'probs' as const };
+  const preds = {
+    clsLogits: tensor(probs, [1, 4, 3]),
+    regDeltas: tensor(new Float32Array(16), [1, 4, 4]),
+    clsKind: 'probs' as const,
+  };
   const got = candidateCosts(t, [cand], preds)[0]!;
-  const anchors = [[0, 0, 10, 10], [5, 5, 15, 15], [0, 0, 20, 20], [10, 10, 30, 30]];
-  const gts = [[0, 0, 10, 12], [8, 8, 28, 30]];
+  const anchors = [
+    [0, 0, 10, 10],
+    [5, 5, 15, 15],
+    [0, 0, 20, 20],
+    [10, 10, 30, 30],
+  ];
+  const gts = [
+    [0, 0, 10, 12],
+    [8, 8, 28, 30],
+  ];
   const labels = [2, 2, 0, 0];
   const want = anchors.map((a, i) => {
     let focal = 0;
@@ -69,7 +93,11 @@ test('PaaAssigner accepts probability heads: the same positives as the logit twi
 });
 
 test('gtSampleRows: per-level top-k lowest, sorted, padded rows', () => {
-  const cand: ImageCandidates = { anchorInds: Int32Array.from([0, 1, 2, 5, 6, 7]), gtInds: Int32Array.from([0, 0, 0, 0, 1, 0]), numGt: 2 };
+  const cand: ImageCandidates = {
+    anchorInds: Int32Array.from([0, 1, 2, 5, 6, 7]),
+    gtInds: Int32Array.from([0, 0, 0, 0, 1, 0]),
+    numGt: 2,
+  };
   const groups = groupCandidates(cand, [0, 4, 8]);
   const costs = Float32Array.from([3, 1, 2, 0.5, 9, 4]);
   const r = gtSampleRows([cand], [groups], [costs], 2);

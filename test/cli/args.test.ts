@@ -30,15 +30,23 @@ test('splitArgs: key=value pairs by a key-shaped left side, the rest positional'
 test('applyOverrides: sets nested keys on a copy, creating missing levels', () => {
   const base = { train: { lr: 0.1, epochs: 6 }, model: { depth: 18 }, tags: [1] };
   const out = applyOverrides(base, { 'train.lr': 0.01, 'model.neck.width': 64, 'tags.x': 1, seed: 3 });
-  assert.deepEqual(out, { train: { lr: 0.01, epochs: 6 }, model: { depth: 18, neck: { width: 64 } }, tags: { x: 1 }, seed: 3 });
+  assert.deepEqual(out, {
+    train: { lr: 0.01, epochs: 6 },
+    model: { depth: 18, neck: { width: 64 } },
+    tags: { x: 1 },
+    seed: 3,
+  });
   assert.deepEqual(base, { train: { lr: 0.1, epochs: 6 }, model: { depth: 18 }, tags: [1] });
 });
 
 test('applyOverrides: prototype keys are refused, and nothing leaks onto Object.prototype', () => {
   for (const key of ['__proto__.polluted', 'a.constructor.prototype.polluted', 'a..b']) {
-    assert.throws(() => applyOverrides({ a: {} }, { [key]: 1 }), (e: Error) => e instanceof UsageError && e.message.includes(`override '${key}'`));
+    assert.throws(
+      () => applyOverrides({ a: {} }, { [key]: 1 }),
+      (e: Error) => e instanceof UsageError && e.message.includes(`override '${key}'`),
+    );
   }
-  assert.equal((({}) as Record<string, unknown>).polluted, undefined);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
   // an inherited name (toString) is not walked into either: it becomes a plain own object
   const out = applyOverrides({}, { 'toString.x': 1 }) as Record<string, unknown>;
   assert.deepEqual(out.toString, { x: 1 });
@@ -53,13 +61,18 @@ test('rejectUnknown and splitOwnKeys name every bad key and what was expected', 
   const { own, overrides } = splitOwnKeys({ run: 'r', 'eval.scoreThr': 0.1 }, ['run'], ['eval', 'train'], 'test');
   assert.deepEqual(own, { run: 'r' });
   assert.deepEqual(overrides, { 'eval.scoreThr': 0.1 });
-  assert.throws(() => splitOwnKeys({ evl: 1 }, ['run'], ['eval'], 'test'), /ladet test: unknown argument evl \(expected: run, or config overrides/);
+  assert.throws(
+    () => splitOwnKeys({ evl: 1 }, ['run'], ['eval'], 'test'),
+    /ladet test: unknown argument evl \(expected: run, or config overrides/,
+  );
 });
 
 test('pathArg, netArg, netsArg: absent, valid and invalid values', () => {
   assert.equal(pathArg({}, 'out', 'x'), undefined);
   assert.equal(pathArg({ out: 'a/b' }, 'out', 'x'), 'a/b');
-  assert.throws(() => pathArg({}, 'out', 'x', { usage: 'ladet x out=DIR' }), { message: 'ladet x: missing out= (usage: ladet x out=DIR)' });
+  assert.throws(() => pathArg({}, 'out', 'x', { usage: 'ladet x out=DIR' }), {
+    message: 'ladet x: missing out= (usage: ladet x out=DIR)',
+  });
   assert.throws(() => pathArg({ out: 3 }, 'out', 'x'), { message: 'ladet x: out= needs a path (got 3)' });
   assert.throws(() => pathArg({ out: '' }, 'out', 'x'), /needs a path \(got ""\)/);
   assert.equal(netArg({}, 'test'), undefined);
@@ -70,9 +83,23 @@ test('pathArg, netArg, netsArg: absent, valid and invalid values', () => {
 });
 
 test('shellJoin: a POSIX shell reads the printed line back as the same arguments', (t) => {
-  const args = ['configs/a b.yaml', "name=it's", 'train.lr=0.01', '', 'x;rm -rf y', '$HOME', '`id`', 'a\\b', 'résumé', 'resume=true'];
+  const args = [
+    'configs/a b.yaml',
+    "name=it's",
+    'train.lr=0.01',
+    '',
+    'x;rm -rf y',
+    '$HOME',
+    '`id`',
+    'a\\b',
+    'résumé',
+    'resume=true',
+  ];
   const line = shellJoin(args);
-  assert.equal(shellJoin(['configs/a.yaml', 'train.lr=0.01', 'resume=true']), 'configs/a.yaml train.lr=0.01 resume=true');
+  assert.equal(
+    shellJoin(['configs/a.yaml', 'train.lr=0.01', 'resume=true']),
+    'configs/a.yaml train.lr=0.01 resume=true',
+  );
   assert.ok(line.startsWith(`'configs/a b.yaml' 'name=it'\\''s' train.lr=0.01 '' `), line);
   const sh = spawnSync('sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' });
   if (sh.error) {

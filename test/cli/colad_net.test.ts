@@ -26,7 +26,8 @@ let last = '';
 let best = '';
 
 // Both networks share one architecture (network 2 defaults to `model`), so only their values tell them apart.
-const CONFIG = (root: string, runs: string): string => tinyConfig('tiny_colad', root, runs, 'threads: 1\ndistill:\n  strategy: colad\n');
+const CONFIG = (root: string, runs: string): string =>
+  tinyConfig('tiny_colad', root, runs, 'threads: 1\ndistill:\n  strategy: colad\n');
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ladet-colad-net-'));
@@ -89,11 +90,17 @@ test('net=1 opens network 1 from weights/last, net=2 (the default) network 2 fro
 });
 
 test('a best file holds network 2 only: net=1 from it is a clear error', () => {
-  assert.throws(() => openDetector(resolveModelFiles({ weights: best }), {}, { net: 1 }), (e: Error) => {
-    assert.ok(e instanceof UsageError);
-    assert.equal(e.message, `${best}: holds a single network (network 2), not network 1 of a CoLAD run; use the run's weights/last.safetensors`);
-    return true;
-  });
+  assert.throws(
+    () => openDetector(resolveModelFiles({ weights: best }), {}, { net: 1 }),
+    (e: Error) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(
+        e.message,
+        `${best}: holds a single network (network 2), not network 1 of a CoLAD run; use the run's weights/last.safetensors`,
+      );
+      return true;
+    },
+  );
 });
 
 test('CoLAD weights copied out of the run open alone: the embedded config says CoLAD, net= picks the network', () => {
@@ -102,10 +109,22 @@ test('CoLAD weights copied out of the run open alone: the embedded config says C
   const [lastCopy, bestCopy] = [join(out, 'pair.safetensors'), join(out, 'net2.safetensors')];
   copyFileSync(last, lastCopy);
   copyFileSync(best, bestCopy);
-  const fromRun = [openDetector(resolveModelFiles({ run }), {}, { net: 1 }), openDetector(resolveModelFiles({ run }), {}, { net: 2 })];
-  const copies = [openDetector(resolveModelFiles({ weights: lastCopy }), {}, { net: 1 }), openDetector(resolveModelFiles({ weights: bestCopy }))];
+  const fromRun = [
+    openDetector(resolveModelFiles({ run }), {}, { net: 1 }),
+    openDetector(resolveModelFiles({ run }), {}, { net: 2 }),
+  ];
+  const copies = [
+    openDetector(resolveModelFiles({ weights: lastCopy }), {}, { net: 1 }),
+    openDetector(resolveModelFiles({ weights: bestCopy })),
+  ];
   try {
-    assert.deepEqual(copies.map((o) => [o.net, o.configPath]), [[1, `${lastCopy} (embedded config)`], [2, `${bestCopy} (embedded config)`]]);
+    assert.deepEqual(
+      copies.map((o) => [o.net, o.configPath]),
+      [
+        [1, `${lastCopy} (embedded config)`],
+        [2, `${bestCopy} (embedded config)`],
+      ],
+    );
     copies.forEach((o, i) => {
       assert.equal(o.config.distill.strategy, 'colad');
       const want = (fromRun[i] as OpenedDetector).model.stateDict();
@@ -114,7 +133,10 @@ test('CoLAD weights copied out of the run open alone: the embedded config says C
   } finally {
     for (const o of [...fromRun, ...copies]) o.model.dispose();
   }
-  assert.throws(() => openDetector(resolveModelFiles({ weights: bestCopy }), {}, { net: 1 }), /holds a single network \(network 2\), not network 1/);
+  assert.throws(
+    () => openDetector(resolveModelFiles({ weights: bestCopy }), {}, { net: 1 }),
+    /holds a single network \(network 2\), not network 1/,
+  );
 });
 
 test('ladet export net=1|2: each CoLAD network as its own runtime model, running as ladet on libtorch runs it', async () => {
@@ -132,8 +154,16 @@ test('ladet export net=1|2: each CoLAD network as its own runtime model, running
       const mine = rt.detect({ data: img.data, width: img.width, height: img.height }, { scoreThr: 0.05 }).slice(0, 10);
       const theirs = (await td.detect(image, { scoreThr: 0.05 })).slice(0, 10);
       assert.equal(mine.length, 10);
-      assert.deepEqual(mine.map((d) => d.category_id), theirs.map((d) => d.category_id));
-      mine.forEach((d, k) => assert.ok(Math.abs(d.score - theirs[k]!.score) < 1e-5 && d.box.every((v, c) => Math.abs(v - theirs[k]!.box[c]!) < 1e-3), `net ${net} #${k}`));
+      assert.deepEqual(
+        mine.map((d) => d.category_id),
+        theirs.map((d) => d.category_id),
+      );
+      mine.forEach((d, k) =>
+        assert.ok(
+          Math.abs(d.score - theirs[k]!.score) < 1e-5 && d.box.every((v, c) => Math.abs(v - theirs[k]!.box[c]!) < 1e-3),
+          `net ${net} #${k}`,
+        ),
+      );
       top.push(mine[0]!.score);
     } finally {
       td.dispose();
@@ -142,16 +172,24 @@ test('ladet export net=1|2: each CoLAD network as its own runtime model, running
   assert.notEqual(top[0], top[1], 'the two networks are different models');
 });
 
-test('ladet test RUN net=1|2: each network evaluated, written apart; network 2 gives the trainer\'s numbers', () => {
+test("ladet test RUN net=1|2: each network evaluated, written apart; network 2 gives the trainer's numbers", () => {
   for (const net of [1, 2]) {
     const r = ladet('test', run, `net=${net}`);
     assert.equal(r.status, 0, r.stderr);
-    const summary = readJson<{ net: number; weights: string; stats: Record<string, number> }>(join(run, 'eval', `test_instances_val_net${net}_summary.json`));
+    const summary = readJson<{ net: number; weights: string; stats: Record<string, number> }>(
+      join(run, 'eval', `test_instances_val_net${net}_summary.json`),
+    );
     assert.equal(summary.net, net);
     assert.equal(summary.weights, net === 1 ? last : best);
     if (net === 2) {
-      assert.deepEqual(summary.stats, readJson<{ stats: Record<string, number> }>(join(run, 'eval', 'epoch_1.json')).stats);
-      assert.deepEqual(readJson<unknown[]>(join(run, 'eval', 'test_instances_val_net2_results.json')), readJson<unknown[]>(join(run, 'eval', 'best_results.json')));
+      assert.deepEqual(
+        summary.stats,
+        readJson<{ stats: Record<string, number> }>(join(run, 'eval', 'epoch_1.json')).stats,
+      );
+      assert.deepEqual(
+        readJson<unknown[]>(join(run, 'eval', 'test_instances_val_net2_results.json')),
+        readJson<unknown[]>(join(run, 'eval', 'best_results.json')),
+      );
     }
   }
 });
@@ -162,21 +200,29 @@ test('ladet test RUN net=both: network 1 then network 2, each written as with ne
   const lines = r.stdout.split('\n');
   const at = (l: string): number => lines.indexOf(l);
   assert.ok(at(`network 1 (${last}):`) >= 0 && at(`network 1 (${last}):`) < at(`network 2 (${best}):`), r.stdout);
-  const summary = (net: number) => readJson<{ net: number; stats: Record<string, number> }>(join(run, 'eval', `test_instances_val_net${net}_summary.json`));
+  const summary = (net: number) =>
+    readJson<{ net: number; stats: Record<string, number> }>(
+      join(run, 'eval', `test_instances_val_net${net}_summary.json`),
+    );
   const [s1, s2] = [summary(1), summary(2)];
   assert.deepEqual([s1.net, s2.net], [1, 2]);
   assert.deepEqual(s2.stats, readJson<{ stats: Record<string, number> }>(join(run, 'eval', 'epoch_1.json')).stats);
   assert.ok(lines.includes(`AP: network 1 ${s1.stats.AP!.toFixed(3)}, network 2 ${s2.stats.AP!.toFixed(3)}`), r.stdout);
 });
 
-test('ladet predict net=1 draws network 1\'s detections into predict_net1', () => {
+test("ladet predict net=1 draws network 1's detections into predict_net1", () => {
   const source = join(dir, 'source');
   mkdirSync(source);
   copyFileSync(join(dir, 'shapes', 'val', '000001.png'), join(source, 'a.png'));
   const r = ladet('predict', `weights=${run}`, `source=${source}`, 'net=1');
   assert.equal(r.status, 0, r.stderr);
-  const all = readJson<{ net: number; weights: string; images: { png: string }[] }>(join(run, 'predict_net1', 'predictions.json'));
-  assert.deepEqual([all.net, all.weights, all.images.map((i) => i.png)], [1, last, [join(run, 'predict_net1', 'a.png')]]);
+  const all = readJson<{ net: number; weights: string; images: { png: string }[] }>(
+    join(run, 'predict_net1', 'predictions.json'),
+  );
+  assert.deepEqual(
+    [all.net, all.weights, all.images.map((i) => i.png)],
+    [1, last, [join(run, 'predict_net1', 'a.png')]],
+  );
 });
 
 test('net= errors: a value other than 1 or 2, or a run that is not CoLAD', () => {
@@ -192,8 +238,14 @@ test('net= errors: a value other than 1 or 2, or a run that is not CoLAD', () =>
   // the same run read as a single-network one (distill.strategy overridden)
   r = ladet('test', run, 'net=1', 'distill.strategy=self');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`);
+  assert.equal(
+    r.stderr,
+    `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`,
+  );
   r = ladet('test', run, 'net=both', 'distill.strategy=self');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`);
+  assert.equal(
+    r.stderr,
+    `net=1 picks a network of a CoLAD run, but ${join(run, 'config.yaml')} trains one network (distill.strategy: self)\n`,
+  );
 });

@@ -17,9 +17,16 @@ test('ladet eval prints the 12 lines and writes the summary', () => {
     const out = join(dir, 'sub', 'summary.json');
     const r = ladet('eval', `ann=${fixtures}crowd.gt.json`, `results=${fixtures}crowd.dets.json`, `out=${out}`);
     assert.equal(r.status, 0, r.stderr);
-    const expected = JSON.parse(readFileSync(`${fixtures}crowd.expected.json`, 'utf8')) as { stats: number[]; lines: string[] };
+    const expected = JSON.parse(readFileSync(`${fixtures}crowd.expected.json`, 'utf8')) as {
+      stats: number[];
+      lines: string[];
+    };
     assert.equal(r.stdout, `${expected.lines.join('\n')}\nwrote ${out}\n`);
-    const summary = JSON.parse(readFileSync(out, 'utf8')) as { stats: Record<string, number>; perClassAP: unknown[]; images: number };
+    const summary = JSON.parse(readFileSync(out, 'utf8')) as {
+      stats: Record<string, number>;
+      perClassAP: unknown[];
+      images: number;
+    };
     assert.ok(Math.abs(summary.stats.AP! - expected.stats[0]!) < 1e-12);
     assert.ok(Math.abs(summary.stats.ARl! - expected.stats[11]!) < 1e-12);
     assert.equal(summary.perClassAP.length, 3);
@@ -32,7 +39,10 @@ test('ladet eval prints the 12 lines and writes the summary', () => {
 test('ladet eval: usage and input errors are one clear line', () => {
   let r = ladet('eval', `ann=${fixtures}crowd.gt.json`);
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, 'ladet eval: missing results= (usage: ladet eval ann=GT.json results=DETS.json [out=summary.json])\n');
+  assert.equal(
+    r.stderr,
+    'ladet eval: missing results= (usage: ladet eval ann=GT.json results=DETS.json [out=summary.json])\n',
+  );
   // the path helper shared with test and predict: an empty or non-path value is refused
   r = ladet('eval', 'ann=', 'results=b.json');
   assert.equal(r.status, 1);
@@ -43,5 +53,8 @@ test('ladet eval: usage and input errors are one clear line', () => {
   // Detections of one fixture against another's ground truth: an unknown image.
   r = ladet('eval', `ann=${fixtures}empty_results.gt.json`, `results=${fixtures}crowd.dets.json`);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^ladet: .*crowd\.dets\.json: \[0\]\.image_id: unknown image id \d+ \(not in .*empty_results\.gt\.json\)\n$/);
+  assert.match(
+    r.stderr,
+    /^ladet: .*crowd\.dets\.json: \[0\]\.image_id: unknown image id \d+ \(not in .*empty_results\.gt\.json\)\n$/,
+  );
 });

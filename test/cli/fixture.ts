@@ -36,5 +36,9 @@ export async function predictSources(dataRoot: string, source: string): Promise<
   const val = (n: number): string => join(dataRoot, 'val', `00000${n}.png`);
   copyFileSync(val(1), join(source, 'val1.png'));
   await sharp(val(2)).resize(150, 97, { fit: 'fill' }).jpeg().toFile(join(source, 'wide.jpg'));
-  await sharp(val(3)).resize(120, 80, { fit: 'fill' }).withMetadata({ orientation: 6 }).jpeg().toFile(join(source, 'rotated.jpg'));
+  await sharp(val(3))
+    .resize(120, 80, { fit: 'fill' })
+    .withMetadata({ orientation: 6 })
+    .jpeg()
+    .toFile(join(source, 'rotated.jpg'));
 }

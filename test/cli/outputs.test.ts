@@ -2,7 +2,19 @@
 // input or a file ladet did not write, naming both; its own earlier outputs are replaced as before.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainDetector } from '../../src/api/index.js';
@@ -21,7 +33,11 @@ const quiet = (): void => {};
 
 /** name -> bytes of every file in a folder */
 function files(d: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(d).filter((f) => statSync(join(d, f)).isFile()).map((f) => [f, readFileSync(join(d, f)).toString('base64')]));
+  return Object.fromEntries(
+    readdirSync(d)
+      .filter((f) => statSync(join(d, f)).isFile())
+      .map((f) => [f, readFileSync(join(d, f)).toString('base64')]),
+  );
 }
 
 before(async () => {
@@ -42,22 +58,31 @@ test('ladet predict into its own source folder is refused and leaves every image
   // the images are val1.png, wide.jpg, rotated.jpg: the drawing of val1.png would replace it
   await assert.rejects(runPredict([`weights=${run}`, `source=${source}`, `out=${source}`], quiet), (e: Error) => {
     assert.ok(e instanceof OutputRefusedError, String(e));
-    assert.equal(e.message, `ladet predict: refusing to write ${join(source, 'predictions.json')}: it would replace or mix with inside the input folder ${source}; choose another out=`);
+    assert.equal(
+      e.message,
+      `ladet predict: refusing to write ${join(source, 'predictions.json')}: it would replace or mix with inside the input folder ${source}; choose another out=`,
+    );
     return true;
   });
   // a folder inside the source is refused as well (a rerun would read the drawings as images)
-  await assert.rejects(runPredict([`weights=${run}`, `source=${source}`, `out=${join(source, 'drawn')}`], quiet), /inside the input folder/);
+  await assert.rejects(
+    runPredict([`weights=${run}`, `source=${source}`, `out=${join(source, 'drawn')}`], quiet),
+    /inside the input folder/,
+  );
   assert.deepEqual(files(source), before);
   assert.equal(existsSync(join(source, 'drawn')), false);
 });
 
-test('ladet predict replaces its own earlier outputs, but not a file of the user\'s or one edited since', async () => {
+test("ladet predict replaces its own earlier outputs, but not a file of the user's or one edited since", async () => {
   const out = join(dir, 'pred');
   const first = await runPredict([`weights=${run}`, `source=${source}`, `out=${out}`], quiet);
   assert.equal(first.images.length, 3);
   assert.ok(existsSync(join(out, OUTPUTS_MANIFEST)));
   const again = await runPredict([`weights=${run}`, `source=${source}`, `out=${out}`], quiet); // same outputs, replaced
-  assert.deepEqual(again.images.map((i) => i.detections), first.images.map((i) => i.detections));
+  assert.deepEqual(
+    again.images.map((i) => i.detections),
+    first.images.map((i) => i.detections),
+  );
 
   // the user edits one JSON (a new mtime): it is theirs now
   const edited = join(out, 'val1.json');
@@ -96,15 +121,24 @@ test('ladet export, eval and test refuse an out= that is one of their inputs', a
   const [report] = await runTest([run, `out=${join(dir, 'test_out')}`], quiet);
   const results = report!.resultsFile;
   const resultsBytes = readFileSync(results);
-  assert.throws(() => runEval([`ann=${ann}`, `results=${results}`, `out=${results}`], quiet), /ladet eval: refusing to write .*test_instances_val_results\.json: it would replace or mix with the input /);
-  assert.throws(() => runEval([`ann=${ann}`, `results=${results}`, `out=${ann}`], quiet), /refusing to write .*instances_val\.json: it would replace or mix with the input/);
+  assert.throws(
+    () => runEval([`ann=${ann}`, `results=${results}`, `out=${results}`], quiet),
+    /ladet eval: refusing to write .*test_instances_val_results\.json: it would replace or mix with the input /,
+  );
+  assert.throws(
+    () => runEval([`ann=${ann}`, `results=${results}`, `out=${ann}`], quiet),
+    /refusing to write .*instances_val\.json: it would replace or mix with the input/,
+  );
   assert.deepEqual(readFileSync(results), resultsBytes);
   runEval([`ann=${ann}`, `results=${results}`, `out=${join(dir, 'summary.json')}`], quiet);
 
   // ladet test out= the image folder it evaluates
   const images = join(dataRoot, 'val');
   const before = files(images);
-  await assert.rejects(runTest([run, `data=${ann}`, `images=${images}`, `out=${images}`], quiet), /ladet test: refusing to write .*: it would replace or mix with inside the input folder/);
+  await assert.rejects(
+    runTest([run, `data=${ann}`, `images=${images}`, `out=${images}`], quiet),
+    /ladet test: refusing to write .*: it would replace or mix with inside the input folder/,
+  );
   assert.deepEqual(files(images), before);
 });
 
@@ -115,7 +149,10 @@ test('Outputs: a hard link to an input counts as the input; a damaged manifest v
   writeFileSync(input, '{}');
   linkSync(input, join(d, 'alias.json'));
   const o = new Outputs({ command: 'test', inputs: [input] });
-  assert.throws(() => o.check(join(d, 'alias.json')), /refusing to write .*alias\.json: it would replace or mix with the input .*input\.json/);
+  assert.throws(
+    () => o.check(join(d, 'alias.json')),
+    /refusing to write .*alias\.json: it would replace or mix with the input .*input\.json/,
+  );
   o.write(join(d, 'out.json'), '1');
   o.flush();
   new Outputs({ command: 'test' }).write(join(d, 'out.json'), '2'); // recorded: replaced

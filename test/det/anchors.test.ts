@@ -54,7 +54,10 @@ test('several ratios and octave scales: RetinaNet base anchors, ratio-major then
   ]);
   assert.equal(grid.length, (6 + 2) * 9 * 4);
   assertClose(grid.subarray(9 * 4, 9 * 4 + 4), [8 - 22.627417, -11.313708, 8 + 22.627417, 11.313708], 1e-5);
-  assert.throws(() => new AnchorGenerator({ strides: [8], ratios: [1], scales: [1], octaveBaseScale: 4 }), /either scales or octaveBaseScale/);
+  assert.throws(
+    () => new AnchorGenerator({ strides: [8], ratios: [1], scales: [1], octaveBaseScale: 4 }),
+    /either scales or octaveBaseScale/,
+  );
 });
 
 test('center offset 0.5 centres anchors on the cell centre', () => {
@@ -63,7 +66,7 @@ test('center offset 0.5 centres anchors on the cell centre', () => {
   assert.deepEqual(Array.from(a), [-8, -8, 24, 24, 8, -8, 40, 24]);
 });
 
-test('valid flags follow each image\'s own padded shape inside the padded batch', () => {
+test("valid flags follow each image's own padded shape inside the padded batch", () => {
   const gen = new AnchorGenerator(PAA_ANCHORS);
   const sizes = gen.featmapSizes([800, 1344]);
   const flags = gen.validFlags(sizes, [
@@ -75,9 +78,15 @@ test('valid flags follow each image\'s own padded shape inside the padded batch'
   const f = flags.toTypedArray<'bool'>();
   const first = f.subarray(0, 22400);
   const second = f.subarray(22400);
-  assert.equal(first.reduce((s, v) => s + v, 0), 22400);
+  assert.equal(
+    first.reduce((s, v) => s + v, 0),
+    22400,
+  );
   // 640x1024: P3 80x128, P4 40x64, P5 20x32, P6 10x16, P7 5x8.
-  assert.equal(second.reduce((s, v) => s + v, 0), 80 * 128 + 40 * 64 + 20 * 32 + 10 * 16 + 5 * 8);
+  assert.equal(
+    second.reduce((s, v) => s + v, 0),
+    80 * 128 + 40 * 64 + 20 * 32 + 10 * 16 + 5 * 8,
+  );
   assert.equal(second[127], 1); // P3 (0, 127)
   assert.equal(second[128], 0); // P3 (0, 128)
   assert.equal(second[79 * 168], 1); // P3 (79, 0)
@@ -88,7 +97,10 @@ test('valid flags follow each image\'s own padded shape inside the padded batch'
   assert.equal(second[22050 + 10 * 21], 0);
   // A non-multiple pad shape rounds up: 100 px at stride 32 covers 4 cells.
   const small = gen.validFlagsArray(gen.featmapSizes([128, 128]), [100, 128]);
-  assert.equal(small.subarray(256 + 64, 256 + 64 + 16).reduce((s, v) => s + v, 0), 16);
+  assert.equal(
+    small.subarray(256 + 64, 256 + 64 + 16).reduce((s, v) => s + v, 0),
+    16,
+  );
   flags.dispose();
   assert.throws(() => gen.countsPerLevel([[1, 1]]), /got 1 feature-map sizes for 5 levels/);
 });

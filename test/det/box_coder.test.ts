@@ -42,7 +42,11 @@ test('encode/decode round trip, broadcasting over a batch dimension', () => {
     assert.deepEqual(back.shape, [2, 50, 4]);
     assertClose(back.select(0, 1).toArray(), gt.toArray(), 1e-9);
     // A hand encode: anchor (0,0,10,10), gt (1,0,11,10) -> dx 0.1 -> (0.1 - 0.1) / 0.1 = 0.
-    assertClose(coder.encode(tensor([0, 0, 10, 10], [1, 4]), tensor([1, 0, 11, 10], [1, 4])).toArray(), [0, 2, 0, -0.25], 1e-6);
+    assertClose(
+      coder.encode(tensor([0, 0, 10, 10], [1, 4]), tensor([1, 0, 11, 10], [1, 4])).toArray(),
+      [0, 2, 0, -0.25],
+      1e-6,
+    );
   });
   assert.equal(memory().numTensors, before);
 });

@@ -6,11 +6,26 @@ import { readFixture } from '../read_fixture.js';
 
 test('NMS hand case: class-aware, strict threshold, ties by index, score order', () => {
   const boxes = [
-    0, 0, 10, 10, // 0: s .9 c0
-    1, 1, 11, 11, // 1: s .8 c0, IoU 81/119 = .68 with 0
-    1, 1, 11, 11, // 2: s .85 c1
-    20, 20, 30, 30, // 3: s .7 c0
-    0, 0, 10, 10, // 4: s .9 c0, duplicate of 0 (tie: 0 visited first)
+    0,
+    0,
+    10,
+    10, // 0: s .9 c0
+    1,
+    1,
+    11,
+    11, // 1: s .8 c0, IoU 81/119 = .68 with 0
+    1,
+    1,
+    11,
+    11, // 2: s .85 c1
+    20,
+    20,
+    30,
+    30, // 3: s .7 c0
+    0,
+    0,
+    10,
+    10, // 4: s .9 c0, duplicate of 0 (tie: 0 visited first)
   ];
   const scores = [0.9, 0.8, 0.85, 0.7, 0.9];
   const classes = [0, 0, 1, 0, 0];
@@ -30,7 +45,12 @@ test('NMS hand case: class-aware, strict threshold, ties by index, score order',
 
 test('NMS on no boxes returns an empty int64 tensor', () => {
   tidy(() => {
-    const keep = batchedNms(tensor(new Float32Array(0), [0, 4]), tensor(new Float32Array(0), [0]), tensor(new BigInt64Array(0), [0]), 0.5);
+    const keep = batchedNms(
+      tensor(new Float32Array(0), [0, 4]),
+      tensor(new Float32Array(0), [0]),
+      tensor(new BigInt64Array(0), [0]),
+      0.5,
+    );
     assert.deepEqual(keep.shape, [0]);
     assert.equal(keep.dtype, 'int64');
   });
@@ -47,7 +67,10 @@ test('NMS matches torchvision nms / batched_nms on 400 random boxes (recorded)',
     const n = fx.scores.length;
     const boxes = tensor(Float32Array.from(fx.boxes), [n, 4]);
     const scores = tensor(Float32Array.from(fx.scores), [n]);
-    const classes = tensor(BigInt64Array.from(fx.classes, (c) => BigInt(c)), [n]);
+    const classes = tensor(
+      BigInt64Array.from(fx.classes, (c) => BigInt(c)),
+      [n],
+    );
     for (const [thr, want] of Object.entries(fx.results)) {
       assert.deepEqual(batchedNms(boxes, scores, classes, Number(thr)).toArray(), want.batched, `batched, thr ${thr}`);
       assert.deepEqual(nms(boxes, scores, Number(thr)).toArray(), want.single, `single, thr ${thr}`);

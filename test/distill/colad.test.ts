@@ -27,9 +27,6 @@ function config(colad: Record<string, unknown> = {}, model: Record<string, unkno
   return parseConfig({ name: 't', data: { root: 'unused' }, model, distill: { strategy: 'colad', colad } });
 }
 
-
-
-
 function net(seed: number, model: Config['model'] = config().model): Detector {
   manualSeed(seed);
   return buildDetector(model, 3);
@@ -45,7 +42,9 @@ function outputs(pair: CoLADPair, anchors: AnchorCache, input: StepInput) {
 
 function paaOn(flat: FlatHeadOutputs, anchors: AnchorCache, input: StepInput): Assignment {
   const t = assignTargets(anchors, SIZES, input.targets, input.metas, 3);
-  return noGrad(() => buildAssigner(config()).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg, clsKind: flat.clsKind }));
+  return noGrad(() =>
+    buildAssigner(config()).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg, clsKind: flat.clsKind }),
+  );
 }
 
 test("with two identical networks CoLAD's assignment is PAA's, for every switch rule and criterion", () => {
@@ -60,11 +59,17 @@ test("with two identical networks CoLAD's assignment is PAA's, for every switch 
     const paa = paaOn(flat1, anchors, input);
     for (const sw of ['local', 'network'] as const) {
       for (const criterion of ['stdmean', 'fisher'] as const) {
-        const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: sw, criterion }).assign(t, flat1, flat2);
+        const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: sw, criterion }).assign(
+          t,
+          flat1,
+          flat2,
+        );
         sameAssignment(r.assignment, paa);
         // equal costs: every rho ties (network 2), single candidates keep network 1 (strictly lower cost needed)
         let multi = 0;
-        for (const g of r.groups) for (let k = 0; k < g.numGt * g.numLevels; k++) if ((g.starts[k + 1] as number) - (g.starts[k] as number) >= 2) multi++;
+        for (const g of r.groups)
+          for (let k = 0; k < g.numGt * g.numLevels; k++)
+            if ((g.starts[k + 1] as number) - (g.starts[k] as number) >= 2) multi++;
         assert.equal(r.switch.stats.byNet2, sw === 'network' ? 1 : multi, `${sw}/${criterion}`);
         disposeAssignment(r.assignment);
       }
@@ -86,9 +91,17 @@ test("the network rule gives PAA's assignment on the outputs of the network with
       const { candidates } = preAssignCandidates(t);
       const groups = candidates.map((c) => groupCandidates(c, t.levelStarts));
       const rho = [flat1, flat2].map(
-        (f) => networkRho(gtSampleRows(candidates, groups, candidateCosts(t, candidates, { clsLogits: f.cls, regDeltas: f.reg }), 9), criterion).rho,
+        (f) =>
+          networkRho(
+            gtSampleRows(candidates, groups, candidateCosts(t, candidates, { clsLogits: f.cls, regDeltas: f.reg }), 9),
+            criterion,
+          ).rho,
       );
-      const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'network', criterion }).assign(t, flat1, flat2);
+      const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'network', criterion }).assign(
+        t,
+        flat1,
+        flat2,
+      );
       const winner = rho[1]! >= rho[0]! ? flat2 : flat1;
       const paa = paaOn(winner, anchors, input);
       sameAssignment(r.assignment, paa);
@@ -97,9 +110,16 @@ test("the network rule gives PAA's assignment on the outputs of the network with
       disposeAssignment(paa);
     }
     // the local rule mixes: its assignment differs from at least one network's own PAA assignment
-    const local = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'local' }).assign(t, flat1, flat2);
+    const local = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'local' }).assign(
+      t,
+      flat1,
+      flat2,
+    );
     const s = local.switch.stats;
-    assert.ok(s.decisions > 0 && s.byNet2 > 0 && s.byNet2 < s.decisions, `a mixed choice is expected (${s.byNet2}/${s.decisions})`);
+    assert.ok(
+      s.decisions > 0 && s.byNet2 > 0 && s.byNet2 < s.decisions,
+      `a mixed choice is expected (${s.byNet2}/${s.decisions})`,
+    );
     disposeAssignment(local.assignment);
   });
   pair.dispose();
@@ -118,15 +138,22 @@ test('a CoLAD step trains both networks (no teacher): summed losses, gradients a
     const r = colad.step(input);
     const l = stepLogs(r);
     const total = sumLosses(r.losses);
-    const sum = ['loss_cls', 'loss_bbox', 'loss_iou', 'loss_cls_2', 'loss_bbox_2', 'loss_iou_2'].reduce((s, k) => s + (l[k] as number), 0);
+    const sum = ['loss_cls', 'loss_bbox', 'loss_iou', 'loss_cls_2', 'loss_bbox_2', 'loss_iou_2'].reduce(
+      (s, k) => s + (l[k] as number),
+      0,
+    );
     assert.ok(Math.abs(total.item() - sum) < 1e-4 * sum, 'total = the six terms');
     total.backward();
     return l;
   });
-  for (const k of ['num_pos', 'cost_mean', 'cost_std', 'cost_mean_2', 'cost_std_2', 'net2_frac', 'assign_ms']) assert.ok(Number.isFinite(logs[k]), k);
+  for (const k of ['num_pos', 'cost_mean', 'cost_std', 'cost_mean_2', 'cost_std_2', 'net2_frac', 'assign_ms'])
+    assert.ok(Number.isFinite(logs[k]), k);
   assert.ok(logs.net2_frac! >= 0 && logs.net2_frac! <= 1);
   assert.ok(logs.num_pos! > 0);
-  for (const [name, d] of [['net1', pair.net1], ['net2', pair.net2]] as const) {
+  for (const [name, d] of [
+    ['net1', pair.net1],
+    ['net2', pair.net2],
+  ] as const) {
     const g = d.stateDict().get('bbox_head.atss_reg.weight')!.grad;
     assert.ok(g !== null && g.abs().sum().item() > 0, `${name} got no gradient`);
     g?.dispose();
@@ -156,7 +183,10 @@ test('mixed heads (net 1 PAA logits, net 2 COP probabilities without IoU) and th
   assert.equal(pair.net2.head.clsKind, 'probs');
   const anchors = new AnchorCache(buildAnchorGenerator(cfg.model));
   const logs = tidy(() => {
-    const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: 'network', criterion: 'fisher' }).step(batch());
+    const r = new CoLADStrategy(pair, buildAssigner(config()), anchors, {
+      switch: 'network',
+      criterion: 'fisher',
+    }).step(batch());
     sumLosses(r.losses).backward();
     return stepLogs(r);
   });
@@ -177,7 +207,10 @@ test('guarded: batches without GTs, and a GT that only gets low-quality candidat
     for (const criterion of ['stdmean', 'fisher'] as const) {
       const colad = new CoLADStrategy(pair, buildAssigner(config()), anchors, { switch: sw, criterion });
       const input = batch();
-      const empty = { ...input, targets: input.targets.map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })) };
+      const empty = {
+        ...input,
+        targets: input.targets.map(() => ({ boxes: new Float32Array(0), labels: new Int32Array(0) })),
+      };
       const logs = tidy(() => {
         const r = colad.step(empty);
         sumLosses(r.losses).backward();
@@ -187,7 +220,10 @@ test('guarded: batches without GTs, and a GT that only gets low-quality candidat
       assert.ok(Number.isFinite(logs.loss_cls) && logs.loss_bbox === 0);
       assert.equal(logs.net2_frac, sw === 'network' ? 1 : undefined, 'no decision is logged when there is none');
       // a 1x1-pixel box: IoU < 0.1 with every anchor, only the low-quality best matches are candidates
-      const tiny = { ...input, targets: [{ boxes: Float32Array.from([20, 20, 21, 21]), labels: Int32Array.from([1]) }, input.targets[1]!] };
+      const tiny = {
+        ...input,
+        targets: [{ boxes: Float32Array.from([20, 20, 21, 21]), labels: Int32Array.from([1]) }, input.targets[1]!],
+      };
       tidy(() => sumLosses(colad.step(tiny).losses).backward());
       for (const p of pair.parameters()) p.grad = null;
     }
@@ -213,17 +249,35 @@ test('checkpoints hold both networks; each loads back alone by its prefix, a bes
     for (const [name, t] of loaded.stateDict()) assert.ok(t.equal(want.get(name)!), `net ${k} ${name}`);
     loaded.dispose();
   }
-  assert.ok(!pair.net1.stateDict().get('bbox_head.atss_cls.weight')!.equal(pair.net2.stateDict().get('bbox_head.atss_cls.weight')!), 'the two random inits differ');
+  assert.ok(
+    !pair.net1
+      .stateDict()
+      .get('bbox_head.atss_cls.weight')!
+      .equal(pair.net2.stateDict().get('bbox_head.atss_cls.weight')!),
+    'the two random inits differ',
+  );
   // the run directory resolves to weights/last
   const run = join(dir, 'run');
   mkdirSync(join(run, 'weights'), { recursive: true });
-  saveCheckpoint(join(run, 'weights', 'last.safetensors'), pair, { format: 'ladet-checkpoint', version: 1, kind: 'last' });
+  saveCheckpoint(join(run, 'weights', 'last.safetensors'), pair, {
+    format: 'ladet-checkpoint',
+    version: 1,
+    kind: 'last',
+  });
   loadColadNetwork(cfg, 3, 1, run).net.dispose();
   // a best checkpoint holds the evaluated network only
   const best = join(dir, 'best.safetensors');
-  saveCheckpoint(best, pair.net2, { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { colad: { evalNet: 2 } } });
+  saveCheckpoint(best, pair.net2, {
+    format: 'ladet-checkpoint',
+    version: 1,
+    kind: 'best',
+    info: { colad: { evalNet: 2 } },
+  });
   loadColadNetwork(cfg, 3, 2, best).net.dispose();
-  assert.throws(() => loadColadNetwork(cfg, 3, 1, best), /best\.safetensors: holds a single network \(network 2\), not network 1 of a CoLAD run/);
+  assert.throws(
+    () => loadColadNetwork(cfg, 3, 1, best),
+    /best\.safetensors: holds a single network \(network 2\), not network 1 of a CoLAD run/,
+  );
   pair.dispose();
 });
 
@@ -241,23 +295,59 @@ test('CoLAD config: defaults, network 2 from a preset, clear errors', () => {
   const fromFile = config({ net2: p });
   assert.equal(coladModel(fromFile, 2).backbone.widthMultiplier, 0.5);
   precheckStrategy(fromFile);
-  assert.throws(() => precheckColad(config({ net2: join(dir, 'nope.yaml') })), /distill\.colad\.net2: .*nope\.yaml not found/);
+  assert.throws(
+    () => precheckColad(config({ net2: join(dir, 'nope.yaml') })),
+    /distill\.colad\.net2: .*nope\.yaml not found/,
+  );
   const otherAnchors = { ...modelSection, anchors: { strides: [8, 16, 32], octaveBaseScale: 8 } };
-  assert.throws(() => precheckColad(config({ net2: otherAnchors })), /distill\.colad\.net2: its anchors .* differ from model\.anchors/);
-  assert.throws(() => precheckColad(config({ net1Init: join(dir, 'w.safetensors') })), /distill\.colad\.net1Init: .*w\.safetensors not found/);
-  assert.throws(() => parseConfig({ name: 't', data: { root: 'u' }, model: modelSection, distill: { strategy: 'colad', colad: { switch: 'global' } } }, 'c.yaml'), /c\.yaml: distill\.colad\.switch/);
-  assert.throws(() => parseConfig({ name: 't', data: { root: 'u' }, model: modelSection, distill: { colad: { evalNet: 3 } } }, 'c.yaml'), /c\.yaml: distill\.colad\.evalNet/);
+  assert.throws(
+    () => precheckColad(config({ net2: otherAnchors })),
+    /distill\.colad\.net2: its anchors .* differ from model\.anchors/,
+  );
+  assert.throws(
+    () => precheckColad(config({ net1Init: join(dir, 'w.safetensors') })),
+    /distill\.colad\.net1Init: .*w\.safetensors not found/,
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        {
+          name: 't',
+          data: { root: 'u' },
+          model: modelSection,
+          distill: { strategy: 'colad', colad: { switch: 'global' } },
+        },
+        'c.yaml',
+      ),
+    /c\.yaml: distill\.colad\.switch/,
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        { name: 't', data: { root: 'u' }, model: modelSection, distill: { colad: { evalNet: 3 } } },
+        'c.yaml',
+      ),
+    /c\.yaml: distill\.colad\.evalNet/,
+  );
   // starting weights: network 2 from a saved detector
   manualSeed(3);
   const start = buildDetector(coladModel(config({ net2: wide }), 2), 3);
   const w = join(dir, 'start.safetensors');
   saveCheckpoint(w, start, { format: 'ladet-checkpoint', version: 1, kind: 'weights' });
   const anchors = new AnchorCache(buildAnchorGenerator(c.model));
-  const built = buildStrategy(config({ net2: p, net2Init: w, switch: 'network' }), () => buildDetector(c.model, 3), 3, anchors);
+  const built = buildStrategy(
+    config({ net2: p, net2Init: w, switch: 'network' }),
+    () => buildDetector(c.model, 3),
+    3,
+    anchors,
+  );
   const pair = built.strategy.trainable as CoLADPair;
   assert.ok(pair.net2.stateDict().get('backbone.conv1.weight')!.equal(start.stateDict().get('backbone.conv1.weight')!));
   assert.deepEqual((built.info.colad as Record<string, unknown>).switch, 'network');
-  assert.throws(() => buildStrategy(config({ net1Init: w }), () => buildDetector(c.model, 3), 3, anchors), /distill\.colad\.net1Init: .*start\.safetensors: the weights do not fit this model: 'backbone\.conv1\.weight' has shape/);
+  assert.throws(
+    () => buildStrategy(config({ net1Init: w }), () => buildDetector(c.model, 3), 3, anchors),
+    /distill\.colad\.net1Init: .*start\.safetensors: the weights do not fit this model: 'backbone\.conv1\.weight' has shape/,
+  );
   pair.dispose();
   start.dispose();
   anchors.dispose();

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupCandidates, gtSampleRows, pickGroupCosts, reassign, type ImageCandidates } from '../../src/assign/index.js';
+import {
+  groupCandidates,
+  gtSampleRows,
+  pickGroupCosts,
+  reassign,
+  type ImageCandidates,
+} from '../../src/assign/index.js';
 import {
   fisherRho,
   fisherRhos,
@@ -72,11 +78,18 @@ test('local switch (released rule) on a hand-made table: ties and single candida
   assert.equal(rb.choice[0]![4], 0);
   // And the costs handed to PAA follow the choice, group by group.
   const mixed = pickGroupCosts(g, [c1, c2], r.choice[0]!);
-  assert.deepEqual(Array.from(mixed), [3, 1, 2, 5, 7, 0.4, 1, 2, 6, 2].map((v) => Math.fround(v)));
+  assert.deepEqual(
+    Array.from(mixed),
+    [3, 1, 2, 5, 7, 0.4, 1, 2, 6, 2].map((v) => Math.fround(v)),
+  );
 });
 
 test('local switch with the Fisher criterion: the group whose GMM separates better wins', () => {
-  const c: ImageCandidates = { anchorInds: Int32Array.from([0, 1, 2, 3]), gtInds: Int32Array.from([0, 0, 0, 0]), numGt: 1 };
+  const c: ImageCandidates = {
+    anchorInds: Int32Array.from([0, 1, 2, 3]),
+    gtInds: Int32Array.from([0, 0, 0, 0]),
+    numGt: 1,
+  };
   const g = groupCandidates(c, [0, 10]);
   const wide = Float32Array.from([0, 1, 10, 11]); // Fisher ~200
   const narrow = Float32Array.from([0, 4, 7, 11]); // overlapping components, far smaller ratio
@@ -113,7 +126,7 @@ test('network switch (paper rule): batch-level rho = mean over GTs of the rho of
   assertClose([networkRho(rows(c1), 'fisher').rho], [f1], 1e-6);
 });
 
-test("guarded edge cases: no candidates, every (GT, level) with one candidate, zero costs", () => {
+test('guarded edge cases: no candidates, every (GT, level) with one candidate, zero costs', () => {
   // an image with no candidate at all (and one with GTs but none pre-assigned)
   const empty: ImageCandidates = { anchorInds: new Int32Array(0), gtInds: new Int32Array(0), numGt: 0 };
   const noCand: ImageCandidates = { anchorInds: new Int32Array(0), gtInds: new Int32Array(0), numGt: 2 };
@@ -123,12 +136,21 @@ test("guarded edge cases: no candidates, every (GT, level) with one candidate, z
   for (const crit of ['stdmean', 'fisher'] as const) {
     const l = localSwitch([ge, gn], [none, none], [none, none], crit);
     assert.equal(l.stats.decisions, 0);
-    const n = networkSwitch([ge, gn], gtSampleRows([empty, noCand], [ge, gn], [none, none], 9), gtSampleRows([empty, noCand], [ge, gn], [none, none], 9), crit);
+    const n = networkSwitch(
+      [ge, gn],
+      gtSampleRows([empty, noCand], [ge, gn], [none, none], 9),
+      gtSampleRows([empty, noCand], [ge, gn], [none, none], 9),
+      crit,
+    );
     assert.ok(Number.isNaN(n.stats.rho1) && n.stats.byNet2 === 1, 'no GT with 2 samples: net 2 by the tie rule');
     assert.equal(reassign([empty, noCand], [ge, gn], [none, none]).numPos, 0);
   }
   // every (GT, level) has exactly one candidate: decisions by lower cost only; GTs still get 2-3 GMM samples
-  const single: ImageCandidates = { anchorInds: Int32Array.from([3, 4, 13, 24]), gtInds: Int32Array.from([0, 1, 0, 0]), numGt: 2 };
+  const single: ImageCandidates = {
+    anchorInds: Int32Array.from([3, 4, 13, 24]),
+    gtInds: Int32Array.from([0, 1, 0, 0]),
+    numGt: 2,
+  };
   const gs = groupCandidates(single, levelStarts);
   const s1 = Float32Array.from([1, 2, 3, 4]);
   const s2 = Float32Array.from([2, 1, 3, 5]);
@@ -145,7 +167,10 @@ test("guarded edge cases: no candidates, every (GT, level) with one candidate, z
   const gz = groupCandidates(zeros, levelStarts);
   const z = new Float32Array(2);
   assert.equal(localSwitch([gz], [z], [z]).choice[0]![0], 1);
-  assert.equal(networkSwitch([gz], gtSampleRows([zeros], [gz], [z], 9), gtSampleRows([zeros], [gz], [z], 9)).stats.rho1, 0);
+  assert.equal(
+    networkSwitch([gz], gtSampleRows([zeros], [gz], [z], 9), gtSampleRows([zeros], [gz], [z], 9)).stats.rho1,
+    0,
+  );
   // non-finite costs never win against finite ones
   const bad = Float32Array.from([NaN, 1]);
   assert.equal(localSwitch([gz], [Float32Array.from([1, 3])], [bad]).choice[0]![0], 0);
@@ -156,6 +181,9 @@ test('cost statistics: mean of group means and of group stds, as the released lo
   const s = groupCostStats([g], [c1]);
   // group means: (0,0) 2, (0,1) .9, (1,0) 6, (1,1) 4.5, (1,2) 2; stds of the groups with >= 2: 1, sqrt(2), .5
   assertClose([s.mean, s.std], [(2 + 0.9 + 6 + 4.5 + 2) / 5, (1 + Math.SQRT2 + 0.5) / 3], 1e-6);
-  const e = groupCostStats([groupCandidates({ anchorInds: new Int32Array(0), gtInds: new Int32Array(0), numGt: 0 }, levelStarts)], [new Float32Array(0)]);
+  const e = groupCostStats(
+    [groupCandidates({ anchorInds: new Int32Array(0), gtInds: new Int32Array(0), numGt: 0 }, levelStarts)],
+    [new Float32Array(0)],
+  );
   assert.ok(Number.isNaN(e.mean) && Number.isNaN(e.std));
 });

@@ -15,10 +15,22 @@ export const modelSection = {
 };
 
 /** Feature-map sizes of a 64x64 input at strides 8, 16, 32. */
-export const SIZES: [number, number][] = [[8, 8], [4, 4], [2, 2]];
+export const SIZES: [number, number][] = [
+  [8, 8],
+  [4, 4],
+  [2, 2],
+];
 
 export function meta(id: number): ImageMeta {
-  return { imageId: id, file: `${id}.png`, oriShape: [64, 64], imgShape: [64, 64], padShape: [64, 64], scaleFactor: [1, 1, 1, 1], flip: false };
+  return {
+    imageId: id,
+    file: `${id}.png`,
+    oriShape: [64, 64],
+    imgShape: [64, 64],
+    padShape: [64, 64],
+    scaleFactor: [1, 1, 1, 1],
+    flip: false,
+  };
 }
 
 /** Two seeded 64x64 images with three GTs of classes 0..2. */
@@ -37,5 +49,6 @@ export function batch(): StepInput {
 export function sameAssignment(a: Assignment, b: Assignment): void {
   assert.equal(a.numPos, b.numPos);
   assert.ok(a.numPos > 0, 'the fixture should have positives');
-  for (const k of ['labels', 'labelWeights', 'bboxTargets', 'posInds', 'posGtInds'] as const) assert.ok(a[k].equal(b[k]), `${k} differs`);
+  for (const k of ['labels', 'labelWeights', 'bboxTargets', 'posInds', 'posGtInds'] as const)
+    assert.ok(a[k].equal(b[k]), `${k} differs`);
 }

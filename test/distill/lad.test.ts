@@ -21,9 +21,6 @@ setNumThreads(1);
 
 const config = parseConfig({ name: 't', data: { root: 'unused' }, model: modelSection });
 
-
-
-
 function build(seed: number) {
   manualSeed(seed);
   return buildDetector(config.model, 3);
@@ -41,7 +38,17 @@ test('LAD with the student as its own teacher gives exactly the PAA self-assignm
   student.train();
   const self = tidy(() => {
     const flat = flattenHeadOutputs(student.forward(input.images), 3);
-    const t = assignTargets(anchors, [[8, 8], [4, 4], [2, 2]], input.targets, input.metas, 3);
+    const t = assignTargets(
+      anchors,
+      [
+        [8, 8],
+        [4, 4],
+        [2, 2],
+      ],
+      input.targets,
+      input.metas,
+      3,
+    );
     return noGrad(() => buildAssigner(config).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg }));
   });
   sameAssignment(fromTeacher, self);
@@ -59,17 +66,40 @@ test('the LAD assignment is PAA run on the teacher outputs alone, and differs fr
   const direct = tidy(() => {
     teacher.eval();
     const flat = noGrad(() => flattenHeadOutputs(teacher.forward(input.images), 3));
-    const t = assignTargets(anchors, [[8, 8], [4, 4], [2, 2]], input.targets, input.metas, 3);
+    const t = assignTargets(
+      anchors,
+      [
+        [8, 8],
+        [4, 4],
+        [2, 2],
+      ],
+      input.targets,
+      input.metas,
+      3,
+    );
     return buildAssigner(config).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg });
   });
   sameAssignment(viaStrategy, direct);
   // and it is not what the student would assign itself
   const own = tidy(() => {
     const flat = flattenHeadOutputs(student.forward(input.images), 3);
-    const t = assignTargets(anchors, [[8, 8], [4, 4], [2, 2]], input.targets, input.metas, 3);
+    const t = assignTargets(
+      anchors,
+      [
+        [8, 8],
+        [4, 4],
+        [2, 2],
+      ],
+      input.targets,
+      input.metas,
+      3,
+    );
     return noGrad(() => buildAssigner(config).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg }));
   });
-  assert.ok(own.numPos !== direct.numPos || !own.posInds.equal(direct.posInds), 'teacher and student assignments coincide');
+  assert.ok(
+    own.numPos !== direct.numPos || !own.posInds.equal(direct.posInds),
+    'teacher and student assignments coincide',
+  );
 });
 
 test('the teacher never gets a gradient, is not in the optimizer, and its weights stay put', () => {
@@ -102,7 +132,11 @@ test("SoLAD's total equals the sum of LAD's and soft-label KD's", () => {
   const kdOpts = { minIou: 0.5, clsWeight: 2 };
   const input = batch();
   const total = (mode: 'lad' | 'kd' | 'solad'): number =>
-    tidy(() => sumLosses(new TeacherStrategy(mode, student, teacher, buildAssigner(config), anchors, {}, kdOpts).step(input).losses).item());
+    tidy(() =>
+      sumLosses(
+        new TeacherStrategy(mode, student, teacher, buildAssigner(config), anchors, {}, kdOpts).step(input).losses,
+      ).item(),
+    );
   const solad = total('solad');
   assert.ok(Math.abs(solad - (total('lad') + total('kd'))) < 1e-5 * Math.max(1, solad));
 });
@@ -118,10 +152,20 @@ test('a wrong teacher path or an incompatible teacher fails with a clear error',
   const cfgPath = join(dir, 'teacher.yaml');
   writeFileSync(cfgPath, JSON.stringify({ name: 'teacher', data: { root: 'unused' }, model: modelSection }));
   const mismatch = parseConfig({ ...config, distill: { strategy: 'lad', teacher: { config: cfgPath, weights: w } } });
-  assert.throws(() => loadTeacher(mismatch, 3), /distill\.teacher\.weights: .*other\.safetensors: loadStateDict: 'neck\.|distill\.teacher\.weights: .*shape/);
+  assert.throws(
+    () => loadTeacher(mismatch, 3),
+    /distill\.teacher\.weights: .*other\.safetensors: loadStateDict: 'neck\.|distill\.teacher\.weights: .*shape/,
+  );
   // anchors that differ
   const cfg2 = join(dir, 'teacher2.yaml');
-  writeFileSync(cfg2, JSON.stringify({ name: 'teacher', data: { root: 'unused' }, model: { ...modelSection, anchors: { strides: [8, 16, 32], octaveBaseScale: 8 } } }));
+  writeFileSync(
+    cfg2,
+    JSON.stringify({
+      name: 'teacher',
+      data: { root: 'unused' },
+      model: { ...modelSection, anchors: { strides: [8, 16, 32], octaveBaseScale: 8 } },
+    }),
+  );
   const anch = parseConfig({ ...config, distill: { strategy: 'lad', teacher: { config: cfg2, weights: w } } });
   assert.throws(() => loadTeacher(anch, 3), /the teacher's anchors .* differ from the student's/);
 });

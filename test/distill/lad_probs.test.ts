@@ -20,13 +20,18 @@ const section = (type: 'paa' | 'cop' | 'iop', iouBranch: boolean) => ({
 });
 import { batch } from './fixture.js';
 
-const cfg = (type: 'paa' | 'cop' | 'iop', iou: boolean) => parseConfig({ name: 't', data: { root: 'u' }, model: section(type, iou) });
-
+const cfg = (type: 'paa' | 'cop' | 'iop', iou: boolean) =>
+  parseConfig({ name: 't', data: { root: 'u' }, model: section(type, iou) });
 
 test('LAD with a COP / IOP teacher: PAA on the teacher probabilities; every head type trains with self-assignment', () => {
   const anchors = new AnchorCache(buildAnchorGenerator(cfg('paa', true).model));
   const input = batch();
-  for (const [type, iou] of [['cop', true], ['cop', false], ['iop', true], ['iop', false]] as const) {
+  for (const [type, iou] of [
+    ['cop', true],
+    ['cop', false],
+    ['iop', true],
+    ['iop', false],
+  ] as const) {
     manualSeed(1);
     const teacher = buildDetector(cfg(type, iou).model, 3);
     const student = buildDetector(cfg('paa', true).model, 3);
@@ -37,8 +42,22 @@ test('LAD with a COP / IOP teacher: PAA on the teacher probabilities; every head
       const flat = noGrad(() => flattenHeadOutputs(teacher.forward(input.images), 3));
       assert.equal(flat.clsKind, 'probs');
       assert.equal(flat.iou === null, !iou);
-      const t = assignTargets(anchors, [[8, 8], [4, 4], [2, 2]], input.targets, input.metas, 3);
-      const direct = buildAssigner(cfg('paa', true)).assign(t, { clsLogits: flat.cls, regDeltas: flat.reg, clsKind: 'probs' });
+      const t = assignTargets(
+        anchors,
+        [
+          [8, 8],
+          [4, 4],
+          [2, 2],
+        ],
+        input.targets,
+        input.metas,
+        3,
+      );
+      const direct = buildAssigner(cfg('paa', true)).assign(t, {
+        clsLogits: flat.cls,
+        regDeltas: flat.reg,
+        clsKind: 'probs',
+      });
       assert.ok(direct.numPos > 0);
       assert.ok(viaLad.posInds.equal(direct.posInds) && viaLad.labels.equal(direct.labels));
       disposeAssignment(viaLad);
@@ -53,7 +72,8 @@ test('LAD with a COP / IOP teacher: PAA on the teacher probabilities; every head
       selfTotal.backward();
     });
     assert.throws(() => new TeacherStrategy('kd', student, teacher, buildAssigner(cfg('paa', true)), anchors, {}, {}), {
-      message: "distill.strategy 'kd': soft-label distillation needs logit heads (model.head.type paa) for teacher and student",
+      message:
+        "distill.strategy 'kd': soft-label distillation needs logit heads (model.head.type paa) for teacher and student",
     });
     teacher.dispose();
     student.dispose();

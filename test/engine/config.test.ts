@@ -21,15 +21,27 @@ test('defaults fill a minimal config (mmdetection PAA settings)', () => {
 });
 
 test('unknown keys and wrong types are named with the file and key path', () => {
-  assert.throws(() => parseConfig({ ...minimal, optimiser: {} }, 'a.yaml'), /^UsageError: a\.yaml: unknown key optimiser$/m);
+  assert.throws(
+    () => parseConfig({ ...minimal, optimiser: {} }, 'a.yaml'),
+    /^UsageError: a\.yaml: unknown key optimiser$/m,
+  );
   assert.throws(
     () => parseConfig({ ...minimal, model: { backbone: { depth: 18, widht: 2 } } }, 'a.yaml'),
     /a\.yaml: unknown key model\.backbone\.widht/,
   );
-  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', batchSize: 'four' } }, 'a.yaml'), /a\.yaml: data\.batchSize: /);
-  assert.throws(() => parseConfig({ ...minimal, model: { backbone: { depth: 19 } } }, 'a.yaml'), /a\.yaml: model\.backbone\.depth/);
+  assert.throws(
+    () => parseConfig({ ...minimal, data: { root: 'd', batchSize: 'four' } }, 'a.yaml'),
+    /a\.yaml: data\.batchSize: /,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, model: { backbone: { depth: 19 } } }, 'a.yaml'),
+    /a\.yaml: model\.backbone\.depth/,
+  );
   assert.throws(() => parseConfig({ ...minimal, assigner: { type: 'simota' } }, 'a.yaml'), /a\.yaml: assigner\.type/);
-  assert.throws(() => parseConfig({ data: { root: 'd' }, model: { backbone: { depth: 18 } } }, 'a.yaml'), /a\.yaml: name: /);
+  assert.throws(
+    () => parseConfig({ data: { root: 'd' }, model: { backbone: { depth: 18 } } }, 'a.yaml'),
+    /a\.yaml: name: /,
+  );
 });
 
 test('YAML files load with key.sub=value overrides; bad files give clear errors', () => {
@@ -40,7 +52,10 @@ test('YAML files load with key.sub=value overrides; bad files give clear errors'
   assert.equal(c.data.batchSize, 8);
   assert.equal(c.schedule.epochs, 3);
   assert.equal(c.name, 'other');
-  assert.throws(() => loadConfig(f, { 'data.bogus': 1 }), new RegExp(`${f.replace(/[.]/g, '\\.')}: unknown key data\\.bogus`));
+  assert.throws(
+    () => loadConfig(f, { 'data.bogus': 1 }),
+    new RegExp(`${f.replace(/[.]/g, '\\.')}: unknown key data\\.bogus`),
+  );
   assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /config file not found: .*missing\.yaml/);
   writeFileSync(f, 'name: [unclosed\n');
   assert.throws(() => loadConfig(f), /c\.yaml: invalid YAML/);
@@ -51,7 +66,9 @@ test('YAML files load with key.sub=value overrides; bad files give clear errors'
 test('every committed preset validates', async () => {
   const { readdirSync } = await import('node:fs');
   const dir = join(process.cwd(), 'configs');
-  const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.yaml'));
+  const files = readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 2);
   for (const f of files) loadConfig(join(dir, f));
 });
@@ -67,12 +84,23 @@ test('data.maxImagePixels: optional (absent keeps the config hash), a non-negati
   const { getStudy } = await import('../../src/repro/studies.js');
   const { planJobs } = await import('../../src/repro/plan.js');
   const { readFileSync } = await import('node:fs');
-  const job = planJobs(getStudy('table2'), { seeds: [0], rows: ['baseline'], overrides: {}, resultsDir: 'benchmarks/results/repro' })[0]!;
+  const job = planJobs(getStudy('table2'), {
+    seeds: [0],
+    rows: ['baseline'],
+    overrides: {},
+    resultsDir: 'benchmarks/results/repro',
+  })[0]!;
   assert.equal(JSON.parse(readFileSync(job.resultPath, 'utf8')).configHash, job.hash);
   assert.notEqual(configHash(set), configHash(plain));
   assert.equal(trainPipelineOf(plain).maxImagePixels, DEFAULT_MAX_IMAGE_PIXELS);
   assert.equal(testPipelineOf(set).maxImagePixels, 400_000_000);
   assert.equal(trainPipelineOf(parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 0 } })).maxImagePixels, 0);
-  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: -5 } }, 'a.yaml'), /a\.yaml: data\.maxImagePixels: /);
-  assert.throws(() => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 1.5 } }, 'a.yaml'), /a\.yaml: data\.maxImagePixels: /);
+  assert.throws(
+    () => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: -5 } }, 'a.yaml'),
+    /a\.yaml: data\.maxImagePixels: /,
+  );
+  assert.throws(
+    () => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 1.5 } }, 'a.yaml'),
+    /a\.yaml: data\.maxImagePixels: /,
+  );
 });

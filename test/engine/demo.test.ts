@@ -11,7 +11,7 @@ import { DEMO_PICTURE, inThreadTrainer, runDemo, type DemoTrainer } from '../../
 import { GRID, gridSize } from '../../src/engine/prediction_grid.js';
 import { RuntimeDetector } from '../../src/runtime/index.js';
 
-test('runDemo stops and resumes, and writes report.md with the table, the teacher\'s AP and a linked predictions picture', async () => {
+test("runDemo stops and resumes, and writes report.md with the table, the teacher's AP and a linked predictions picture", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ladet-demo-'));
   try {
     const root = join(dir, 'shapes');
@@ -56,26 +56,44 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
       { name: 'demo_paa', resume: true },
       { name: 'demo_lad', resume: true },
     ]);
-    assert.equal(readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8'), paaEval, 'the finished PAA run is not retrained');
+    assert.equal(
+      readFileSync(join(runsDir, 'demo_paa', 'eval', 'epoch_1.json'), 'utf8'),
+      paaEval,
+      'the finished PAA run is not retrained',
+    );
     assert.equal(r.rows[0]?.AP, (JSON.parse(paaEval) as { stats: { AP: number } }).stats.AP);
     assert.ok(existsSync(join(runsDir, 'demo_lad', 'eval', 'epoch_1.json')), 'the stopped LAD run finished');
     assert.equal(r.reportDir, join(dir, 'runs', 'report'));
-    assert.deepEqual(r.rows.map((row) => row.method), ['PAA (self-assigned)', 'LAD (teacher-assigned)']);
+    assert.deepEqual(
+      r.rows.map((row) => row.method),
+      ['PAA (self-assigned)', 'LAD (teacher-assigned)'],
+    );
     assert.equal(r.teacher.trainedHere, true);
     assert.ok(r.teacher.trainSeconds !== null && r.teacher.trainSeconds > 0);
     // the teacher's AP is the one its best checkpoint was chosen by
-    const teacherEval = JSON.parse(readFileSync(join(dir, 'runs', 'demo_teacher_r18w50', 'eval', 'epoch_1.json'), 'utf8')) as { stats: { AP: number } };
+    const teacherEval = JSON.parse(
+      readFileSync(join(dir, 'runs', 'demo_teacher_r18w50', 'eval', 'epoch_1.json'), 'utf8'),
+    ) as { stats: { AP: number } };
     assert.equal(r.teacher.AP, teacherEval.stats.AP);
 
     // the picture: the first DEMO_PICTURE.images val images with objects (all 96 x 96), two columns
-    const val = JSON.parse(readFileSync(join(root, 'annotations', 'instances_val.json'), 'utf8')) as { images: { id: number }[]; annotations: { image_id: number }[] };
-    const rows = Math.min(DEMO_PICTURE.images, val.images.filter((im) => val.annotations.some((a) => a.image_id === im.id)).length);
+    const val = JSON.parse(readFileSync(join(root, 'annotations', 'instances_val.json'), 'utf8')) as {
+      images: { id: number }[];
+      annotations: { image_id: number }[];
+    };
+    const rows = Math.min(
+      DEMO_PICTURE.images,
+      val.images.filter((im) => val.annotations.some((a) => a.image_id === im.id)).length,
+    );
     assert.equal(rows, 4);
     assert.equal(r.picture, join(r.reportDir, 'predictions.png'));
     const meta = await sharp(r.picture).metadata();
     const want = gridSize(rows, 2, 96, 96);
     assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', want.width, want.height, 3]);
-    assert.deepEqual(want, { width: 2 * 96 * GRID.scale + 3 * GRID.gap, height: GRID.header + 4 * 96 * GRID.scale + 5 * GRID.gap });
+    assert.deepEqual(want, {
+      width: 2 * 96 * GRID.scale + 3 * GRID.gap,
+      height: GRID.header + 4 * 96 * GRID.scale + 5 * GRID.gap,
+    });
 
     const md = readFileSync(join(r.reportDir, 'report.md'), 'utf8');
     assert.match(md, /\n!\[predictions of both students\]\(predictions\.png\)\n/);
@@ -89,11 +107,18 @@ test('runDemo stops and resumes, and writes report.md with the table, the teache
     assert.equal(r.runtime.bytes, readFileSync(r.runtime.model).length);
     assert.equal(RuntimeDetector.fromBytes(readFileSync(r.runtime.model)).classes.length, 8);
     assert.equal(r.runtime.sameDetections, true);
-    assert.match(md, /## Deploy\n\n`lad_student\.runtime\.safetensors` \(\d+\.\d MiB\) is the LAD student as a ladet\/runtime model/);
+    assert.match(
+      md,
+      /## Deploy\n\n`lad_student\.runtime\.safetensors` \(\d+\.\d MiB\) is the LAD student as a ladet\/runtime model/,
+    );
     assert.equal(r.runtime.compared, 10);
-    assert.match(md, /On the first image above, its 10 best detections are those of ladet on libtorch \(classes equal, boxes within 0\.01 px\)\./);
+    assert.match(
+      md,
+      /On the first image above, its 10 best detections are those of ladet on libtorch \(classes equal, boxes within 0\.01 px\)\./,
+    );
     // one table row per student with its training time
-    for (const row of r.rows) assert.ok(md.includes(`| ${row.method} | ${row.AP.toFixed(3)} |`) && /\| \d+ s \|/.test(md), md);
+    for (const row of r.rows)
+      assert.ok(md.includes(`| ${row.method} | ${row.AP.toFixed(3)} |`) && /\| \d+ s \|/.test(md), md);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,12 +25,15 @@ const FROZEN = 9408 + 128 + (73728 + 1280) + 2 * (69632 + 768);
 
 test('full-size PAA-R50-FPN preset: 32,295,322 parameters, two training steps at 1333x800', () => {
   const config = loadConfig(PRESET);
-  assert.deepEqual([config.data.trainScales, config.data.batchSize, config.model.backbone.frozenStages, config.model.backbone.normEval], [
-    [[1333, 800]],
-    2,
-    1,
-    true,
-  ]);
+  assert.deepEqual(
+    [
+      config.data.trainScales,
+      config.data.batchSize,
+      config.model.backbone.frozenStages,
+      config.model.backbone.normEval,
+    ],
+    [[[1333, 800]], 2, 1, true],
+  );
   manualSeed(0);
   const det = buildDetector(config.model, 80);
   assert.equal(det.numParameters(), PAA_R50_PARAMS);
@@ -38,9 +41,20 @@ test('full-size PAA-R50-FPN preset: 32,295,322 parameters, two training steps at
 
   // A 1333x800 image after the size-32 padding of the pipeline; four GT boxes of COCO-like sizes.
   const [h, w] = [800, 1344];
-  const meta: ImageMeta = { imageId: 1, file: 'synthetic.jpg', oriShape: [800, 1333], imgShape: [800, 1333], padShape: [h, w], scaleFactor: [1, 1, 1, 1], flip: false };
+  const meta: ImageMeta = {
+    imageId: 1,
+    file: 'synthetic.jpg',
+    oriShape: [800, 1333],
+    imgShape: [800, 1333],
+    padShape: [h, w],
+    scaleFactor: [1, 1, 1, 1],
+    flip: false,
+  };
   const targets: SampleTargets[] = [
-    { boxes: Float32Array.from([100, 120, 420, 560, 700, 300, 760, 350, 900, 50, 1300, 780, 20, 600, 180, 700]), labels: Int32Array.from([0, 17, 56, 79]) },
+    {
+      boxes: Float32Array.from([100, 120, 420, 560, 700, 300, 760, 350, 900, 50, 1300, 780, 20, 600, 180, 700]),
+      labels: Int32Array.from([0, 17, 56, 79]),
+    },
   ];
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
   // the trainer's own PAA strategy and SGD, from the preset (the det benchmark drives the same step)
@@ -63,16 +77,24 @@ test('full-size PAA-R50-FPN preset: 32,295,322 parameters, two training steps at
   assert.equal(memory().numTensors, liveAfterFirst, 'live tensors grow between training steps');
 
   for (const [i, l] of logs.entries()) {
-    for (const k of ['loss_cls', 'loss_bbox', 'loss_iou']) assert.ok(Number.isFinite(l[k]) && (l[k] as number) > 0, `step ${i + 1}: ${k} = ${l[k]}`);
+    for (const k of ['loss_cls', 'loss_bbox', 'loss_iou'])
+      assert.ok(Number.isFinite(l[k]) && (l[k] as number) > 0, `step ${i + 1}: ${k} = ${l[k]}`);
     // 4 GTs x 5 levels x top-9 candidates bound the positives; a fresh network finds some for every GT
-    assert.ok((l.num_pos as number) >= 4 && (l.num_pos as number) <= 4 * 5 * 9, `step ${i + 1}: ${l.num_pos} positives`);
+    assert.ok(
+      (l.num_pos as number) >= 4 && (l.num_pos as number) <= 4 * 5 * 9,
+      `step ${i + 1}: ${l.num_pos} positives`,
+    );
   }
   // Focal loss at the 0.01 class prior: each positive costs about 0.25·0.99²·ln(100) ≈ 1.13, the ~1.8M negative
   // (anchor, class) pairs about 0.75·0.01²·0.01 each (≈ 1.35 in all), over numPos.
   const expectCls = 1.13 + 1.35 / (logs[0]!.num_pos as number);
-  assert.ok(Math.abs((logs[0]!.loss_cls as number) - expectCls) < 0.25 * expectCls, `step 1 loss_cls ${logs[0]!.loss_cls} vs about ${expectCls}`);
+  assert.ok(
+    Math.abs((logs[0]!.loss_cls as number) - expectCls) < 0.25 * expectCls,
+    `step 1 loss_cls ${logs[0]!.loss_cls} vs about ${expectCls}`,
+  );
   // The SGD step changed the network, so the second step's losses differ.
-  for (const k of ['loss_cls', 'loss_bbox', 'loss_iou']) assert.notEqual(logs[1]![k], logs[0]![k], `${k} did not change`);
+  for (const k of ['loss_cls', 'loss_bbox', 'loss_iou'])
+    assert.notEqual(logs[1]![k], logs[0]![k], `${k} did not change`);
   noGrad(() =>
     tidy(() => {
       assert.ok(trained.sub(trainedBefore).abs().max().item() > 0, 'the head was not updated');

@@ -36,7 +36,11 @@ test('resolveModelFiles: a run directory gives config and weights; explicit ones
     const last = join(run, 'weights', 'last.safetensors');
     assert.deepEqual(resolveModelFiles({ weights: last }), { configPath: cfg, weights: last, runDir: run });
     const other = join(root, 'other.yaml');
-    assert.deepEqual(resolveModelFiles({ weights: last, config: other }), { configPath: other, weights: last, runDir: run });
+    assert.deepEqual(resolveModelFiles({ weights: last, config: other }), {
+      configPath: other,
+      weights: last,
+      runDir: run,
+    });
     assert.deepEqual(resolveModelFiles({ weights: w, config: other }), { configPath: other, weights: w, runDir: null });
     assert.deepEqual(resolveModelFiles({ config: other }), { configPath: other, weights: null, runDir: null });
     // a file outside a run without config=: the config embedded in the file (read when it is opened)
@@ -46,7 +50,9 @@ test('resolveModelFiles: a run directory gives config and weights; explicit ones
 
 test('resolveModelFiles: errors name the path', () => {
   withRun((root) => {
-    assert.throws(() => resolveModelFiles({ weights: join(root, 'x.safetensors') }), { message: `weights not found: ${join(root, 'x.safetensors')}` });
+    assert.throws(() => resolveModelFiles({ weights: join(root, 'x.safetensors') }), {
+      message: `weights not found: ${join(root, 'x.safetensors')}`,
+    });
     assert.throws(() => resolveModelFiles({ run: root }), { message: `${root}: not a run directory (no config.yaml)` });
     assert.throws(() => resolveModelFiles({}), { message: 'give a run directory, weights= or config=' });
   });
@@ -54,10 +60,14 @@ test('resolveModelFiles: errors name the path', () => {
 
 test('stateDictMismatch names the first wrong shape, else the first missing and unexpected keys', () => {
   const net = new Sequential(new Linear(3, 4), new Linear(4, 2));
-  const sd = (shapes: Record<string, number[]>): Map<string, Tensor> => new Map(Object.entries(shapes).map(([k, s]) => [k, ones(s)]));
+  const sd = (shapes: Record<string, number[]>): Map<string, Tensor> =>
+    new Map(Object.entries(shapes).map(([k, s]) => [k, ones(s)]));
   const cases: [Record<string, number[]>, string | null][] = [
     [{ '0.weight': [4, 3], '0.bias': [4], '1.weight': [2, 4], '1.bias': [2] }, null],
-    [{ '0.weight': [4, 3], '0.bias': [4], '1.weight': [5, 4], '1.bias': [2] }, "'1.weight' has shape [5, 4] in the file, the model expects [2, 4]"],
+    [
+      { '0.weight': [4, 3], '0.bias': [4], '1.weight': [5, 4], '1.bias': [2] },
+      "'1.weight' has shape [5, 4] in the file, the model expects [2, 4]",
+    ],
     [{ '0.weight': [4, 3], '0.bias': [4] }, "the model's key '1.weight' is missing from the file (and 1 more)"],
     [
       { '0.weight': [4, 3], '0.bias': [4], '1.weight': [2, 4], 'x.bias': [2] },
@@ -74,7 +84,8 @@ test('stateDictMismatch names the first wrong shape, else the first missing and 
   }
   const bad = sd({ '0.weight': [4, 3] });
   assert.throws(() => loadModelTensors('w.safetensors', net, bad), {
-    message: "w.safetensors: the weights do not fit this model: the model's key '0.bias' is missing from the file (and 2 more)",
+    message:
+      "w.safetensors: the weights do not fit this model: the model's key '0.bias' is missing from the file (and 2 more)",
   });
   const good = sd({ '0.weight': [4, 3], '0.bias': [4], '1.weight': [2, 4], '1.bias': [2] });
   loadModelTensors('w.safetensors', net, good);
@@ -84,8 +95,16 @@ test('stateDictMismatch names the first wrong shape, else the first missing and 
 });
 
 test('class lists: recorded in label order (ascending id) and read back; a malformed one is an error', () => {
-  const classes = classList(new LabelMap([{ id: 7, name: 'b' }, { id: 2, name: 'a' }]));
-  assert.deepEqual(classes, [{ id: 2, name: 'a' }, { id: 7, name: 'b' }]);
+  const classes = classList(
+    new LabelMap([
+      { id: 7, name: 'b' },
+      { id: 2, name: 'a' },
+    ]),
+  );
+  assert.deepEqual(classes, [
+    { id: 2, name: 'a' },
+    { id: 7, name: 'b' },
+  ]);
   const meta = { format: 'ladet-checkpoint', version: 1, kind: 'best', info: { classes } } as const;
   assert.deepEqual(checkpointClasses(meta, 'w'), classes);
   assert.equal(checkpointClasses({ ...meta, info: {} }, 'w'), null);

@@ -12,8 +12,12 @@ test('renderPredictionGrid: one row per image, one column per detector, boxes sc
   try {
     // two grey images of different shapes: the cell is the larger of each side, enlarged GRID.scale times
     const files = [join(dir, 'a.png'), join(dir, 'b.png')];
-    await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(files[0]!);
-    await sharp({ create: { width: 64, height: 96, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(files[1]!);
+    await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .png()
+      .toFile(files[0]!);
+    await sharp({ create: { width: 64, height: 96, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .png()
+      .toFile(files[1]!);
     const gt = [[{ box: [10, 10, 40, 30] as const, label: 0, text: '', colour: GT_COLOUR, dashed: true }], []];
     const det = { box: [50, 20, 90, 60] as const, label: 0, text: 'a 0.90' };
     const png = await renderPredictionGrid(files, gt, [
@@ -22,9 +26,17 @@ test('renderPredictionGrid: one row per image, one column per detector, boxes sc
     ]);
     const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     const { scale, gap, header } = GRID;
-    assert.deepEqual(gridSize(2, 2, 96, 96), { width: 2 * 96 * scale + 3 * gap, height: header + 2 * 96 * scale + 3 * gap });
-    assert.deepEqual([info.format, info.width, info.height, info.channels], ['raw', 2 * 192 + 3 * gap, header + 2 * 192 + 3 * gap, 3]);
-    const px = (x: number, y: number): number[] => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    assert.deepEqual(gridSize(2, 2, 96, 96), {
+      width: 2 * 96 * scale + 3 * gap,
+      height: header + 2 * 96 * scale + 3 * gap,
+    });
+    assert.deepEqual(
+      [info.format, info.width, info.height, info.channels],
+      ['raw', 2 * 192 + 3 * gap, header + 2 * 192 + 3 * gap, 3],
+    );
+    const px = (x: number, y: number): number[] => [
+      ...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3),
+    ];
     const cell = (r: number, c: number): [number, number] => [gap + c * (192 + gap), header + gap + r * (192 + gap)];
     const white = (p: number[]): boolean => p.every((v) => v > 190);
     for (const c of [0, 1]) {

@@ -4,7 +4,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +79,10 @@ after(() => {
 test('a fresh start on a finished run is refused and changes nothing; overwrite=true replaces it', async () => {
   const before = snapshot(finished);
   await assert.rejects(train(parseConfig(tiny('finished')), { hooks: quiet }), (e: Error) => {
-    assert.match(e.message, /runs\/finished already holds a run \(config\.yaml, metrics\.csv, log\.jsonl, weights\/last\.safetensors, weights\/best\.safetensors, events\.out\.tfevents\.[^)]*\); pass resume=true to continue it, or overwrite=true to replace it/);
+    assert.match(
+      e.message,
+      /runs\/finished already holds a run \(config\.yaml, metrics\.csv, log\.jsonl, weights\/last\.safetensors, weights\/best\.safetensors, events\.out\.tfevents\.[^)]*\); pass resume=true to continue it, or overwrite=true to replace it/,
+    );
     return true;
   });
   assert.deepEqual(snapshot(finished), before);
@@ -83,12 +95,21 @@ test('a fresh start on a finished run is refused and changes nothing; overwrite=
   const keep = join(work, 'runs', 'replaced', 'notes.txt');
   writeFileSync(keep, 'mine');
   const lines: string[] = [];
-  const r = await train(parseConfig({ ...copy, seed: 1 }), { overwrite: true, hooks: { onMessage: (l) => lines.push(l) } });
+  const r = await train(parseConfig({ ...copy, seed: 1 }), {
+    overwrite: true,
+    hooks: { onMessage: (l) => lines.push(l) },
+  });
   assert.equal(r.stopped, false);
-  assert.ok(lines.some((l) => /overwrite: removed the earlier run's config\.yaml, metrics\.csv, log\.jsonl/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /overwrite: removed the earlier run's config\.yaml, metrics\.csv, log\.jsonl/.test(l)),
+    lines.join('\n'),
+  );
   assert.equal(readFileSync(keep, 'utf8'), 'mine', 'a file the run did not write stays');
   // one start in the log, one TensorBoard file: the old run's logs are gone, not appended to
-  const starts = readFileSync(join(r.runDir, 'log.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('"event":"start"'));
+  const starts = readFileSync(join(r.runDir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => l.includes('"event":"start"'));
   assert.equal(starts.length, 1);
   assert.equal(readdirSync(r.runDir).filter((f) => f.startsWith('events.out.tfevents.')).length, 1);
   assert.match(readFileSync(join(r.runDir, 'config.yaml'), 'utf8'), /^seed: 1$/m);
@@ -96,13 +117,21 @@ test('a fresh start on a finished run is refused and changes nothing; overwrite=
 
 test('a refused resume (another config) and a failed start (device=banana) leave config.yaml byte-identical', async () => {
   const before = snapshot(finished);
-  await assert.rejects(train(parseConfig(tiny('finished', { seed: 5 })), { resume: true, hooks: quiet }), /the run was started with a different config/);
+  await assert.rejects(
+    train(parseConfig(tiny('finished', { seed: 5 })), { resume: true, hooks: quiet }),
+    /the run was started with a different config/,
+  );
   assert.deepEqual(snapshot(finished), before);
   // overwrite=true with a device libtorch cannot use: the old run is not cleared for a start that cannot happen
-  await assert.rejects(train(parseConfig(tiny('finished', { device: 'banana' })), { overwrite: true, hooks: quiet }), / device=banana: Expected one of cpu/);
+  await assert.rejects(
+    train(parseConfig(tiny('finished', { device: 'banana' })), { overwrite: true, hooks: quiet }),
+    / device=banana: Expected one of cpu/,
+  );
   assert.deepEqual(snapshot(finished), before);
   // a teacher that is not there: refused before the run directory is touched, and none is left behind
-  const lad = tiny('lad_missing_teacher', { distill: { strategy: 'lad', teacher: { config: join(work, 'nope.yaml'), weights: join(work, 'nope') } } });
+  const lad = tiny('lad_missing_teacher', {
+    distill: { strategy: 'lad', teacher: { config: join(work, 'nope.yaml'), weights: join(work, 'nope') } },
+  });
   await assert.rejects(train(parseConfig(lad), { hooks: quiet }), /distill\.teacher\.config: .*nope\.yaml not found/);
   assert.equal(existsSync(join(work, 'runs', 'lad_missing_teacher')), false);
 });
@@ -110,12 +139,18 @@ test('a refused resume (another config) and a failed start (device=banana) leave
 test('run names stay inside runsDir: name=.. and name=. are refused, and so is a symlink leading out', async () => {
   const outside = snapshot(work);
   for (const name of ['..', '.']) {
-    await assert.rejects(train(parseConfig(tiny(name)), { hooks: quiet }), /run name .*(has a '\.\.' segment|names .* itself)/);
+    await assert.rejects(
+      train(parseConfig(tiny(name)), { hooks: quiet }),
+      /run name .*(has a '\.\.' segment|names .* itself)/,
+    );
   }
   const { symlinkSync } = await import('node:fs');
   mkdirSync(join(work, 'elsewhere'));
   symlinkSync(join(work, 'elsewhere'), join(work, 'runs', 'escape'));
-  await assert.rejects(train(parseConfig(tiny('escape')), { hooks: quiet }), /run name "escape" .* outside .*: a symlink leads out of it/);
+  await assert.rejects(
+    train(parseConfig(tiny('escape')), { hooks: quiet }),
+    /run name "escape" .* outside .*: a symlink leads out of it/,
+  );
   assert.deepEqual(readdirSync(join(work, 'elsewhere')), []);
   const now = snapshot(work);
   for (const k of outside.keys()) assert.ok(now.has(k), `${k} vanished`);
@@ -123,11 +158,19 @@ test('run names stay inside runsDir: name=.. and name=. are refused, and so is a
 
 test('two trainers on one run: the second is refused naming the first; a stale lock is taken over', async () => {
   // a live owner in another process
-  const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { lockRunDir } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/io/run_lock.js', import.meta.url)))});
     lockRunDir(${JSON.stringify(join(work, 'runs', 'busy'))}, 'ladet train (busy)');
     console.log('locked');
-    setTimeout(() => {}, 60000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    setTimeout(() => {}, 60000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     await new Promise<void>((res) => holder.stdout.once('data', () => res()));
     await assert.rejects(train(parseConfig(tiny('busy')), { hooks: quiet }), (e: Error) => {
@@ -144,12 +187,20 @@ test('two trainers on one run: the second is refused naming the first; a stale l
   const lines: string[] = [];
   const r = await train(parseConfig(tiny('busy')), { hooks: { onMessage: (l) => lines.push(l) } });
   assert.equal(r.stopped, false);
-  assert.ok(lines.some((l) => new RegExp(`taking over the lock of ladet train \\(busy\\) \\(pid ${holder.pid},.*no longer running`).test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) =>
+      new RegExp(`taking over the lock of ladet train \\(busy\\) \\(pid ${holder.pid},.*no longer running`).test(l),
+    ),
+    lines.join('\n'),
+  );
   assert.equal(existsSync(join(r.runDir, LOCK_FILE)), false, 'released at the end');
 
   // two trainers in one process (the API called twice at once): the second is refused
   const first = train(parseConfig(tiny('twice')), { hooks: quiet });
-  await assert.rejects(train(parseConfig(tiny('twice')), { hooks: quiet }), /runs\/twice is in use by ladet train \(twice\) \(pid \d+ \(this process\)/);
+  await assert.rejects(
+    train(parseConfig(tiny('twice')), { hooks: quiet }),
+    /runs\/twice is in use by ladet train \(twice\) \(pid \d+ \(this process\)/,
+  );
   await first;
   // and a lock is an ordinary exclusive lock for other callers too
   const lock = lockRunDir(join(work, 'runs', 'twice'), 'test');
@@ -170,9 +221,16 @@ test('a resumed epoch logs the uninterrupted metrics row; temp files of an inter
   const lines: string[] = [];
   await train(cut, { resume: true, hooks: { onMessage: (l) => lines.push(l) } });
   assert.equal(existsSync(tmp), false);
-  assert.ok(lines.some((l) => l.includes('removed 1 temp file(s)') && l.includes('weights/.last.safetensors.12345.1700000000000.tmp')), lines.join('\n'));
+  assert.ok(
+    lines.some(
+      (l) => l.includes('removed 1 temp file(s)') && l.includes('weights/.last.safetensors.12345.1700000000000.tmp'),
+    ),
+    lines.join('\n'),
+  );
   const rows = (dir: string) =>
-    parseMetricsCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8')).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'time' && !k.endsWith('_ms'))));
+    parseMetricsCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8')).map((r) =>
+      Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'time' && !k.endsWith('_ms'))),
+    );
   assert.equal(rows(straight.runDir).length, 2);
   assert.deepEqual(rows(first.runDir), rows(straight.runDir));
 });

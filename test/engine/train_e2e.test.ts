@@ -54,7 +54,14 @@ test('PAA overfits a few shapes images: AP50 >= 0.9 on them', async () => {
   const ap50 = r.lastEval.coco.named.AP50;
   assert.ok(ap50 >= 0.9, `AP50 ${ap50} < 0.9`);
   // the run directory holds what DESIGN.md §5 lists
-  for (const f of ['config.yaml', 'metrics.csv', 'log.jsonl', 'weights/last.safetensors', 'weights/best.safetensors', 'eval/epoch_100.json']) {
+  for (const f of [
+    'config.yaml',
+    'metrics.csv',
+    'log.jsonl',
+    'weights/last.safetensors',
+    'weights/best.safetensors',
+    'eval/epoch_100.json',
+  ]) {
     assert.ok(existsSync(join(r.runDir, f)), `${f} missing`);
   }
   const rows = parseMetricsCsv(readFileSync(join(r.runDir, 'metrics.csv'), 'utf8'));
@@ -79,12 +86,20 @@ test('stop mid-epoch + resume gives exactly the weights of an uninterrupted run'
   const b = readCheckpoint(join(second.runDir, 'weights', 'last.safetensors'));
   assert.deepEqual([...a.model.keys()], [...b.model.keys()]);
   for (const [k, v] of a.model) assert.ok(v.equal(b.model.get(k)!), `${k} differs after resume`);
-  for (const [k, v] of Object.entries(a.optimizer)) assert.ok(v.equal(b.optimizer[k]!), `optimizer ${k} differs after resume`);
+  for (const [k, v] of Object.entries(a.optimizer))
+    assert.ok(v.equal(b.optimizer[k]!), `optimizer ${k} differs after resume`);
   assert.equal(b.meta?.trainer?.iter, 6);
   dispose([[...a.model.values()], [...b.model.values()], a.optimizer, b.optimizer]);
   // both starts (fresh, resumed) name the code that trained: this checkout's version and HEAD
-  const starts = readFileSync(join(second.runDir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; resume?: boolean; code?: unknown }).filter((e) => e.event === 'start');
-  assert.deepEqual(starts.map((e) => e.resume), [false, true]);
+  const starts = readFileSync(join(second.runDir, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { event: string; resume?: boolean; code?: unknown })
+    .filter((e) => e.event === 'start');
+  assert.deepEqual(
+    starts.map((e) => e.resume),
+    [false, true],
+  );
   const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
   const head = existsSync('.git') ? execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim() : null;
   for (const e of starts) {
@@ -96,6 +111,13 @@ test('stop mid-epoch + resume gives exactly the weights of an uninterrupted run'
 });
 
 test('a diverging run stops with an error naming the loss and the iteration', async () => {
-  const c = tinyConfig('diverge', { optimizer: { lr: 1e12, gradClip: null }, schedule: { epochs: 5, warmupIters: 0, steps: [] }, eval: { every: 0 } });
-  await assert.rejects(train(parseConfig(c), { hooks: quiet }), /training diverged: loss_\w+ = (NaN|-?Infinity) at iteration \d+ \(epoch \d+, batch 1\)/);
+  const c = tinyConfig('diverge', {
+    optimizer: { lr: 1e12, gradClip: null },
+    schedule: { epochs: 5, warmupIters: 0, steps: [] },
+    eval: { every: 0 },
+  });
+  await assert.rejects(
+    train(parseConfig(c), { hooks: quiet }),
+    /training diverged: loss_\w+ = (NaN|-?Infinity) at iteration \d+ \(epoch \d+, batch 1\)/,
+  );
 });

@@ -40,7 +40,10 @@ function detector(seed = 1): ReturnType<typeof buildDetector> {
 function editHeader(path: string, name: string, edit: (entry: { dtype: string; shape: number[] }) => void): void {
   const bytes = readFileSync(path);
   const n = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[] }>;
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[] }
+  >;
   const entry = header[name];
   assert.ok(entry !== undefined, `${name} not in ${path}`);
   edit(entry);
@@ -81,7 +84,9 @@ test('a tensor relabelled from F32 to I32 in the header (same byte size) is refu
   const net = detector(2);
   assert.throws(
     () => loadWeights(p, net),
-    new RegExp(`^Error: ${escape(p)}: the weights do not fit this model: '${escape(HEAD_W)}' has dtype I32 in the file, the model expects F32`),
+    new RegExp(
+      `^Error: ${escape(p)}: the weights do not fit this model: '${escape(HEAD_W)}' has dtype I32 in the file, the model expects F32`,
+    ),
   );
   net.dispose();
 });
@@ -94,21 +99,32 @@ test('stateDictMismatch compares dtypes exactly (no widening either)', () => {
       ['0.bias', ones([2])],
     ]);
   assert.equal(stateDictMismatch(net, sd('float32')), null);
-  for (const [d, f] of [['float64', 'F64'], ['float16', 'F16']] as const) {
+  for (const [d, f] of [
+    ['float64', 'F64'],
+    ['float16', 'F16'],
+  ] as const) {
     const t = sd(d);
-    assert.equal(stateDictMismatch(net, t), `'0.weight' has dtype ${f} in the file, the model expects F32 (ladet converts no dtype on loading)`);
+    assert.equal(
+      stateDictMismatch(net, t),
+      `'0.weight' has dtype ${f} in the file, the model expects F32 (ladet converts no dtype on loading)`,
+    );
     dispose([...t.values()]);
   }
 });
 
 test('a NaN or an Infinity in the weights is refused by loadWeights, naming file and tensor', () => {
-  for (const [value, shown] of [[NaN, 'NaN'], [-Infinity, '-Infinity']] as const) {
+  for (const [value, shown] of [
+    [NaN, 'NaN'],
+    [-Infinity, '-Infinity'],
+  ] as const) {
     const p = weightsFile(`bad-${shown}.safetensors`);
     poke(p, HEAD_W, value, 5);
     const net = detector(2);
     assert.throws(
       () => loadWeights(p, net),
-      new RegExp(`^Error: ${escape(p)}: tensor '${escape(HEAD_W)}' holds 1 non-finite value of \\d+ \\(element 5 is ${shown}\\)`),
+      new RegExp(
+        `^Error: ${escape(p)}: tensor '${escape(HEAD_W)}' holds 1 non-finite value of \\d+ \\(element 5 is ${shown}\\)`,
+      ),
     );
     net.dispose();
   }
@@ -120,7 +136,10 @@ test('loadModelTensors refuses non-finite tensors handed to it directly', () => 
     ['0.weight', tensor([1, Infinity], [1, 2])],
     ['0.bias', tensor([0])],
   ]);
-  assert.throws(() => loadModelTensors('mem.safetensors', net, t), /^Error: mem\.safetensors: tensor '0\.weight' holds 1 non-finite value of 2 \(element 1 is Infinity\)/);
+  assert.throws(
+    () => loadModelTensors('mem.safetensors', net, t),
+    /^Error: mem\.safetensors: tensor '0\.weight' holds 1 non-finite value of 2 \(element 1 is Infinity\)/,
+  );
   dispose([...t.values()]);
 });
 
@@ -133,13 +152,18 @@ test('a LAD teacher with a NaN weight is refused when the strategy is built (not
   const anchors = new AnchorCache(buildAnchorGenerator(student.model));
   assert.throws(
     () => buildStrategy(student, () => buildDetector(student.model, 3), 3, anchors),
-    new RegExp(`^Error: distill\\.teacher\\.weights: ${escape(w)}: tensor '${escape(HEAD_W)}' holds 1 non-finite value`),
+    new RegExp(
+      `^Error: distill\\.teacher\\.weights: ${escape(w)}: tensor '${escape(HEAD_W)}' holds 1 non-finite value`,
+    ),
   );
   // relabelled teacher weights too
   const r = weightsFile('teacher-relabelled.safetensors');
   editHeader(r, HEAD_W, (e) => void (e.dtype = 'I32'));
   const relabelled = parseConfig({ ...base, distill: { strategy: 'lad', teacher: { config: cfgPath, weights: r } } });
-  assert.throws(() => buildStrategy(relabelled, () => buildDetector(relabelled.model, 3), 3, anchors), /teacher-relabelled\.safetensors: the weights do not fit this model: 'bbox_head\.atss_cls\.weight' has dtype I32/);
+  assert.throws(
+    () => buildStrategy(relabelled, () => buildDetector(relabelled.model, 3), 3, anchors),
+    /teacher-relabelled\.safetensors: the weights do not fit this model: 'bbox_head\.atss_cls\.weight' has dtype I32/,
+  );
   anchors.dispose();
 });
 
@@ -148,13 +172,23 @@ test('CoLAD starting weights and openDetector go through the same checks', () =>
   poke(w, 'backbone.conv1.weight', NaN);
   const colad = parseConfig({ ...base, distill: { strategy: 'colad', colad: { net1Init: w } } });
   const anchors = new AnchorCache(buildAnchorGenerator(colad.model));
-  assert.throws(() => buildStrategy(colad, () => buildDetector(colad.model, 3), 3, anchors), /^Error: distill\.colad\.net1Init: .*init\.safetensors: tensor 'backbone\.conv1\.weight' holds 1 non-finite/);
+  assert.throws(
+    () => buildStrategy(colad, () => buildDetector(colad.model, 3), 3, anchors),
+    /^Error: distill\.colad\.net1Init: .*init\.safetensors: tensor 'backbone\.conv1\.weight' holds 1 non-finite/,
+  );
   anchors.dispose();
-  const classes = [{ id: 1, name: 'a' }, { id: 2, name: 'b' }, { id: 3, name: 'c' }];
+  const classes = [
+    { id: 1, name: 'a' },
+    { id: 2, name: 'b' },
+    { id: 3, name: 'c' },
+  ];
   const o = weightsFile('opened.safetensors', { classes, resolvedConfig: config });
   openDetector({ configPath: null, weights: o, runDir: null }).model.dispose();
   poke(o, HEAD_W, Infinity, 2);
-  assert.throws(() => openDetector({ configPath: null, weights: o, runDir: null }), /opened\.safetensors: tensor 'bbox_head\.atss_cls\.weight' holds 1 non-finite value of \d+ \(element 2 is Infinity\)/);
+  assert.throws(
+    () => openDetector({ configPath: null, weights: o, runDir: null }),
+    /opened\.safetensors: tensor 'bbox_head\.atss_cls\.weight' holds 1 non-finite value of \d+ \(element 2 is Infinity\)/,
+  );
 });
 
 test('a resume checkpoint with a NaN in its optimizer state is refused, naming the optimizer tensor', () => {
@@ -170,13 +204,21 @@ test('a resume checkpoint with a NaN in its optimizer state is refused, naming t
   checkOptimizerTensors(p, opt, ck.optimizer);
   dispose([[...ck.model.values()], ck.optimizer]);
   poke(p, 'optimizer.state.1.momentum_buffer', NaN, 1);
-  assert.throws(() => readCheckpoint(p), new RegExp(`^Error: ${escape(p)}: tensor 'optimizer\\.state\\.1\\.momentum_buffer' holds 1 non-finite value of 2 \\(element 1 is NaN\\)`));
+  assert.throws(
+    () => readCheckpoint(p),
+    new RegExp(
+      `^Error: ${escape(p)}: tensor 'optimizer\\.state\\.1\\.momentum_buffer' holds 1 non-finite value of 2 \\(element 1 is NaN\\)`,
+    ),
+  );
 });
 
 test('checkOptimizerTensors refuses optimizer state of another dtype than its parameter (relabelled in the file)', () => {
   const net = new Sequential(new Linear(3, 2));
   const opt = new SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
-  net.forward(ones([4, 3])).sum().backward();
+  net
+    .forward(ones([4, 3]))
+    .sum()
+    .backward();
   opt.step();
   const p = join(dir, 'last-relabelled.safetensors');
   saveCheckpoint(p, net, { format: 'ladet-checkpoint', version: 1, kind: 'last' }, opt);
@@ -184,7 +226,9 @@ test('checkOptimizerTensors refuses optimizer state of another dtype than its pa
   const ck = readCheckpoint(p);
   assert.throws(
     () => checkOptimizerTensors(p, opt, ck.optimizer),
-    new RegExp(`^Error: ${escape(p)}: the optimizer state does not fit this run: 'optimizer\\.state\\.0\\.momentum_buffer' has dtype I32 in the file, its parameter is F32`),
+    new RegExp(
+      `^Error: ${escape(p)}: the optimizer state does not fit this run: 'optimizer\\.state\\.0\\.momentum_buffer' has dtype I32 in the file, its parameter is F32`,
+    ),
   );
   dispose([[...ck.model.values()], ck.optimizer]);
 });
@@ -217,12 +261,23 @@ test('train(resume) refuses a last checkpoint whose optimizer state holds a NaN,
   const victim = readSafetensorsHeader(last).entries.find((e) => e.name.startsWith('optimizer.') && e.dtype === 'F32');
   assert.ok(victim !== undefined, 'the last checkpoint holds optimizer state');
   poke(last, victim.name, NaN);
-  await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: tensor '${escape(victim.name)}' holds 1 non-finite value`));
+  await assert.rejects(
+    train(parseConfig(c), { resume: true, hooks: quiet }),
+    new RegExp(`${escape(last)}: tensor '${escape(victim.name)}' holds 1 non-finite value`),
+  );
   // relabelled dtypes in a resume checkpoint: a model tensor and an optimizer tensor (same byte size: F32 -> I32)
   poke(last, victim.name, 0);
   editHeader(last, victim.name, (e) => void (e.dtype = 'I32'));
-  await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: the optimizer state does not fit this run: '${escape(victim.name)}' has dtype I32 in the file`));
+  await assert.rejects(
+    train(parseConfig(c), { resume: true, hooks: quiet }),
+    new RegExp(
+      `${escape(last)}: the optimizer state does not fit this run: '${escape(victim.name)}' has dtype I32 in the file`,
+    ),
+  );
   editHeader(last, victim.name, (e) => void (e.dtype = 'F32'));
   editHeader(last, HEAD_W, (e) => void (e.dtype = 'I32'));
-  await assert.rejects(train(parseConfig(c), { resume: true, hooks: quiet }), new RegExp(`${escape(last)}: the weights do not fit this model: '${escape(HEAD_W)}' has dtype I32 in the file`));
+  await assert.rejects(
+    train(parseConfig(c), { resume: true, hooks: quiet }),
+    new RegExp(`${escape(last)}: the weights do not fit this model: '${escape(HEAD_W)}' has dtype I32 in the file`),
+  );
 });

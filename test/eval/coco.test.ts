@@ -2,7 +2,13 @@
 // (greedy matching, cumulative precision/recall, monotone envelope, 101 recall thresholds).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateCoco, parseCocoGt, type CocoDetection, type CocoEvalResult, type CocoGroundTruth } from '../../src/eval/index.js';
+import {
+  evaluateCoco,
+  parseCocoGt,
+  type CocoDetection,
+  type CocoEvalResult,
+  type CocoGroundTruth,
+} from '../../src/eval/index.js';
 
 type Box = [number, number, number, number];
 interface Ann {
@@ -32,7 +38,12 @@ function makeGt(images: number[], cats: number[], anns: Ann[]): CocoGroundTruth 
   );
 }
 
-const det = (img: number, box: Box, score: number, cat = 1): CocoDetection => ({ image_id: img, category_id: cat, bbox: box, score });
+const det = (img: number, box: Box, score: number, cat = 1): CocoDetection => ({
+  image_id: img,
+  category_id: cat,
+  bbox: box,
+  score,
+});
 
 const close = (actual: number, expected: number, msg?: string): void => {
   assert.ok(Math.abs(actual - expected) < 1e-12, `${msg ?? ''} expected ${expected}, got ${actual}`);
@@ -48,7 +59,11 @@ function curve(r: CocoEvalResult, t: number, k: number, a: number, m: number): n
 const stepAP = (n: number, v: number): number => (n * v) / 101;
 
 test('perfect detections give AP and AR 1 in every setting', () => {
-  const boxes: Box[] = [[0, 0, 10, 10], [50, 50, 50, 50], [100, 100, 200, 200]];
+  const boxes: Box[] = [
+    [0, 0, 10, 10],
+    [50, 50, 50, 50],
+    [100, 100, 200, 200],
+  ];
   const anns: Ann[] = [];
   const dets: CocoDetection[] = [];
   for (const img of [1, 2, 3]) {
@@ -64,11 +79,15 @@ test('perfect detections give AP and AR 1 in every setting', () => {
 
 test('a single-class ranking: cumulative precision, envelope and recall thresholds', () => {
   // 3 objects; detections by score: TP, FP, TP, duplicate of the first (FP), TP.
-  const gt = makeGt([1], [1], [
-    { img: 1, box: [0, 0, 10, 10] },
-    { img: 1, box: [100, 0, 10, 10] },
-    { img: 1, box: [200, 0, 10, 10] },
-  ]);
+  const gt = makeGt(
+    [1],
+    [1],
+    [
+      { img: 1, box: [0, 0, 10, 10] },
+      { img: 1, box: [100, 0, 10, 10] },
+      { img: 1, box: [200, 0, 10, 10] },
+    ],
+  );
   const dets = [
     det(1, [0, 0, 10, 10], 0.9),
     det(1, [300, 300, 10, 10], 0.8),
@@ -95,14 +114,21 @@ test('a single-class ranking: cumulative precision, envelope and recall threshol
   // maxDets 1: only the top detection (a TP): precision 1 up to recall 1/3.
   close(r.perClassAP[0]!.ap, ap);
   const c1 = curve(r, 0, 0, 0, 0);
-  assert.deepEqual(c1.map((v) => (v > 0.5 ? 1 : 0)), [...Array(34).fill(1), ...Array(67).fill(0)]);
+  assert.deepEqual(
+    c1.map((v) => (v > 0.5 ? 1 : 0)),
+    [...Array(34).fill(1), ...Array(67).fill(0)],
+  );
 });
 
 test('crowd regions absorb any number of detections, with IoU over the detection area', () => {
-  const gt = makeGt([1], [1], [
-    { img: 1, box: [10, 10, 20, 20] },
-    { img: 1, box: [0, 0, 100, 100], crowd: 1 },
-  ]);
+  const gt = makeGt(
+    [1],
+    [1],
+    [
+      { img: 1, box: [10, 10, 20, 20] },
+      { img: 1, box: [0, 0, 100, 100], crowd: 1 },
+    ],
+  );
   const dets = [
     det(1, [90, 50, 20, 20], 0.95), // half inside the crowd: crowd IoU 0.5
     det(1, [50, 50, 30, 30], 0.93), // inside: crowd IoU 1
@@ -122,11 +148,15 @@ test('crowd regions absorb any number of detections, with IoU over the detection
 });
 
 test('area ranges: inclusive bounds on the annotation area; unmatched detections outside a range are ignored', () => {
-  const gt = makeGt([1], [1], [
-    { img: 1, box: [0, 0, 32, 32] }, // area 1024: small and medium
-    { img: 1, box: [100, 0, 20, 25] }, // area 500: small
-    { img: 1, box: [200, 0, 100, 100], area: 5000 }, // box 100x100 but area 5000: medium
-  ]);
+  const gt = makeGt(
+    [1],
+    [1],
+    [
+      { img: 1, box: [0, 0, 32, 32] }, // area 1024: small and medium
+      { img: 1, box: [100, 0, 20, 25] }, // area 500: small
+      { img: 1, box: [200, 0, 100, 100], area: 5000 }, // box 100x100 but area 5000: medium
+    ],
+  );
   const dets = [
     det(1, [400, 400, 40, 50], 0.99), // background, area 2000 (medium)
     det(1, [0, 0, 32, 32], 0.9),
@@ -151,7 +181,9 @@ test('area ranges: inclusive bounds on the annotation area; unmatched detections
 test('maxDets: detections per image beyond the limit are dropped before matching', () => {
   const anns: Ann[] = [{ img: 1, box: [0, 0, 10, 10] }];
   const fps = (n: number, cat = 1): CocoDetection[] =>
-    Array.from({ length: n }, (_, i) => det(1, [100 + 20 * (i % 20), 100 + 20 * Math.floor(i / 20), 10, 10], 0.9 - i * 1e-3, cat));
+    Array.from({ length: n }, (_, i) =>
+      det(1, [100 + 20 * (i % 20), 100 + 20 * Math.floor(i / 20), 10, 10], 0.9 - i * 1e-3, cat),
+    );
   const gt = makeGt([1], [1, 2], anns);
 
   // 11 FPs then the TP (12th): AR@1 = AR@10 = 0, AR@100 = 1, AP = 1/12 at every recall threshold.
@@ -182,19 +214,34 @@ test('maxDets: detections per image beyond the limit are dropped before matching
 
 test('categories without ground truth are -1 and left out of the means', () => {
   const gt = makeGt([1], [1, 2, 3], [{ img: 1, box: [0, 0, 10, 10], cat: 1 }]);
-  const r = evaluateCoco(gt, [det(1, [0, 0, 10, 10], 0.9, 1), det(1, [0, 0, 10, 10], 0.8, 2), det(1, [5, 5, 10, 10], 0.7, 2)]);
+  const r = evaluateCoco(gt, [
+    det(1, [0, 0, 10, 10], 0.9, 1),
+    det(1, [0, 0, 10, 10], 0.8, 2),
+    det(1, [5, 5, 10, 10], 0.7, 2),
+  ]);
   close(r.named.AP, 1);
   close(r.named.AR100, 1);
-  assert.deepEqual(r.perClassAP.map((c) => [c.categoryId, c.name, c.ap === -1]), [[1, 'c1', false], [2, 'c2', true], [3, 'c3', true]]);
+  assert.deepEqual(
+    r.perClassAP.map((c) => [c.categoryId, c.name, c.ap === -1]),
+    [
+      [1, 'c1', false],
+      [2, 'c2', true],
+      [3, 'c3', true],
+    ],
+  );
   assert.ok(curve(r, 0, 1, 0, 2).every((v) => v === -1));
   assert.ok(curve(r, 0, 2, 0, 2).every((v) => v === -1));
 });
 
 test('images without detections still count their objects', () => {
-  const gt = makeGt([1, 2, 3], [1], [
-    { img: 1, box: [0, 0, 10, 10] },
-    { img: 2, box: [0, 0, 10, 10] },
-  ]);
+  const gt = makeGt(
+    [1, 2, 3],
+    [1],
+    [
+      { img: 1, box: [0, 0, 10, 10] },
+      { img: 2, box: [0, 0, 10, 10] },
+    ],
+  );
   const r = evaluateCoco(gt, [det(1, [0, 0, 10, 10], 0.9)]);
   close(r.named.AP, stepAP(51, 1));
   close(r.named.AR100, 0.5);
@@ -202,15 +249,21 @@ test('images without detections still count their objects', () => {
   const sub = evaluateCoco(gt, [det(1, [0, 0, 10, 10], 0.9)], { imageIds: [1] });
   close(sub.named.AP, 1);
   assert.deepEqual(sub.imageIds, [1]);
-  assert.throws(() => evaluateCoco(gt, [], { imageIds: [4] }), { message: 'imageIds: unknown image id 4 (not in test gt)' });
+  assert.throws(() => evaluateCoco(gt, [], { imageIds: [4] }), {
+    message: 'imageIds: unknown image id 4 (not in test gt)',
+  });
 });
 
 test('equal scores keep image order across images and file order within an image', () => {
   // Image 5 (TP) sorts before image 9 (FP) although the results list has image 9 first: TP, FP -> AP 51/101.
-  const gt = makeGt([9, 5], [1], [
-    { img: 9, box: [0, 0, 10, 10] },
-    { img: 5, box: [0, 0, 10, 10] },
-  ]);
+  const gt = makeGt(
+    [9, 5],
+    [1],
+    [
+      { img: 9, box: [0, 0, 10, 10] },
+      { img: 5, box: [0, 0, 10, 10] },
+    ],
+  );
   let r = evaluateCoco(gt, [det(9, [50, 50, 10, 10], 0.5), det(5, [0, 0, 10, 10], 0.5)]);
   close(r.named.AP, stepAP(51, 1));
 
@@ -226,10 +279,14 @@ test('equal scores keep image order across images and file order within an image
 
 test('a detection with equal IoU to two objects takes the later one', () => {
   // The first detection overlaps both objects with IoU 75/125 = 0.6; the second overlaps only the first object.
-  const gt = makeGt([1], [1], [
-    { img: 1, box: [0, 0, 10, 10] },
-    { img: 1, box: [5, 0, 10, 10] },
-  ]);
+  const gt = makeGt(
+    [1],
+    [1],
+    [
+      { img: 1, box: [0, 0, 10, 10] },
+      { img: 1, box: [5, 0, 10, 10] },
+    ],
+  );
   const r = evaluateCoco(gt, [det(1, [2.5, 0, 10, 10], 0.9), det(1, [0, 0, 10, 10], 0.8)]);
   // IoU .50-.60: the first takes object 2, the second object 1: TP, TP -> AP 1.
   // IoU >= .65: FP, TP of 2 -> precision 1/2 up to recall 1/2 (51 thresholds).
@@ -240,10 +297,14 @@ test('a detection with equal IoU to two objects takes the later one', () => {
 
 test('an IoU exactly on a threshold matches at that threshold', () => {
   // IoU 0.5 (half the box) and 0.75 (three quarters).
-  const gt = makeGt([1], [1, 2], [
-    { img: 1, box: [0, 0, 10, 10], cat: 1 },
-    { img: 1, box: [0, 0, 16, 16], cat: 2 },
-  ]);
+  const gt = makeGt(
+    [1],
+    [1, 2],
+    [
+      { img: 1, box: [0, 0, 10, 10], cat: 1 },
+      { img: 1, box: [0, 0, 16, 16], cat: 2 },
+    ],
+  );
   const r = evaluateCoco(gt, [det(1, [0, 0, 10, 5], 0.9, 1), det(1, [0, 0, 16, 12], 0.9, 2)]);
   // class 1 matches at .50 only; class 2 at .50 ... .75 (6 thresholds).
   close(r.perClassAP[0]!.ap, 1 / 10);
@@ -253,10 +314,20 @@ test('an IoU exactly on a threshold matches at that threshold', () => {
 });
 
 test('an empty results list gives 0, not a crash', () => {
-  const gt = makeGt([1, 2], [1, 2], [{ img: 1, box: [0, 0, 10, 10] }, { img: 2, box: [0, 0, 50, 50] }]);
+  const gt = makeGt(
+    [1, 2],
+    [1, 2],
+    [
+      { img: 1, box: [0, 0, 10, 10] },
+      { img: 2, box: [0, 0, 50, 50] },
+    ],
+  );
   const r = evaluateCoco(gt, []);
   assert.deepEqual(r.stats, [0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, -1]);
-  assert.deepEqual(r.perClassAP.map((c) => c.ap), [0, -1]);
+  assert.deepEqual(
+    r.perClassAP.map((c) => c.ap),
+    [0, -1],
+  );
 });
 
 test('a match to an annotation with id 0 is a match', () => {

@@ -23,10 +23,21 @@ interface Expected {
   perClassAP: { categoryId: number; ap: number; ap50: number }[];
 }
 
-const names = readdirSync(dir).filter((f) => f.endsWith('.gt.json')).map((f) => f.slice(0, -'.gt.json'.length)).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.gt.json'))
+  .map((f) => f.slice(0, -'.gt.json'.length))
+  .sort();
 
 test('there are golden fixtures for every required case', () => {
-  for (const n of ['crowd', 'empty_categories', 'many_dets', 'tied_scores', 'tiny_huge', 'many_images', 'empty_results']) {
+  for (const n of [
+    'crowd',
+    'empty_categories',
+    'many_dets',
+    'tied_scores',
+    'tiny_huge',
+    'many_images',
+    'empty_results',
+  ]) {
     assert.ok(names.includes(n), n);
   }
 });
@@ -43,7 +54,10 @@ for (const name of names) {
       assert.ok(Math.abs(s - exp.stats[i]!) < 1e-12, `${name} stat ${i}: ladet ${s}, pycocotools ${exp.stats[i]}`);
     });
     assert.deepEqual(formatSummary(r.stats, r.iouThresholds, r.maxDets).split('\n'), exp.lines);
-    assert.deepEqual(r.perClassAP.map((c) => c.categoryId), exp.perClassAP.map((c) => c.categoryId));
+    assert.deepEqual(
+      r.perClassAP.map((c) => c.categoryId),
+      exp.perClassAP.map((c) => c.categoryId),
+    );
     r.perClassAP.forEach((c, k) => {
       assert.ok(Math.abs(c.ap - exp.perClassAP[k]!.ap) < 1e-12, `${name} class ${c.categoryId} AP`);
       assert.ok(Math.abs(c.ap50 - exp.perClassAP[k]!.ap50) < 1e-12, `${name} class ${c.categoryId} AP50`);

@@ -15,5 +15,10 @@ test('thresholds are bit-equal to numpy.linspace', () => {
 });
 
 test('area ranges are all / small / medium / large on 32^2 and 96^2', () => {
-  assert.deepEqual(AREA_RANGES, [[0, 1e10], [0, 1024], [1024, 9216], [9216, 1e10]]);
+  assert.deepEqual(AREA_RANGES, [
+    [0, 1e10],
+    [0, 1024],
+    [1024, 9216],
+    [9216, 1e10],
+  ]);
 });

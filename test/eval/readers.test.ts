@@ -14,7 +14,10 @@ import {
 
 const base = () => ({
   images: [{ id: 3 }, { id: 1 }],
-  categories: [{ id: 7, name: 'cat' }, { id: 2, name: 'dog' }],
+  categories: [
+    { id: 7, name: 'cat' },
+    { id: 2, name: 'dog' },
+  ],
   annotations: [
     { id: 10, image_id: 1, category_id: 7, bbox: [0, 0, 4, 5], area: 18, iscrowd: 0 },
     { id: 11, image_id: 3, category_id: 2, bbox: [1, 2, 3, 4], iscrowd: 1 },
@@ -40,9 +43,18 @@ test('ground truth: bad input names the file and the entry', () => {
     assert.throws(() => parseCocoGt(out, 'g.json'), { message });
   };
   bad((g) => ({ ...g, images: undefined }), 'g.json: images: Invalid input: expected array, received undefined');
-  bad((g) => void (g.annotations[1]!.bbox = [0, 0, -1, 2]), 'g.json: annotations[1].bbox: width and height must be >= 0');
-  bad((g) => void (g.annotations[1]!.bbox = [0, 0, 1e200, 1e200]), 'g.json: annotations[1].bbox: too large: its corner (x + w, y + h) or area (w * h) overflows');
-  bad((g) => void (g.annotations[0]!.bbox = [0, 0, 1]), 'g.json: annotations[0].bbox: Too small: expected array to have >=4 items');
+  bad(
+    (g) => void (g.annotations[1]!.bbox = [0, 0, -1, 2]),
+    'g.json: annotations[1].bbox: width and height must be >= 0',
+  );
+  bad(
+    (g) => void (g.annotations[1]!.bbox = [0, 0, 1e200, 1e200]),
+    'g.json: annotations[1].bbox: too large: its corner (x + w, y + h) or area (w * h) overflows',
+  );
+  bad(
+    (g) => void (g.annotations[0]!.bbox = [0, 0, 1]),
+    'g.json: annotations[0].bbox: Too small: expected array to have >=4 items',
+  );
   bad((g) => void (g.annotations[0]!.image_id = 5), 'g.json: annotations[0].image_id: unknown image id 5');
   bad((g) => void (g.annotations[1]!.category_id = 5), 'g.json: annotations[1].category_id: unknown category id 5');
   bad((g) => void (g.annotations[1]!.id = 10), 'g.json: annotations[1].id: duplicate annotation id 10');
@@ -78,7 +90,9 @@ test('detections: bad entries name the file, the index and the field', () => {
     message: 'detections were validated against g.json, not other.json',
   });
   // The programmatic entry point validates too.
-  assert.throws(() => evaluateCoco(gt, [{ ...ok, score: NaN }]), { message: 'detections: [0].score: must be a finite number (got NaN)' });
+  assert.throws(() => evaluateCoco(gt, [{ ...ok, score: NaN }]), {
+    message: 'detections: [0].score: must be a finite number (got NaN)',
+  });
 });
 
 test('files: JSON errors name the file and hint at NaN', () => {
@@ -89,7 +103,11 @@ test('files: JSON errors name the file and hint at NaN', () => {
     const gt = readCocoGt(g);
     const d = join(dir, 'd.json');
     writeFileSync(d, '[{"image_id": 1, "category_id": 7, "bbox": [0, 0, 4, 5], "score": NaN}]');
-    assert.throws(() => readDetections(d, gt), (e: Error) => e.message.startsWith(`${d}: not valid JSON (it contains NaN or Infinity, which JSON cannot hold): `));
+    assert.throws(
+      () => readDetections(d, gt),
+      (e: Error) =>
+        e.message.startsWith(`${d}: not valid JSON (it contains NaN or Infinity, which JSON cannot hold): `),
+    );
     writeFileSync(d, '[{"image_id": 1, "category_id": 7, "bbox": [0, 0, 4, 5], "score": 0.5}]');
     const dets = readDetections(d, gt);
     assert.equal(dets.count, 1);

@@ -51,7 +51,14 @@ export function sha256(path: string): string {
 }
 
 // Errors JavaScript raises on its own: from a reader, they mean the input reached code that did not expect it.
-const UNTYPED: readonly (new (...a: never[]) => Error)[] = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
+const UNTYPED: readonly (new (...a: never[]) => Error)[] = [
+  TypeError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  EvalError,
+  URIError,
+];
 
 /** Why `e` is not an acceptable failure for a reader of `path`, or null when it is (an Error naming the file). */
 export function untypedError(e: unknown, path: string): string | null {
@@ -111,11 +118,15 @@ async function checkCallStrict<R>(c: CallCheck<R>): Promise<void> {
   const ms = performance.now() - t0;
   try {
     if (sha256(c.path) !== before) throw new Error(`${c.label}: changed its input file`);
-    if (readdirSync(c.dir).sort().join('\n') !== listing) throw new Error(`${c.label}: left files next to its input (${readdirSync(c.dir).join(', ')})`);
+    if (readdirSync(c.dir).sort().join('\n') !== listing)
+      throw new Error(`${c.label}: left files next to its input (${readdirSync(c.dir).join(', ')})`);
     if (ms > SLOW_CASE_MS) throw new Error(`${c.label}: took ${Math.round(ms)} ms (limit ${SLOW_CASE_MS} ms)`);
     if (failed) {
       const why = untypedError(error, c.path);
-      if (why !== null) throw new Error(`${c.label}: ${why}: ${error instanceof Error ? (error.stack ?? error.message).slice(0, 2000) : String(error)}`);
+      if (why !== null)
+        throw new Error(
+          `${c.label}: ${why}: ${error instanceof Error ? (error.stack ?? error.message).slice(0, 2000) : String(error)}`,
+        );
       if (c.expectOk) throw new Error(`${c.label}: refused a valid input: ${(error as Error).message.slice(0, 500)}`);
       return;
     }
@@ -154,7 +165,10 @@ export async function runTarget(target: FuzzTarget, o: RunOptions): Promise<void
     await fc.assert(property, { seed: o.seed, numRuns: o.runs, includeErrorInReport: true });
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    for (const [id, hits] of knownHits) console.log(`fuzz ${target.name}: known issue '${id}' hit ${hits} times (not failing the run): ${known.find((k) => k.id === id)?.report}`);
+    for (const [id, hits] of knownHits)
+      console.log(
+        `fuzz ${target.name}: known issue '${id}' hit ${hits} times (not failing the run): ${known.find((k) => k.id === id)?.report}`,
+      );
   }
 }
 
@@ -171,10 +185,14 @@ export function runIsolated(name: string, o: { seed: number; runs: number; hangM
   const hangMs = o.hangMs ?? HANG_MS;
   const scratch = mkdtempSync(join(tmpdir(), 'ladet-fuzz-run-'));
   const lastCase = join(scratch, 'last-case.txt');
-  const child = fork(fileURLToPath(new URL('./child.js', import.meta.url)), [name, String(o.seed), String(o.runs), lastCase], {
-    execArgv: [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    fileURLToPath(new URL('./child.js', import.meta.url)),
+    [name, String(o.seed), String(o.runs), lastCase],
+    {
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   return new Promise<number>((resolve, reject) => {
     let cases = 0;
     let settled = false;
@@ -189,7 +207,10 @@ export function runIsolated(name: string, o: { seed: number; runs: number; hangM
       if (err) reject(new Error(err.message.replace('{LAST}', lastText)));
       else resolve(cases);
     };
-    const hung = (): void => finish(new Error(`fuzz ${name} (seed ${o.seed}): no progress for ${hangMs / 1000} s: hung on case ${cases}: {LAST}`));
+    const hung = (): void =>
+      finish(
+        new Error(`fuzz ${name} (seed ${o.seed}): no progress for ${hangMs / 1000} s: hung on case ${cases}: {LAST}`),
+      );
     let timer = setTimeout(hung, hangMs);
     child.on('message', (m: FromChild) => {
       if (m.type === 'case') {
@@ -201,7 +222,11 @@ export function runIsolated(name: string, o: { seed: number; runs: number; hangM
     });
     child.on('error', (e) => finish(new Error(`fuzz ${name} (seed ${o.seed}): ${e.message}`)));
     child.on('exit', (code, signal) =>
-      finish(new Error(`fuzz ${name} (seed ${o.seed}): the process died (exit code ${code}, signal ${signal}) running: {LAST}`)),
+      finish(
+        new Error(
+          `fuzz ${name} (seed ${o.seed}): the process died (exit code ${code}, signal ${signal}) running: {LAST}`,
+        ),
+      ),
     );
   });
 }
@@ -210,6 +235,8 @@ export function runIsolated(name: string, o: { seed: number; runs: number; hangM
 export function ciSettings(target: FuzzTarget): { seed: number; runs: number } {
   const seed = process.env.LADET_FUZZ_SEED ? Number(process.env.LADET_FUZZ_SEED) : CI_SEED;
   const runs = process.env.LADET_FUZZ_RUNS ? Number(process.env.LADET_FUZZ_RUNS) : target.ciRuns;
-  console.log(`fuzz ${target.name}: seed ${seed}, ${runs} runs (replay: LADET_FUZZ_SEED=${seed}, or npm run fuzz -- --seed ${seed} --runs ${runs} ${target.name})`);
+  console.log(
+    `fuzz ${target.name}: seed ${seed}, ${runs} runs (replay: LADET_FUZZ_SEED=${seed}, or npm run fuzz -- --seed ${seed} --runs ${runs} ${target.name})`,
+  );
   return { seed, runs };
 }

@@ -22,13 +22,23 @@ export class Raw {
 
 export type Tree = null | boolean | number | string | Raw | Tree[] | { [key: string]: Tree };
 
-const isObject = (v: Tree): v is { [key: string]: Tree } => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Raw);
+const isObject = (v: Tree): v is { [key: string]: Tree } =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Raw);
 
 // ---- values that break things --------------------------------------------------------------------------------
 
 function deep(depth: number, kind: 'array' | 'object'): Raw {
-  if (kind === 'array') return new Raw(`${'['.repeat(depth)}${']'.repeat(depth)}`, `${'['.repeat(depth)}${']'.repeat(depth)}`, `[…${depth} deep]`);
-  return new Raw(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, `${'{a: '.repeat(depth)}1${'}'.repeat(depth)}`, `{a:…${depth} deep}`);
+  if (kind === 'array')
+    return new Raw(
+      `${'['.repeat(depth)}${']'.repeat(depth)}`,
+      `${'['.repeat(depth)}${']'.repeat(depth)}`,
+      `[…${depth} deep]`,
+    );
+  return new Raw(
+    `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+    `${'{a: '.repeat(depth)}1${'}'.repeat(depth)}`,
+    `{a:…${depth} deep}`,
+  );
 }
 
 const rawTokens: Raw[] = [
@@ -55,14 +65,65 @@ const rawTokens: Raw[] = [
 ];
 
 const strangeStrings = [
-  '', 'NaN', 'Infinity', '-Infinity', 'nan', 'inf', '1', '-1', '1e400', '0x10', 'null', 'true', '~', '..', '../../x.json', '/abs/path.json',
-  'C:\\x.json', 'a\u0000b', '__proto__', 'constructor', 'prototype', '\u202eevil', '💥', ' ', '\t', '\n', '"', "'", '\\', '{', '[',
-  'a.b', 'x'.repeat(300),
+  '',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  'nan',
+  'inf',
+  '1',
+  '-1',
+  '1e400',
+  '0x10',
+  'null',
+  'true',
+  '~',
+  '..',
+  '../../x.json',
+  '/abs/path.json',
+  'C:\\x.json',
+  'a\u0000b',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '\u202eevil',
+  '💥',
+  ' ',
+  '\t',
+  '\n',
+  '"',
+  "'",
+  '\\',
+  '{',
+  '[',
+  'a.b',
+  'x'.repeat(300),
 ];
 
 const strangeNumbers = [
-  0, -0, -1, 1, 0.5, -0.5, 2, 3, 4, 1e-7, 2 ** 31, -(2 ** 31), 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e15, 1e21, 1e308, -1e308,
-  Number.MAX_VALUE, Number.MIN_VALUE, Number.EPSILON,
+  0,
+  -0,
+  -1,
+  1,
+  0.5,
+  -0.5,
+  2,
+  3,
+  4,
+  1e-7,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  1e15,
+  1e21,
+  1e308,
+  -1e308,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  Number.EPSILON,
 ];
 
 /** Scalars and small trees of the wrong kind. */
@@ -81,8 +142,18 @@ export const hostileScalar: fc.Arbitrary<Tree> = fc.oneof(
 export const hostileValue: fc.Arbitrary<Tree> = fc.oneof(
   { arbitrary: hostileScalar, weight: 8 },
   { arbitrary: fc.array(hostileScalar, { maxLength: 6 }), weight: 2 },
-  { arbitrary: fc.dictionary(fc.constantFrom('id', 'a', 'x', 'name', '__proto__', 'bbox', ''), hostileScalar, { maxKeys: 3 }), weight: 2 },
-  { arbitrary: fc.tuple(fc.integer({ min: 2, max: 20000 }), fc.constantFrom<'array' | 'object'>('array', 'object')).map(([d, k]) => deep(d, k)), weight: 1 },
+  {
+    arbitrary: fc.dictionary(fc.constantFrom('id', 'a', 'x', 'name', '__proto__', 'bbox', ''), hostileScalar, {
+      maxKeys: 3,
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc
+      .tuple(fc.integer({ min: 2, max: 20000 }), fc.constantFrom<'array' | 'object'>('array', 'object'))
+      .map(([d, k]) => deep(d, k)),
+    weight: 1,
+  },
   { arbitrary: fc.integer({ min: 1000, max: 200_000 }).map((n) => 'x'.repeat(n)), weight: 1 },
   { arbitrary: fc.integer({ min: 100, max: 20_000 }).map((n) => new Array<Tree>(n).fill(0)), weight: 1 },
 );
@@ -102,7 +173,12 @@ export const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), value: hostileValue }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }), weight: 3 },
   {
-    arbitrary: fc.record({ kind: fc.constant('add' as const), at: fc.nat(), key: fc.constantFrom('extra', 'id', '__proto__', 'constructor', '', 'x.y', 'images'), value: hostileValue }),
+    arbitrary: fc.record({
+      kind: fc.constant('add' as const),
+      at: fc.nat(),
+      key: fc.constantFrom('extra', 'id', '__proto__', 'constructor', '', 'x.y', 'images'),
+      value: hostileValue,
+    }),
     weight: 2,
   },
   { arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }), weight: 2 },
@@ -111,7 +187,9 @@ export const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('number' as const),
       at: fc.nat(),
-      how: fc.constantFrom('negate', 'zero', 'huge', 'fraction', 'string', 'nan', 'inf', 'plus-one') as fc.Arbitrary<'negate' | 'zero' | 'huge' | 'fraction' | 'string' | 'nan' | 'inf' | 'plus-one'>,
+      how: fc.constantFrom('negate', 'zero', 'huge', 'fraction', 'string', 'nan', 'inf', 'plus-one') as fc.Arbitrary<
+        'negate' | 'zero' | 'huge' | 'fraction' | 'string' | 'nan' | 'inf' | 'plus-one'
+      >,
     }),
     weight: 6,
   },
@@ -119,7 +197,9 @@ export const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('string' as const),
       at: fc.nat(),
-      how: fc.constantFrom('empty', 'number', 'long', 'nul', 'path') as fc.Arbitrary<'empty' | 'number' | 'long' | 'nul' | 'path'>,
+      how: fc.constantFrom('empty', 'number', 'long', 'nul', 'path') as fc.Arbitrary<
+        'empty' | 'number' | 'long' | 'nul' | 'path'
+      >,
     }),
     weight: 2,
   },
@@ -161,7 +241,8 @@ function clone(t: Tree): Tree {
   if (Array.isArray(t)) return t.map(clone);
   if (isObject(t)) {
     const o: { [key: string]: Tree } = {};
-    for (const k of Object.keys(t)) Object.defineProperty(o, k, { value: clone(t[k] as Tree), enumerable: true, writable: true, configurable: true });
+    for (const k of Object.keys(t))
+      Object.defineProperty(o, k, { value: clone(t[k] as Tree), enumerable: true, writable: true, configurable: true });
     return o;
   }
   return t;
@@ -272,7 +353,13 @@ function withPlaceholders(t: Tree, table: Map<string, Raw>): unknown {
   if (Array.isArray(t)) return t.map((v) => withPlaceholders(v, table));
   if (isObject(t)) {
     const o: Record<string, unknown> = {};
-    for (const k of Object.keys(t)) Object.defineProperty(o, k, { value: withPlaceholders(t[k] as Tree, table), enumerable: true, writable: true, configurable: true });
+    for (const k of Object.keys(t))
+      Object.defineProperty(o, k, {
+        value: withPlaceholders(t[k] as Tree, table),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return o;
   }
   return t;
@@ -298,9 +385,41 @@ export function toYaml(t: Tree): string {
 // ---- byte mutations --------------------------------------------------------------------------------------------
 
 const tokens = [
-  '{', '}', '[', ']', ',', ':', '"', "'", '\\', '\n', '\t', ' ', '#', 'NaN', '-Infinity', 'null', '1e999', '\uFEFF', '\u0000', '\u2028',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  ':',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\t',
+  ' ',
+  '#',
+  'NaN',
+  '-Infinity',
+  'null',
+  '1e999',
+  '\uFEFF',
+  '\u0000',
+  '\u2028',
   // YAML structure
-  ': ', '- ', '? ', '&a ', '*a', '<<: *a', '!!binary ', '---\n', '...\n', '%YAML 1.1\n', '|\n', '>-\n', '\n\t', '\n  -',
+  ': ',
+  '- ',
+  '? ',
+  '&a ',
+  '*a',
+  '<<: *a',
+  '!!binary ',
+  '---\n',
+  '...\n',
+  '%YAML 1.1\n',
+  '|\n',
+  '>-\n',
+  '\n\t',
+  '\n  -',
 ];
 
 export type ByteMutation =
@@ -313,11 +432,40 @@ export type ByteMutation =
 
 export const byteMutation: fc.Arbitrary<ByteMutation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }), weight: 3 },
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...tokens), fc.string({ unit: 'binary', maxLength: 8 })) }), weight: 4 },
-  { arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }), weight: 3 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      text: fc.oneof(fc.constantFrom(...tokens), fc.string({ unit: 'binary', maxLength: 8 })),
+    }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 16 }),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('overwrite' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+    }),
+    weight: 3,
+  },
   { arbitrary: fc.constant({ kind: 'bom' as const }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('repeat' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 64 }), times: fc.integer({ min: 2, max: 50 }) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('repeat' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 64 }),
+      times: fc.integer({ min: 2, max: 50 }),
+    }),
+    weight: 1,
+  },
 );
 
 export function applyByteMutations(input: Uint8Array, muts: readonly ByteMutation[]): Uint8Array {
@@ -358,8 +506,17 @@ export interface Mutations {
 
 export const mutations: fc.Arbitrary<Mutations> = fc.oneof(
   { arbitrary: fc.constant({ tree: [], bytes: [] }), weight: 1 },
-  { arbitrary: fc.record({ tree: fc.array(treeMutation, { minLength: 1, maxLength: 3 }), bytes: fc.constant([]) }), weight: 5 },
-  { arbitrary: fc.record({ tree: fc.array(treeMutation, { maxLength: 2 }), bytes: fc.array(byteMutation, { minLength: 1, maxLength: 2 }) }), weight: 2 },
+  {
+    arbitrary: fc.record({ tree: fc.array(treeMutation, { minLength: 1, maxLength: 3 }), bytes: fc.constant([]) }),
+    weight: 5,
+  },
+  {
+    arbitrary: fc.record({
+      tree: fc.array(treeMutation, { maxLength: 2 }),
+      bytes: fc.array(byteMutation, { minLength: 1, maxLength: 2 }),
+    }),
+    weight: 2,
+  },
 );
 
 export const isUnmutated = (m: Mutations): boolean => m.tree.length === 0 && m.bytes.length === 0;

@@ -30,20 +30,35 @@ test('resolveInside: relative paths inside the folder come back joined; absolute
     assert.throws(() => resolveInside(base, '../secret/x.png', 'image file'), {
       message: `image file "../secret/x.png" has a '..' segment; it must stay inside ${base}`,
     });
-    assert.throws(() => resolveInside(base, 'sub/../a.png', 'run name'), /^Error: run name "sub\/\.\.\/a\.png" has a '\.\.' segment/);
+    assert.throws(
+      () => resolveInside(base, 'sub/../a.png', 'run name'),
+      /^Error: run name "sub\/\.\.\/a\.png" has a '\.\.' segment/,
+    );
     assert.throws(() => resolveInside(base, '', 'run name'), /run name is empty/);
     assert.throws(() => resolveInside(base, 'out.png', 'image file'), {
       message: `image file "out.png" (${join(base, 'out.png')}) resolves to ${join(outside, 'x.png')}, outside ${base}: a symlink leads out of it`,
     });
     // a folder on the way that links out, also for a file that does not exist there yet
-    assert.throws(() => resolveInside(base, 'outdir/x.png', 'image file'), new RegExp(`resolves to ${join(outside, 'x.png')}, outside ${base}`));
-    assert.throws(() => resolveInside(base, 'outdir/new/y.png', 'run name'), new RegExp(`resolves to ${join(outside, 'new', 'y.png')}, outside`));
+    assert.throws(
+      () => resolveInside(base, 'outdir/x.png', 'image file'),
+      new RegExp(`resolves to ${join(outside, 'x.png')}, outside ${base}`),
+    );
+    assert.throws(
+      () => resolveInside(base, 'outdir/new/y.png', 'run name'),
+      new RegExp(`resolves to ${join(outside, 'new', 'y.png')}, outside`),
+    );
     // a dangling symlink counts as its target
-    assert.throws(() => resolveInside(base, 'dangling.png', 'image file'), new RegExp(`resolves to ${join(outside, 'missing.png')}, outside`));
+    assert.throws(
+      () => resolveInside(base, 'dangling.png', 'image file'),
+      new RegExp(`resolves to ${join(outside, 'missing.png')}, outside`),
+    );
     // the base itself may be a symlink (data on another disk): compared by realpath, and named both ways
     symlinkSync(base, join(top, 'link'));
     assert.equal(resolveInside(join(top, 'link'), 'a.png', 'image file'), join(top, 'link', 'a.png'));
-    assert.throws(() => resolveInside(join(top, 'link'), 'out.png', 'image file'), new RegExp(`outside ${join(top, 'link')} \\(${base}\\): a symlink`));
+    assert.throws(
+      () => resolveInside(join(top, 'link'), 'out.png', 'image file'),
+      new RegExp(`outside ${join(top, 'link')} \\(${base}\\): a symlink`),
+    );
   } finally {
     rmSync(top, { recursive: true, force: true });
   }

@@ -23,30 +23,55 @@ test('deeply nested header values: a SafetensorsError naming the file, with the 
   const cases: [string, string][] = [
     [`{"t":{"dtype":${deep},"shape":[],"data_offsets":[0,0]}}`, `header: tensor 't': unknown dtype [[…]] (known: `],
     [`{"t":{"dtype":${deepObject},"shape":[],"data_offsets":[0,0]}}`, `header: tensor 't': unknown dtype {…} (known: `],
-    [`{"t":{"dtype":"F32","shape":[1,${deep}],"data_offsets":[0,4]}}`, `header: tensor 't': shape [1, […]] has […], not a non-negative integer`],
-    [`{"t":{"dtype":"F32","shape":[],"data_offsets":[0,${deep}]}}`, `header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got [0,[…]]`],
-    [`{"t":{"dtype":"F32","shape":[],"data_offsets":${deepObject}}}`, `header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got {…}`],
+    [
+      `{"t":{"dtype":"F32","shape":[1,${deep}],"data_offsets":[0,4]}}`,
+      `header: tensor 't': shape [1, […]] has […], not a non-negative integer`,
+    ],
+    [
+      `{"t":{"dtype":"F32","shape":[],"data_offsets":[0,${deep}]}}`,
+      `header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got [0,[…]]`,
+    ],
+    [
+      `{"t":{"dtype":"F32","shape":[],"data_offsets":${deepObject}}}`,
+      `header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got {…}`,
+    ],
     [`{"__metadata__":{"m":${deep}}}`, `header: "__metadata__" value of 'm' must be a string, got [[…]]`],
   ];
   const dir = mkdtempSync(join(tmpdir(), 'ladet-st-hostile-'));
   for (const [header, message] of cases) {
     const bytes = build(header);
-    assert.throws(() => parseSafetensorsRaw(bytes, 'mem.safetensors'), (e: Error) => e.name === 'SafetensorsError' && e.message.startsWith(`mem.safetensors: ${message}`));
+    assert.throws(
+      () => parseSafetensorsRaw(bytes, 'mem.safetensors'),
+      (e: Error) => e.name === 'SafetensorsError' && e.message.startsWith(`mem.safetensors: ${message}`),
+    );
     const path = join(dir, 'hostile.safetensors');
     writeFileSync(path, bytes);
-    assert.throws(() => readSafetensorsHeader(path), (e: Error) => e.name === 'SafetensorsError' && e.message.startsWith(`${path}: ${message}`));
+    assert.throws(
+      () => readSafetensorsHeader(path),
+      (e: Error) => e.name === 'SafetensorsError' && e.message.startsWith(`${path}: ${message}`),
+    );
   }
 });
 
 test('long header values are shown in a few items', () => {
   const long = `[${new Array(100_000).fill(7).join(',')}]`;
+  assert.throws(() => parseSafetensorsRaw(build(`{"t":{"dtype":"F32","shape":[],"data_offsets":${long}}}`), 'm.st'), {
+    name: 'SafetensorsError',
+    message: `m.st: header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got [7,7,7,7,7,7,7,7,… (100000 items)]`,
+  });
   assert.throws(
-    () => parseSafetensorsRaw(build(`{"t":{"dtype":"F32","shape":[],"data_offsets":${long}}}`), 'm.st'),
-    { name: 'SafetensorsError', message: `m.st: header: tensor 't': data_offsets must be [begin, end] with integers 0 <= begin <= end, got [7,7,7,7,7,7,7,7,… (100000 items)]` },
+    () =>
+      parseSafetensorsRaw(
+        build(`{"t":{"dtype":"F32","shape":${long.replace('7', '-1')},"data_offsets":[0,4]}}`),
+        'm.st',
+      ),
+    {
+      name: 'SafetensorsError',
+      message: `m.st: header: tensor 't': shape [-1, 7, 7, 7, 7, 7, 7, 7, … (100000 dimensions)] has -1, not a non-negative integer`,
+    },
   );
   assert.throws(
-    () => parseSafetensorsRaw(build(`{"t":{"dtype":"F32","shape":${long.replace('7', '-1')},"data_offsets":[0,4]}}`), 'm.st'),
-    { name: 'SafetensorsError', message: `m.st: header: tensor 't': shape [-1, 7, 7, 7, 7, 7, 7, 7, … (100000 dimensions)] has -1, not a non-negative integer` },
+    () => parseSafetensorsRaw(build(`{"t":{"dtype":"${'F'.repeat(1000)}","shape":[],"data_offsets":[0,0]}}`), 'm.st'),
+    (e: Error) => e.message.length < 300,
   );
-  assert.throws(() => parseSafetensorsRaw(build(`{"t":{"dtype":"${'F'.repeat(1000)}","shape":[],"data_offsets":[0,0]}}`), 'm.st'), (e: Error) => e.message.length < 300);
 });

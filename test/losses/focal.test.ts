@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { probFocalLoss, probFocalLossPerAnchor, sigmoidFocalLoss, sigmoidFocalLossPerAnchor } from '../../src/losses/index.js';
+import {
+  probFocalLoss,
+  probFocalLossPerAnchor,
+  sigmoidFocalLoss,
+  sigmoidFocalLossPerAnchor,
+} from '../../src/losses/index.js';
 import { manualSeed, randn, rand, tensor, tidy, memory } from '../../src/torch/index.js';
 import { assertClose, gradcheck } from '../helpers.js';
 
@@ -40,11 +45,19 @@ test('weights (per anchor or per element), avgFactor and other alpha/gamma', () 
   const labels = long([0, 1, 2]);
   const w = tensor([1, 0, 2], [3], { dtype: 'float64' });
   assertClose([sigmoidFocalLoss(logits, labels, { weight: w, reduction: 'sum' }).item()], [A + C + 2 * (B + C)], 1e-12);
-  assertClose([sigmoidFocalLoss(logits, labels, { weight: w, avgFactor: 4 }).item()], [(A + C + 2 * (B + C)) / 4], 1e-12);
+  assertClose(
+    [sigmoidFocalLoss(logits, labels, { weight: w, avgFactor: 4 }).item()],
+    [(A + C + 2 * (B + C)) / 4],
+    1e-12,
+  );
   const we = tensor([1, 0, 0, 1, 0, 0], [3, 2], { dtype: 'float64' });
   assertClose(sigmoidFocalLoss(logits, labels, { weight: we, reduction: 'none' }).toArray(), [A, 0, 0, A, 0, 0], 1e-12);
   // gamma 0, alpha 0.5: half the plain BCE
-  assertClose(sigmoidFocalLoss(tensor([0], [1, 1]), long([0]), { gamma: 0, alpha: 0.5, reduction: 'sum' }).toArray(), [LN2 / 2], 1e-6);
+  assertClose(
+    sigmoidFocalLoss(tensor([0], [1, 1]), long([0]), { gamma: 0, alpha: 0.5, reduction: 'sum' }).toArray(),
+    [LN2 / 2],
+    1e-6,
+  );
   assert.throws(() => sigmoidFocalLoss(logits, labels, { reduction: 'sum', avgFactor: 2 }), {
     message: "sigmoidFocalLoss: avgFactor can only be used with reduction 'mean' (got 'sum')",
   });
@@ -52,10 +65,18 @@ test('weights (per anchor or per element), avgFactor and other alpha/gamma', () 
 
 test('bad labels are rejected with the offending value', () => {
   const logits = tensor([0, 0, 0, 0], [2, 2]);
-  assert.throws(() => sigmoidFocalLoss(logits, long([0, 3])), { message: 'sigmoidFocalLoss: labels must lie in [0, 2] (2 = background), got 3' });
-  assert.throws(() => sigmoidFocalLoss(logits, long([-1, 0])), { message: 'sigmoidFocalLoss: labels must lie in [0, 2] (2 = background), got -1' });
-  assert.throws(() => sigmoidFocalLoss(logits, tensor([0, 1])), { message: 'sigmoidFocalLoss: labels must be a 1-d int64/int32 tensor (got float32 [2])' });
-  assert.throws(() => sigmoidFocalLoss(logits, long([0])), { message: 'sigmoidFocalLoss: expected scores (N, C) and labels (N), got [2, 2] and [1]' });
+  assert.throws(() => sigmoidFocalLoss(logits, long([0, 3])), {
+    message: 'sigmoidFocalLoss: labels must lie in [0, 2] (2 = background), got 3',
+  });
+  assert.throws(() => sigmoidFocalLoss(logits, long([-1, 0])), {
+    message: 'sigmoidFocalLoss: labels must lie in [0, 2] (2 = background), got -1',
+  });
+  assert.throws(() => sigmoidFocalLoss(logits, tensor([0, 1])), {
+    message: 'sigmoidFocalLoss: labels must be a 1-d int64/int32 tensor (got float32 [2])',
+  });
+  assert.throws(() => sigmoidFocalLoss(logits, long([0])), {
+    message: 'sigmoidFocalLoss: expected scores (N, C) and labels (N), got [2, 2] and [1]',
+  });
   // no anchors at all: an empty sum
   assert.equal(sigmoidFocalLoss(tensor([], [0, 3]), long([]), { reduction: 'sum' }).item(), 0);
 });
@@ -78,7 +99,14 @@ test('probability focal loss: hand values, the -100 log clamp, per-anchor sums, 
   assertClose(probFocalLossPerAnchor(probs, long([2, 2])).toArray(), [2 * B, 0 + 75], 1e-12);
   manualSeed(12);
   const p = rand([5, 3], { dtype: 'float64' }).mul(0.9).add(0.05);
-  gradcheck(([q]) => probFocalLoss(q!, long([0, 3, 2, 1, 3]), { reduction: 'sum', weight: tensor([1, 2, 0.5, 1, 1], [5], { dtype: 'float64' }) }), [p]);
+  gradcheck(
+    ([q]) =>
+      probFocalLoss(q!, long([0, 3, 2, 1, 3]), {
+        reduction: 'sum',
+        weight: tensor([1, 2, 0.5, 1, 1], [5], { dtype: 'float64' }),
+      }),
+    [p],
+  );
 });
 
 test('the losses leave no tensors behind', () => {

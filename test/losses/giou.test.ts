@@ -19,7 +19,11 @@ const LOSS = [68 / 63, 16 / 9, 0, 3 / 4, 1];
 test('GIoU loss equals hand-computed values, including zero-area boxes', () => {
   const pred = f64(PRED, [5, 4]);
   const target = f64(TARGET, [5, 4]);
-  assertClose(alignedGiou(pred, target).toArray(), LOSS.map((l) => 1 - l), 1e-12);
+  assertClose(
+    alignedGiou(pred, target).toArray(),
+    LOSS.map((l) => 1 - l),
+    1e-12,
+  );
   assertClose(giouLoss(pred, target, { reduction: 'none' }).toArray(), LOSS, 1e-12);
   assertClose([giouLoss(pred, target, { reduction: 'sum' }).item()], [LOSS.reduce((a, b) => a + b)], 1e-12);
   assertClose([giouLoss(pred, target).item()], [LOSS.reduce((a, b) => a + b) / 5], 1e-12);
@@ -44,16 +48,24 @@ test('GIoU weights: (n) and (n,4) (averaged), avgFactor; all-zero weights give a
   const g = leaf.grad!;
   assert.deepEqual(g.toArray(), Array(20).fill(0));
   g.dispose();
-  assert.throws(() => giouLoss(pred, target, { weight: f64([1, 1], [2]) }), { message: 'giouLoss: weight must be (n) or (n, 4) for 5 boxes, got [2]' });
-  assert.throws(() => giouLoss(pred, f64([0, 0, 1, 1], [1, 4])), { message: 'giouLoss: expected two (n, 4) box tensors, got [5, 4] and [1, 4]' });
+  assert.throws(() => giouLoss(pred, target, { weight: f64([1, 1], [2]) }), {
+    message: 'giouLoss: weight must be (n) or (n, 4) for 5 boxes, got [2]',
+  });
+  assert.throws(() => giouLoss(pred, f64([0, 0, 1, 1], [1, 4])), {
+    message: 'giouLoss: expected two (n, 4) box tensors, got [5, 4] and [1, 4]',
+  });
 });
 
 test('GIoU loss gradients match finite differences (float64) for overlapping and disjoint boxes', () => {
   manualSeed(21);
   const xy = rand([6, 2], { dtype: 'float64' }).mul(10);
   const wh = rand([6, 2], { dtype: 'float64' }).mul(5).add(1);
-  const pred = tidy(() => xy.repeat([1, 2]).add(tensor([0, 0, 1, 1], [1, 4], { dtype: 'float64' }).mul(wh.repeat([1, 2]))));
-  const target = tidy(() => pred.add(randn([6, 4], { dtype: 'float64' }).mul(1.5)).add(tensor([0, 0, 3, 3], [1, 4], { dtype: 'float64' })));
+  const pred = tidy(() =>
+    xy.repeat([1, 2]).add(tensor([0, 0, 1, 1], [1, 4], { dtype: 'float64' }).mul(wh.repeat([1, 2]))),
+  );
+  const target = tidy(() =>
+    pred.add(randn([6, 4], { dtype: 'float64' }).mul(1.5)).add(tensor([0, 0, 3, 3], [1, 4], { dtype: 'float64' })),
+  );
   const w = f64([1, 2, 0.5, 1, 1, 3], [6]);
   gradcheck(([p, t]) => giouLoss(p!, t!, { weight: w, reduction: 'sum' }), [pred, target]);
   gradcheck(([p]) => giouLoss(p!, target, { avgFactor: 2 }), [pred]);
@@ -66,7 +78,9 @@ test('IoU-branch BCE: hand values, weights, avgFactor, gradients', () => {
   assertClose(iouBceLoss(z, t, { reduction: 'none' }).toArray(), [Math.LN2, 0.5269280110429726], 1e-12);
   assertClose([iouBceLoss(z, t, { avgFactor: 4 }).item()], [(Math.LN2 + 0.5269280110429726) / 4], 1e-12);
   assertClose([iouBceLoss(z, t, { weight: f64([2, 0], [2]), reduction: 'sum' }).item()], [2 * Math.LN2], 1e-12);
-  assert.throws(() => iouBceLoss(z, f64([1], [1])), { message: 'iouBceLoss: logits [2] and target [1] must have the same shape' });
+  assert.throws(() => iouBceLoss(z, f64([1], [1])), {
+    message: 'iouBceLoss: logits [2] and target [1] must have the same shape',
+  });
   manualSeed(22);
   const target = rand([7], { dtype: 'float64' });
   gradcheck(([a, b]) => iouBceLoss(a!, b!, { reduction: 'sum' }), [randn([7], { dtype: 'float64' }).mul(2), target]);

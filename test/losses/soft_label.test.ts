@@ -14,13 +14,25 @@ function kl(zs: number, zt: number, gamma = 0.5): number {
   return k * Math.pow((t - p) ** 2 + 1e-6, gamma / 2);
 }
 
-const meta: ImageMeta = { imageId: 1, file: 'a', oriShape: [64, 64], imgShape: [64, 64], padShape: [64, 64], scaleFactor: [1, 1, 1, 1], flip: false };
+const meta: ImageMeta = {
+  imageId: 1,
+  file: 'a',
+  oriShape: [64, 64],
+  imgShape: [64, 64],
+  padShape: [64, 64],
+  scaleFactor: [1, 1, 1, 1],
+  flip: false,
+};
 const f64 = { dtype: 'float64' as const };
 
 test('focal KL matches the definition elementwise and is zero when student equals teacher', () => {
   const zs = [0.5, -1, 3, -4];
   const zt = [1, 2, 3, -0.5];
-  assertClose(focalKl(tensor(zs, [4], f64), tensor(zt, [4], f64)).toArray(), zs.map((z, i) => kl(z, zt[i]!)), 1e-9);
+  assertClose(
+    focalKl(tensor(zs, [4], f64), tensor(zt, [4], f64)).toArray(),
+    zs.map((z, i) => kl(z, zt[i]!)),
+    1e-9,
+  );
   assertClose(focalKl(tensor(zt, [4], f64), tensor(zt, [4], f64)).toArray(), [0, 0, 0, 0], 1e-12);
   assertClose(focalKl(tensor([0.5], [1], f64), tensor([1], [1], f64), 2).toArray(), [kl(0.5, 1, 2)], 1e-9);
 });
@@ -41,7 +53,11 @@ test('soft-label loss terms equal hand-computed values', () => {
     reg: tensor([0, 0, Math.LN2 / 0.2, 0, 0, 0, 0, 0], [1, 2, 4], f64),
     iou: tensor([0.2, 0], [1, 2], f64),
   };
-  const teacher = { cls: tensor([1, 2], [1, 2, 1], f64), reg: zeros([1, 2, 4], f64), iou: tensor([-0.3, 0], [1, 2], f64) };
+  const teacher = {
+    cls: tensor([1, 2], [1, 2, 1], f64),
+    reg: zeros([1, 2, 4], f64),
+    iou: tensor([-0.3, 0], [1, 2], f64),
+  };
   const valid = tensor([true, true], [1, 2]);
   const gt = [tensor([0, 0, 10, 20], [1, 4], f64)];
   const l = softLabelLoss(student, teacher, anchors, valid, gt, [meta]);

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COPHead, IOPHead, PAAHead, copProbabilities, flattenHeadOutputs, iopProbabilities } from '../../src/models/index.js';
+import {
+  COPHead,
+  IOPHead,
+  PAAHead,
+  copProbabilities,
+  flattenHeadOutputs,
+  iopProbabilities,
+} from '../../src/models/index.js';
 import { probFocalLoss } from '../../src/losses/prob_focal.js';
 import { Detector } from '../../src/models/detector.js';
 import { dispose, full, manualSeed, noGrad, randn, tensor, tidy } from '../../src/torch/index.js';
@@ -38,13 +45,27 @@ test('COP probabilities match the k x k neighbourhood formula, zero-padded logit
   ] as const) {
     const z = Array.from({ length: b * c * h * w }, (_, i) => Math.sin(1.7 * i) * 3);
     const o = Array.from({ length: b * k * k * h * w }, (_, i) => Math.cos(0.9 * i) * 2);
-    const got = tidy(() => copProbabilities(tensor(z, [b, c, h, w], { dtype: 'float64' }), tensor(o, [b, k * k, h, w], { dtype: 'float64' }), k).toArray());
+    const got = tidy(() =>
+      copProbabilities(
+        tensor(z, [b, c, h, w], { dtype: 'float64' }),
+        tensor(o, [b, k * k, h, w], { dtype: 'float64' }),
+        k,
+      ).toArray(),
+    );
     assertClose(got, copByHand(z, o, b, c, h, w, k), 1e-12, `k=${k}`);
   }
   // a corner of a map of constant logit 0 and coefficients +inf-like: every neighbour (padded or not) gives 0.5
-  const p = tidy(() => copProbabilities(tensor(new Float64Array(4), [1, 1, 2, 2], { dtype: 'float64' }), tensor(new Float64Array(36).fill(40), [1, 9, 2, 2], { dtype: 'float64' }), 3).toArray());
+  const p = tidy(() =>
+    copProbabilities(
+      tensor(new Float64Array(4), [1, 1, 2, 2], { dtype: 'float64' }),
+      tensor(new Float64Array(36).fill(40), [1, 9, 2, 2], { dtype: 'float64' }),
+      3,
+    ).toArray(),
+  );
   assertClose(p, [0.5, 0.5, 0.5, 0.5], 1e-12);
-  assert.throws(() => copProbabilities(randn([1, 2, 3, 3]), randn([1, 4, 3, 3]), 3), { message: 'copProbabilities: coefficients must be (1, 9, 3, 3), got [1, 4, 3, 3]' });
+  assert.throws(() => copProbabilities(randn([1, 2, 3, 3]), randn([1, 4, 3, 3]), 3), {
+    message: 'copProbabilities: coefficients must be (1, 9, 3, 3), got [1, 4, 3, 3]',
+  });
 });
 
 test('COP and IOP gradients agree with finite differences (float64)', () => {
@@ -67,7 +88,11 @@ test('IOP probabilities: ReLU(sigma(z) - sigma(b)) * sigma(o) by hand, zero belo
   const ob = [0.3, -0.7, 1.2];
   const bi = [-1, -3.5, 0.4];
   const got = tidy(() =>
-    iopProbabilities(tensor(z, [1, 2, 1, 3], { dtype: 'float64' }), tensor(ob, [1, 1, 1, 3], { dtype: 'float64' }), tensor(bi, [1, 1, 1, 3], { dtype: 'float64' })).toArray(),
+    iopProbabilities(
+      tensor(z, [1, 2, 1, 3], { dtype: 'float64' }),
+      tensor(ob, [1, 1, 1, 3], { dtype: 'float64' }),
+      tensor(bi, [1, 1, 1, 3], { dtype: 'float64' }),
+    ).toArray(),
   );
   const want = z.map((v, i) => Math.max(0, sig(v) - sig(bi[i % 3]!)) * sig(ob[i % 3]!));
   assertClose(got, want, 1e-12);
@@ -93,8 +118,12 @@ test('COP / IOP heads: ccdet module names and init, probabilities out, optional 
   assertClose(iop.stateDict().get('obj_bias.bias')!.toArray(), [-Math.log((1 - 1e-4) / 1e-4)], 1e-6);
   assert.ok(Math.abs(-Math.log((1 - 1e-4) / 1e-4) + 9.21024) < 1e-5);
   assert.equal(iop.stateDict().get('objectness.bias')!.item(), 0);
-  assert.throws(() => new COPHead({ ...base, coeffKernelSize: 2 }), { message: 'COPHead: coeffKernelSize must be an odd whole number (got 2)' });
-  assert.throws(() => new IOPHead({ ...base, numAnchors: 2 }), { message: 'IOPHead: only one anchor per location is supported (got numAnchors 2)' });
+  assert.throws(() => new COPHead({ ...base, coeffKernelSize: 2 }), {
+    message: 'COPHead: coeffKernelSize must be an odd whole number (got 2)',
+  });
+  assert.throws(() => new IOPHead({ ...base, numAnchors: 2 }), {
+    message: 'IOPHead: only one anchor per location is supported (got numAnchors 2)',
+  });
 
   const feats = [randn([2, 8, 4, 5]), randn([2, 8, 2, 3])];
   const oc = noGrad(() => cop.forward(feats));
@@ -102,8 +131,20 @@ test('COP / IOP heads: ccdet module names and init, probabilities out, optional 
   assert.equal(oc.clsKind, 'probs');
   assert.equal(oi.clsKind, 'probs');
   assert.equal(oi.iou, null);
-  assert.deepEqual(oc.iou!.map((t) => t.shape), [[2, 1, 4, 5], [2, 1, 2, 3]]);
-  assert.deepEqual(oi.cls.map((t) => t.shape), [[2, 3, 4, 5], [2, 3, 2, 3]]);
+  assert.deepEqual(
+    oc.iou!.map((t) => t.shape),
+    [
+      [2, 1, 4, 5],
+      [2, 1, 2, 3],
+    ],
+  );
+  assert.deepEqual(
+    oi.cls.map((t) => t.shape),
+    [
+      [2, 3, 4, 5],
+      [2, 3, 2, 3],
+    ],
+  );
   for (const t of [...oc.cls, ...oi.cls]) assert.ok(t.min().item() >= 0 && t.max().item() <= 1);
   dispose([feats, oc, oi]);
   cop.dispose();
@@ -134,7 +175,11 @@ test('COP / IOP heads apply their formula to the PAA logits and the reg tower (c
   const copOut = noGrad(() => cop.forward(x)).cls[0]!;
   assertClose(copOut.toArray(), copByHand(z, coeff, 1, 2, 3, 4, 3), 1e-5);
   const iopOut = noGrad(() => iop.forward(x)).cls[0]!;
-  assertClose(iopOut.toArray(), z.map((v) => Math.max(0, sig(v) - sig(-2.5)) * sig(0.7)), 1e-6);
+  assertClose(
+    iopOut.toArray(),
+    z.map((v) => Math.max(0, sig(v) - sig(-2.5)) * sig(0.7)),
+    1e-6,
+  );
   dispose([x, logits, copOut, iopOut]);
   for (const m of [paa, cop, iop]) m.dispose();
 });
@@ -153,7 +198,10 @@ test('a detector with a COP head trains its coefficient conv through the probabi
     assert.equal(flat.iou, null);
     const n = flat.cls.dim(1);
     // every anchor background except anchor 5, class 1
-    const labels = full([n], 2, { dtype: 'int64' }).indexPut([tensor([5], [1], { dtype: 'int64' })], tensor([1], [1], { dtype: 'int64' }));
+    const labels = full([n], 2, { dtype: 'int64' }).indexPut(
+      [tensor([5], [1], { dtype: 'int64' })],
+      tensor([1], [1], { dtype: 'int64' }),
+    );
     const loss = probFocalLoss(flat.cls.reshape([n, 2]), labels, { reduction: 'mean', avgFactor: 1 });
     assert.ok(Number.isFinite(loss.item()) && loss.item() > 0);
     loss.backward();

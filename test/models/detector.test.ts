@@ -9,7 +9,14 @@ interface FullFixture {
   stateDict: [string, number[]][];
 }
 interface TinyFixture {
-  config: { depth: 18; fpnChannels: number; numClasses: number; featChannels: number; stackedConvs: number; gnGroups: number };
+  config: {
+    depth: 18;
+    fpnChannels: number;
+    numClasses: number;
+    featChannels: number;
+    stackedConvs: number;
+    gnGroups: number;
+  };
   input: number[];
   levels: { cls: Sampled; reg: Sampled; iou: Sampled }[];
 }
@@ -23,7 +30,10 @@ test('full-size PAA-R50-FPN: mmdetection parameter count, names and shapes; forw
   const det = new Detector(paaR50FpnConfig());
   assert.equal(det.numParameters(), PAA_R50_PARAMS);
   const sd = det.stateDict();
-  assert.deepEqual([...sd].map(([k, t]) => [k, t.shape]), full.stateDict);
+  assert.deepEqual(
+    [...sd].map(([k, t]) => [k, t.shape]),
+    full.stateDict,
+  );
   // keys as they appear in mmdetection's PAA checkpoints
   for (const k of [
     'backbone.conv1.weight',
@@ -42,7 +52,9 @@ test('full-size PAA-R50-FPN: mmdetection parameter count, names and shapes; forw
     assert.ok(sd.has(k), k);
   }
   // frozen_stages=1: stem + layer1 frozen (no grad); trainable count excludes them
-  const frozen = [...sd].filter(([k, t]) => k.startsWith('backbone.') && t.requiresGrad === false && !/running|num_batches/.test(k));
+  const frozen = [...sd].filter(
+    ([k, t]) => k.startsWith('backbone.') && t.requiresGrad === false && !/running|num_batches/.test(k),
+  );
   assert.ok(frozen.every(([k]) => /^backbone\.(conv1|bn1|layer1)\./.test(k)));
   assert.equal(det.numParameters(true), PAA_R50_PARAMS - frozen.reduce((n, [, t]) => n + t.numel, 0));
   assert.deepEqual(det.strides, [8, 16, 32, 64, 128]);
@@ -50,9 +62,19 @@ test('full-size PAA-R50-FPN: mmdetection parameter count, names and shapes; forw
   const before = memory().numTensors;
   tidy(() => {
     const out = noGrad(() => det.forward(randn([1, 3, 256, 256])));
-    assert.deepEqual(out.cls.map((t) => t.shape), [32, 16, 8, 4, 2].map((s) => [1, 80, s, s]));
+    assert.deepEqual(
+      out.cls.map((t) => t.shape),
+      [32, 16, 8, 4, 2].map((s) => [1, 80, s, s]),
+    );
     const flat = flattenHeadOutputs(out, 80);
-    assert.deepEqual([flat.cls.shape, flat.reg.shape, flat.iou!.shape], [[1, 1364, 80], [1, 1364, 4], [1, 1364]]);
+    assert.deepEqual(
+      [flat.cls.shape, flat.reg.shape, flat.iou!.shape],
+      [
+        [1, 1364, 80],
+        [1, 1364, 4],
+        [1, 1364],
+      ],
+    );
     const total = flat.cls.sum().add(flat.reg.sum()).add(flat.iou!.sum()).item();
     assert.ok(Number.isFinite(total));
   });
@@ -66,7 +88,12 @@ test('tiny detector (ResNet-18, FPN 32, 2-conv head) matches the torch.nn refere
   const cfg: DetectorConfig = {
     backbone: { depth: c.depth, frozenStages: -1, normEval: true },
     neck: { outChannels: c.fpnChannels, startLevel: 1, numOuts: 5 },
-    head: { numClasses: c.numClasses, featChannels: c.featChannels, stackedConvs: c.stackedConvs, gnGroups: c.gnGroups },
+    head: {
+      numClasses: c.numClasses,
+      featChannels: c.featChannels,
+      stackedConvs: c.stackedConvs,
+      gnGroups: c.gnGroups,
+    },
   };
   const det = new Detector(cfg);
   fillFormula(det);
@@ -99,7 +126,13 @@ test('training forward/backward: gradients reach head, neck and unfrozen backbon
   const sd = det.stateDict();
   for (const k of ['backbone.conv1.weight', 'backbone.layer1.0.conv1.weight']) assert.equal(sd.get(k)!.grad, null, k);
   // (zero-initialised last BNs block the block convs' gradient at step 0, but not the shortcut's or their own)
-  for (const k of ['backbone.layer2.0.downsample.0.weight', 'backbone.layer4.1.bn2.weight', 'neck.fpn_convs.4.conv.weight', 'bbox_head.cls_convs.0.conv.weight', 'bbox_head.scales.2.scale']) {
+  for (const k of [
+    'backbone.layer2.0.downsample.0.weight',
+    'backbone.layer4.1.bn2.weight',
+    'neck.fpn_convs.4.conv.weight',
+    'bbox_head.cls_convs.0.conv.weight',
+    'bbox_head.scales.2.scale',
+  ]) {
     const g = sd.get(k)!.grad;
     assert.ok(g !== null && tidy(() => g.abs().sum().item()) > 0, `${k} has no gradient`);
     g.dispose();

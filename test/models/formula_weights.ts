@@ -75,7 +75,8 @@ export function checkSampled(t: Tensor, ref: Sampled, what: string, rtol = 2e-4)
   const absSum = data.reduce((a, b) => a + Math.abs(b), 0);
   const tol = rtol * Math.max(scale, 1e-3);
   if (Math.abs(sum - ref.sum) > tol * data.length) throw new Error(`${what}: sum ${sum} vs reference ${ref.sum}`);
-  if (Math.abs(absSum - ref.absSum) > tol * data.length) throw new Error(`${what}: sum |x| ${absSum} vs reference ${ref.absSum}`);
+  if (Math.abs(absSum - ref.absSum) > tol * data.length)
+    throw new Error(`${what}: sum |x| ${absSum} vs reference ${ref.absSum}`);
   ref.index.forEach((i, k) => {
     const v = data[i] as number;
     const e = ref.values[k] as number;

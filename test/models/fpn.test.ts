@@ -38,7 +38,10 @@ test("extra levels 'on_output' take the last FPN output; 'on_input' the last bac
   passThrough(onOutput);
   const a = noGrad(() => onOutput.forward(x));
   // P2 = C2 + up(C3) = [8, 9, 10, 11]; P3 = 7; P4 = 3x3-sum conv (stride 2, pad 1) of P3 = 7; P5 = 7
-  assert.deepEqual(a.map((t) => t.toArray()), [[8, 9, 10, 11], [7], [7], [7]]);
+  assert.deepEqual(
+    a.map((t) => t.toArray()),
+    [[8, 9, 10, 11], [7], [7], [7]],
+  );
   const onInput = new FPN({ inChannels: [1, 3], outChannels: 1, numOuts: 3, addExtraConvs: 'on_input' });
   assert.deepEqual(onInput.stateDict().get('fpn_convs.2.conv.weight')!.shape, [1, 3, 3, 3]);
   const pooled = new FPN({ inChannels: [1, 1], outChannels: 1, numOuts: 4, addExtraConvs: false });
@@ -46,7 +49,15 @@ test("extra levels 'on_output' take the last FPN output; 'on_input' the last bac
   passThrough(pooled);
   const big = [randn([1, 1, 16, 16]), randn([1, 1, 8, 8])];
   const b = noGrad(() => pooled.forward(big));
-  assert.deepEqual(b.map((t) => t.shape.slice(2)), [[16, 16], [8, 8], [4, 4], [2, 2]]);
+  assert.deepEqual(
+    b.map((t) => t.shape.slice(2)),
+    [
+      [16, 16],
+      [8, 8],
+      [4, 4],
+      [2, 2],
+    ],
+  );
   // 1x1 max-pool with stride 2 = every other element
   assert.deepEqual(b[2]!.toArray(), b[1]!.slice(2, 0, null, 2).slice(3, 0, null, 2).contiguous().toArray());
   for (const m of [onOutput, onInput, pooled]) m.dispose();
@@ -57,9 +68,9 @@ test("PAA's FPN: mmdetection names, Xavier-uniform weights and zero biases, P3..
   const sd = fpn.stateDict();
   assert.deepEqual(
     [...sd.keys()],
-    [0, 1, 2].flatMap((i) => [`lateral_convs.${i}.conv.weight`, `lateral_convs.${i}.conv.bias`]).concat(
-      [0, 1, 2, 3, 4].flatMap((i) => [`fpn_convs.${i}.conv.weight`, `fpn_convs.${i}.conv.bias`]),
-    ),
+    [0, 1, 2]
+      .flatMap((i) => [`lateral_convs.${i}.conv.weight`, `lateral_convs.${i}.conv.bias`])
+      .concat([0, 1, 2, 3, 4].flatMap((i) => [`fpn_convs.${i}.conv.weight`, `fpn_convs.${i}.conv.bias`])),
   );
   assert.deepEqual(sd.get('lateral_convs.0.conv.weight')!.shape, [256, 512, 1, 1]);
   assert.deepEqual(sd.get('fpn_convs.3.conv.weight')!.shape, [256, 256, 3, 3]);
@@ -72,12 +83,23 @@ test("PAA's FPN: mmdetection names, Xavier-uniform weights and zero biases, P3..
   const before = memory().numTensors;
   const outs = noGrad(() => fpn.forward(inputs));
   assert.equal(memory().numTensors, before + 5);
-  assert.deepEqual(outs.map((o) => o.shape), [[1, 256, 16, 24], [1, 256, 8, 12], [1, 256, 4, 6], [1, 256, 2, 3], [1, 256, 1, 2]]);
+  assert.deepEqual(
+    outs.map((o) => o.shape),
+    [
+      [1, 256, 16, 24],
+      [1, 256, 8, 12],
+      [1, 256, 4, 6],
+      [1, 256, 2, 3],
+      [1, 256, 1, 2],
+    ],
+  );
   fpn.dispose();
 });
 
 test('FPN rejects bad levels with clear messages', () => {
-  assert.throws(() => new FPN({ inChannels: [8, 8], outChannels: 8, startLevel: 2 }), { message: 'FPN: startLevel 2 is outside the 2 input levels' });
+  assert.throws(() => new FPN({ inChannels: [8, 8], outChannels: 8, startLevel: 2 }), {
+    message: 'FPN: startLevel 2 is outside the 2 input levels',
+  });
   assert.throws(() => new FPN({ inChannels: [8, 8, 8], outChannels: 8, startLevel: 1, numOuts: 1 }), {
     message: 'FPN: numOuts 1 must be a whole number >= the 2 used input levels',
   });

@@ -4,26 +4,76 @@ import { PAAHead, flattenHeadOutputs, levelSizes, type HeadOutputs } from '../..
 import { arange, dispose, manualSeed, noGrad, randn } from '../../src/torch/index.js';
 
 test('PAA head: mmcv ConvModule names, output shapes per level, learnable 0-d scales', () => {
-  const head = new PAAHead({ numClasses: 5, inChannels: 16, featChannels: 32, stackedConvs: 2, gnGroups: 8, numLevels: 3 });
+  const head = new PAAHead({
+    numClasses: 5,
+    inChannels: 16,
+    featChannels: 32,
+    stackedConvs: 2,
+    gnGroups: 8,
+    numLevels: 3,
+  });
   const sd = head.stateDict();
-  assert.deepEqual([...sd.keys()], [
-    'cls_convs.0.conv.weight', 'cls_convs.0.gn.weight', 'cls_convs.0.gn.bias',
-    'cls_convs.1.conv.weight', 'cls_convs.1.gn.weight', 'cls_convs.1.gn.bias',
-    'reg_convs.0.conv.weight', 'reg_convs.0.gn.weight', 'reg_convs.0.gn.bias',
-    'reg_convs.1.conv.weight', 'reg_convs.1.gn.weight', 'reg_convs.1.gn.bias',
-    'atss_cls.weight', 'atss_cls.bias', 'atss_reg.weight', 'atss_reg.bias', 'atss_centerness.weight', 'atss_centerness.bias',
-    'scales.0.scale', 'scales.1.scale', 'scales.2.scale',
-  ]);
+  assert.deepEqual(
+    [...sd.keys()],
+    [
+      'cls_convs.0.conv.weight',
+      'cls_convs.0.gn.weight',
+      'cls_convs.0.gn.bias',
+      'cls_convs.1.conv.weight',
+      'cls_convs.1.gn.weight',
+      'cls_convs.1.gn.bias',
+      'reg_convs.0.conv.weight',
+      'reg_convs.0.gn.weight',
+      'reg_convs.0.gn.bias',
+      'reg_convs.1.conv.weight',
+      'reg_convs.1.gn.weight',
+      'reg_convs.1.gn.bias',
+      'atss_cls.weight',
+      'atss_cls.bias',
+      'atss_reg.weight',
+      'atss_reg.bias',
+      'atss_centerness.weight',
+      'atss_centerness.bias',
+      'scales.0.scale',
+      'scales.1.scale',
+      'scales.2.scale',
+    ],
+  );
   assert.deepEqual(sd.get('cls_convs.0.conv.weight')!.shape, [32, 16, 3, 3]);
   assert.deepEqual(sd.get('atss_cls.weight')!.shape, [5, 32, 3, 3]);
   assert.deepEqual(sd.get('scales.1.scale')!.shape, []);
   const feats = [randn([2, 16, 8, 10]), randn([2, 16, 4, 5]), randn([2, 16, 2, 3])];
   const out = noGrad(() => head.forward(feats));
   assert.equal(out.clsKind, 'logits');
-  assert.deepEqual(out.cls.map((t) => t.shape), [[2, 5, 8, 10], [2, 5, 4, 5], [2, 5, 2, 3]]);
-  assert.deepEqual(out.reg.map((t) => t.shape), [[2, 4, 8, 10], [2, 4, 4, 5], [2, 4, 2, 3]]);
-  assert.deepEqual(out.iou!.map((t) => t.shape), [[2, 1, 8, 10], [2, 1, 4, 5], [2, 1, 2, 3]]);
-  assert.deepEqual(levelSizes(out), [[8, 10], [4, 5], [2, 3]]);
+  assert.deepEqual(
+    out.cls.map((t) => t.shape),
+    [
+      [2, 5, 8, 10],
+      [2, 5, 4, 5],
+      [2, 5, 2, 3],
+    ],
+  );
+  assert.deepEqual(
+    out.reg.map((t) => t.shape),
+    [
+      [2, 4, 8, 10],
+      [2, 4, 4, 5],
+      [2, 4, 2, 3],
+    ],
+  );
+  assert.deepEqual(
+    out.iou!.map((t) => t.shape),
+    [
+      [2, 1, 8, 10],
+      [2, 1, 4, 5],
+      [2, 1, 2, 3],
+    ],
+  );
+  assert.deepEqual(levelSizes(out), [
+    [8, 10],
+    [4, 5],
+    [2, 3],
+  ]);
   // the per-level scale multiplies the box deltas of its level only
   noGrad(() => sd.get('scales.1.scale')!.fill_(3));
   const out3 = noGrad(() => head.forward(feats));
@@ -44,7 +94,8 @@ test('PAA head init: convs N(0, 0.01) with zero bias, cls bias -log((1-p)/p), Gr
     assert.ok(Math.abs(w.mean().item()) < 2e-4, k);
   }
   assert.ok(sd.get('atss_cls.bias')!.allclose(sd.get('atss_cls.bias')!.mul(0).add(-Math.log(99)), 0, 1e-6));
-  for (const k of ['atss_reg.bias', 'atss_centerness.bias', 'cls_convs.0.gn.bias']) assert.equal(sd.get(k)!.abs().sum().item(), 0, k);
+  for (const k of ['atss_reg.bias', 'atss_centerness.bias', 'cls_convs.0.gn.bias'])
+    assert.equal(sd.get(k)!.abs().sum().item(), 0, k);
   assert.equal(sd.get('reg_convs.2.gn.weight')!.mean().item(), 1);
   assert.equal(sd.get('scales.4.scale')!.item(), 1);
   assert.ok(!sd.has('cls_convs.0.conv.bias'), 'tower convs have no bias (a norm follows)');
@@ -56,12 +107,17 @@ test('PAA head init: convs N(0, 0.01) with zero bias, cls bias -log((1-p)/p), Gr
 test('flattenHeadOutputs: levels concatenated, (y, x) row-major, anchors of a location adjacent', () => {
   // Values encode their origin: cls[b, c, y, x] of level l = 1000 l + 100 b + 10 c + (y * W + x)
   const level = (l: number, b: number, k: number, h: number, w: number) =>
-    arange(0, b * k * h * w, 1, { dtype: 'float32' }).reshape([b, k, h, w]).mul(0).add(
-      arange(0, b, 1, { dtype: 'float32' }).reshape([b, 1, 1, 1]).mul(100)
-        .add(arange(0, k, 1, { dtype: 'float32' }).reshape([1, k, 1, 1]).mul(10))
-        .add(arange(0, h * w, 1, { dtype: 'float32' }).reshape([1, 1, h, w]))
-        .add(1000 * l),
-    );
+    arange(0, b * k * h * w, 1, { dtype: 'float32' })
+      .reshape([b, k, h, w])
+      .mul(0)
+      .add(
+        arange(0, b, 1, { dtype: 'float32' })
+          .reshape([b, 1, 1, 1])
+          .mul(100)
+          .add(arange(0, k, 1, { dtype: 'float32' }).reshape([1, k, 1, 1]).mul(10))
+          .add(arange(0, h * w, 1, { dtype: 'float32' }).reshape([1, 1, h, w]))
+          .add(1000 * l),
+      );
   const o: HeadOutputs = {
     cls: [level(0, 2, 3, 2, 3), level(1, 2, 3, 1, 2)],
     reg: [level(0, 2, 4, 2, 3), level(1, 2, 4, 1, 2)],
@@ -80,7 +136,12 @@ test('flattenHeadOutputs: levels concatenated, (y, x) row-major, anchors of a lo
   dispose([o, f]);
 
   // Two anchors per location: channels are anchor-major (a*C + c), rows location-major then anchor.
-  const two: HeadOutputs = { cls: [level(0, 1, 4, 1, 2)], reg: [level(0, 1, 8, 1, 2)], iou: [level(0, 1, 2, 1, 2)], clsKind: 'logits' };
+  const two: HeadOutputs = {
+    cls: [level(0, 1, 4, 1, 2)],
+    reg: [level(0, 1, 8, 1, 2)],
+    iou: [level(0, 1, 2, 1, 2)],
+    clsKind: 'logits',
+  };
   const g = flattenHeadOutputs(two, 2);
   assert.deepEqual(g.cls.reshape([-1]).toArray(), [0, 10, 20, 30, 1, 11, 21, 31]);
   assert.deepEqual(g.iou!.toArray(), [[0, 10, 1, 11]].flat());
@@ -91,7 +152,9 @@ test('PAA head rejects bad shapes with clear messages', () => {
   assert.throws(() => new PAAHead({ numClasses: 3, inChannels: 8, featChannels: 20, gnGroups: 32 }), {
     message: 'PAAHead: gnGroups 32 must divide featChannels 20',
   });
-  assert.throws(() => new PAAHead({ numClasses: 0, inChannels: 8 }), { message: 'PAAHead: numClasses must be a positive whole number (got 0)' });
+  assert.throws(() => new PAAHead({ numClasses: 0, inChannels: 8 }), {
+    message: 'PAAHead: numClasses must be a positive whole number (got 0)',
+  });
   const head = new PAAHead({ numClasses: 3, inChannels: 8, featChannels: 8, gnGroups: 4, stackedConvs: 1 });
   assert.throws(() => head.forward([randn([1, 8, 4, 4])]), { message: 'PAAHead: expected 5 feature maps, got 1' });
   head.dispose();

@@ -7,7 +7,15 @@ import { dispose, tensor, zeros } from '../../src/torch/index.js';
 import { assertClose } from '../helpers.js';
 
 const sig = (v: number): number => 1 / (1 + Math.exp(-v));
-const meta: ImageMeta = { imageId: 7, file: 'x.png', oriShape: [40, 40], imgShape: [40, 40], padShape: [40, 40], scaleFactor: [1, 1, 1, 1], flip: false };
+const meta: ImageMeta = {
+  imageId: 7,
+  file: 'x.png',
+  oriShape: [40, 40],
+  imgShape: [40, 40],
+  padShape: [40, 40],
+  scaleFactor: [1, 1, 1, 1],
+  flip: false,
+};
 const cfg: InferenceConfig = { nmsPre: 1000, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: false };
 // one level 2x2, four disjoint anchors (zero deltas decode to the anchors themselves)
 const anchors = [tensor([0, 0, 10, 10, 20, 0, 30, 10, 0, 20, 10, 30, 20, 20, 30, 30], [4, 4])];
@@ -39,14 +47,23 @@ function check(got: Map<string, number>, want: Map<string, number>): void {
 
 test('inference scores: sqrt(p * sigmoid(iou)) with the IoU branch, p alone without it (probabilities and logits)', () => {
   const c = tensor(cls, [1, 2, 2, 2]);
-  const logit = tensor(cls.map((p) => Math.log(p / (1 - p))), [1, 2, 2, 2]);
+  const logit = tensor(
+    cls.map((p) => Math.log(p / (1 - p))),
+    [1, 2, 2, 2],
+  );
   const q = tensor(iou, [1, 1, 2, 2]);
   const reg = zeros([1, 4, 2, 2]);
   const p = (a: number, k: number): number => cls[k * 4 + a] as number;
-  check(byKey({ cls: [c], reg: [reg], iou: [q], clsKind: 'probs' }), expected((a, k) => Math.sqrt(p(a, k) * sig(iou[a]!))));
+  check(
+    byKey({ cls: [c], reg: [reg], iou: [q], clsKind: 'probs' }),
+    expected((a, k) => Math.sqrt(p(a, k) * sig(iou[a]!))),
+  );
   check(byKey({ cls: [c], reg: [reg], iou: null, clsKind: 'probs' }), expected(p));
   check(byKey({ cls: [logit], reg: [reg], iou: null, clsKind: 'logits' }), expected(p));
-  check(byKey({ cls: [logit], reg: [reg], iou: [q], clsKind: 'logits' }), expected((a, k) => Math.sqrt(p(a, k) * sig(iou[a]!))));
+  check(
+    byKey({ cls: [logit], reg: [reg], iou: [q], clsKind: 'logits' }),
+    expected((a, k) => Math.sqrt(p(a, k) * sig(iou[a]!))),
+  );
   // without the IoU branch the 0.06 and 0.02 scores are compared to the threshold as they are
   assert.ok(byKey({ cls: [c], reg: [reg], iou: null, clsKind: 'probs' }).has('2:0'));
   assert.ok(!byKey({ cls: [c], reg: [reg], iou: null, clsKind: 'probs' }).has('0:1'));

@@ -88,8 +88,10 @@ test('ResNet-101 stage depths and parameter count equal torchvision resnet101 mi
 test('frozenStages: stem and first stages get no grad and stay in eval mode; normEval freezes every BN', () => {
   const net = new ResNet({ depth: 18, frozenStages: 1, normEval: false });
   const sd = net.stateDict();
-  for (const k of ['conv1.weight', 'bn1.weight', 'layer1.0.conv1.weight', 'layer1.1.bn2.bias']) assert.equal(sd.get(k)!.requiresGrad, false, k);
-  for (const k of ['layer2.0.conv1.weight', 'layer2.0.bn1.weight', 'layer4.1.conv2.weight']) assert.equal(sd.get(k)!.requiresGrad, true, k);
+  for (const k of ['conv1.weight', 'bn1.weight', 'layer1.0.conv1.weight', 'layer1.1.bn2.bias'])
+    assert.equal(sd.get(k)!.requiresGrad, false, k);
+  for (const k of ['layer2.0.conv1.weight', 'layer2.0.bn1.weight', 'layer4.1.conv2.weight'])
+    assert.equal(sd.get(k)!.requiresGrad, true, k);
   net.train();
   const mods = new Map(net.namedModules());
   assert.equal(mods.get('bn1')!.training, false);
@@ -98,14 +100,23 @@ test('frozenStages: stem and first stages get no grad and stay in eval mode; nor
   manualSeed(1);
   const before = new Map([...sd].map(([k, t]) => [k, t.clone()]));
   noGrad(() => tidy(() => net.forward(randn([2, 3, 64, 64]).mul(2).add(1))));
-  assert.ok(sd.get('layer1.0.bn1.running_mean')!.equal(before.get('layer1.0.bn1.running_mean')!), 'frozen stage BN stats changed');
-  assert.ok(!sd.get('layer2.0.bn1.running_mean')!.equal(before.get('layer2.0.bn1.running_mean')!), 'trainable BN stats did not update');
+  assert.ok(
+    sd.get('layer1.0.bn1.running_mean')!.equal(before.get('layer1.0.bn1.running_mean')!),
+    'frozen stage BN stats changed',
+  );
+  assert.ok(
+    !sd.get('layer2.0.bn1.running_mean')!.equal(before.get('layer2.0.bn1.running_mean')!),
+    'trainable BN stats did not update',
+  );
   for (const t of before.values()) t.dispose();
   net.dispose();
 
   const frozenBn = new ResNet({ depth: 18, frozenStages: -1, normEval: true }).train();
   assert.ok(frozenBn.namedModules().every(([, m]) => !(m instanceof BatchNorm2d) || !m.training));
-  assert.ok(frozenBn.parameters().every((p) => p.requiresGrad), 'normEval must not freeze the affine parameters');
+  assert.ok(
+    frozenBn.parameters().every((p) => p.requiresGrad),
+    'normEval must not freeze the affine parameters',
+  );
   const rm = frozenBn.stateDict().get('layer3.0.bn2.running_mean')!.clone();
   noGrad(() => tidy(() => frozenBn.forward(randn([2, 3, 64, 64]).add(3))));
   assert.ok(frozenBn.stateDict().get('layer3.0.bn2.running_mean')!.equal(rm));
@@ -115,13 +126,20 @@ test('frozenStages: stem and first stages get no grad and stay in eval mode; nor
 
 test('gradients reach trainable stages only', () => {
   // zeroInitResidual=false: a zero last BN would (correctly) block the gradient of the convs before it
-  const net = new ResNet({ depth: 18, widthMultiplier: 0.25, frozenStages: 2, normEval: true, zeroInitResidual: false });
+  const net = new ResNet({
+    depth: 18,
+    widthMultiplier: 0.25,
+    frozenStages: 2,
+    normEval: true,
+    zeroInitResidual: false,
+  });
   tidy(() => {
     const outs = net.forward(randn([1, 3, 32, 32]));
     outs.reduce((acc, o) => acc.add(o.sum()), ones([])).backward();
   });
   const sd = net.stateDict();
-  for (const k of ['conv1.weight', 'layer1.0.conv1.weight', 'layer2.1.conv2.weight']) assert.equal(sd.get(k)!.grad, null, k);
+  for (const k of ['conv1.weight', 'layer1.0.conv1.weight', 'layer2.1.conv2.weight'])
+    assert.equal(sd.get(k)!.grad, null, k);
   for (const k of ['layer3.0.conv1.weight', 'layer4.1.bn2.weight']) {
     const g = sd.get(k)!.grad;
     assert.ok(g !== null && g.abs().sum().item() > 0, `${k} got no gradient`);
@@ -158,7 +176,13 @@ test('width multiplier and outIndices', () => {
   assert.deepEqual(net.outStrides, [8, 32]);
   assert.deepEqual(net.stateDict().get('conv1.weight')!.shape, [16, 3, 7, 7]);
   const outs = noGrad(() => net.forward(randn([2, 3, 64, 64])));
-  assert.deepEqual(outs.map((o) => o.shape), [[2, 32, 8, 8], [2, 128, 2, 2]]);
+  assert.deepEqual(
+    outs.map((o) => o.shape),
+    [
+      [2, 32, 8, 8],
+      [2, 128, 2, 2],
+    ],
+  );
   for (const o of outs) o.dispose();
   assert.ok(net.namedModules().some(([, m]) => m instanceof Conv2d));
   net.dispose();
@@ -168,14 +192,18 @@ test('width multiplier and outIndices', () => {
 });
 
 test('bad options are rejected with messages naming the option', () => {
-  assert.throws(() => new ResNet({ depth: 42 as 18 }), { message: 'ResNet: depth must be one of 18, 34, 50, 101 (got 42)' });
+  assert.throws(() => new ResNet({ depth: 42 as 18 }), {
+    message: 'ResNet: depth must be one of 18, 34, 50, 101 (got 42)',
+  });
   assert.throws(() => new ResNet({ depth: 18, widthMultiplier: 0.3 }), {
     message: 'ResNet: baseChannels x widthMultiplier must be a positive whole number (got 19.2)',
   });
   assert.throws(() => new ResNet({ depth: 18, outIndices: [2, 1] }), {
     message: 'ResNet: outIndices must be increasing stage indices in 0..3 (got [2, 1])',
   });
-  assert.throws(() => new ResNet({ depth: 18, frozenStages: 5 }), { message: 'ResNet: frozenStages must be a whole number in -1..4 (got 5)' });
+  assert.throws(() => new ResNet({ depth: 18, frozenStages: 5 }), {
+    message: 'ResNet: frozenStages must be a whole number in -1..4 (got 5)',
+  });
 });
 
 test('forward frees its intermediates: only the returned maps stay alive', () => {

@@ -39,7 +39,14 @@ test('detector.spec: the resolved PAA-R50-FPN as plain data (JSON round trip), t
       outChannels: [256, 512, 1024, 2048],
       outStrides: [4, 8, 16, 32],
     },
-    neck: { type: 'fpn', outChannels: 256, startLevel: 1, numOuts: 5, addExtraConvs: 'on_output', reluBeforeExtraConvs: false },
+    neck: {
+      type: 'fpn',
+      outChannels: 256,
+      startLevel: 1,
+      numOuts: 5,
+      addExtraConvs: 'on_output',
+      reluBeforeExtraConvs: false,
+    },
     head: { type: 'paa', numClasses: 80, featChannels: 256, stackedConvs: 4, gnGroups: 32, iouBranch: true },
   });
   assert.equal(det.backbone.spec, spec.backbone);
@@ -57,7 +64,14 @@ test('head spec: defaults filled, coeffKernelSize recorded for COP heads only', 
     det.dispose();
     return s;
   };
-  assert.deepEqual(head({ numClasses: 2, featChannels: 8, gnGroups: 4 }), { type: 'paa', numClasses: 2, featChannels: 8, stackedConvs: 4, gnGroups: 4, iouBranch: true });
+  assert.deepEqual(head({ numClasses: 2, featChannels: 8, gnGroups: 4 }), {
+    type: 'paa',
+    numClasses: 2,
+    featChannels: 8,
+    stackedConvs: 4,
+    gnGroups: 4,
+    iouBranch: true,
+  });
   assert.deepEqual(head({ numClasses: 2, featChannels: 8, gnGroups: 4, type: 'cop', iouBranch: false }), {
     type: 'cop',
     numClasses: 2,
@@ -67,7 +81,10 @@ test('head spec: defaults filled, coeffKernelSize recorded for COP heads only', 
     iouBranch: false,
     coeffKernelSize: 3,
   });
-  assert.deepEqual(head({ numClasses: 2, featChannels: 8, gnGroups: 4, type: 'iop', coeffKernelSize: 5 }).coeffKernelSize, undefined);
+  assert.deepEqual(
+    head({ numClasses: 2, featChannels: 8, gnGroups: 4, type: 'iop', coeffKernelSize: 5 }).coeffKernelSize,
+    undefined,
+  );
 });
 
 test('ResNet is built from its resolved spec: the block table, widths and blocks of resnet_spec.ts, every depth', () => {
@@ -88,13 +105,16 @@ test('ResNet is built from its resolved spec: the block table, widths and blocks
         assert.deepEqual(sd.get(`${p}.conv2.weight`)!.shape, [b.planes, b.planes, 3, 3], p);
         assert.deepEqual(sd.get(`${p}.conv1.weight`)!.shape[1], b.inChannels, p);
         assert.equal(sd.has(`${p}.downsample.0.weight`), b.downsample, p);
-        if (b.downsample) assert.deepEqual(sd.get(`${p}.downsample.0.weight`)!.shape, [b.outChannels, b.inChannels, 1, 1], p);
+        if (b.downsample)
+          assert.deepEqual(sd.get(`${p}.downsample.0.weight`)!.shape, [b.outChannels, b.inChannels, 1, 1], p);
       });
     });
     assert.deepEqual(net.stageChannels, spec.stageChannels);
     net.dispose();
   }
-  assert.throws(() => resolveResNetSpec({ depth: 42 as 18 }), { message: 'ResNet: depth must be one of 18, 34, 50, 101 (got 42)' });
+  assert.throws(() => resolveResNetSpec({ depth: 42 as 18 }), {
+    message: 'ResNet: depth must be one of 18, 34, 50, 101 (got 42)',
+  });
 });
 
 test('backbone registry: type -> constructor, absent type = resnet (the same seeded weights), unknown types named', () => {
@@ -107,8 +127,13 @@ test('backbone registry: type -> constructor, absent type = resnet (the same see
     b.dispose();
     return out;
   };
-  assert.deepEqual(weights({ type: 'resnet', depth: 18, widthMultiplier: 0.125 }), weights({ depth: 18, widthMultiplier: 0.125 }));
-  assert.throws(() => createBackbone({ type: 'vgg' as 'resnet', depth: 18 }), { message: "unknown backbone type 'vgg' (registered: resnet)" });
+  assert.deepEqual(
+    weights({ type: 'resnet', depth: 18, widthMultiplier: 0.125 }),
+    weights({ depth: 18, widthMultiplier: 0.125 }),
+  );
+  assert.throws(() => createBackbone({ type: 'vgg' as 'resnet', depth: 18 }), {
+    message: "unknown backbone type 'vgg' (registered: resnet)",
+  });
 });
 
 test("config: model.backbone.type is optional ('resnet'), absent stays absent (config hashes unchanged)", () => {
@@ -118,7 +143,10 @@ test("config: model.backbone.type is optional ('resnet'), absent stays absent (c
   const typed = parseConfig(raw({ type: 'resnet', depth: 18, widthMultiplier: 0.125 }), 'a.yaml');
   assert.equal(typed.model.backbone.type, 'resnet');
   assert.notEqual(configHash(typed), configHash(plain));
-  assert.deepEqual(detectorConfig(typed.model, 3).backbone, { ...detectorConfig(plain.model, 3).backbone, type: 'resnet' });
+  assert.deepEqual(detectorConfig(typed.model, 3).backbone, {
+    ...detectorConfig(plain.model, 3).backbone,
+    type: 'resnet',
+  });
   assert.throws(() => parseConfig(raw({ type: 'vgg', depth: 18 }), 'a.yaml'), /a\.yaml: model\.backbone\.type/);
   manualSeed(5);
   const a = buildDetector(typed.model, 3);
@@ -133,6 +161,9 @@ test("config: model.backbone.type is optional ('resnet'), absent stays absent (c
 test('the model description and the ResNet table are torch-free: their compiled files import nothing', () => {
   for (const f of ['../../src/models/spec.js', '../../src/models/backbones/resnet_spec.js']) {
     const js = readFileSync(fileURLToPath(new URL(f, import.meta.url)), 'utf8');
-    assert.ok(!/^\s*(import|export)\s[^;]*?from\s/m.test(js) && !/\bimport\s*\(|\brequire\s*\(/.test(js), `${f} imports something`);
+    assert.ok(
+      !/^\s*(import|export)\s[^;]*?from\s/m.test(js) && !/\bimport\s*\(|\brequire\s*\(/.test(js),
+      `${f} imports something`,
+    );
   }
 });

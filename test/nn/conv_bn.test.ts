@@ -59,7 +59,9 @@ test('convBn with frozen statistics in training mode: same output and gradients 
   const stats = [bn.runningMean.toArray(), bn.runningVar.toArray()];
   const folded = outAndGrads(() => convBn(conv, bn, x), r, params);
   const plain = outAndGrads(() => bn.forward(conv.forward(x)), r, params);
-  ['output', 'conv.weight grad', 'bn.weight grad', 'bn.bias grad'].forEach((what, i) => assertClose(folded[i]!, plain[i]!, 1e-4, what));
+  ['output', 'conv.weight grad', 'bn.weight grad', 'bn.bias grad'].forEach((what, i) =>
+    assertClose(folded[i]!, plain[i]!, 1e-4, what),
+  );
   assert.deepEqual([bn.runningMean.toArray(), bn.runningVar.toArray()], stats, 'running statistics moved');
   assert.equal(bn.numBatchesTracked.item(), 0);
   for (const t of [x, r]) t.dispose();

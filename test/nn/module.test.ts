@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchNorm2d, Conv2d, GroupNorm, Linear, Module, ReLU, Sequential, ModuleList, biasInitWithProb, init } from '../../src/nn/index.js';
+import {
+  BatchNorm2d,
+  Conv2d,
+  GroupNorm,
+  Linear,
+  Module,
+  ReLU,
+  Sequential,
+  ModuleList,
+  biasInitWithProb,
+  init,
+} from '../../src/nn/index.js';
 import { Tensor, manualSeed, ones, randn, tensor, zeros, memory } from '../../src/torch/index.js';
 import { assertClose } from '../helpers.js';
 
@@ -34,7 +45,13 @@ test('parameters and buffers carry PyTorch dotted names in PyTorch order', () =>
   );
   assert.deepEqual(
     [...net.stateDict().keys()].filter((k) => k.startsWith('layer1.0.bn1')),
-    ['layer1.0.bn1.weight', 'layer1.0.bn1.bias', 'layer1.0.bn1.running_mean', 'layer1.0.bn1.running_var', 'layer1.0.bn1.num_batches_tracked'],
+    [
+      'layer1.0.bn1.weight',
+      'layer1.0.bn1.bias',
+      'layer1.0.bn1.running_mean',
+      'layer1.0.bn1.running_var',
+      'layer1.0.bn1.num_batches_tracked',
+    ],
   );
   assert.equal(net.numParameters(), 2 * (4 * 3 * 9 + 8) + 4 * 2 + 2);
   assert.ok(net.parameters().every((p) => p.requiresGrad));
@@ -91,7 +108,13 @@ test('layers compute what they should', () => {
   lin.loadStateDict({ weight: tensor([2, -1], [1, 2]), bias: tensor([0.5]) });
   assert.deepEqual(lin.forward(tensor([3, 4], [1, 2])).toArray(), [2.5]);
   const gn = new GroupNorm(1, 2);
-  assert.equal(gn.forward(ones([1, 2, 2, 2])).sum().item(), 0);
+  assert.equal(
+    gn
+      .forward(ones([1, 2, 2, 2]))
+      .sum()
+      .item(),
+    0,
+  );
   assertClose([biasInitWithProb(0.01)], [-4.59511985013459]);
   const w = zeros([64, 32, 3, 3]);
   manualSeed(7);

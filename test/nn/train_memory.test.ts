@@ -4,7 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchNorm2d, Conv2d, Linear, Module } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
-import { Tensor, adaptiveAvgPool2d, crossEntropy, manualSeed, memory, randn, randint, setNumThreads, tidy } from '../../src/torch/index.js';
+import {
+  Tensor,
+  adaptiveAvgPool2d,
+  crossEntropy,
+  manualSeed,
+  memory,
+  randn,
+  randint,
+  setNumThreads,
+  tidy,
+} from '../../src/torch/index.js';
 
 class SmallNet extends Module {
   conv1 = this.registerModule('conv1', new Conv2d(3, 8, 3, { padding: 1 }));
@@ -33,7 +43,10 @@ test('300 training steps: loss falls and memory stays flat after warm-up', () =>
     labels.forEach((c, i) => {
       const r = c < 2 ? 0 : 6;
       const col = c % 2 === 0 ? 0 : 6;
-      x.select(0, i).slice(1, r, r + 6).slice(2, col, col + 6).add_(1);
+      x.select(0, i)
+        .slice(1, r, r + 6)
+        .slice(2, col, col + 6)
+        .add_(1);
     });
   });
   const losses: number[] = [];
@@ -54,9 +67,15 @@ test('300 training steps: loss falls and memory stays flat after warm-up', () =>
   }
   const warm = 5;
   const steady = counts.slice(warm);
-  assert.ok(steady.every((c) => c === steady[0]), `live tensors drift after warm-up: ${steady[0]} .. ${Math.max(...steady)}`);
+  assert.ok(
+    steady.every((c) => c === steady[0]),
+    `live tensors drift after warm-up: ${steady[0]} .. ${Math.max(...steady)}`,
+  );
   const steadyBytes = bytes.slice(warm);
-  assert.ok(steadyBytes.every((b) => b === steadyBytes[0]), 'live tensor bytes drift after warm-up');
+  assert.ok(
+    steadyBytes.every((b) => b === steadyBytes[0]),
+    'live tensor bytes drift after warm-up',
+  );
   const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;
   const last = losses.slice(-10).reduce((a, b) => a + b) / 10;
   assert.ok(last < first * 0.2, `loss did not fall enough: ${first} -> ${last}`);

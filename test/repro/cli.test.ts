@@ -19,15 +19,24 @@ test('ladet repro: unknown tables, rows and arguments are one clear line', () =>
   assert.equal(r.status, 1);
   assert.equal(r.stderr, "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)\n");
   r = ladet('repro', 'table2', 'rows=lad,sollad', 'report=true');
-  assert.equal(r.stderr, 'ladet repro table2: unknown row sollad (rows of table2: teacher, baseline, kd, lad, solad)\n');
+  assert.equal(
+    r.stderr,
+    'ladet repro table2: unknown row sollad (rows of table2: teacher, baseline, kd, lad, solad)\n',
+  );
   r = ladet('repro', 'table2', 'seeds=0,x');
-  assert.equal(r.stderr, 'ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got "0,x")\n');
+  assert.equal(
+    r.stderr,
+    'ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got "0,x")\n',
+  );
   r = ladet('repro', 'all', 'rows=lad');
   assert.equal(r.stderr, 'ladet repro: rows= needs one TABLE, not all\n');
   r = ladet('repro', 'cop', 'plan=true', 'readme=true');
   assert.equal(r.stderr, 'ladet repro: plan=true only shows what would be done; drop report= and readme=\n');
   r = ladet('repro', 'cop', 'sede=1');
-  assert.equal(r.stderr, 'ladet repro: unknown argument sede (expected: seeds, rows, plan, report, readme, results, or config overrides such as eval.scoreThr=0.1)\n');
+  assert.equal(
+    r.stderr,
+    'ladet repro: unknown argument sede (expected: seeds, rows, plan, report, readme, results, or config overrides such as eval.scoreThr=0.1)\n',
+  );
   assert.equal(r.status, 1);
 });
 
@@ -39,7 +48,11 @@ test('ladet repro table2 report=true: the markdown and the docs section come fro
     const jobs = planJobs(getStudy('table2'), { seeds: [0, 1, 2], rows: null, overrides: {}, resultsDir: results });
     mkdirSync(join(results, 'table2'), { recursive: true });
     for (const f of readdirSync(fixtures)) {
-      const rec = JSON.parse(readFileSync(join(fixtures, f), 'utf8')) as { row: string; seed: number; configHash: string };
+      const rec = JSON.parse(readFileSync(join(fixtures, f), 'utf8')) as {
+        row: string;
+        seed: number;
+        configHash: string;
+      };
       const job = jobs.find((j) => j.row.id === rec.row && j.seed === rec.seed)!;
       if (!(rec.row === 'kd' && rec.seed === 2)) rec.configHash = job.hash;
       writeFileSync(job.resultPath, JSON.stringify(rec));
@@ -59,8 +72,18 @@ test('ladet repro table2 report=true: the markdown and the docs section come fro
     const md = readFileSync(join(results, 'table2.md'), 'utf8');
     assert.ok(md.startsWith('# LAD Table 2: a bigger teacher into a smaller student\n'));
     // kd seed 2 left out: 0.32 and 0.33 remain
-    assert.ok(md.includes('| soft-label KD from R18w50 | `configs/lad/t2_kd_r18w25_from_r18w50.yaml` | 2/3 (incomplete) | 32.5 ± 0.7 |'), md);
-    assert.ok(md.includes(`- left out \`${join(results, 'table2', 'kd_s2.json')}\`: recorded for config hash c2c2c2c2c2c2…, configs/lad/t2_kd_r18w25_from_r18w50.yaml now gives ${jobs.find((j) => j.row.id === 'kd' && j.seed === 2)!.hash.slice(0, 12)}… (rerun \`ladet repro table2\`)`), md);
+    assert.ok(
+      md.includes(
+        '| soft-label KD from R18w50 | `configs/lad/t2_kd_r18w25_from_r18w50.yaml` | 2/3 (incomplete) | 32.5 ± 0.7 |',
+      ),
+      md,
+    );
+    assert.ok(
+      md.includes(
+        `- left out \`${join(results, 'table2', 'kd_s2.json')}\`: recorded for config hash c2c2c2c2c2c2…, configs/lad/t2_kd_r18w25_from_r18w50.yaml now gives ${jobs.find((j) => j.row.id === 'kd' && j.seed === 2)!.hash.slice(0, 12)}… (rerun \`ladet repro table2\`)`,
+      ),
+      md,
+    );
     assert.ok(md.includes('- LAD > baseline: **holds** (+2.5 AP, seed spread 1.5; paper +1.2)'));
     const section = readFileSync(readme, 'utf8');
     const body = md.slice(md.indexOf('\n\n') + 2).trimEnd();
@@ -68,10 +91,18 @@ test('ladet repro table2 report=true: the markdown and the docs section come fro
     // asking for one seed (as when training seed 2 alone) still reports the study's three, and seed 5 on top
     assert.equal(ladet('repro', 'table2', 'report=true', 'seeds=1', `results=${results}`).stderr, '');
     assert.equal(readFileSync(join(results, 'table2.md'), 'utf8'), md);
-    assert.ok(readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2)\n'));
+    assert.ok(
+      readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2)\n'),
+    );
     assert.equal(ladet('repro', 'table2', 'report=true', 'seeds=5', `results=${results}`).stderr, '');
-    assert.ok(readFileSync(join(results, 'table2.md'), 'utf8').includes('| baseline R18w25 (PAA) | `configs/paa_r18_fashion_mini.yaml` | 3/4 (incomplete) | 31.0 ± 1.0 |'));
-    assert.ok(readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2, 5)\n'));
+    assert.ok(
+      readFileSync(join(results, 'table2.md'), 'utf8').includes(
+        '| baseline R18w25 (PAA) | `configs/paa_r18_fashion_mini.yaml` | 3/4 (incomplete) | 31.0 ± 1.0 |',
+      ),
+    );
+    assert.ok(
+      readFileSync(join(results, 'cost.md'), 'utf8').startsWith('# Training cost of the study (seeds 0, 1, 2, 5)\n'),
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -5,18 +5,34 @@ import assert from 'node:assert/strict';
 import { renderCost, studyCost, type CostJob } from '../../src/repro/cost.js';
 
 type J = CostJob & { table: string };
-const job = (table: string, configPath: string, seed: number): J => ({ table, configPath, seed, runDir: `runs/${configPath}_s${seed}` });
+const job = (table: string, configPath: string, seed: number): J => ({
+  table,
+  configPath,
+  seed,
+  runDir: `runs/${configPath}_s${seed}`,
+});
 
 // Preset a: seeds 0 and 1 recorded (600 s, 900 s), seed 2 missing; it is in two tables, whose records of the shared
 // seed-0 run disagree (the first found counts). Preset b: seed 0 recorded in table y only. Preset c: never recorded.
 const jobs: J[] = [
-  job('x', 'a', 0), job('x', 'a', 1), job('x', 'a', 2),
-  job('y', 'a', 0), job('y', 'a', 1), job('y', 'a', 2),
-  job('y', 'b', 0), job('y', 'b', 1),
+  job('x', 'a', 0),
+  job('x', 'a', 1),
+  job('x', 'a', 2),
+  job('y', 'a', 0),
+  job('y', 'a', 1),
+  job('y', 'a', 2),
+  job('y', 'b', 0),
+  job('y', 'b', 1),
   job('y', 'c', 1),
 ];
-const seconds: Record<string, number> = { 'x:runs/a_s0': 600, 'y:runs/a_s0': 700, 'y:runs/a_s1': 900, 'y:runs/b_s0': 1800 };
-const recordOf = (j: J) => (seconds[`${j.table}:${j.runDir}`] === undefined ? null : { trainSeconds: seconds[`${j.table}:${j.runDir}`]! });
+const seconds: Record<string, number> = {
+  'x:runs/a_s0': 600,
+  'y:runs/a_s0': 700,
+  'y:runs/a_s1': 900,
+  'y:runs/b_s0': 1800,
+};
+const recordOf = (j: J) =>
+  seconds[`${j.table}:${j.runDir}`] === undefined ? null : { trainSeconds: seconds[`${j.table}:${j.runDir}`]! };
 
 test('studyCost: one count per run directory, estimates from the same preset, unknown without one', () => {
   const c = studyCost(jobs, recordOf);
@@ -30,7 +46,10 @@ test('studyCost: one count per run directory, estimates from the same preset, un
 });
 
 test('renderCost: the per-seed table, the wall clock with parallel runs and the budget verdict', () => {
-  const known = studyCost(jobs.filter((j) => j.configPath !== 'c'), recordOf);
+  const known = studyCost(
+    jobs.filter((j) => j.configPath !== 'c'),
+    recordOf,
+  );
   const text = renderCost(known, { lanes: 2, budgetHours: 1 });
   const lines = text.split('\n');
   assert.deepEqual(lines.slice(0, 6), [
@@ -42,9 +61,17 @@ test('renderCost: the per-seed table, the wall clock with parallel runs and the 
     '| all | 5 | 3 | 0.9 | 0.7 |',
   ]);
   // 3300 + 2550 s = 1.625 h of training, 0.8 h on two lanes
-  assert.ok(lines[7]!.startsWith('Training time of the whole study: 1.6 h (0.9 h recorded + 0.7 h estimated), 0.8 h wall clock with 2 runs side by side: **within** the 1-hour budget.'), lines[7]);
+  assert.ok(
+    lines[7]!.startsWith(
+      'Training time of the whole study: 1.6 h (0.9 h recorded + 0.7 h estimated), 0.8 h wall clock with 2 runs side by side: **within** the 1-hour budget.',
+    ),
+    lines[7],
+  );
   assert.ok(renderCost(known, { lanes: 1, budgetHours: 1 }).includes('**over** the 1-hour budget'));
   const unknown = renderCost(studyCost(jobs, recordOf), { lanes: 2, budgetHours: 100 });
   assert.ok(unknown.includes('| 1 | 3 | 1 | 0.3 | 0.5 (+1 without an estimate) |'), unknown);
-  assert.ok(unknown.includes('side by side: **not known yet** against the 100-hour budget (1 without an estimate).'), unknown);
+  assert.ok(
+    unknown.includes('side by side: **not known yet** against the 100-hour budget (1 without an estimate).'),
+    unknown,
+  );
 });

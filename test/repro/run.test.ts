@@ -45,11 +45,19 @@ test('plan: the teacher first, then seed by seed; seed 0 keeps the preset name; 
   const t3 = planJobs(getStudy('table3'), { seeds: [0, 1, 2], rows: null, overrides: {}, resultsDir: 'R' });
   assert.equal(t3.length, 1 + 4 * 3);
   assert.equal(t3[0]!.runDir, join('runs', 'paa_r18_fashion_mini'));
-  assert.deepEqual(t3.slice(1, 5).map((j) => `${j.row.id}:${j.seed}`), ['baseline_1x:0', 'baseline_2x:0', 'kd:0', 'lad:0']);
+  assert.deepEqual(
+    t3.slice(1, 5).map((j) => `${j.row.id}:${j.seed}`),
+    ['baseline_1x:0', 'baseline_2x:0', 'kd:0', 'lad:0'],
+  );
 });
 
 test('plan: another runsDir points distillation rows at the teacher trained there', () => {
-  const jobs = planJobs(getStudy('table3'), { seeds: [2], rows: ['kd'], overrides: { runsDir: '/tmp/r' }, resultsDir: 'R' });
+  const jobs = planJobs(getStudy('table3'), {
+    seeds: [2],
+    rows: ['kd'],
+    overrides: { runsDir: '/tmp/r' },
+    resultsDir: 'R',
+  });
   assert.equal(jobs[0]!.runDir, '/tmp/r/paa_r18_fashion_mini');
   assert.equal(jobs[1]!.overrides['distill.teacher.weights'], '/tmp/r/paa_r18_fashion_mini');
   assert.equal(jobs[1]!.config.distill.teacher?.weights, '/tmp/r/paa_r18_fashion_mini');
@@ -57,21 +65,33 @@ test('plan: another runsDir points distillation rows at the teacher trained ther
 });
 
 test('plan: unknown tables and rows and overrides repro owns are usage errors listing the valid names', () => {
-  assert.throws(() => getStudy('table9'), { name: 'UsageError', message: "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)" });
+  assert.throws(() => getStudy('table9'), {
+    name: 'UsageError',
+    message: "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)",
+  });
   assert.throws(() => planJobs(getStudy('cop'), { seeds: [0], rows: ['cop', 'pa'], overrides: {}, resultsDir: 'R' }), {
     name: 'UsageError',
     message: 'ladet repro cop: unknown row pa (rows of cop: paa, paa_noiou, cop_iou, cop, iop_iou, iop)',
   });
-  assert.throws(() => planJobs(getStudy('cop'), { seeds: [0], rows: null, overrides: { seed: 3, threads: 2 }, resultsDir: 'R' }), {
-    name: 'UsageError',
-    message: 'ladet repro: seed, threads cannot be overridden (repro sets seed from seeds=, the run name from the preset and threads=1)',
-  });
+  assert.throws(
+    () => planJobs(getStudy('cop'), { seeds: [0], rows: null, overrides: { seed: 3, threads: 2 }, resultsDir: 'R' }),
+    {
+      name: 'UsageError',
+      message:
+        'ladet repro: seed, threads cannot be overridden (repro sets seed from seeds=, the run name from the preset and threads=1)',
+    },
+  );
 });
 
 test('skip, collect, train: the result file and the run directory decide; nothing trains twice', async () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('cop'), { seeds: [1], rows: ['paa'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('cop'), {
+      seeds: [1],
+      rows: ['paa'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     assert.equal(job.runDir, join(tmp, 'runs', 'paa_r18_fashion_mini_s1'));
     assert.deepEqual(decide(job), { action: 'train', epochsDone: 0 });
 
@@ -79,29 +99,41 @@ test('skip, collect, train: the result file and the run directory decide; nothin
     // just written and not stopped: another process may be training it right now
     assert.throws(() => decide(job), {
       name: 'UsageError',
-      message: new RegExp(`^${job.runDir.replace(/[.]/g, '\\.')} is unfinished \\(3/6 epochs\\) and was written \\d+ s ago: another process seems to be training it\\. .* rerun in \\d+ s$`),
+      message: new RegExp(
+        `^${job.runDir.replace(/[.]/g, '\\.')} is unfinished \\(3/6 epochs\\) and was written \\d+ s ago: another process seems to be training it\\. .* rerun in \\d+ s$`,
+      ),
     });
     const later = Date.now() + BUSY_MS + 1000;
     // however long it has been quiet, a live run lock means it is being trained (a long evaluation, say)
     const lock = lockRunDir(job.runDir, 'ladet train (paa_r18_fashion_mini_s1)');
     assert.throws(() => decide(job, later), {
       name: 'UsageError',
-      message: new RegExp(`is unfinished \\(3/6 epochs\\) and is being trained by ladet train \\(paa_r18_fashion_mini_s1\\) \\(pid ${process.pid} on `),
+      message: new RegExp(
+        `is unfinished \\(3/6 epochs\\) and is being trained by ladet train \\(paa_r18_fashion_mini_s1\\) \\(pid ${process.pid} on `,
+      ),
     });
     lock.release();
     assert.deepEqual(decide(job, later), { action: 'train', epochsDone: 3 });
     // the trainer resumes (resume=true) and finishes: a resumed start, then epochs 4..6
-    const outcome = await runJob(job, async () => {
-      const log = new JsonlLog(job.runDir);
-      log.write('start', { config: 'x', hash: job.hash, resume: true });
-      const csv = new MetricsCsv(job.runDir, true);
-      for (let e = 4; e <= 6; e++) {
-        if (e % 2 === 0) writeFileSync(join(job.runDir, 'eval', `epoch_${e}.json`), JSON.stringify({ epoch: e, stats: { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 } }));
-        csv.add({ epoch: e, time: 200 });
-        log.write('epoch', { epoch: e, time: 200 });
-      }
-      return { stopped: false };
-    }, { git, now: later });
+    const outcome = await runJob(
+      job,
+      async () => {
+        const log = new JsonlLog(job.runDir);
+        log.write('start', { config: 'x', hash: job.hash, resume: true });
+        const csv = new MetricsCsv(job.runDir, true);
+        for (let e = 4; e <= 6; e++) {
+          if (e % 2 === 0)
+            writeFileSync(
+              join(job.runDir, 'eval', `epoch_${e}.json`),
+              JSON.stringify({ epoch: e, stats: { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 } }),
+            );
+          csv.add({ epoch: e, time: 200 });
+          log.write('epoch', { epoch: e, time: 200 });
+        }
+        return { stopped: false };
+      },
+      { git, now: later },
+    );
     assert.equal(outcome.kind, 'trained');
     const rec = readRecord(job.resultPath);
     assert.deepEqual(rec.metrics, { AP: 0.41, AP50: 0.6, AP75: 0.45, APs: 0.3, APm: 0.5, APl: -1 });
@@ -110,8 +142,16 @@ test('skip, collect, train: the result file and the run directory decide; nothin
     assert.equal(rec.configHash, job.hash);
     assert.equal(rec.runConfigHash, job.hash);
     assert.equal(rec.gitCommit, git().commit);
-    assert.deepEqual([rec.table, rec.row, rec.seed, rec.config, rec.runDir], ['cop', 'paa', 1, 'configs/paa_r18_fashion_mini.yaml', job.runDir]);
-    assert.deepEqual(rec.overrides, { runsDir: join(tmp, 'runs'), threads: 1, seed: 1, name: 'paa_r18_fashion_mini_s1' });
+    assert.deepEqual(
+      [rec.table, rec.row, rec.seed, rec.config, rec.runDir],
+      ['cop', 'paa', 1, 'configs/paa_r18_fashion_mini.yaml', job.runDir],
+    );
+    assert.deepEqual(rec.overrides, {
+      runsDir: join(tmp, 'runs'),
+      threads: 1,
+      seed: 1,
+      name: 'paa_r18_fashion_mini_s1',
+    });
 
     // recorded with this hash: skipped, never trained
     assert.equal(decide(job).action, 'skip');
@@ -133,7 +173,12 @@ test('skip, collect, train: the result file and the run directory decide; nothin
 test('the record names the code of every training segment (from the log), unknown for starts logged without it', async () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('cop'), { seeds: [1], rows: ['paa'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('cop'), {
+      seeds: [1],
+      rows: ['paa'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     const a = { version: '0.1.0', commit: 'a'.repeat(40), dirty: false };
     const b = { version: '0.1.0', commit: 'b'.repeat(40), dirty: true };
     // an older fresh start (replaced by the next one) does not count; a repeated version is listed once
@@ -162,7 +207,12 @@ test('the record names the code of every training segment (from the log), unknow
 test('a stopped training writes no result; a run of another config is refused by name', async () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('cop'), {
+      seeds: [0],
+      rows: ['cop'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     assert.deepEqual(await runJob(job, async () => ({ stopped: true }), { git }), { kind: 'stopped' });
     assert.equal(existsSync(job.resultPath), false);
 
@@ -182,7 +232,12 @@ test('a stopped training writes no result; a run of another config is refused by
 test('a finished run from before a new schema default is the same experiment; an unfinished one cannot resume', () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('table2'), { seeds: [0], rows: ['baseline'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('table2'), {
+      seeds: [0],
+      rows: ['baseline'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     // the config as an older ladet resolved it: without the COP kernel-size default
     const old = structuredClone(job.config) as unknown as { model: { head: Record<string, unknown> } };
     delete old.model.head.coeffKernelSize;
@@ -211,7 +266,12 @@ test('a finished run from before a new schema default is the same experiment; an
 test('a run stopped with Ctrl-C is resumed at once', () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['cop_iou'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('cop'), {
+      seeds: [0],
+      rows: ['cop_iou'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     fakeRun(job.runDir, job.hash, 4);
     new JsonlLog(job.runDir).write('stop', { iter: 900, epoch: 5, batch: 10 });
     assert.deepEqual(decide(job), { action: 'train', epochsDone: 4 });
@@ -223,13 +283,31 @@ test('a run stopped with Ctrl-C is resumed at once', () => {
 test('a corrupt or invalid result JSON is an error naming the file', () => {
   const tmp = tempDir();
   try {
-    const [job] = planJobs(getStudy('cop'), { seeds: [0], rows: ['iop'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job];
+    const [job] = planJobs(getStudy('cop'), {
+      seeds: [0],
+      rows: ['iop'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job];
     mkdirSync(join(tmp, 'res', 'cop'), { recursive: true });
     writeFileSync(job.resultPath, '{"format": "ladet-repro-res');
-    assert.throws(() => decide(job), (e: Error) => e.message.startsWith(`${job.resultPath}: not a readable result JSON (`) && e.message.endsWith('delete it to record the run again'));
-    const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/repro/table2/lad_s1.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-    writeFileSync(job.resultPath, JSON.stringify({ ...fixture, metrics: { ...(fixture.metrics as object), AP: 'high' } }));
-    assert.throws(() => decide(job), (e: Error) => e.message.startsWith(`${job.resultPath}: not a valid repro result: metrics.AP: `));
+    assert.throws(
+      () => decide(job),
+      (e: Error) =>
+        e.message.startsWith(`${job.resultPath}: not a readable result JSON (`) &&
+        e.message.endsWith('delete it to record the run again'),
+    );
+    const fixture = JSON.parse(
+      readFileSync(new URL('../../../test/fixtures/repro/table2/lad_s1.json', import.meta.url), 'utf8'),
+    ) as Record<string, unknown>;
+    writeFileSync(
+      job.resultPath,
+      JSON.stringify({ ...fixture, metrics: { ...(fixture.metrics as object), AP: 'high' } }),
+    );
+    assert.throws(
+      () => decide(job),
+      (e: Error) => e.message.startsWith(`${job.resultPath}: not a valid repro result: metrics.AP: `),
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -238,7 +316,12 @@ test('a corrupt or invalid result JSON is an error naming the file', () => {
 test('a recorded teacher whose weights are gone is trained again when a student still needs it', async () => {
   const tmp = tempDir();
   try {
-    const [teacher, lad] = planJobs(getStudy('table2'), { seeds: [1], rows: ['lad'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') }) as [Job, Job];
+    const [teacher, lad] = planJobs(getStudy('table2'), {
+      seeds: [1],
+      rows: ['lad'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    }) as [Job, Job];
     assert.equal(teacher.row.id, 'teacher');
     assert.equal(teacher.teacherRunDir, null);
     assert.equal(lad.teacherRunDir, teacher.runDir);
@@ -256,12 +339,16 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     // a finished log without weights (someone deleted weights/) is no teacher either
     fakeRun(teacher.runDir, teacher.hash, 6);
     assert.deepEqual(decide(teacher, Date.now(), true), { action: 'train', epochsDone: 0, retrainOf: recorded });
-    const retrained = await runJob(teacher, async (_job, retrainOf) => {
-      assert.deepEqual(retrainOf, recorded); // the trainer is told it retrains a recorded run
-      mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
-      writeFileSync(join(teacher.runDir, 'weights', 'best.safetensors'), 'weights');
-      return { stopped: false };
-    }, { git, needWeights: true });
+    const retrained = await runJob(
+      teacher,
+      async (_job, retrainOf) => {
+        assert.deepEqual(retrainOf, recorded); // the trainer is told it retrains a recorded run
+        mkdirSync(join(teacher.runDir, 'weights'), { recursive: true });
+        writeFileSync(join(teacher.runDir, 'weights', 'best.safetensors'), 'weights');
+        return { stopped: false };
+      },
+      { git, needWeights: true },
+    );
     assert.equal(retrained.kind, 'trained');
     // the record the earlier students were trained against stays; the retraining is recorded beside it
     assert.deepEqual(retrained.kind === 'trained' && retrained.kept, recorded);
@@ -273,10 +360,14 @@ test('a recorded teacher whose weights are gone is trained again when a student 
     assert.equal(decide(teacher, Date.now(), true).action, 'skip');
 
     // a student trained now records which teacher weights it read, by content
-    const trained = await runJob(lad, async () => {
-      fakeRun(lad.runDir, lad.hash, 6);
-      return { stopped: false };
-    }, { git });
+    const trained = await runJob(
+      lad,
+      async () => {
+        fakeRun(lad.runDir, lad.hash, 6);
+        return { stopped: false };
+      },
+      { git },
+    );
     assert.equal(trained.kind === 'trained' && trained.path, lad.resultPath);
     assert.deepEqual(readRecord(lad.resultPath).teacherWeights, {
       file: join(teacher.runDir, 'weights', 'best.safetensors'),
@@ -295,9 +386,17 @@ test("a row of a CoLAD run's other network shares the run, starts at its first s
   const tmp = tempDir();
   try {
     const study = getStudy('colad');
-    const jobs = planJobs(study, { seeds: [0, 1], rows: ['local_stdmean', 'local_stdmean_net1'], overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') });
+    const jobs = planJobs(study, {
+      seeds: [0, 1],
+      rows: ['local_stdmean', 'local_stdmean_net1'],
+      overrides: { runsDir: join(tmp, 'runs') },
+      resultsDir: join(tmp, 'res'),
+    });
     // network 1 is recorded from seed 1 on: no job at seed 0, and its seed-1 job is the same run as network 2's
-    assert.deepEqual(jobs.map((j) => `${j.row.id}:${j.seed}`), ['local_stdmean:0', 'local_stdmean:1', 'local_stdmean_net1:1']);
+    assert.deepEqual(
+      jobs.map((j) => `${j.row.id}:${j.seed}`),
+      ['local_stdmean:0', 'local_stdmean:1', 'local_stdmean_net1:1'],
+    );
     const [, net2, net1] = jobs as [Job, Job, Job];
     assert.equal(net1.runDir, net2.runDir);
     assert.equal(net1.hash, net2.hash);
@@ -320,7 +419,10 @@ test("a row of a CoLAD run's other network shares the run, starts at its first s
     assert.equal(other.kind, 'collected');
     assert.deepEqual(evaluated, [`${net1.runDir}:1`]);
     const rec = readRecord(net1.resultPath);
-    assert.deepEqual([rec.row, rec.net, rec.metrics.AP, rec.trainSeconds], ['local_stdmean_net1', 1, 0.25, readRecord(net2.resultPath).trainSeconds]);
+    assert.deepEqual(
+      [rec.row, rec.net, rec.metrics.AP, rec.trainSeconds],
+      ['local_stdmean_net1', 1, 0.25, readRecord(net2.resultPath).trainSeconds],
+    );
     // without an evaluator the row cannot be scored: an error, no record
     rmSync(net1.resultPath);
     await assert.rejects(runJob(net1, mustNotTrain, { git }), {
@@ -331,7 +433,8 @@ test("a row of a CoLAD run's other network shares the run, starts at its first s
     // a preset that is not CoLAD cannot have a network-1 row
     const bad = { ...study, rows: [{ ...study.rows[0]!, id: 'x', net: 1 as const }] };
     assert.throws(() => planJobs(bad, { seeds: [0], rows: null, overrides: {}, resultsDir: 'R' }), {
-      message: "configs/paa_r18_fashion_mini.yaml: study colad row x reports network 1 of a CoLAD run, but the preset's distill.strategy is self",
+      message:
+        "configs/paa_r18_fashion_mini.yaml: study colad row x reports network 1 of a CoLAD run, but the preset's distill.strategy is self",
     });
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -9,7 +9,8 @@ test('every study names only its own rows, each row id once, and every preset lo
   for (const s of STUDIES) {
     const ids = s.rows.map((r) => r.id);
     assert.equal(new Set(ids).size, ids.length, `${s.name}: a row id repeats`);
-    const known = (id: string, where: string): void => assert.ok(ids.includes(id), `${s.name}: ${where} names unknown row ${id}`);
+    const known = (id: string, where: string): void =>
+      assert.ok(ids.includes(id), `${s.name}: ${where} names unknown row ${id}`);
     for (const c of s.claims) {
       known(c.better, `ordering '${c.text}'`);
       known(c.worse, `ordering '${c.text}'`);
@@ -42,7 +43,11 @@ test("a network row shares its run with the row of the same preset, and names th
       seen++;
       const own = jobs.filter((x) => x.runDir === j.runDir && x.row.net === undefined);
       assert.equal(own.length, 1, `${s.name} ${j.row.id}: no row scores the run's own network`);
-      assert.notEqual(j.row.net, j.config.distill.colad?.evalNet ?? 2, `${s.name} ${j.row.id}: repeats the run's own evaluation`);
+      assert.notEqual(
+        j.row.net,
+        j.config.distill.colad?.evalNet ?? 2,
+        `${s.name} ${j.row.id}: repeats the run's own evaluation`,
+      );
     }
   }
   assert.equal(seen, 6); // network 1 of the six CoLAD presets

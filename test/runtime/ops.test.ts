@@ -208,9 +208,19 @@ test('add and mulScalar match libtorch bit for bit and leave inputs alone', () =
   const a = randMap(4, 5, 6);
   const b = randMap(4, 5, 6);
   const a0 = Float32Array.from(a.data);
-  assertMatches(add(a, b), ref(() => toT(a).add(toT(b))), 'add', 0);
+  assertMatches(
+    add(a, b),
+    ref(() => toT(a).add(toT(b))),
+    'add',
+    0,
+  );
   for (const s of [0.5, -3, 0.1, 1 / 3, 1e-3]) {
-    assertMatches(mulScalar(a, s), ref(() => toT(a).mul(s)), `mulScalar ${s}`, 0);
+    assertMatches(
+      mulScalar(a, s),
+      ref(() => toT(a).mul(s)),
+      `mulScalar ${s}`,
+      0,
+    );
   }
   assert.deepEqual(a.data, a0);
   assert.throws(() => add(a, randMap(4, 6, 5)), /shapes differ/);

@@ -25,10 +25,44 @@ type Sizes = [number, number][];
 
 test('anchors: the pure grid of anchorConfig(model) equals buildAnchorGenerator(model).gridAnchors, level by level', () => {
   const cases: [Record<string, unknown>, Sizes][] = [
-    [{}, [[100, 167], [50, 84], [25, 42], [13, 21], [7, 11]]],
-    [{}, [[1, 1], [1, 1], [1, 1], [1, 1], [1, 1]]],
-    [{ strides: [8, 16, 32, 64], octaveBaseScale: 4 }, [[20, 20], [10, 10], [5, 5], [3, 3]]],
-    [{ strides: [8, 16, 32, 64], ratios: [0.5, 1, 2], scalesPerOctave: 3 }, [[20, 17], [10, 9], [5, 5], [3, 3]]],
+    [
+      {},
+      [
+        [100, 167],
+        [50, 84],
+        [25, 42],
+        [13, 21],
+        [7, 11],
+      ],
+    ],
+    [
+      {},
+      [
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+    ],
+    [
+      { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
+      [
+        [20, 20],
+        [10, 10],
+        [5, 5],
+        [3, 3],
+      ],
+    ],
+    [
+      { strides: [8, 16, 32, 64], ratios: [0.5, 1, 2], scalesPerOctave: 3 },
+      [
+        [20, 17],
+        [10, 9],
+        [5, 5],
+        [3, 3],
+      ],
+    ],
   ];
   for (const [anchors, sizes] of cases) {
     const model = modelOf(anchors);
@@ -38,14 +72,27 @@ test('anchors: the pure grid of anchorConfig(model) equals buildAnchorGenerator(
     const starts = gen.levelStarts(sizes);
     got.forEach((g, l) => {
       assert.ok(g instanceof Float32Array);
-      assert.deepEqual(g, want.subarray(4 * starts[l]!, 4 * starts[l + 1]!), `level ${l} of ${JSON.stringify(anchors)}`);
+      assert.deepEqual(
+        g,
+        want.subarray(4 * starts[l]!, 4 * starts[l + 1]!),
+        `level ${l} of ${JSON.stringify(anchors)}`,
+      );
     });
   }
   // independently: PAA's default anchor at cell (x, y) of stride s is the square of side 8s centred on (x·s, y·s)
-  const paa = levelAnchors(anchorConfig(modelOf({})), [[3, 4], [2, 2], [1, 1], [1, 1], [1, 1]]);
+  const paa = levelAnchors(anchorConfig(modelOf({})), [
+    [3, 4],
+    [2, 2],
+    [1, 1],
+    [1, 1],
+    [1, 1],
+  ]);
   const s = 16;
   const [x, y] = [1, 1];
-  assert.deepEqual([...paa[1]!.subarray(4 * (y * 2 + x), 4 * (y * 2 + x) + 4)], [x * s - 4 * s, y * s - 4 * s, x * s + 4 * s, y * s + 4 * s]);
+  assert.deepEqual(
+    [...paa[1]!.subarray(4 * (y * 2 + x), 4 * (y * 2 + x) + 4)],
+    [x * s - 4 * s, y * s - 4 * s, x * s + 4 * s, y * s + 4 * s],
+  );
 });
 
 test('decode: decodeDeltasArray equals DeltaXYWHCoder.decode on float32 (clamped ratios, clipping)', (t) => {
@@ -65,7 +112,9 @@ test('decode: decodeDeltasArray equals DeltaXYWHCoder.decode on float32 (clamped
   }
   const coder = new DeltaXYWHCoder();
   for (const maxShape of [undefined, [480, 640] as [number, number]]) {
-    const want = tidy(() => coder.decode(tensor(anchors, [n, 4]), tensor(deltas, [n, 4]), maxShape).toTypedArray<'float32'>());
+    const want = tidy(() =>
+      coder.decode(tensor(anchors, [n, 4]), tensor(deltas, [n, 4]), maxShape).toTypedArray<'float32'>(),
+    );
     const got = decodeDeltasArray(anchors, deltas, maxShape);
     let worst = 0;
     let equal = 0;
@@ -77,7 +126,9 @@ test('decode: decodeDeltasArray equals DeltaXYWHCoder.decode on float32 (clamped
       if (got[i] === want[i]) equal++;
     }
     assert.ok(worst <= 1e-6, `decode relative error ${worst}`);
-    t.diagnostic(`decode ${maxShape ? 'clipped' : 'unclipped'}: ${equal}/${got.length} bitwise equal, worst relative diff ${worst}`);
+    t.diagnostic(
+      `decode ${maxShape ? 'clipped' : 'unclipped'}: ${equal}/${got.length} bitwise equal, worst relative diff ${worst}`,
+    );
   }
 });
 
@@ -90,14 +141,35 @@ interface Case {
   cfg: InferenceConfig;
 }
 
-const SIZES: Sizes = [[20, 20], [10, 10], [5, 5], [3, 3]];
+const SIZES: Sizes = [
+  [20, 20],
+  [10, 10],
+  [5, 5],
+  [3, 3],
+];
 const STRIDES = [8, 16, 32, 64];
 
 // A 160x160 padded batch of two images: a downscale (different x / y factors) padded right and bottom, and a
 // flipped 2x upscale.
 const METAS: ImageMeta[] = [
-  { imageId: 1, file: 'a', oriShape: [203, 251], imgShape: [121, 150], padShape: [128, 160], scaleFactor: [150 / 251, 121 / 203, 150 / 251, 121 / 203], flip: false },
-  { imageId: 2, file: 'b', oriShape: [64, 75], imgShape: [128, 150], padShape: [128, 160], scaleFactor: [2, 2, 2, 2], flip: true },
+  {
+    imageId: 1,
+    file: 'a',
+    oriShape: [203, 251],
+    imgShape: [121, 150],
+    padShape: [128, 160],
+    scaleFactor: [150 / 251, 121 / 203, 150 / 251, 121 / 203],
+    flip: false,
+  },
+  {
+    imageId: 2,
+    file: 'b',
+    oriShape: [64, 75],
+    imgShape: [128, 150],
+    padShape: [128, 160],
+    scaleFactor: [2, 2, 2, 2],
+    flip: true,
+  },
 ];
 
 /** Seeded head outputs of the batch: per image, per level, the CHW arrays of LevelOutputs. */
@@ -109,7 +181,9 @@ function randomOutputs(seed: number, numAnchors: number, c: Case): LevelOutputs[
       h,
       w,
       // logits mostly below the threshold, a few confident; probabilities skewed towards 0
-      cls: fill(numAnchors * c.numClasses * h * w, () => (c.clsKind === 'logits' ? -3 + 1.5 * rng.normal() : rng.next() ** 3)),
+      cls: fill(numAnchors * c.numClasses * h * w, () =>
+        c.clsKind === 'logits' ? -3 + 1.5 * rng.normal() : rng.next() ** 3,
+      ),
       // now and then a delta beyond the wh-ratio clamp
       reg: fill(numAnchors * 4 * h * w, () => (rng.chance(0.01) ? 30 : 0.7) * rng.normal()),
       iou: c.iou ? fill(numAnchors * h * w, () => rng.normal()) : null,
@@ -128,8 +202,22 @@ function batchTensors(outs: LevelOutputs[][], pick: (lv: LevelOutputs) => Float3
 }
 
 const CASES: Case[] = [
-  { name: 'IoU branch, logits, test cfg (voting)', anchors: {}, numClasses: 10, iou: true, clsKind: 'logits', cfg: PAA_TEST_CFG },
-  { name: 'no IoU branch, logits, test cfg (voting)', anchors: {}, numClasses: 10, iou: false, clsKind: 'logits', cfg: PAA_TEST_CFG },
+  {
+    name: 'IoU branch, logits, test cfg (voting)',
+    anchors: {},
+    numClasses: 10,
+    iou: true,
+    clsKind: 'logits',
+    cfg: PAA_TEST_CFG,
+  },
+  {
+    name: 'no IoU branch, logits, test cfg (voting)',
+    anchors: {},
+    numClasses: 10,
+    iou: false,
+    clsKind: 'logits',
+    cfg: PAA_TEST_CFG,
+  },
   {
     name: 'IoU branch, logits, nmsPre 40 (top-k), no voting',
     anchors: {},
@@ -154,7 +242,14 @@ const CASES: Case[] = [
     clsKind: 'logits',
     cfg: { nmsPre: 100, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: true },
   },
-  { name: 'probabilities (COP / IOP heads), IoU branch, voting', anchors: {}, numClasses: 6, iou: true, clsKind: 'probs', cfg: PAA_TEST_CFG },
+  {
+    name: 'probabilities (COP / IOP heads), IoU branch, voting',
+    anchors: {},
+    numClasses: 6,
+    iou: true,
+    clsKind: 'probs',
+    cfg: PAA_TEST_CFG,
+  },
 ];
 
 CASES.forEach((c, ci) => {
@@ -183,10 +278,13 @@ CASES.forEach((c, ci) => {
       let boxErr = 0;
       let scoreErr = 0;
       for (let k = 0; k < got.boxes.length; k++) boxErr = Math.max(boxErr, Math.abs(got.boxes[k]! - w.boxes[k]!));
-      for (let k = 0; k < got.scores.length; k++) scoreErr = Math.max(scoreErr, Math.abs(got.scores[k]! - w.scores[k]!));
+      for (let k = 0; k < got.scores.length; k++)
+        scoreErr = Math.max(scoreErr, Math.abs(got.scores[k]! - w.scores[k]!));
       assert.ok(boxErr <= 1e-3, `image ${i}: box error ${boxErr} px`);
       assert.ok(scoreErr <= 1e-5, `image ${i}: score error ${scoreErr}`);
-      t.diagnostic(`image ${i}: ${got.scores.length} detections, max box diff ${boxErr} px, max score diff ${scoreErr}`);
+      t.diagnostic(
+        `image ${i}: ${got.scores.length} detections, max box diff ${boxErr} px, max score diff ${scoreErr}`,
+      );
     });
   });
 });
@@ -194,7 +292,13 @@ CASES.forEach((c, ci) => {
 test('detectFromOutputs: wrong output sizes or level count are errors', () => {
   const spec = anchorConfig(modelOf({ strides: STRIDES }));
   // logits of -10: no score above the threshold
-  const lv = (h: number, w: number, c = 3): LevelOutputs => ({ cls: new Float32Array(c * h * w).fill(-10), reg: new Float32Array(4 * h * w), iou: null, h, w });
+  const lv = (h: number, w: number, c = 3): LevelOutputs => ({
+    cls: new Float32Array(c * h * w).fill(-10),
+    reg: new Float32Array(4 * h * w),
+    iou: null,
+    h,
+    w,
+  });
   const levels = SIZES.map(([h, w]) => lv(h, w));
   const meta = METAS[0]!;
   assert.equal(detectFromOutputs(levels, spec, meta, 3, PAA_TEST_CFG, 'logits').scores.length, 0);
@@ -246,11 +350,17 @@ function importGraph(entry: string): { files: string[]; external: { from: string
   return { files: files.map((f) => relative(distRoot, f)), external };
 }
 
-const isNative = (file: string): boolean => file.startsWith(join('src', 'torch') + '/') || file.endsWith('.node') || /native/.test(file);
+const isNative = (file: string): boolean =>
+  file.startsWith(join('src', 'torch') + '/') || file.endsWith('.node') || /native/.test(file);
 
 test('import graph: dist/src/runtime/postprocess.js reaches no node:* module, no package, no torch / native module', (t) => {
   const { files, external } = importGraph(join(distRoot, 'src', 'runtime', 'postprocess.js'));
-  for (const need of ['src/det/nms_arrays.js', 'src/det/score_voting_arrays.js', 'src/det/anchor_grid.js', 'src/models/heads/paa_select.js']) {
+  for (const need of [
+    'src/det/nms_arrays.js',
+    'src/det/score_voting_arrays.js',
+    'src/det/anchor_grid.js',
+    'src/models/heads/paa_select.js',
+  ]) {
     assert.ok(files.includes(need), `expected the graph to reach ${need}; reached ${files.join(', ')}`);
   }
   assert.deepEqual(external, [], `non-relative imports reached: ${JSON.stringify(external)}`);
@@ -261,12 +371,14 @@ test('import graph: dist/src/runtime/postprocess.js reaches no node:* module, no
 test('import graph: the walker does see torch and node: imports (control)', () => {
   const nms = importGraph(join(distRoot, 'src', 'det', 'nms.js'));
   assert.ok(nms.files.some(isNative), 'nms.js reaches src/torch');
-  assert.ok(nms.external.some((e) => e.spec.startsWith('node:')), 'src/torch reaches node:*');
-  assert.deepEqual(specifiers("import a, { b as c } from './x.js';\nexport * from \"../y.js\";\nimport './z.js';\nexport { d } from './w.js';\nconst m = await import('node:fs');"), [
-    './x.js',
-    '../y.js',
-    './z.js',
-    './w.js',
-    'node:fs',
-  ]);
+  assert.ok(
+    nms.external.some((e) => e.spec.startsWith('node:')),
+    'src/torch reaches node:*',
+  );
+  assert.deepEqual(
+    specifiers(
+      "import a, { b as c } from './x.js';\nexport * from \"../y.js\";\nimport './z.js';\nexport { d } from './w.js';\nconst m = await import('node:fs');",
+    ),
+    ['./x.js', '../y.js', './z.js', './w.js', 'node:fs'],
+  );
 });

@@ -14,7 +14,13 @@ import { loadTestImage } from '../../src/engine/predict.js';
 import { testPipelineOf } from '../../src/build/model.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { parseRuntimeModel, runtimeSpecProblem, RuntimeDetector, resizeBilinear, Network } from '../../src/runtime/index.js';
+import {
+  parseRuntimeModel,
+  runtimeSpecProblem,
+  RuntimeDetector,
+  resizeBilinear,
+  Network,
+} from '../../src/runtime/index.js';
 import { tinyConfig } from '../cli/fixture.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -34,7 +40,12 @@ before(async () => {
   model = join(dir, 'model.safetensors');
   const r = ladet('export', `weights=${summary.runDir}`, `out=${model}`);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`^wrote ${model} \\(\\d+\\.\\d MiB\\): ${join(summary.runDir, 'weights', 'best.safetensors')}, 8 classes, test scale 96x96\\n$`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^wrote ${model} \\(\\d+\\.\\d MiB\\): ${join(summary.runDir, 'weights', 'best.safetensors')}, 8 classes, test scale 96x96\\n$`,
+    ),
+  );
 });
 
 after(() => {
@@ -52,7 +63,12 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
  * The runtime's detections are libtorch's: the same classes in the same order, scores within 1e-5, boxes within
  * 1e-3 px, for every detection clear of the 100-per-image cut (near-ties there may fall either way).
  */
-function assertSameDetections(mine: readonly Detection[], theirs: readonly Detection[], atLeast: number, what: string): void {
+function assertSameDetections(
+  mine: readonly Detection[],
+  theirs: readonly Detection[],
+  atLeast: number,
+  what: string,
+): void {
   const cut = Math.min(...theirs.map((d) => d.score)) + 1e-4;
   const kept = mine.filter((d) => d.score > cut);
   assert.ok(kept.length > atLeast, `${what}: ${kept.length} detections to compare`);
@@ -71,7 +87,9 @@ type EditableSpec = Record<string, any>;
 /** `bytes` with its runtime spec edited (the tensors as they are). */
 function withSpec(bytes: Buffer, edit: (spec: EditableSpec) => void): Buffer {
   const headerLen = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as { __metadata__: { ladet_runtime: string } };
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as {
+    __metadata__: { ladet_runtime: string };
+  };
   const spec = JSON.parse(header.__metadata__.ladet_runtime) as EditableSpec;
   edit(spec);
   header.__metadata__.ladet_runtime = JSON.stringify(spec);
@@ -81,7 +99,7 @@ function withSpec(bytes: Buffer, edit: (spec: EditableSpec) => void): Buffer {
   return Buffer.concat([len, text, bytes.subarray(8 + headerLen)]);
 }
 
-test('the runtime network gives libtorch\'s head outputs on the same input, at every level', async () => {
+test("the runtime network gives libtorch's head outputs on the same input, at every level", async () => {
   const opened = openDetector(resolveModelFiles({ run: summary.runDir }));
   const { spec, weights } = parseRuntimeModel(readFileSync(model));
   const net = new Network(spec.network, weights);
@@ -91,11 +109,19 @@ test('the runtime network gives libtorch\'s head outputs on the same input, at e
     assert.deepEqual(raw.shape, [1, 3, 96, 96]);
     const [, , h, w] = raw.shape;
     const mine = net.forward({ data: raw.data, c: 3, h, w });
-    const theirs = tidy(() => noGrad(() => {
-      const out = opened.model.forward(tensor(raw.data, raw.shape));
-      const arr = (t: Tensor): Float32Array => t.toTypedArray<'float32'>();
-      return out.cls.map((c, l) => ({ cls: arr(c), reg: arr(out.reg[l] as Tensor), iou: arr((out.iou as Tensor[])[l] as Tensor), h: c.dim(2), w: c.dim(3) }));
-    }));
+    const theirs = tidy(() =>
+      noGrad(() => {
+        const out = opened.model.forward(tensor(raw.data, raw.shape));
+        const arr = (t: Tensor): Float32Array => t.toTypedArray<'float32'>();
+        return out.cls.map((c, l) => ({
+          cls: arr(c),
+          reg: arr(out.reg[l] as Tensor),
+          iou: arr((out.iou as Tensor[])[l] as Tensor),
+          h: c.dim(2),
+          w: c.dim(3),
+        }));
+      }),
+    );
     assert.equal(mine.length, theirs.length);
     assert.equal(mine.length, 4);
     mine.forEach((m, l) => {
@@ -110,7 +136,7 @@ test('the runtime network gives libtorch\'s head outputs on the same input, at e
   }
 });
 
-test('RuntimeDetector.detect gives TrainedDetector.detect\'s detections, from RGB and from RGBA pixels', async () => {
+test("RuntimeDetector.detect gives TrainedDetector.detect's detections, from RGB and from RGBA pixels", async () => {
   const rt = RuntimeDetector.fromBytes(readFileSync(model));
   const td = TrainedDetector.open({ run: summary.runDir });
   try {
@@ -130,16 +156,22 @@ test('RuntimeDetector.detect gives TrainedDetector.detect\'s detections, from RG
         rgba[4 * i + 3] = 255;
       }
       assert.deepEqual(rt.detect({ data: rgba, width: img.width, height: img.height }, { scoreThr: 0.05 }), mine);
-      assert.deepEqual(rt.detect({ data: img.data, width: img.width, height: img.height }), mine.filter((d) => d.score >= 0.3));
+      assert.deepEqual(
+        rt.detect({ data: img.data, width: img.width, height: img.height }),
+        mine.filter((d) => d.score >= 0.3),
+      );
     }
   } finally {
     td.dispose();
   }
 });
 
-test('COP and IOP heads (class probabilities from extra reg-tower convs) export and run with libtorch\'s detections', async () => {
+test("COP and IOP heads (class probabilities from extra reg-tower convs) export and run with libtorch's detections", async () => {
   for (const type of ['cop', 'iop'] as const) {
-    const run = await trainDetector(join(dir, 'tiny.yaml'), { overrides: { 'model.head.type': type, name: `tiny_${type}` }, onMessage: () => undefined });
+    const run = await trainDetector(join(dir, 'tiny.yaml'), {
+      overrides: { 'model.head.type': type, name: `tiny_${type}` },
+      onMessage: () => undefined,
+    });
     const td = TrainedDetector.open({ run: run.runDir });
     try {
       const file = join(dir, `${type}.safetensors`);
@@ -161,7 +193,9 @@ test("the file records the detector's model description as it is; files in the f
   const bytes = readFileSync(model);
   try {
     const headerLen = Number(bytes.readBigUInt64LE(0));
-    const recorded = JSON.parse(JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')).__metadata__.ladet_runtime);
+    const recorded = JSON.parse(
+      JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')).__metadata__.ladet_runtime,
+    );
     assert.deepEqual(recorded.network, JSON.parse(JSON.stringify(opened.model.spec)));
     assert.equal(recorded.network.backbone.type, 'resnet');
     assert.deepEqual(parseRuntimeModel(bytes).spec.network, recorded.network);
@@ -173,8 +207,20 @@ test("the file records the detector's model description as it is; files in the f
     const { backbone: b, neck: n, head: h } = s.network;
     s.network = {
       backbone: { depth: b.depth, baseChannels: b.baseChannels },
-      neck: { outChannels: n.outChannels, startLevel: n.startLevel, numOuts: n.numOuts, addExtraConvs: n.addExtraConvs, reluBeforeExtraConvs: n.reluBeforeExtraConvs },
-      head: { numClasses: h.numClasses, stackedConvs: h.stackedConvs, gnGroups: h.gnGroups, iouBranch: h.iouBranch, type: h.type },
+      neck: {
+        outChannels: n.outChannels,
+        startLevel: n.startLevel,
+        numOuts: n.numOuts,
+        addExtraConvs: n.addExtraConvs,
+        reluBeforeExtraConvs: n.reluBeforeExtraConvs,
+      },
+      head: {
+        numClasses: h.numClasses,
+        stackedConvs: h.stackedConvs,
+        gnGroups: h.gnGroups,
+        iouBranch: h.iouBranch,
+        type: h.type,
+      },
     };
   });
   assert.deepEqual(parseRuntimeModel(legacy).spec.network, parseRuntimeModel(bytes).spec.network);
@@ -186,24 +232,47 @@ test("the file records the detector's model description as it is; files in the f
   assert.deepEqual(run(legacy), run(bytes));
   // the legacy record straight into Network (resolved there too)
   const { spec, weights } = parseRuntimeModel(bytes);
-  const old = { backbone: { depth: 18 as const, baseChannels: spec.network.backbone.outChannels[0] as number }, neck: { ...spec.network.neck, type: undefined }, head: { ...spec.network.head, featChannels: undefined } };
+  const old = {
+    backbone: { depth: 18 as const, baseChannels: spec.network.backbone.outChannels[0] as number },
+    neck: { ...spec.network.neck, type: undefined },
+    head: { ...spec.network.head, featChannels: undefined },
+  };
   assert.deepEqual(new Network(old, weights).spec, spec.network);
   const img = await decodeImage(join(dataRoot, 'val', '000001.png'));
   const image = { data: img.data, width: img.width, height: img.height };
-  assert.deepEqual(RuntimeDetector.fromBytes(legacy).detect(image, { scoreThr: 0.05 }), RuntimeDetector.fromBytes(bytes).detect(image, { scoreThr: 0.05 }));
+  assert.deepEqual(
+    RuntimeDetector.fromBytes(legacy).detect(image, { scoreThr: 0.05 }),
+    RuntimeDetector.fromBytes(bytes).detect(image, { scoreThr: 0.05 }),
+  );
 });
 
 test('a backbone type without a runtime kernel is refused by name (reading and exporting)', () => {
   const bytes = readFileSync(model);
-  const other = withSpec(bytes, (s) => (s.network.backbone = { type: 'mobilenet_v2', outChannels: [24, 32, 96, 320], outStrides: [4, 8, 16, 32] }));
+  const other = withSpec(
+    bytes,
+    (s) => (s.network.backbone = { type: 'mobilenet_v2', outChannels: [24, 32, 96, 320], outStrides: [4, 8, 16, 32] }),
+  );
   assert.throws(() => RuntimeDetector.fromBytes(other, 'm.safetensors'), {
-    message: 'm.safetensors: __metadata__.ladet_runtime: network.backbone type "mobilenet_v2" has no ladet/runtime kernel (it runs: resnet)',
+    message:
+      'm.safetensors: __metadata__.ladet_runtime: network.backbone type "mobilenet_v2" has no ladet/runtime kernel (it runs: resnet)',
   });
   const { spec } = parseRuntimeModel(bytes);
   assert.equal(runtimeSpecProblem(spec), null);
-  assert.match(runtimeSpecProblem({ ...spec, network: { ...spec.network, backbone: { ...spec.network.backbone, type: 'mobilenet_v2' } } })!, /backbone type "mobilenet_v2" has no ladet\/runtime kernel/);
-  assert.throws(() => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.neck.type = 'bifpn'))), /network\.neck\.type must be 'fpn' \(got "bifpn"\)/);
-  assert.throws(() => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.backbone.blocks = [1, 1, 1, 1]))), /network\.backbone\.blocks must be ResNet-18's \[2, 2, 2, 2\] \(got \[1,1,1,1\]\)/);
+  assert.match(
+    runtimeSpecProblem({
+      ...spec,
+      network: { ...spec.network, backbone: { ...spec.network.backbone, type: 'mobilenet_v2' } },
+    })!,
+    /backbone type "mobilenet_v2" has no ladet\/runtime kernel/,
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.neck.type = 'bifpn'))),
+    /network\.neck\.type must be 'fpn' \(got "bifpn"\)/,
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(withSpec(bytes, (s) => (s.network.backbone.blocks = [1, 1, 1, 1]))),
+    /network\.backbone\.blocks must be ResNet-18's \[2, 2, 2, 2\] \(got \[1,1,1,1\]\)/,
+  );
 });
 
 test('an image of another size is resized as ladet resizes it: enlargements to the byte, reductions close', async () => {
@@ -219,7 +288,10 @@ test('an image of another size is resized as ladet resizes it: enlargements to t
   for (let i = 0; i < mineDown.length; i++) sum += Math.abs((mineDown[i] as number) - (down.data[i] as number));
   assert.ok(sum / mineDown.length < 2, `reduced: mean byte difference ${sum / mineDown.length}`);
   // and an image that needs resizing runs end to end: boxes inside the original image
-  const big = await sharp(join(dataRoot, 'val', '000004.png')).resize(200, 150, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const big = await sharp(join(dataRoot, 'val', '000004.png'))
+    .resize(200, 150, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const rt = RuntimeDetector.fromBytes(readFileSync(model));
   const dets = rt.detect({ data: big.data, width: 200, height: 150, channels: 3 }, { scoreThr: 0.05 });
   assert.ok(dets.length > 0);
@@ -228,27 +300,61 @@ test('an image of another size is resized as ladet resizes it: enlargements to t
 
 test('bad model files and images: errors say what is wrong', () => {
   const bytes = readFileSync(model);
-  assert.throws(() => RuntimeDetector.fromBytes(bytes.subarray(0, bytes.length - 100), 'cut.safetensors'), /^Error: cut\.safetensors: tensor '.*': data_offsets \[\d+, \d+\] do not fit its shape .* \(truncated\?\)$/);
-  assert.throws(() => RuntimeDetector.fromBytes(bytes.subarray(0, 4)), /runtime model: too short for a safetensors file \(4 bytes\)/);
+  assert.throws(
+    () => RuntimeDetector.fromBytes(bytes.subarray(0, bytes.length - 100), 'cut.safetensors'),
+    /^Error: cut\.safetensors: tensor '.*': data_offsets \[\d+, \d+\] do not fit its shape .* \(truncated\?\)$/,
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(bytes.subarray(0, 4)),
+    /runtime model: too short for a safetensors file \(4 bytes\)/,
+  );
   const checkpoint = readFileSync(join(summary.runDir, 'weights', 'best.safetensors'));
-  assert.throws(() => RuntimeDetector.fromBytes(checkpoint, 'best.safetensors'), /best\.safetensors: not a ladet runtime model \(no __metadata__\.ladet_runtime\): make one with `ladet export/);
+  assert.throws(
+    () => RuntimeDetector.fromBytes(checkpoint, 'best.safetensors'),
+    /best\.safetensors: not a ladet runtime model \(no __metadata__\.ladet_runtime\): make one with `ladet export/,
+  );
   // a damaged spec: the field is named
   const damaged = (edit: (spec: EditableSpec) => void): Uint8Array => withSpec(bytes, edit);
-  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => delete s.input.testScale), 'm.safetensors'), {
-    message: 'm.safetensors: __metadata__.ladet_runtime: input.testScale must be two numbers (got undefined)',
-  });
-  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => (s.network.backbone.depth = 20))), /network\.backbone\.depth must be 18, 34, 50 or 101 \(got 20\)/);
-  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => s.classes.pop())), /classes lists 7 classes, network\.head\.numClasses is 8/);
-  assert.throws(() => RuntimeDetector.fromBytes(damaged((s) => (s.version = 2))), /format ladet-runtime version 2; this ladet reads ladet-runtime version 1/);
+  assert.throws(
+    () =>
+      RuntimeDetector.fromBytes(
+        damaged((s) => delete s.input.testScale),
+        'm.safetensors',
+      ),
+    {
+      message: 'm.safetensors: __metadata__.ladet_runtime: input.testScale must be two numbers (got undefined)',
+    },
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(damaged((s) => (s.network.backbone.depth = 20))),
+    /network\.backbone\.depth must be 18, 34, 50 or 101 \(got 20\)/,
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(damaged((s) => s.classes.pop())),
+    /classes lists 7 classes, network\.head\.numClasses is 8/,
+  );
+  assert.throws(
+    () => RuntimeDetector.fromBytes(damaged((s) => (s.version = 2))),
+    /format ladet-runtime version 2; this ladet reads ladet-runtime version 1/,
+  );
   // a model whose spec and weights disagree
   const { spec, weights } = parseRuntimeModel(bytes);
-  assert.throws(() => new Network({ ...spec.network, head: { ...spec.network.head, stackedConvs: 2 } }, weights), /tensor 'bbox_head\.cls_convs\.1\.conv\.weight' is missing/);
+  assert.throws(
+    () => new Network({ ...spec.network, head: { ...spec.network.head, stackedConvs: 2 } }, weights),
+    /tensor 'bbox_head\.cls_convs\.1\.conv\.weight' is missing/,
+  );
   const fewer = new Map(weights);
   fewer.set('extra.weight', { data: new Float32Array(1), shape: [1] });
   assert.throws(() => new Network(spec.network, fewer), /tensor 'extra\.weight' is not part of the network/);
   const rt = RuntimeDetector.fromBytes(bytes);
-  assert.throws(() => rt.detect({ data: new Uint8Array(10), width: 2, height: 2 }), /image data must hold 3 \(RGB\) or 4 \(RGBA\) bytes per pixel \(got 10 bytes for 2x2\)/);
-  assert.throws(() => rt.detect({ data: new Uint8Array(12), width: 2, height: 2 }, { scoreThr: -1 }), /scoreThr must be a number in \[0, 1\]/);
+  assert.throws(
+    () => rt.detect({ data: new Uint8Array(10), width: 2, height: 2 }),
+    /image data must hold 3 \(RGB\) or 4 \(RGBA\) bytes per pixel \(got 10 bytes for 2x2\)/,
+  );
+  assert.throws(
+    () => rt.detect({ data: new Uint8Array(12), width: 2, height: 2 }, { scoreThr: -1 }),
+    /scoreThr must be a number in \[0, 1\]/,
+  );
   const r = ladet('export', `weights=${summary.runDir}`, `out=${join(dir, 'model.bin')}`);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /ladet export: out=.*model\.bin: the runtime model is a \.safetensors file/);

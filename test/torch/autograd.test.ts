@@ -37,7 +37,13 @@ test('noGrad stops recording and restores the mode, also on throw', () => {
   const x = tensor([1], [1], f64).requiresGrad_();
   const y = noGrad(() => x.mul(2));
   assert.equal(y.requiresGrad, false);
-  assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      noGrad(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(isGradEnabled(), true);
   assert.equal(x.mul(2).requiresGrad, true);
 });

@@ -16,6 +16,10 @@ test('tensors move to CUDA and back, and ops and autograd run there', { skip }, 
   assert.deepEqual(g.toDevice('cpu').toArray(), new Array(18).fill(9));
 });
 
-test('asking for CUDA without a device is a clear error', { skip: cudaAvailable() ? 'a CUDA device is present' : false }, () => {
-  assert.throws(() => ones([1], { device: 'cuda' }), /CUDA/i);
-});
+test(
+  'asking for CUDA without a device is a clear error',
+  { skip: cudaAvailable() ? 'a CUDA device is present' : false },
+  () => {
+    assert.throws(() => ones([1], { device: 'cuda' }), /CUDA/i);
+  },
+);

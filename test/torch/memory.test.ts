@@ -26,10 +26,14 @@ test('tidy disposes intermediates, keeps returned tensors and kept ones, and cle
   assert.equal(memory().numTensors, before + 1 /* kept */ + 2 /* returned */ + 1 /* initial zeros */);
   assert.equal(out.sum.item(), 8);
   assert.deepEqual(kept.toArray(), [3, 3, 3, 3]);
-  assert.throws(() => tidy(() => {
-    ones([3]);
-    throw new Error('inside');
-  }), /inside/);
+  assert.throws(
+    () =>
+      tidy(() => {
+        ones([3]);
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   assert.equal(memory().numTensors, before + 4);
   dispose([out, kept]);
   assert.equal(memory().numTensors, before + 1);

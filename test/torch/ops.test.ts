@@ -36,8 +36,18 @@ test('creation: dtypes, shapes and values round-trip through typed arrays', () =
   assert.deepEqual(d.shape, [2, 3]);
   assert.equal(d.dtype, 'float64');
   assert.equal(d.numel, 6);
-  assert.deepEqual(tensor(new Int32Array([7, 8])).to('float32').toArray(), [7, 8]);
-  assert.deepEqual(tensor(new Uint8Array([0, 255])).to('int32').toArray(), [0, 255]);
+  assert.deepEqual(
+    tensor(new Int32Array([7, 8]))
+      .to('float32')
+      .toArray(),
+    [7, 8],
+  );
+  assert.deepEqual(
+    tensor(new Uint8Array([0, 255]))
+      .to('int32')
+      .toArray(),
+    [0, 255],
+  );
   assert.deepEqual(zeros([2, 2]).toArray(), [0, 0, 0, 0]);
   assert.deepEqual(full([3], 2.5).toArray(), [2.5, 2.5, 2.5]);
   assert.deepEqual(arange(2, 11, 3).toArray(), [2, 5, 8]);
@@ -103,7 +113,12 @@ test('reductions: sum/mean/max/argmax/topk/sort/std/var/logsumexp', () => {
   assertClose([x.std(undefined, false).item()], [2]);
   assertClose([x.var().item()], [32 / 7]);
   assertClose([x.std().item()], [Math.sqrt(32 / 7)]);
-  assertClose(tensor([0, Math.log(3)], [2], { dtype: 'float64' }).logsumexp(0).toArray(), [Math.log(4)]);
+  assertClose(
+    tensor([0, Math.log(3)], [2], { dtype: 'float64' })
+      .logsumexp(0)
+      .toArray(),
+    [Math.log(4)],
+  );
 });
 
 test('shape ops: view/permute/slice/narrow/gather/scatter/masked/nonzero/split/unfold/index', () => {
@@ -117,9 +132,16 @@ test('shape ops: view/permute/slice/narrow/gather/scatter/masked/nonzero/split/u
   assert.deepEqual(a.select(1, 2).toArray(), [2, 5]);
   assert.deepEqual(a.indexSelect(1, tensor(new BigInt64Array([2n, 0n]))).toArray(), [2, 0, 5, 3]);
   assert.deepEqual(a.gather(1, tensor(new BigInt64Array([1n, 1n, 0n, 2n]), [2, 2])).toArray(), [1, 1, 3, 5]);
-  assert.deepEqual(zeros([3], { dtype: 'int64' }).scatter(0, tensor(new BigInt64Array([2n])), 7).toArray(), [0, 0, 7]);
   assert.deepEqual(
-    zeros([3]).scatterAdd(0, tensor(new BigInt64Array([0n, 0n, 2n])), tensor([1, 2, 3])).toArray(),
+    zeros([3], { dtype: 'int64' })
+      .scatter(0, tensor(new BigInt64Array([2n])), 7)
+      .toArray(),
+    [0, 0, 7],
+  );
+  assert.deepEqual(
+    zeros([3])
+      .scatterAdd(0, tensor(new BigInt64Array([0n, 0n, 2n])), tensor([1, 2, 3]))
+      .toArray(),
     [3, 0, 3],
   );
   const mask = a.gt(2);
@@ -127,13 +149,26 @@ test('shape ops: view/permute/slice/narrow/gather/scatter/masked/nonzero/split/u
   assert.deepEqual(a.maskedFill(mask, -1).toArray(), [0, 1, 2, -1, -1, -1]);
   assert.deepEqual(mask.nonzero().toArray(), [1, 0, 1, 1, 1, 2]);
   const parts = arange(5).split([2, 3]);
-  assert.deepEqual(parts.map((p) => p.toArray()), [[0, 1], [2, 3, 4]]);
-  assert.deepEqual(arange(5).split(2).map((p) => p.numel), [2, 2, 1]);
+  assert.deepEqual(
+    parts.map((p) => p.toArray()),
+    [
+      [0, 1],
+      [2, 3, 4],
+    ],
+  );
+  assert.deepEqual(
+    arange(5)
+      .split(2)
+      .map((p) => p.numel),
+    [2, 2, 1],
+  );
   assert.deepEqual(arange(5).unfold(0, 3, 2).toArray(), [0, 1, 2, 2, 3, 4]);
   assert.deepEqual(a.index([tensor(new BigInt64Array([1n, 0n]))]).toArray(), [3, 4, 5, 0, 1, 2]);
   assert.deepEqual(a.index([null, tensor(new BigInt64Array([0n]))]).toArray(), [0, 3]);
   assert.deepEqual(
-    zeros([3]).indexPut([tensor(new BigInt64Array([0n, 0n]))], tensor([1, 2]), true).toArray(),
+    zeros([3])
+      .indexPut([tensor(new BigInt64Array([0n, 0n]))], tensor([1, 2]), true)
+      .toArray(),
     [3, 0, 0],
   );
   assert.deepEqual(a.unsqueeze(0).shape, [1, 2, 3]);
@@ -144,7 +179,12 @@ test('shape ops: view/permute/slice/narrow/gather/scatter/masked/nonzero/split/u
   assert.deepEqual(stack([tensor([1, 2]), tensor([3, 4])], 1).toArray(), [1, 3, 2, 4]);
   assert.deepEqual(where(tensor([true, false]), tensor([1, 2]), tensor([8, 9])).toArray(), [1, 9]);
   assert.deepEqual(where(tensor([true, false]), tensor([1, 2]), 0).toArray(), [1, 0]);
-  assert.equal(tensor([1, 2]).matmul(tensor([3, 4])).item(), 11);
+  assert.equal(
+    tensor([1, 2])
+      .matmul(tensor([3, 4]))
+      .item(),
+    11,
+  );
 });
 
 test('conv2d, max_pool2d, nearest interpolation and im2col against hand computation', () => {
@@ -162,7 +202,10 @@ test('conv2d, max_pool2d, nearest interpolation and im2col against hand computat
   assert.deepEqual(conv2d(x, w, null, { dilation: 2 }).toArray(), [0 + 2 + 6 + 8]);
   // groups: two channels, each convolved by its own 1x1 weight
   const x2 = tensor([1, 2, 3, 4, 10, 20, 30, 40], [1, 2, 2, 2]);
-  assert.deepEqual(conv2d(x2, tensor([2, 3], [2, 1, 1, 1]), null, { groups: 2 }).toArray(), [2, 4, 6, 8, 30, 60, 90, 120]);
+  assert.deepEqual(
+    conv2d(x2, tensor([2, 3], [2, 1, 1, 1]), null, { groups: 2 }).toArray(),
+    [2, 4, 6, 8, 30, 60, 90, 120],
+  );
   assert.deepEqual(maxPool2d(x, 2, 1).toArray(), [4, 5, 7, 8]);
   assert.deepEqual(interpolateNearest(tensor([1, 2], [1, 1, 1, 2]), null, 2).toArray(), [1, 1, 2, 2, 1, 1, 2, 2]);
   assert.deepEqual(interpolateNearest(tensor([1, 2, 3, 4], [1, 1, 2, 2]), [2, 4]).toArray(), [1, 1, 2, 2, 3, 3, 4, 4]);
@@ -178,22 +221,26 @@ test('group_norm, batch_norm and BCE-with-logits against hand computation', () =
   assertClose(groupNorm(x, 1, null, null).toArray(), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s]);
   // two groups: each channel normalised on its own pair
   const s2 = Math.sqrt(0.25 + 1e-5);
-  assertClose(groupNorm(x, 2, tensor([2, 1], [2], { dtype: 'float64' }), tensor([0, 1], [2], { dtype: 'float64' })).toArray(), [
-    (-0.5 / s2) * 2,
-    (0.5 / s2) * 2,
-    -0.5 / s2 + 1,
-    0.5 / s2 + 1,
-  ]);
+  assertClose(
+    groupNorm(x, 2, tensor([2, 1], [2], { dtype: 'float64' }), tensor([0, 1], [2], { dtype: 'float64' })).toArray(),
+    [(-0.5 / s2) * 2, (0.5 / s2) * 2, -0.5 / s2 + 1, 0.5 / s2 + 1],
+  );
   // batch norm in training mode updates running stats with momentum and the unbiased batch variance
   const xb = tensor([1, 3, 5, 7], [4, 1, 1, 1], { dtype: 'float64' });
   const rm = zeros([1], { dtype: 'float64' });
   const rv = ones([1], { dtype: 'float64' });
   const y = batchNorm(xb, rm, rv, null, null, true, 0.1, 0);
-  assertClose(y.toArray(), [-3, -1, 1, 3].map((v) => v / Math.sqrt(5)));
+  assertClose(
+    y.toArray(),
+    [-3, -1, 1, 3].map((v) => v / Math.sqrt(5)),
+  );
   assertClose(rm.toArray(), [0.4]);
   assertClose(rv.toArray(), [0.9 + 0.1 * (20 / 3)]);
   // eval mode uses the running stats
-  assertClose(batchNorm(xb, rm, rv, null, null, false, 0.1, 0).toArray(), [1, 3, 5, 7].map((v) => (v - 0.4) / Math.sqrt(0.9 + 2 / 3)));
+  assertClose(
+    batchNorm(xb, rm, rv, null, null, false, 0.1, 0).toArray(),
+    [1, 3, 5, 7].map((v) => (v - 0.4) / Math.sqrt(0.9 + 2 / 3)),
+  );
   const z = tensor([0.5, -1, 2], [3], { dtype: 'float64' });
   const t = tensor([1, 0, 0.3], [3], { dtype: 'float64' });
   const expect = [0.5, -1, 2].map((zi, i) => {

@@ -21,15 +21,21 @@ export function registerData(program: Command): void {
     .command('make')
     .description(
       `write a built-in dataset as a COCO dataset (${Object.keys(GENERATORS).join(', ')}); ` +
-        `keys: out=DIR seed=N workers=N force=true ${Object.keys(DEFAULT_PARAMS).map((k) => `${k}=N`).join(' ')}`,
+        `keys: out=DIR seed=N workers=N force=true ${Object.keys(DEFAULT_PARAMS)
+          .map((k) => `${k}=N`)
+          .join(' ')}`,
     )
     .argument('<name>', 'dataset name')
     .argument('[args...]', 'key=value settings')
     .action(async (name: string, args: string[]) => {
       const { positional, kv } = splitArgs(args);
-      if (positional.length) throw new UsageError(`ladet data make: unexpected argument ${positional.join(' ')} (settings are key=value)`);
+      if (positional.length)
+        throw new UsageError(`ladet data make: unexpected argument ${positional.join(' ')} (settings are key=value)`);
       const gen = GENERATORS[name];
-      if (!gen) throw new UsageError(`ladet data make: no built-in dataset '${name}' (have: ${Object.keys(GENERATORS).join(', ')})`);
+      if (!gen)
+        throw new UsageError(
+          `ladet data make: no built-in dataset '${name}' (have: ${Object.keys(GENERATORS).join(', ')})`,
+        );
       const paramKeys = Object.keys(DEFAULT_PARAMS) as (keyof GeneratorParams)[];
       rejectUnknown(kv, ['out', 'seed', 'workers', 'force', ...paramKeys], 'data make');
       const missing = gen.missing();
@@ -52,20 +58,25 @@ export function registerData(program: Command): void {
           onProgress: (done, total) => bar?.update(done, total),
         });
         bar?.stop();
-        if (!r.made) console.log(`${out} already holds this dataset (same generator, seed and settings); nothing to do`);
+        if (!r.made)
+          console.log(`${out} already holds this dataset (same generator, seed and settings); nothing to do`);
         else console.log(`made ${name} in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         for (const [split, s] of Object.entries(r.splits)) {
           console.log(`  ${split}: ${s.canvases} images, ${s.boxes} boxes  ${s.annotations}  images=${s.images}`);
         }
       } catch (e) {
         bar?.stop();
-        throw e instanceof Error && /must|already holds|force=true/.test(e.message) ? new UsageError(`ladet data make: ${e.message}`) : e;
+        throw e instanceof Error && /must|already holds|force=true/.test(e.message)
+          ? new UsageError(`ladet data make: ${e.message}`)
+          : e;
       }
     });
 
   data
     .command('check')
-    .description('validate a COCO dataset (annotation file and every image) and print a summary; keys: images=DIR decode=false problems=N')
+    .description(
+      'validate a COCO dataset (annotation file and every image) and print a summary; keys: images=DIR decode=false problems=N',
+    )
     .argument('<annotations>', 'COCO annotation file (.json)')
     .argument('[args...]', 'key=value settings')
     .action(async (file: string, args: string[]) => {
@@ -111,14 +122,17 @@ export function registerData(program: Command): void {
     .action(() => {
       for (const g of Object.values(GENERATORS)) {
         const missing = g.missing();
-        console.log(`${g.name.padEnd(12)} ${g.description}${missing ? `\n${' '.repeat(13)}unavailable: ${missing}` : ''}`);
+        console.log(
+          `${g.name.padEnd(12)} ${g.description}${missing ? `\n${' '.repeat(13)}unavailable: ${missing}` : ''}`,
+        );
       }
     });
 }
 
 function num(kv: Overrides, key: string, command: string): number {
   const v = kv[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`ladet ${command}: ${key} must be a number (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new UsageError(`ladet ${command}: ${key} must be a number (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -126,7 +140,10 @@ function num(kv: Overrides, key: string, command: string): number {
 function progressBar(unit: string): { update: (done: number, total: number) => void; stop: () => void } | null {
   if (!process.stderr.isTTY) return null;
   const bar = new cliProgress.SingleBar(
-    { format: `{bar} {percentage}% | {value}/{total} ${unit} | {duration_formatted} (eta {eta_formatted})`, stream: process.stderr },
+    {
+      format: `{bar} {percentage}% | {value}/{total} ${unit} | {duration_formatted} (eta {eta_formatted})`,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -7,7 +7,9 @@ import { StopOnSignal } from '../ctrl_c.js';
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('train a small student with PAA and with LAD on the built-in dataset, compare them, write runs/demo/report')
+    .description(
+      'train a small student with PAA and with LAD on the built-in dataset, compare them, write runs/demo/report',
+    )
     .action(async () => {
       const { runDemo, formatTable } = await import('../../engine/demo.js');
       const { trainInWorker } = await import('../../engine/train_worker.js');
@@ -17,7 +19,10 @@ export function registerDemo(program: Command): void {
         const r = await runDemo({
           hooks: { onMessage: (l) => progress.message(l) },
           trainer: async (configPath, overrides, start) => {
-            const run = trainInWorker(configPath, overrides, start, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
+            const run = trainInWorker(configPath, overrides, start, {
+              progress: (p) => progress.update(p),
+              message: (l) => progress.message(l),
+            });
             ctrlC.attach(run);
             try {
               return await run.result;

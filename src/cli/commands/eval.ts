@@ -24,7 +24,8 @@ export function runEval(args: readonly string[], print: (line: string) => void =
   const dets = readDetections(results, gt);
   const res = evaluateCoco(gt, dets);
   print(formatSummary(res.stats, res.iouThresholds, res.maxDets));
-  if (out) writeCocoSummary(outputs, out, { ann, results, images: res.imageIds.length, detections: dets.count }, res, print);
+  if (out)
+    writeCocoSummary(outputs, out, { ann, results, images: res.imageIds.length, detections: dets.count }, res, print);
   return res;
 }
 

@@ -5,10 +5,14 @@ import type { Command } from 'commander';
 import { netArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
 import { UsageError } from '../../config/usage_error.js';
 
-const USAGE = 'ladet export weights=RUN_DIR|FILE out=MODEL.safetensors [config=CONFIG.yaml] [net=1|2] [key.sub=value ...]';
+const USAGE =
+  'ladet export weights=RUN_DIR|FILE out=MODEL.safetensors [config=CONFIG.yaml] [net=1|2] [key.sub=value ...]';
 const OWN_KEYS = ['weights', 'out', 'config', 'net'] as const;
 
-export async function runExport(args: readonly string[], print: (line: string) => void = console.log): Promise<{ out: string; bytes: number }> {
+export async function runExport(
+  args: readonly string[],
+  print: (line: string) => void = console.log,
+): Promise<{ out: string; bytes: number }> {
   const { positional, kv } = splitArgs(args);
   if (positional.length) throw new UsageError(`ladet export: unexpected argument ${positional[0]} (usage: ${USAGE})`);
   const { ConfigSchema } = await import('../../config/schema.js');
@@ -17,7 +21,8 @@ export async function runExport(args: readonly string[], print: (line: string) =
   const out = pathArg(own, 'out', 'export', { usage: USAGE });
   const config = pathArg(own, 'config', 'export');
   const net = netArg(own, 'export');
-  if (!out.endsWith('.safetensors')) throw new UsageError(`ladet export: out=${out}: the runtime model is a .safetensors file`);
+  if (!out.endsWith('.safetensors'))
+    throw new UsageError(`ladet export: out=${out}: the runtime model is a .safetensors file`);
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
   const { exportRuntime } = await import('../../engine/export_runtime.js');
   const { Outputs } = await import('../../io/outputs.js');
@@ -30,7 +35,9 @@ export async function runExport(args: readonly string[], print: (line: string) =
     const bytes = outputs.writeWith(out, (p) => exportRuntime(opened, p));
     outputs.flush();
     const which = opened.net === null ? '' : ` network ${opened.net}`;
-    print(`wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB):${which} ${opened.weightsPath}, ${opened.classes.length} classes, test scale ${opened.config.data.testScale.join('x')}`);
+    print(
+      `wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB):${which} ${opened.weightsPath}, ${opened.classes.length} classes, test scale ${opened.config.data.testScale.join('x')}`,
+    );
     return { out, bytes };
   } finally {
     opened.model.dispose();

@@ -10,7 +10,8 @@ import type { Detection } from '../../engine/predict.js';
 
 export type { Detection } from '../../engine/predict.js';
 
-const USAGE = 'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]';
+const USAGE =
+  'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]';
 const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr', 'net'] as const;
 
 export interface ImageResult {
@@ -29,7 +30,10 @@ export interface PredictReport {
   skipped: { file: string; reason: string }[];
 }
 
-export async function runPredict(args: readonly string[], print: (line: string) => void = console.log): Promise<PredictReport> {
+export async function runPredict(
+  args: readonly string[],
+  print: (line: string) => void = console.log,
+): Promise<PredictReport> {
   const { positional, kv } = splitArgs(args);
   if (positional.length) throw new UsageError(`ladet predict: unexpected argument ${positional[0]} (usage: ${USAGE})`);
   const { ConfigSchema } = await import('../../config/schema.js');
@@ -52,12 +56,21 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   const { TaskProgress } = await import('../progress.js');
 
   const files = listImages(source);
-  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, net === undefined ? {} : { net });
-  const out = pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
+  const opened = openDetector(
+    resolveModelFiles({ weights, ...(config ? { config } : {}) }),
+    overrides,
+    net === undefined ? {} : { net },
+  );
+  const out =
+    pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   // never over the images it reads (out= inside source= is refused: a rerun would draw on the drawings)
   // (a run's own predict/ folder written before output manifests existed is this command's too)
   const ownFolder = pathArg(own, 'out', 'predict') === undefined;
-  const outputs = new Outputs({ command: 'ladet predict', inputs: [source, opened.weightsPath, opened.configPath], owns: (p) => ownFolder && dirname(p) === out });
+  const outputs = new Outputs({
+    command: 'ladet predict',
+    inputs: [source, opened.weightsPath, opened.configPath],
+    owns: (p) => ownFolder && dirname(p) === out,
+  });
   try {
     outputs.check(join(out, 'predictions.json'));
   } catch (e) {
@@ -89,21 +102,40 @@ export async function runPredict(args: readonly string[], print: (line: string) 
       // files get 0.01 px and 1e-4 score precision
       const detections: Detection[] = toDetections(p, classes, scoreThr).map((d) => {
         const [x1, y1, x2, y2] = d.box.map((v) => round(v, 100)) as [number, number, number, number];
-        return { ...d, score: round(d.score, 1e4), box: [x1, y1, x2, y2], bbox: [x1, y1, round(x2 - x1, 100), round(y2 - y1, 100)] };
+        return {
+          ...d,
+          score: round(d.score, 1e4),
+          box: [x1, y1, x2, y2],
+          bbox: [x1, y1, round(x2 - x1, 100), round(y2 - y1, 100)],
+        };
       });
       const stem = names.get(p.file) as string;
-      const result: ImageResult = { file: p.file, width: p.width, height: p.height, png: join(out, `${stem}.png`), json: join(out, `${stem}.json`), detections };
+      const result: ImageResult = {
+        file: p.file,
+        width: p.width,
+        height: p.height,
+        png: join(out, `${stem}.png`),
+        json: join(out, `${stem}.json`),
+        detections,
+      };
       let png: Buffer;
       try {
         const image = await decodeImage(p.file);
-        const drawn = detections.map((d) => ({ box: d.box, label: labelOf.get(d.category_id) as number, text: `${d.label} ${d.score.toFixed(2)}` }));
+        const drawn = detections.map((d) => ({
+          box: d.box,
+          label: labelOf.get(d.category_id) as number,
+          text: `${d.label} ${d.score.toFixed(2)}`,
+        }));
         png = await drawDetections(image, drawn);
       } catch (e) {
         skip(p.file, `cannot draw the detections: ${(e as Error).message}`);
         continue;
       }
       outputs.write(result.png, png);
-      outputs.write(result.json, JSON.stringify({ file: p.file, width: p.width, height: p.height, detections }, null, 2) + '\n');
+      outputs.write(
+        result.json,
+        JSON.stringify({ file: p.file, width: p.width, height: p.height, detections }, null, 2) + '\n',
+      );
       report.images.push(result);
     }
   } finally {
@@ -125,7 +157,9 @@ export async function runPredict(args: readonly string[], print: (line: string) 
   outputs.flush();
   const dets = report.images.reduce((n, r) => n + r.detections.length, 0);
   const skipped = report.skipped.length ? `; skipped ${report.skipped.length} unreadable` : '';
-  print(`${report.images.length} of ${files.length} images, ${dets} detections with score >= ${scoreThr}${skipped}: ${out}`);
+  print(
+    `${report.images.length} of ${files.length} images, ${dets} detections with score >= ${scoreThr}${skipped}: ${out}`,
+  );
   print(`wrote ${all}`);
   return report;
 }

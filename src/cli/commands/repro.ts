@@ -15,7 +15,8 @@ import type { Job } from '../../repro/plan.js';
 import type { ResultRecord } from '../../repro/record.js';
 import type { EvaluateNet } from '../../repro/run.js';
 
-const USAGE = 'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
+const USAGE =
+  'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
 const OWN_KEYS = ['seeds', 'rows', 'plan', 'report', 'readme', 'results'] as const;
 export const DEFAULT_RESULTS_DIR = 'benchmarks/results/repro';
 /** The study's seeds (issue #8 asks for at least 3): run when seeds= is absent, and always in the reports. */
@@ -52,7 +53,11 @@ function list(v: unknown): string[] {
 export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs> {
   const { positional, kv } = splitArgs(args);
   if (positional.length !== 1) {
-    throw new UsageError(positional.length ? `ladet repro: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet repro: missing TABLE (usage: ${USAGE})`);
+    throw new UsageError(
+      positional.length
+        ? `ladet repro: unexpected argument ${positional[1]} (usage: ${USAGE})`
+        : `ladet repro: missing TABLE (usage: ${USAGE})`,
+    );
   }
   const { getStudy, studyNames } = await import('../../repro/studies.js');
   const table = positional[0] as string;
@@ -65,26 +70,42 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
     const raw = list(own.seeds);
     seeds = raw.map(Number);
     if (raw.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
-      throw new UsageError(`ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got ${JSON.stringify(own.seeds)})`);
+      throw new UsageError(
+        `ladet repro: seeds= must be a comma list of non-negative integers, e.g. seeds=0,1,2 (got ${JSON.stringify(own.seeds)})`,
+      );
     }
-    if (new Set(seeds).size !== seeds.length) throw new UsageError(`ladet repro: seeds= lists a seed twice (${raw.join(',')})`);
+    if (new Set(seeds).size !== seeds.length)
+      throw new UsageError(`ladet repro: seeds= lists a seed twice (${raw.join(',')})`);
   }
   const rows = own.rows === undefined ? null : list(own.rows);
   if (rows !== null && tables.length > 1) throw new UsageError('ladet repro: rows= needs one TABLE, not all');
   const bool = (k: 'plan' | 'report'): boolean => {
     const v = own[k];
     if (v === undefined) return false;
-    if (typeof v !== 'boolean') throw new UsageError(`ladet repro: ${k}= must be true or false (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'boolean')
+      throw new UsageError(`ladet repro: ${k}= must be true or false (got ${JSON.stringify(v)})`);
     return v;
   };
   let readme: string | null = null;
   if (own.readme === true) readme = (await import('../../repro/readme.js')).DEFAULT_TABLES_FILE;
   else if (typeof own.readme === 'string' && own.readme !== '') readme = own.readme;
-  else if (own.readme !== undefined && own.readme !== false) throw new UsageError(`ladet repro: readme= needs true or a file (got ${JSON.stringify(own.readme)})`);
+  else if (own.readme !== undefined && own.readme !== false)
+    throw new UsageError(`ladet repro: readme= needs true or a file (got ${JSON.stringify(own.readme)})`);
   const results = own.results;
-  if (results !== undefined && (typeof results !== 'string' || results === '')) throw new UsageError(`ladet repro: results= needs a folder (got ${JSON.stringify(results)})`);
-  if (bool('plan') && (bool('report') || own.readme !== undefined)) throw new UsageError('ladet repro: plan=true only shows what would be done; drop report= and readme=');
-  return { tables, seeds, rows, plan: bool('plan'), report: bool('report'), readme, resultsDir: (results as string | undefined) ?? DEFAULT_RESULTS_DIR, overrides };
+  if (results !== undefined && (typeof results !== 'string' || results === ''))
+    throw new UsageError(`ladet repro: results= needs a folder (got ${JSON.stringify(results)})`);
+  if (bool('plan') && (bool('report') || own.readme !== undefined))
+    throw new UsageError('ladet repro: plan=true only shows what would be done; drop report= and readme=');
+  return {
+    tables,
+    seeds,
+    rows,
+    plan: bool('plan'),
+    report: bool('report'),
+    readme,
+    resultsDir: (results as string | undefined) ?? DEFAULT_RESULTS_DIR,
+    overrides,
+  };
 }
 
 /** Every job of the four studies at the report's seeds, and its result under the job's current config hash. */
@@ -92,7 +113,9 @@ async function wholeStudy(a: ReproArgs): Promise<{ jobs: Job[]; recordOf: (j: Jo
   const { STUDIES } = await import('../../repro/studies.js');
   const { planJobs } = await import('../../repro/plan.js');
   const { readRecordIfAny } = await import('../../repro/record.js');
-  const jobs = STUDIES.flatMap((study) => planJobs(study, { seeds: reportSeeds(a.seeds), overrides: a.overrides, resultsDir: a.resultsDir, rows: null }));
+  const jobs = STUDIES.flatMap((study) =>
+    planJobs(study, { seeds: reportSeeds(a.seeds), overrides: a.overrides, resultsDir: a.resultsDir, rows: null }),
+  );
   const recordOf = (j: Job): ResultRecord | null => {
     const rec = readRecordIfAny(j.resultPath);
     return rec && rec.configHash === j.hash ? rec : null;
@@ -122,7 +145,10 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     // estimates from every recorded run of the whole study, whichever table was asked for
     const whole = await wholeStudy(a);
     const means = presetMeanSeconds(whole.jobs, whole.recordOf);
-    const statuses = jobStatuses(plans.flatMap((p) => p.jobs), (j) => means.get(j.configPath) ?? null);
+    const statuses = jobStatuses(
+      plans.flatMap((p) => p.jobs),
+      (j) => means.get(j.configPath) ?? null,
+    );
     for (const line of renderStatus(statuses, STUDY_LANES)) print(line);
     return;
   }
@@ -138,7 +164,12 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
   }
   for (const p of plans) {
     const r = report(p);
-    if (a.readme) print(injectIntoFile(a.readme, p.study.name, r.body) ? `updated the ${p.study.name} section of ${a.readme}` : `${a.readme}: ${p.study.name} section unchanged`);
+    if (a.readme)
+      print(
+        injectIntoFile(a.readme, p.study.name, r.body)
+          ? `updated the ${p.study.name} section of ${a.readme}`
+          : `${a.readme}: ${p.study.name} section unchanged`,
+      );
   }
   // the cost of the whole study (all four tables at the report's seeds), whichever table was asked for
   const { studyCost, renderCost } = await import('../../repro/cost.js');
@@ -148,13 +179,23 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
   const cost = studyCost(whole.jobs, whole.recordOf);
   const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
   const costFile = join(a.resultsDir, 'cost.md');
-  writeMarkdownOutput(costFile, `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`, '# Training cost of the study');
+  writeMarkdownOutput(
+    costFile,
+    `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`,
+    '# Training cost of the study',
+  );
   print(`wrote ${costFile}: ${cost.done} of ${cost.runs} trainings done`);
   if (a.readme) {
     const { readFileSync } = await import('node:fs');
     const { markers } = await import('../../repro/readme.js');
-    if (!readFileSync(a.readme, 'utf8').includes(markers('cost').open)) print(`${a.readme}: no ${markers('cost').open} marker, cost left out`);
-    else print(injectIntoFile(a.readme, 'cost', body) ? `updated the cost section of ${a.readme}` : `${a.readme}: cost section unchanged`);
+    if (!readFileSync(a.readme, 'utf8').includes(markers('cost').open))
+      print(`${a.readme}: no ${markers('cost').open} marker, cost left out`);
+    else
+      print(
+        injectIntoFile(a.readme, 'cost', body)
+          ? `updated the cost section of ${a.readme}`
+          : `${a.readme}: cost section unchanged`,
+      );
   }
 }
 
@@ -165,7 +206,11 @@ const STUDY_BUDGET_HOURS = 12;
 type Plan = { study: { name: string }; jobs: Job[] };
 
 /** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
-async function runPlans<P extends Plan>(plans: P[], print: (line: string) => void, report: (p: P) => unknown): Promise<boolean> {
+async function runPlans<P extends Plan>(
+  plans: P[],
+  print: (line: string) => void,
+  report: (p: P) => unknown,
+): Promise<boolean> {
   const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
   let progress: ProgressDisplay | null = null;
@@ -182,30 +227,44 @@ async function runPlans<P extends Plan>(plans: P[], print: (line: string) => voi
         k++;
         head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
         const needWeights = teachers.has(job.runDir);
-        const outcome = await runJob(job, async (j, retrainOf) => {
-          progress = new ProgressDisplay();
-          const d = progress;
-          d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
-          const run = trainInWorker(j.configPath, j.overrides, { resume: true }, { progress: (x) => d.update(x), message: (l) => d.message(l) });
-          ctrlC.attach(run);
-          try {
-            return { stopped: (await run.result).stopped };
-          } catch (e) {
-            if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
-            throw e;
-          } finally {
-            d.stop();
-            ctrlC.attach(null);
-            progress = null;
-          }
-        }, { needWeights, evaluate });
+        const outcome = await runJob(
+          job,
+          async (j, retrainOf) => {
+            progress = new ProgressDisplay();
+            const d = progress;
+            d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
+            const run = trainInWorker(
+              j.configPath,
+              j.overrides,
+              { resume: true },
+              { progress: (x) => d.update(x), message: (l) => d.message(l) },
+            );
+            ctrlC.attach(run);
+            try {
+              return { stopped: (await run.result).stopped };
+            } catch (e) {
+              if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
+              throw e;
+            } finally {
+              d.stop();
+              ctrlC.attach(null);
+              progress = null;
+            }
+          },
+          { needWeights, evaluate },
+        );
         if (outcome.kind === 'stopped') {
           print(`${head}: stopped; rerun the same command to continue`);
           ctrlC.requested = true;
           break;
         }
         const ap = (outcome.record.metrics.AP * 100).toFixed(1);
-        const what = outcome.kind === 'skipped' ? 'already recorded' : outcome.kind === 'collected' ? 'collected the finished run' : 'trained';
+        const what =
+          outcome.kind === 'skipped'
+            ? 'already recorded'
+            : outcome.kind === 'collected'
+              ? 'collected the finished run'
+              : 'trained';
         print(`${head}: ${what}, AP ${ap} -> ${outcome.kind === 'trained' ? outcome.path : job.resultPath}`);
         if (outcome.kind === 'trained' && outcome.kept) {
           const before = outcome.kept.metrics.AP;
@@ -244,7 +303,10 @@ function evaluateNet(say: (line: string) => void): EvaluateNet {
     const { REPRO_THREADS } = await import('../../repro/plan.js');
     const weights = join(job.runDir, 'weights', 'last.safetensors');
     say(`evaluating network ${net} (${weights})`);
-    const [report] = await runTest([job.runDir, `net=${net}`, `weights=${weights}`, `threads=${REPRO_THREADS}`], () => {});
+    const [report] = await runTest(
+      [job.runDir, `net=${net}`, `weights=${weights}`, `threads=${REPRO_THREADS}`],
+      () => {},
+    );
     if (!report) throw new Error(`${job.runDir}: evaluating network ${net} gave no report`);
     const metrics = metricsOf(report.stats, report.summaryFile);
     say(`network ${net}: AP ${(metrics.AP * 100).toFixed(1)} (${report.summaryFile})`);

@@ -10,7 +10,8 @@ import { UsageError } from '../../config/usage_error.js';
 import { type Overrides } from '../../config/overrides.js';
 import { writeCocoSummary } from '../coco_summary.js';
 
-const USAGE = 'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [key.sub=value ...]';
+const USAGE =
+  'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [key.sub=value ...]';
 // The command's own keys; everything else overrides the config.
 const OWN_KEYS = ['weights', 'data', 'images', 'out', 'net'] as const;
 
@@ -21,10 +22,17 @@ export interface TestReport {
 }
 
 /** One report per evaluated network (two for net=both). */
-export async function runTest(args: readonly string[], print: (line: string) => void = console.log): Promise<TestReport[]> {
+export async function runTest(
+  args: readonly string[],
+  print: (line: string) => void = console.log,
+): Promise<TestReport[]> {
   const { positional, kv } = splitArgs(args);
   if (positional.length !== 1) {
-    throw new UsageError(positional.length ? `ladet test: unexpected argument ${positional[1]} (usage: ${USAGE})` : `ladet test: missing CONFIG or RUN_DIR (usage: ${USAGE})`);
+    throw new UsageError(
+      positional.length
+        ? `ladet test: unexpected argument ${positional[1]} (usage: ${USAGE})`
+        : `ladet test: missing CONFIG or RUN_DIR (usage: ${USAGE})`,
+    );
   }
   const target = positional[0] as string;
   const { ConfigSchema } = await import('../../config/schema.js');
@@ -34,12 +42,15 @@ export async function runTest(args: readonly string[], print: (line: string) => 
   const images = pathArg(own, 'images', 'test');
   const out = pathArg(own, 'out', 'test');
   const net = netsArg(own, 'test');
-  if (images !== undefined && data === undefined) throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
+  if (images !== undefined && data === undefined)
+    throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
   if (!existsSync(target)) throw new UsageError(`ladet test: config file or run directory not found: ${target}`);
   const isRun = statSync(target).isDirectory();
 
   const { openDetector, resolveModelFiles } = await import('../../engine/open_detector.js');
-  const files = resolveModelFiles(isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) });
+  const files = resolveModelFiles(
+    isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) },
+  );
   const nets = net === 'both' ? ([1, 2] as const) : [net];
   const reports: TestReport[] = [];
   for (const k of nets) {
@@ -92,7 +103,8 @@ async function evaluate(
     ({ annotations, images: imageDir } = valSplitFiles(config, opened.configPath));
     dataset = openSplit(config, 'val').dataset; // data.valLimit applies, as in the trainer's evaluation
   }
-  if (!existsSync(imageDir) || !statSync(imageDir).isDirectory()) throw new UsageError(`ladet test: image folder not found: ${imageDir} (the images of ${annotations})`);
+  if (!existsSync(imageDir) || !statSync(imageDir).isDirectory())
+    throw new UsageError(`ladet test: image folder not found: ${imageDir} (the images of ${annotations})`);
   const outDir = o.out ?? join(opened.runDir, 'eval');
   // the two networks of a CoLAD run write apart
   const tag = `test_${basename(annotations).replace(/\.json$/i, '')}${opened.net === null ? '' : `_net${opened.net}`}`;
@@ -113,9 +125,14 @@ async function evaluate(
   for (const c of dataset.categories) {
     const name = byId.get(c.id);
     if (name === undefined) {
-      throw new UsageError(`${annotations}: category id ${c.id} ('${c.name}') is not a class of the model (${opened.weightsPath} knows ${classes.map((k) => `${k.id} '${k.name}'`).join(', ')})`);
+      throw new UsageError(
+        `${annotations}: category id ${c.id} ('${c.name}') is not a class of the model (${opened.weightsPath} knows ${classes.map((k) => `${k.id} '${k.name}'`).join(', ')})`,
+      );
     }
-    if (name !== c.name) throw new UsageError(`${annotations}: category id ${c.id} is '${c.name}' here but '${name}' in the model's classes (${opened.weightsPath})`);
+    if (name !== c.name)
+      throw new UsageError(
+        `${annotations}: category id ${c.id} is '${c.name}' here but '${name}' in the model's classes (${opened.weightsPath})`,
+      );
   }
 
   const anchors = new AnchorCache(buildAnchorGenerator(config.model), config.device);

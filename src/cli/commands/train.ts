@@ -16,11 +16,13 @@ export function registerTrain(program: Command): void {
     .argument('[overrides...]', 'key.sub=value overrides')
     .action(async (configPath: string, rest: string[]) => {
       const { positional, kv } = splitArgs(rest);
-      if (positional.length) throw new UsageError(`ladet train: unexpected argument '${positional[0]}' (overrides are key=value)`);
+      if (positional.length)
+        throw new UsageError(`ladet train: unexpected argument '${positional[0]}' (overrides are key=value)`);
       const resume = kv.resume === true;
       const overwrite = kv.overwrite === true;
       for (const k of ['resume', 'overwrite'] as const) {
-        if (k in kv && typeof kv[k] !== 'boolean') throw new UsageError(`ladet train: ${k} must be true or false (got ${JSON.stringify(kv[k])})`);
+        if (k in kv && typeof kv[k] !== 'boolean')
+          throw new UsageError(`ladet train: ${k} must be true or false (got ${JSON.stringify(kv[k])})`);
         delete kv[k];
       }
       // Validate here first, so a config error is reported before a worker (and libtorch) starts.
@@ -28,14 +30,21 @@ export function registerTrain(program: Command): void {
       loadConfig(configPath, kv);
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
-      const run = trainInWorker(configPath, kv, { resume, overwrite }, { progress: (p) => progress.update(p), message: (l) => progress.message(l) });
+      const run = trainInWorker(
+        configPath,
+        kv,
+        { resume, overwrite },
+        { progress: (p) => progress.update(p), message: (l) => progress.message(l) },
+      );
       const ctrlC = new StopOnSignal((l) => progress.message(l));
       ctrlC.attach(run);
       try {
         const r = await run.result;
         progress.stop();
         if (r.stopped) {
-          console.log(`continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`);
+          console.log(
+            `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`,
+          );
           process.exitCode = ctrlC.exitCode || 130;
         } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';

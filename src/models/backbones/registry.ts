@@ -25,7 +25,8 @@ export type BackboneConfig = { [K in BackboneType]: { type?: K } & OptionsOf<K> 
 /** The backbone `config` describes. */
 export function createBackbone(config: BackboneConfig): Backbone {
   const { type = DEFAULT_BACKBONE, ...options } = config;
-  if (!Object.hasOwn(BACKBONES, type)) throw new Error(`unknown backbone type '${String(type)}' (registered: ${BACKBONE_TYPES.join(', ')})`);
+  if (!Object.hasOwn(BACKBONES, type))
+    throw new Error(`unknown backbone type '${String(type)}' (registered: ${BACKBONE_TYPES.join(', ')})`);
   const Ctor = BACKBONES[type] as new (o: typeof options) => Backbone;
   return new Ctor(options);
 }

@@ -65,7 +65,8 @@ export class BasicBlock extends Module implements Block {
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
     this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
     this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
-    this.downsample = stride !== 1 || inCh !== planes ? this.registerModule('downsample', downsample(inCh, planes, stride)) : null;
+    this.downsample =
+      stride !== 1 || inCh !== planes ? this.registerModule('downsample', downsample(inCh, planes, stride)) : null;
   }
 
   get lastNorm(): BatchNorm2d {
@@ -105,7 +106,8 @@ export class Bottleneck extends Module implements Block {
     this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
     this.conv3 = this.registerModule('conv3', new Conv2d(planes, outCh, 1, { bias: false }));
     this.bn3 = this.registerModule('bn3', new BatchNorm2d(outCh));
-    this.downsample = stride !== 1 || inCh !== outCh ? this.registerModule('downsample', downsample(inCh, outCh, stride)) : null;
+    this.downsample =
+      stride !== 1 || inCh !== outCh ? this.registerModule('downsample', downsample(inCh, outCh, stride)) : null;
   }
 
   get lastNorm(): BatchNorm2d {
@@ -141,7 +143,9 @@ class ResLayer extends Module {
   constructor(bottleneck: boolean, blocks: readonly ResNetBlock[]) {
     super();
     blocks.forEach((b, i) => {
-      const block = bottleneck ? new Bottleneck(b.inChannels, b.planes, b.stride) : new BasicBlock(b.inChannels, b.planes, b.stride);
+      const block = bottleneck
+        ? new Bottleneck(b.inChannels, b.planes, b.stride)
+        : new BasicBlock(b.inChannels, b.planes, b.stride);
       this.blocks.push(this.registerModule(String(i), block));
     });
   }
@@ -186,7 +190,10 @@ export class ResNet extends Module implements Backbone {
     this.normEval = o.normEval ?? true;
 
     const width = spec.baseChannels;
-    this.conv1 = this.registerModule('conv1', new Conv2d(spec.inChannels, width, 7, { stride: 2, padding: 3, bias: false }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new Conv2d(spec.inChannels, width, 7, { stride: 2, padding: 3, bias: false }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(width));
     this.maxpool = new MaxPool2d(3, 2, 1);
     spec.blocks.forEach((_, i) => {
@@ -221,7 +228,8 @@ export class ResNet extends Module implements Backbone {
       if (m instanceof BatchNorm2d && m.bias !== null) init.constant_(m.bias, 0);
     }
     if (zeroInitResidual) {
-      for (const layer of this.layers) for (const b of layer.blocks) if (b.lastNorm.weight) init.constant_(b.lastNorm.weight, 0);
+      for (const layer of this.layers)
+        for (const b of layer.blocks) if (b.lastNorm.weight) init.constant_(b.lastNorm.weight, 0);
     }
   }
 

@@ -7,7 +7,9 @@ import type { BackboneSpec } from '../spec.js';
 export type ResNetDepth = 18 | 34 | 50 | 101;
 
 /** Per depth: basic blocks (two 3x3 convs, expansion 1) or bottlenecks (1x1-3x3-1x1, expansion 4), blocks per stage. */
-export const RESNET_ARCH: Readonly<Record<ResNetDepth, { readonly bottleneck: boolean; readonly blocks: readonly number[] }>> = {
+export const RESNET_ARCH: Readonly<
+  Record<ResNetDepth, { readonly bottleneck: boolean; readonly blocks: readonly number[] }>
+> = {
   18: { bottleneck: false, blocks: [2, 2, 2, 2] },
   34: { bottleneck: false, blocks: [3, 4, 6, 3] },
   50: { bottleneck: true, blocks: [3, 4, 6, 3] },
@@ -59,11 +61,15 @@ export function resolveResNetSpec(o: ResNetArchOptions): ResNetSpec {
     throw new Error(`ResNet: baseChannels x widthMultiplier must be a positive whole number (got ${width})`);
   }
   const outIndices = [...(o.outIndices ?? [0, 1, 2, 3])];
-  if (outIndices.length === 0 || outIndices.some((i, k) => !Number.isInteger(i) || i < 0 || i > 3 || (k > 0 && i <= outIndices[k - 1]!))) {
+  if (
+    outIndices.length === 0 ||
+    outIndices.some((i, k) => !Number.isInteger(i) || i < 0 || i > 3 || (k > 0 && i <= outIndices[k - 1]!))
+  ) {
     throw new Error(`ResNet: outIndices must be increasing stage indices in 0..3 (got [${outIndices.join(', ')}])`);
   }
   const inChannels = o.inChannels ?? 3;
-  if (!Number.isInteger(inChannels) || inChannels < 1) throw new Error(`ResNet: inChannels must be a positive whole number (got ${inChannels})`);
+  if (!Number.isInteger(inChannels) || inChannels < 1)
+    throw new Error(`ResNet: inChannels must be a positive whole number (got ${inChannels})`);
   const expansion = arch.bottleneck ? BOTTLENECK_EXPANSION : BASIC_EXPANSION;
   const stageChannels = arch.blocks.map((_, i) => width * 2 ** i * expansion);
   return {

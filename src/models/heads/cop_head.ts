@@ -22,8 +22,10 @@ export class COPHead extends PAAHead {
   constructor(o: COPHeadOptions) {
     super(o);
     const k = o.coeffKernelSize ?? 3;
-    if (!Number.isInteger(k) || k < 1 || k % 2 === 0) throw new Error(`COPHead: coeffKernelSize must be an odd whole number (got ${k})`);
-    if (this.numAnchors !== 1) throw new Error(`COPHead: only one anchor per location is supported (got numAnchors ${this.numAnchors})`);
+    if (!Number.isInteger(k) || k < 1 || k % 2 === 0)
+      throw new Error(`COPHead: coeffKernelSize must be an odd whole number (got ${k})`);
+    if (this.numAnchors !== 1)
+      throw new Error(`COPHead: only one anchor per location is supported (got numAnchors ${this.numAnchors})`);
     this.coeffKernelSize = k;
     this.coeffConv = this.registerModule('coeff_conv', new Conv2d(this.towerChannels, k * k, 3, { padding: 1 }));
     init.normal_(this.coeffConv.weight, 0, 0.01);
@@ -43,8 +45,16 @@ export class COPHead extends PAAHead {
 export function copProbabilities(logits: Tensor, coeffLogits: Tensor, k: number): Tensor {
   const [b, c, h, w] = logits.shape as [number, number, number, number];
   const kk = k * k;
-  if (coeffLogits.ndim !== 4 || coeffLogits.dim(0) !== b || coeffLogits.dim(1) !== kk || coeffLogits.dim(2) !== h || coeffLogits.dim(3) !== w) {
-    throw new Error(`copProbabilities: coefficients must be (${b}, ${kk}, ${h}, ${w}), got [${coeffLogits.shape.join(', ')}]`);
+  if (
+    coeffLogits.ndim !== 4 ||
+    coeffLogits.dim(0) !== b ||
+    coeffLogits.dim(1) !== kk ||
+    coeffLogits.dim(2) !== h ||
+    coeffLogits.dim(3) !== w
+  ) {
+    throw new Error(
+      `copProbabilities: coefficients must be (${b}, ${kk}, ${h}, ${w}), got [${coeffLogits.shape.join(', ')}]`,
+    );
   }
   return tidy(() => {
     // Each class map as its own 1-channel image, so Unfold gives (B·C, k², H·W) in kernel order.

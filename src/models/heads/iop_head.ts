@@ -16,7 +16,8 @@ export class IOPHead extends PAAHead {
 
   constructor(o: PAAHeadOptions) {
     super(o);
-    if (this.numAnchors !== 1) throw new Error(`IOPHead: only one anchor per location is supported (got numAnchors ${this.numAnchors})`);
+    if (this.numAnchors !== 1)
+      throw new Error(`IOPHead: only one anchor per location is supported (got numAnchors ${this.numAnchors})`);
     this.objectness = this.registerModule('objectness', new Conv2d(this.towerChannels, 1, 3, { padding: 1 }));
     this.objBias = this.registerModule('obj_bias', new Conv2d(this.towerChannels, 1, 3, { padding: 1 }));
     init.normal_(this.objectness.weight, 0, 0.01);

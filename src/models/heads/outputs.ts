@@ -46,7 +46,9 @@ function flattenLevels(levels: readonly Tensor[], k: number): Tensor {
  */
 export function flattenHeadOutputs(o: HeadOutputs, numClasses: number): FlatHeadOutputs {
   if (o.cls.length === 0 || o.cls.length !== o.reg.length || (o.iou !== null && o.cls.length !== o.iou.length)) {
-    throw new Error(`flattenHeadOutputs: levels differ (cls ${o.cls.length}, reg ${o.reg.length}, iou ${o.iou?.length ?? 'none'})`);
+    throw new Error(
+      `flattenHeadOutputs: levels differ (cls ${o.cls.length}, reg ${o.reg.length}, iou ${o.iou?.length ?? 'none'})`,
+    );
   }
   let iou: Tensor | null = null;
   if (o.iou !== null) {

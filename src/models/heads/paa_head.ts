@@ -58,22 +58,31 @@ export class PAAHead extends Module {
       ['numLevels', this.numLevels],
       ['numAnchors', this.numAnchors],
     ];
-    for (const [k, v] of positive) if (!Number.isInteger(v) || v < 1) throw new Error(`PAAHead: ${k} must be a positive whole number (got ${v})`);
-    if (!Number.isInteger(stacked) || stacked < 0) throw new Error(`PAAHead: stackedConvs must be a whole number >= 0 (got ${stacked})`);
+    for (const [k, v] of positive)
+      if (!Number.isInteger(v) || v < 1) throw new Error(`PAAHead: ${k} must be a positive whole number (got ${v})`);
+    if (!Number.isInteger(stacked) || stacked < 0)
+      throw new Error(`PAAHead: stackedConvs must be a whole number >= 0 (got ${stacked})`);
     if (stacked > 0 && feat % groups !== 0) {
       throw new Error(`PAAHead: gnGroups ${groups} must divide featChannels ${feat}`);
     }
     const tower = (): ConvModule[] =>
-      Array.from({ length: stacked }, (_, i) => new ConvModule(i === 0 ? o.inChannels : feat, feat, 3, { padding: 1, norm: { type: 'gn', groups } }));
+      Array.from(
+        { length: stacked },
+        (_, i) => new ConvModule(i === 0 ? o.inChannels : feat, feat, 3, { padding: 1, norm: { type: 'gn', groups } }),
+      );
     this.clsConvs = this.registerModule('cls_convs', new ModuleList(tower()));
     this.regConvs = this.registerModule('reg_convs', new ModuleList(tower()));
     const last = stacked > 0 ? feat : o.inChannels;
     const a = this.numAnchors;
     this.atssCls = this.registerModule('atss_cls', new Conv2d(last, a * this.numClasses, 3, { padding: 1 }));
     this.atssReg = this.registerModule('atss_reg', new Conv2d(last, a * 4, 3, { padding: 1 }));
-    this.atssCenterness = o.iouBranch === false ? null : this.registerModule('atss_centerness', new Conv2d(last, a, 3, { padding: 1 }));
+    this.atssCenterness =
+      o.iouBranch === false ? null : this.registerModule('atss_centerness', new Conv2d(last, a, 3, { padding: 1 }));
     this.towerChannels = last;
-    this.scales = this.registerModule('scales', new ModuleList(Array.from({ length: this.numLevels }, () => new Scale(1))));
+    this.scales = this.registerModule(
+      'scales',
+      new ModuleList(Array.from({ length: this.numLevels }, () => new Scale(1))),
+    );
 
     // mmdetection's ATSSHead init: every conv N(0, 0.01) with zero bias; the class bias gives sigmoid = priorProb.
     for (const [, m] of this.namedModules()) {

@@ -15,7 +15,13 @@ export interface InferenceConfig {
   scoreVoting: boolean;
 }
 
-export const PAA_TEST_CFG: InferenceConfig = { nmsPre: 1000, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: true };
+export const PAA_TEST_CFG: InferenceConfig = {
+  nmsPre: 1000,
+  scoreThr: 0.05,
+  nmsIou: 0.6,
+  maxPerImg: 100,
+  scoreVoting: true,
+};
 
 /** One image's detections: boxes (K·4) x1,y1,x2,y2 in original image pixels, scores (K), contiguous labels (K). */
 export interface DetectionsOnImage {
@@ -37,7 +43,9 @@ export function selectDetections(
   cfg: InferenceConfig,
 ): DetectionsOnImage {
   if (candScores.length * 4 !== candBoxes.length * numClasses) {
-    throw new Error(`selectDetections: ${candBoxes.length / 4} candidate boxes but ${candScores.length} scores for ${numClasses} classes`);
+    throw new Error(
+      `selectDetections: ${candBoxes.length / 4} candidate boxes but ${candScores.length} scores for ${numClasses} classes`,
+    );
   }
   // (anchor, class) candidates above the threshold
   const idx: number[] = [];

@@ -70,7 +70,8 @@ export class FPN extends Module {
 
   /** inputs: the backbone maps (N,inChannels[i],H_i,W_i) -> numOuts maps (N,outChannels,..), finest first. */
   forward(inputs: readonly Tensor[]): Tensor[] {
-    if (inputs.length !== this.#numIns) throw new Error(`FPN: expected ${this.#numIns} input maps, got ${inputs.length}`);
+    if (inputs.length !== this.#numIns)
+      throw new Error(`FPN: expected ${this.#numIns} input maps, got ${inputs.length}`);
     const laterals = this.lateralConvs.items.map((conv, i) => conv.forward(inputs[i + this.startLevel] as Tensor));
     // Top-down: each level adds the (already updated) coarser one, resized to its own size (F.interpolate(size=)).
     for (let i = this.#used - 1; i > 0; i--) {

@@ -10,7 +10,15 @@ import { checkCocoFile, imagePath, readCoco } from '../../../src/data/coco.js';
 import { checkDataset } from '../../../src/data/check.js';
 import { readCocoGt } from '../../../src/eval/coco_gt.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
-import { applyByteMutations, applyTreeMutations, isUnmutated, mutations, toJson, type Mutations, type Tree } from '../mutate.js';
+import {
+  applyByteMutations,
+  applyTreeMutations,
+  isUnmutated,
+  mutations,
+  toJson,
+  type Mutations,
+  type Tree,
+} from '../mutate.js';
 
 interface Coco {
   images: { id: number; file_name: string; width: number; height: number }[];
@@ -23,12 +31,20 @@ export const cocoArb: fc.Arbitrary<Coco> = fc
   .record({
     imageIds: fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 5 }),
     catIds: fc.uniqueArray(fc.integer({ min: 1, max: 90 }), { minLength: 1, maxLength: 3 }),
-    sizes: fc.array(fc.tuple(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 1, max: 2000 })), { minLength: 5, maxLength: 5 }),
+    sizes: fc.array(fc.tuple(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 1, max: 2000 })), {
+      minLength: 5,
+      maxLength: 5,
+    }),
     boxes: fc.array(
       fc.record({
         img: fc.nat(),
         cat: fc.nat(),
-        box: fc.tuple(fc.double({ min: -50, max: 1500, noNaN: true }), fc.double({ min: -50, max: 1500, noNaN: true }), fc.double({ min: 0.5, max: 800, noNaN: true }), fc.double({ min: 0.5, max: 800, noNaN: true })),
+        box: fc.tuple(
+          fc.double({ min: -50, max: 1500, noNaN: true }),
+          fc.double({ min: -50, max: 1500, noNaN: true }),
+          fc.double({ min: 0.5, max: 800, noNaN: true }),
+          fc.double({ min: 0.5, max: 800, noNaN: true }),
+        ),
         area: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: undefined }),
         crowd: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
       }),
@@ -86,10 +102,20 @@ export const cocoTarget: FuzzTarget = {
         expectOk: valid,
         verify: (ds) => {
           // what training reads from it: sizes, boxes and labels, all finite and of positive size
-          for (const im of ds.images) assert.ok(Number.isInteger(im.width) && im.width > 0 && Number.isInteger(im.height) && im.height > 0, `image ${im.id}: size ${im.width}x${im.height}`);
+          for (const im of ds.images)
+            assert.ok(
+              Number.isInteger(im.width) && im.width > 0 && Number.isInteger(im.height) && im.height > 0,
+              `image ${im.id}: size ${im.width}x${im.height}`,
+            );
           for (const a of ds.annotations) {
-            assert.ok(a.bbox[2] > 0 && a.bbox[3] > 0, `annotation ${a.id}: bbox [${a.bbox.join(', ')}] of no size accepted`);
-            assert.ok(finite(a.bbox) && Number.isFinite(a.bbox[0] + a.bbox[2]) && Number.isFinite(a.bbox[1] + a.bbox[3]), `annotation ${a.id}: non-finite bbox [${a.bbox.join(', ')}] accepted`);
+            assert.ok(
+              a.bbox[2] > 0 && a.bbox[3] > 0,
+              `annotation ${a.id}: bbox [${a.bbox.join(', ')}] of no size accepted`,
+            );
+            assert.ok(
+              finite(a.bbox) && Number.isFinite(a.bbox[0] + a.bbox[2]) && Number.isFinite(a.bbox[1] + a.bbox[3]),
+              `annotation ${a.id}: non-finite bbox [${a.bbox.join(', ')}] accepted`,
+            );
             assert.ok(Number.isFinite(a.area) && a.area >= 0, `annotation ${a.id}: non-finite area ${a.area} accepted`);
           }
           for (const im of ds.images) {
@@ -103,10 +129,20 @@ export const cocoTarget: FuzzTarget = {
           }
           ds.trainImages({ filterEmpty: true });
           const images = join(dir, 'images');
-          for (const im of ds.images) assert.ok(resolve(imagePath(images, im)).startsWith(images + sep), `image ${im.id}: file_name ${JSON.stringify(im.fileName)} escapes the image folder`);
+          for (const im of ds.images)
+            assert.ok(
+              resolve(imagePath(images, im)).startsWith(images + sep),
+              `image ${im.id}: file_name ${JSON.stringify(im.fileName)} escapes the image folder`,
+            );
           if (valid) {
-            assert.deepEqual(ds.images.map((im) => im.id), c.base.images.map((im) => im.id));
-            assert.deepEqual(ds.annotations.map((a) => a.bbox), c.base.annotations.map((a) => a.bbox.map((x) => x + 0))); // -0 is written 0
+            assert.deepEqual(
+              ds.images.map((im) => im.id),
+              c.base.images.map((im) => im.id),
+            );
+            assert.deepEqual(
+              ds.annotations.map((a) => a.bbox),
+              c.base.annotations.map((a) => a.bbox.map((x) => x + 0)),
+            ); // -0 is written 0
           }
         },
       });
@@ -116,8 +152,17 @@ export const cocoTarget: FuzzTarget = {
         label: 'checkCocoFile',
         call: () => checkCocoFile(path),
         verify: (r) => {
-          for (const p of r.problems) assert.ok(typeof p.message === 'string' && p.message.length > 0 && (p.severity === 'error' || p.severity === 'warning'));
-          if (valid) assert.deepEqual(r.problems.filter((p) => p.severity === 'error'), []);
+          for (const p of r.problems)
+            assert.ok(
+              typeof p.message === 'string' &&
+                p.message.length > 0 &&
+                (p.severity === 'error' || p.severity === 'warning'),
+            );
+          if (valid)
+            assert.deepEqual(
+              r.problems.filter((p) => p.severity === 'error'),
+              [],
+            );
         },
       });
       if (c.check) {
@@ -140,7 +185,8 @@ export const cocoTarget: FuzzTarget = {
         expectOk: valid,
         verify: (gt) => {
           assert.ok(finite(gt.annBoxes) && finite(gt.annArea), 'non-finite ground truth accepted');
-          for (let j = 0; j < gt.annIds.length; j++) assert.ok(gt.annBoxes[4 * j + 2]! >= 0 && gt.annBoxes[4 * j + 3]! >= 0 && gt.annArea[j]! >= 0);
+          for (let j = 0; j < gt.annIds.length; j++)
+            assert.ok(gt.annBoxes[4 * j + 2]! >= 0 && gt.annBoxes[4 * j + 3]! >= 0 && gt.annArea[j]! >= 0);
           assert.ok(gt.imageIds.every((id, i) => i === 0 || id > gt.imageIds[i - 1]!));
           if (valid) assert.equal(gt.annIds.length, c.base.annotations.length);
         },

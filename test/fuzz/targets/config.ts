@@ -9,7 +9,17 @@ import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { configHash, configToYaml, loadConfig, parseConfig } from '../../../src/config/schema.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
-import { applyByteMutations, applyTreeMutations, hostileScalar, isUnmutated, mutations, toJson, toYaml, type Mutations, type Tree } from '../mutate.js';
+import {
+  applyByteMutations,
+  applyTreeMutations,
+  hostileScalar,
+  isUnmutated,
+  mutations,
+  toJson,
+  toYaml,
+  type Mutations,
+  type Tree,
+} from '../mutate.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
@@ -23,7 +33,10 @@ function presetFiles(dir: string): string[] {
 }
 
 /** The presets as plain values (parsed once). */
-const presets: { file: string; value: Tree }[] = presetFiles(join(root, 'configs')).map((file) => ({ file, value: parseYaml(readFileSync(file, 'utf8')) as Tree }));
+const presets: { file: string; value: Tree }[] = presetFiles(join(root, 'configs')).map((file) => ({
+  file,
+  value: parseYaml(readFileSync(file, 'utf8')) as Tree,
+}));
 
 function aliasBomb(levels: number): string {
   let s = 'bomb0: &b0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n';
@@ -45,8 +58,12 @@ const extraArb: fc.Arbitrary<{ label: string; text: string; replace?: boolean }>
     replace: true,
   })),
   fc.integer({ min: 2, max: 12 }).map((n) => ({ label: `alias bomb ${n}`, text: aliasBomb(n) })),
-  fc.tuple(fc.integer({ min: 20, max: 1200 }), fc.boolean()).map(([d, seq]) => ({ label: `block nesting ${d}`, text: deepBlock(d, seq) })),
-  fc.integer({ min: 20, max: 5000 }).map((d) => ({ label: `compact nesting ${d}`, text: `deep: ${'- '.repeat(d)}x\n` })),
+  fc
+    .tuple(fc.integer({ min: 20, max: 1200 }), fc.boolean())
+    .map(([d, seq]) => ({ label: `block nesting ${d}`, text: deepBlock(d, seq) })),
+  fc
+    .integer({ min: 20, max: 5000 })
+    .map((d) => ({ label: `compact nesting ${d}`, text: `deep: ${'- '.repeat(d)}x\n` })),
   fc.constantFrom(
     { label: 'second document', text: '---\nname: other\n' },
     { label: 'end marker', text: '...\n' },
@@ -61,7 +78,18 @@ const extraArb: fc.Arbitrary<{ label: string; text: string; replace?: boolean }>
   ),
 );
 
-const overrideKeys = ['data.batchSize', 'data.root', 'model.backbone.depth', 'optimizer.lr', 'schedule.steps', 'distill.strategy', 'eval.nmsIou', 'name', 'seed', 'data.trainScales'];
+const overrideKeys = [
+  'data.batchSize',
+  'data.root',
+  'model.backbone.depth',
+  'optimizer.lr',
+  'schedule.steps',
+  'distill.strategy',
+  'eval.nmsIou',
+  'name',
+  'seed',
+  'data.trainScales',
+];
 
 interface Case {
   preset: number;
@@ -77,7 +105,13 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   json: fc.boolean(),
   m: mutations,
   extra: fc.oneof({ arbitrary: fc.constant(null), weight: 5 }, { arbitrary: extraArb, weight: 1 }),
-  overrides: fc.oneof({ arbitrary: fc.constant(null), weight: 6 }, { arbitrary: fc.dictionary(fc.constantFrom(...overrideKeys), hostileScalar, { minKeys: 1, maxKeys: 2 }), weight: 1 }),
+  overrides: fc.oneof(
+    { arbitrary: fc.constant(null), weight: 6 },
+    {
+      arbitrary: fc.dictionary(fc.constantFrom(...overrideKeys), hostileScalar, { minKeys: 1, maxKeys: 2 }),
+      weight: 1,
+    },
+  ),
   file: fc.constantFrom('preset.yaml', 'my config.yaml', 'ünï [1].yml'),
 });
 
@@ -98,7 +132,9 @@ export const configTarget: FuzzTarget = {
       const bytes = applyByteMutations(Buffer.from(text, 'utf8'), c.m.bytes);
       const path = join(dir, c.file);
       writeFileSync(path, bytes);
-      onCase(`${c.file} (${preset.file}${c.extra ? `, ${c.extra.label}` : ''}) ${preview(bytes)} overrides=${preview(JSON.stringify(c.overrides) ?? '')}`);
+      onCase(
+        `${c.file} (${preset.file}${c.extra ? `, ${c.extra.label}` : ''}) ${preview(bytes)} overrides=${preview(JSON.stringify(c.overrides) ?? '')}`,
+      );
       const valid = isUnmutated(c.m) && (c.extra === null || (c.json && !c.extra.replace)) && c.overrides === null;
       // overrides arrive as parsed CLI values: JSON-like, so Raw tokens become their JSON text parsed back where possible
       const overrides: Record<string, unknown> = {};

@@ -7,7 +7,15 @@ import fc from 'fast-check';
 import { readCocoGt, type CocoGroundTruth } from '../../../src/eval/coco_gt.js';
 import { readDetections } from '../../../src/eval/detections.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
-import { applyByteMutations, applyTreeMutations, isUnmutated, mutations, toJson, type Mutations, type Tree } from '../mutate.js';
+import {
+  applyByteMutations,
+  applyTreeMutations,
+  isUnmutated,
+  mutations,
+  toJson,
+  type Mutations,
+  type Tree,
+} from '../mutate.js';
 
 const IMAGES = [1, 2, 3, 5, 1000];
 const CATEGORIES = [1, 2, 7];
@@ -31,7 +39,12 @@ interface Det {
 const detArb: fc.Arbitrary<Det> = fc.record({
   image_id: fc.constantFrom(...IMAGES),
   category_id: fc.constantFrom(...CATEGORIES),
-  bbox: fc.tuple(fc.double({ min: -100, max: 700, noNaN: true }), fc.double({ min: -100, max: 500, noNaN: true }), fc.double({ min: 0, max: 700, noNaN: true }), fc.double({ min: 0, max: 500, noNaN: true })),
+  bbox: fc.tuple(
+    fc.double({ min: -100, max: 700, noNaN: true }),
+    fc.double({ min: -100, max: 500, noNaN: true }),
+    fc.double({ min: 0, max: 700, noNaN: true }),
+    fc.double({ min: 0, max: 500, noNaN: true }),
+  ),
   score: fc.double({ min: 0, max: 1, noNaN: true }),
 });
 
@@ -78,7 +91,12 @@ export const detectionsTarget: FuzzTarget = {
           assert.equal(d.image.length, d.count);
           assert.equal(d.boxes.length, 4 * d.count);
           for (let i = 0; i < d.count; i++) {
-            assert.ok(d.image[i]! >= 0 && d.image[i]! < g.imageIds.length && d.category[i]! >= 0 && d.category[i]! < g.categoryIds.length);
+            assert.ok(
+              d.image[i]! >= 0 &&
+                d.image[i]! < g.imageIds.length &&
+                d.category[i]! >= 0 &&
+                d.category[i]! < g.categoryIds.length,
+            );
             assert.ok(Number.isFinite(d.scores[i]), `score ${d.scores[i]} accepted`);
             for (let k = 0; k < 4; k++) assert.ok(Number.isFinite(d.boxes[4 * i + k]), `box ${i} non-finite`);
             assert.ok(d.boxes[4 * i + 2]! >= 0 && d.boxes[4 * i + 3]! >= 0, `box ${i} of negative size`);
@@ -89,7 +107,10 @@ export const detectionsTarget: FuzzTarget = {
               assert.equal(g.imageIds[d.image[i]!], det.image_id);
               assert.equal(g.categoryIds[d.category[i]!], det.category_id);
               assert.equal(d.scores[i], det.score + 0);
-              assert.deepEqual([...d.boxes.subarray(4 * i, 4 * i + 4)], det.bbox.map((x) => x + 0)); // -0 is written 0
+              assert.deepEqual(
+                [...d.boxes.subarray(4 * i, 4 * i + 4)],
+                det.bbox.map((x) => x + 0),
+              ); // -0 is written 0
             });
           }
         },

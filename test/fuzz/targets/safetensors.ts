@@ -20,7 +20,17 @@ import {
 import { readCheckpoint, readCheckpointHeader } from '../../../src/build/checkpoint.js';
 import { dispose, isFloating, tidy, toBytes, type Tensor } from '../../../src/torch/index.js';
 import { checkCall, preview, type FuzzTarget } from '../harness.js';
-import { applyByteMutations, applyTreeMutations, byteMutation, hostileScalar, toJson, treeMutation, type ByteMutation, type Tree, type TreeMutation } from '../mutate.js';
+import {
+  applyByteMutations,
+  applyTreeMutations,
+  byteMutation,
+  hostileScalar,
+  toJson,
+  treeMutation,
+  type ByteMutation,
+  type Tree,
+  type TreeMutation,
+} from '../mutate.js';
 
 interface GenTensor {
   name: string;
@@ -31,31 +41,62 @@ interface GenTensor {
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-const names = ['backbone.conv1.weight', 'bbox_head.atss_cls.bias', 'bn1.num_batches_tracked', 'optimizer.state.0.momentum_buffer', 'a', 'ü n', ''];
+const names = [
+  'backbone.conv1.weight',
+  'bbox_head.atss_cls.bias',
+  'bn1.num_batches_tracked',
+  'optimizer.state.0.momentum_buffer',
+  'a',
+  'ü n',
+  '',
+];
 
 const tensorArb: fc.Arbitrary<GenTensor> = fc
   .record({
-    name: fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 8 }).filter((s) => s !== '__metadata__')),
+    name: fc.oneof(
+      fc.constantFrom(...names),
+      fc.string({ maxLength: 8 }).filter((s) => s !== '__metadata__'),
+    ),
     // ladet's float and integer dtypes mostly, the ones it cannot hold (U16, F8_*) sometimes
-    dtype: fc.oneof({ arbitrary: fc.constantFrom<SafetensorsDtype>('F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8', 'BOOL'), weight: 6 }, { arbitrary: fc.constantFrom(...SAFETENSORS_DTYPES), weight: 1 }),
+    dtype: fc.oneof(
+      {
+        arbitrary: fc.constantFrom<SafetensorsDtype>('F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8', 'BOOL'),
+        weight: 6,
+      },
+      { arbitrary: fc.constantFrom(...SAFETENSORS_DTYPES), weight: 1 },
+    ),
     shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }),
   })
   .chain((t) => {
     const n = numel(t.shape) * SAFETENSORS_DTYPE_BYTES[t.dtype];
-    return fc.uint8Array({ minLength: n, maxLength: n }).map((data) => ({ ...t, data: t.dtype === 'BOOL' ? data.map((b) => b & 1) : data }));
+    return fc
+      .uint8Array({ minLength: n, maxLength: n })
+      .map((data) => ({ ...t, data: t.dtype === 'BOOL' ? data.map((b) => b & 1) : data }));
   });
 
 const ladetMeta = fc.record({
   format: fc.constant('ladet-checkpoint'),
   version: fc.constant(1),
   kind: fc.constantFrom('last', 'best', 'weights'),
-  info: fc.option(fc.record({ classes: fc.array(fc.record({ id: fc.nat(90), name: fc.string({ maxLength: 6 }) }), { minLength: 1, maxLength: 3 }) }), { nil: undefined }),
+  info: fc.option(
+    fc.record({
+      classes: fc.array(fc.record({ id: fc.nat(90), name: fc.string({ maxLength: 6 }) }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+    }),
+    { nil: undefined },
+  ),
 });
 
 const metadataArb: fc.Arbitrary<Record<string, string> | null> = fc.oneof(
   fc.constant(null),
   ladetMeta.map((m) => ({ ladet: JSON.stringify(m) })),
-  fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'ladet'), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+  fc.dictionary(
+    fc.string({ maxLength: 6 }).filter((k) => k !== 'ladet'),
+    fc.string({ maxLength: 8 }),
+    { maxKeys: 3 },
+  ),
 );
 
 /** Corruptions that know the format. */
@@ -69,23 +110,71 @@ type FormatMutation =
   | { kind: 'ladet'; text: string };
 
 const formatMutation: fc.Arbitrary<FormatMutation> = fc.oneof(
-  fc.record({ kind: fc.constant('relabel' as const), at: fc.nat(), dtype: fc.oneof(fc.constantFrom<string>(...SAFETENSORS_DTYPES), fc.constantFrom('f32', 'F8', 'float32', '', 'I128')) }),
+  fc.record({
+    kind: fc.constant('relabel' as const),
+    at: fc.nat(),
+    dtype: fc.oneof(
+      fc.constantFrom<string>(...SAFETENSORS_DTYPES),
+      fc.constantFrom('f32', 'F8', 'float32', '', 'I128'),
+    ),
+  }),
   fc.record({
     kind: fc.constant('shape' as const),
     at: fc.nat(),
     shape: fc.oneof(
       fc.array(fc.oneof(fc.integer({ min: -2, max: 8 }), hostileScalar), { maxLength: 4 }),
       fc.integer({ min: 30, max: 200 }).map((n) => new Array<Tree>(n).fill(1)),
-      fc.constantFrom<Tree>([0, 2 ** 40, 2 ** 40], [2 ** 31, 2 ** 31, 0], [0, 9007199254740991], [2 ** 26, 2 ** 26], [-1], [1.5], ['2'], null, 4),
+      fc.constantFrom<Tree>(
+        [0, 2 ** 40, 2 ** 40],
+        [2 ** 31, 2 ** 31, 0],
+        [0, 9007199254740991],
+        [2 ** 26, 2 ** 26],
+        [-1],
+        [1.5],
+        ['2'],
+        null,
+        4,
+      ),
     ),
   }),
-  fc.record({ kind: fc.constant('offsets' as const), at: fc.nat(), offsets: fc.oneof(fc.array(fc.oneof(fc.integer({ min: -8, max: 64 }), hostileScalar), { maxLength: 3 }), hostileScalar) }),
-  fc.record({ kind: fc.constant('length' as const), how: fc.constantFrom('plus', 'minus', 'zero', 'huge', 'max', 'limit') as fc.Arbitrary<'plus' | 'minus' | 'zero' | 'huge' | 'max' | 'limit'>, by: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({
+    kind: fc.constant('offsets' as const),
+    at: fc.nat(),
+    offsets: fc.oneof(
+      fc.array(fc.oneof(fc.integer({ min: -8, max: 64 }), hostileScalar), { maxLength: 3 }),
+      hostileScalar,
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('length' as const),
+    how: fc.constantFrom('plus', 'minus', 'zero', 'huge', 'max', 'limit') as fc.Arbitrary<
+      'plus' | 'minus' | 'zero' | 'huge' | 'max' | 'limit'
+    >,
+    by: fc.integer({ min: 1, max: 64 }),
+  }),
   fc.record({ kind: fc.constant('padding' as const), byte: fc.constantFrom(0, 0x09, 0x0a, 0x7b, 0xff, 0x41) }),
-  fc.record({ kind: fc.constant('nan' as const), at: fc.nat(), which: fc.nat(), value: fc.constantFrom('nan', 'inf', '-inf') as fc.Arbitrary<'nan' | 'inf' | '-inf'> }),
+  fc.record({
+    kind: fc.constant('nan' as const),
+    at: fc.nat(),
+    which: fc.nat(),
+    value: fc.constantFrom('nan', 'inf', '-inf') as fc.Arbitrary<'nan' | 'inf' | '-inf'>,
+  }),
   fc.record({
     kind: fc.constant('ladet' as const),
-    text: fc.constantFrom('5', 'null', '[]', '"x"', '{', '{"trainer": 5}', '{"info": "x"}', '{"info": {"classes": 5}}', '{"info": {"classes": [{"id": "a"}]}}', '{"trainer": {"epoch": "x"}}', '[[[[[[[[[[[[[[[[[[[[', `${'['.repeat(50_000)}${']'.repeat(50_000)}`),
+    text: fc.constantFrom(
+      '5',
+      'null',
+      '[]',
+      '"x"',
+      '{',
+      '{"trainer": 5}',
+      '{"info": "x"}',
+      '{"info": {"classes": 5}}',
+      '{"info": {"classes": [{"id": "a"}]}}',
+      '{"trainer": {"epoch": "x"}}',
+      '[[[[[[[[[[[[[[[[[[[[',
+      `${'['.repeat(50_000)}${']'.repeat(50_000)}`,
+    ),
   }),
 );
 
@@ -102,16 +191,29 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   file: fc.constantFrom('w.safetensors', 'weights file.safetensors', 'ünï [1].safetensors', 'last'),
   tensors: fc.uniqueArray(tensorArb, { selector: (t) => t.name, maxLength: 4 }),
   metadata: metadataArb,
-  format: fc.oneof({ arbitrary: fc.constant([]), weight: 2 }, { arbitrary: fc.array(formatMutation, { minLength: 1, maxLength: 2 }), weight: 5 }),
-  tree: fc.oneof({ arbitrary: fc.constant([]), weight: 4 }, { arbitrary: fc.array(treeMutation, { minLength: 1, maxLength: 2 }), weight: 1 }),
-  bytes: fc.oneof({ arbitrary: fc.constant([]), weight: 5 }, { arbitrary: fc.array(byteMutation, { minLength: 1, maxLength: 2 }), weight: 1 }),
+  format: fc.oneof(
+    { arbitrary: fc.constant([]), weight: 2 },
+    { arbitrary: fc.array(formatMutation, { minLength: 1, maxLength: 2 }), weight: 5 },
+  ),
+  tree: fc.oneof(
+    { arbitrary: fc.constant([]), weight: 4 },
+    { arbitrary: fc.array(treeMutation, { minLength: 1, maxLength: 2 }), weight: 1 },
+  ),
+  bytes: fc.oneof(
+    { arbitrary: fc.constant([]), weight: 5 },
+    { arbitrary: fc.array(byteMutation, { minLength: 1, maxLength: 2 }), weight: 1 },
+  ),
 });
 
 const NAN_BYTES: Partial<Record<SafetensorsDtype, Record<'nan' | 'inf' | '-inf', number[]>>> = {
   F32: { nan: [0, 0, 0xc0, 0x7f], inf: [0, 0, 0x80, 0x7f], '-inf': [0, 0, 0x80, 0xff] },
   F16: { nan: [0x00, 0x7e], inf: [0x00, 0x7c], '-inf': [0x00, 0xfc] },
   BF16: { nan: [0xc0, 0x7f], inf: [0x80, 0x7f], '-inf': [0x80, 0xff] },
-  F64: { nan: [0, 0, 0, 0, 0, 0, 0xf8, 0x7f], inf: [0, 0, 0, 0, 0, 0, 0xf0, 0x7f], '-inf': [0, 0, 0, 0, 0, 0, 0xf0, 0xff] },
+  F64: {
+    nan: [0, 0, 0, 0, 0, 0, 0xf8, 0x7f],
+    inf: [0, 0, 0, 0, 0, 0, 0xf0, 0x7f],
+    '-inf': [0, 0, 0, 0, 0, 0, 0xf0, 0xff],
+  },
 };
 
 /** Whether element bytes of a float dtype hold NaN or ±Infinity (exponent bits all ones). */
@@ -135,20 +237,28 @@ function build(c: Case): { bytes: Uint8Array; tensors: GenTensor[]; formatOnlyNa
   if (c.metadata !== null) h.__metadata__ = { ...c.metadata };
   let off = 0;
   for (const t of tensors) {
-    Object.defineProperty(h, t.name, { value: { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + t.data.length] }, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(h, t.name, {
+      value: { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + t.data.length] },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     off += t.data.length;
   }
   let lengthMut: Extract<FormatMutation, { kind: 'length' }> | null = null;
   let pad = 0x20;
   for (const m of c.format) {
-    const t = tensors.length ? tensors[m.kind === 'length' || m.kind === 'padding' || m.kind === 'ladet' ? 0 : m.at % tensors.length] : undefined;
+    const t = tensors.length
+      ? tensors[m.kind === 'length' || m.kind === 'padding' || m.kind === 'ladet' ? 0 : m.at % tensors.length]
+      : undefined;
     const entry = t === undefined ? undefined : (h[t.name] as Record<string, Tree>);
     if (m.kind === 'relabel' && entry) entry.dtype = m.dtype;
     else if (m.kind === 'shape' && entry) entry.shape = m.shape;
     else if (m.kind === 'offsets' && entry) entry.data_offsets = m.offsets;
     else if (m.kind === 'length') lengthMut = m;
     else if (m.kind === 'padding') pad = m.byte;
-    else if (m.kind === 'ladet') h.__metadata__ = { ...((h.__metadata__ as Record<string, Tree> | undefined) ?? {}), ladet: m.text };
+    else if (m.kind === 'ladet')
+      h.__metadata__ = { ...((h.__metadata__ as Record<string, Tree> | undefined) ?? {}), ladet: m.text };
     else if (m.kind === 'nan') {
       const floats = tensors.filter((x) => NAN_BYTES[x.dtype] !== undefined && x.data.length > 0);
       const f = floats[m.at % Math.max(1, floats.length)];
@@ -159,18 +269,32 @@ function build(c: Case): { bytes: Uint8Array; tensors: GenTensor[]; formatOnlyNa
     }
   }
   header = applyTreeMutations(header, c.tree);
-  const json = Buffer.from(typeof header === 'object' && header !== null ? toJson(header) : JSON.stringify(header), 'utf8');
+  const json = Buffer.from(
+    typeof header === 'object' && header !== null ? toJson(header) : JSON.stringify(header),
+    'utf8',
+  );
   const n = Math.ceil(json.length / 8) * 8;
   const head = Buffer.alloc(8 + n, pad);
   let len = BigInt(n);
   if (lengthMut) {
     const by = BigInt(lengthMut.by);
-    len = { plus: len + by, minus: len > by ? len - by : 0n, zero: 0n, huge: 1n << 62n, max: (1n << 64n) - 1n, limit: 100_000_001n }[lengthMut.how];
+    len = {
+      plus: len + by,
+      minus: len > by ? len - by : 0n,
+      zero: 0n,
+      huge: 1n << 62n,
+      max: (1n << 64n) - 1n,
+      limit: 100_000_001n,
+    }[lengthMut.how];
   }
   head.writeBigUInt64LE(len, 0);
   json.copy(head, 8);
   const bytes = applyByteMutations(Buffer.concat([head, ...tensors.map((t) => t.data)]), c.bytes);
-  return { bytes, tensors, formatOnlyNan: c.tree.length === 0 && c.bytes.length === 0 && c.format.every((m) => m.kind === 'nan') };
+  return {
+    bytes,
+    tensors,
+    formatOnlyNan: c.tree.length === 0 && c.bytes.length === 0 && c.format.every((m) => m.kind === 'nan'),
+  };
 }
 
 function checkHeader(h: SafetensorsHeader, bytes: Uint8Array): void {
@@ -187,12 +311,16 @@ function checkHeader(h: SafetensorsHeader, bytes: Uint8Array): void {
 }
 
 function sameAsGenerated(h: SafetensorsHeader, gen: GenTensor[], meta: Record<string, string> | null): void {
-  const byName = (a: [string, ...unknown[]], b: [string, ...unknown[]]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  const byName = (a: [string, ...unknown[]], b: [string, ...unknown[]]): number =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
   assert.deepEqual(
     h.entries.map((e): [string, string, number[]] => [e.name, e.dtype, e.shape]).sort(byName),
     gen.map((t): [string, string, number[]] => [t.name, t.dtype, t.shape]).sort(byName),
   );
-  assert.deepEqual(h.metadata === null ? null : Object.entries(h.metadata), meta === null ? null : Object.entries(meta));
+  assert.deepEqual(
+    h.metadata === null ? null : Object.entries(h.metadata),
+    meta === null ? null : Object.entries(meta),
+  );
 }
 
 function checkTensors(tensors: Map<string, Tensor>, h: SafetensorsHeader, bytes: Uint8Array): void {
@@ -202,7 +330,10 @@ function checkTensors(tensors: Map<string, Tensor>, h: SafetensorsHeader, bytes:
     assert.ok(t !== undefined, `tensor ${e.name} missing`);
     assert.equal(t.dtype, ladetDtypeOf(e.dtype));
     assert.deepEqual(t.shape, e.shape);
-    assert.ok(Buffer.from(toBytes(t)).equals(Buffer.from(bytes.subarray(h.dataStart + e.begin, h.dataStart + e.end))), `tensor ${e.name}: bytes differ from the file`);
+    assert.ok(
+      Buffer.from(toBytes(t)).equals(Buffer.from(bytes.subarray(h.dataStart + e.begin, h.dataStart + e.end))),
+      `tensor ${e.name}: bytes differ from the file`,
+    );
   }
 }
 
@@ -242,7 +373,17 @@ export const safetensorsTarget: FuzzTarget = {
           assert.ok(header !== null, 'loadSafetensorsRaw read a file whose header did not read');
           for (const e of (header as SafetensorsHeader).entries) {
             const raw = r.tensors.get(e.name);
-            assert.ok(raw !== undefined && Buffer.from(raw.data).equals(Buffer.from(bytes.subarray((header as SafetensorsHeader).dataStart + e.begin, (header as SafetensorsHeader).dataStart + e.end))));
+            assert.ok(
+              raw !== undefined &&
+                Buffer.from(raw.data).equals(
+                  Buffer.from(
+                    bytes.subarray(
+                      (header as SafetensorsHeader).dataStart + e.begin,
+                      (header as SafetensorsHeader).dataStart + e.end,
+                    ),
+                  ),
+                ),
+            );
           }
         },
       });
@@ -273,12 +414,22 @@ export const safetensorsTarget: FuzzTarget = {
         expectError: (valid || formatOnlyNan) && (!supported || !finite),
         verify: (ck) => {
           assert.ok(header !== null);
-          const all = new Map<string, Tensor>([...ck.model, ...Object.entries(ck.optimizer).map(([k, v]) => [`optimizer.${k}`, v] as [string, Tensor])]);
+          const all = new Map<string, Tensor>([
+            ...ck.model,
+            ...Object.entries(ck.optimizer).map(([k, v]) => [`optimizer.${k}`, v] as [string, Tensor]),
+          ]);
           checkTensors(all, header as SafetensorsHeader, bytes);
           for (const [k, t] of all) {
-            if (isFloating(t.dtype)) assert.ok(tidy(() => t.to('float64').toArray()).every(Number.isFinite), `readCheckpoint returned non-finite '${k}'`);
+            if (isFloating(t.dtype))
+              assert.ok(
+                tidy(() => t.to('float64').toArray()).every(Number.isFinite),
+                `readCheckpoint returned non-finite '${k}'`,
+              );
           }
-          assert.ok(ck.meta === null || (typeof ck.meta === 'object' && !Array.isArray(ck.meta)), 'meta is not an object');
+          assert.ok(
+            ck.meta === null || (typeof ck.meta === 'object' && !Array.isArray(ck.meta)),
+            'meta is not an object',
+          );
         },
         release: (ck) => dispose([[...ck.model.values()], ck.optimizer]),
       });
