@@ -1,7 +1,7 @@
 // The Assignment value (DESIGN.md §3): the one thing a label assigner hands to a head's loss. Everything is
 // batch-flattened: anchor index = image · anchorsPerImage + index within the image's concatenated levels, and a
 // GT index points into the batch's GTs concatenated image after image.
-import { Tensor, cat, dispose, full, tensor, tidy, zeros } from '../torch/index.js';
+import { Tensor, cat, dispose, full, noGrad, tensor, tidy, zeros } from '../torch/index.js';
 import type { z } from 'zod';
 
 export interface Assignment {
@@ -217,6 +217,29 @@ export function defineAssigner<S extends z.ZodObject<{ type: z.ZodLiteral<string
 export interface ImagePositives {
   anchorInds: Tensor | Int32Array;
   gtInds: Tensor | Int32Array;
+}
+
+/**
+ * An Assignment from a geometry-only rule that labels each image's anchors by GT index (max-IoU, ATSS):
+ * `assignedGt(validFlags (A) bool, gtBoxes (G, 4)) -> (A) int64`, 1-based GT of a positive, 0 background, -1 ignored.
+ */
+export function assignmentFromGtIndices(
+  targets: AssignTargets,
+  assignedGt: (valid: Tensor, gt: Tensor) => Tensor,
+): Assignment {
+  return noGrad(() => {
+    const positives: { anchorInds: Tensor; gtInds: Tensor }[] = [];
+    const weights: Tensor[] = [];
+    return tidy(() => {
+      targets.gtBoxes.forEach((gt, i) => {
+        const assigned = assignedGt(targets.validFlags.select(0, i), gt);
+        const anchorInds = assigned.gt(0).nonzero().reshape([-1]);
+        positives.push({ anchorInds, gtInds: assigned.indexSelect(0, anchorInds).sub(1) });
+        weights.push(assigned.ge(0).to('float32'));
+      });
+      return assignmentFromPositives(targets, positives, cat(weights));
+    });
+  });
 }
 
 /**

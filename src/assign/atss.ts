@@ -17,7 +17,7 @@ import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.j
 import { boxIou } from '../det/iou.js';
 import { z } from 'zod';
 import {
-  assignmentFromPositives,
+  assignmentFromGtIndices,
   checkTargets,
   defineAssigner,
   type Assigner,
@@ -135,19 +135,9 @@ export class AtssAssigner implements Assigner {
 
   assign(targets: AssignTargets, _preds: HeadPredictions | null = null): Assignment {
     checkTargets(targets, null);
-    return noGrad(() => {
-      const positives: { anchorInds: Tensor; gtInds: Tensor }[] = [];
-      const weights: Tensor[] = [];
-      return tidy(() => {
-        targets.gtBoxes.forEach((gt, i) => {
-          const valid = targets.validFlags.select(0, i);
-          const { assignedGt } = atssAssign(targets.anchors, targets.levelStarts, valid, gt, this.cfg);
-          const anchorInds = assignedGt.gt(0).nonzero().reshape([-1]);
-          positives.push({ anchorInds, gtInds: assignedGt.indexSelect(0, anchorInds).sub(1) });
-          weights.push(assignedGt.ge(0).to('float32'));
-        });
-        return assignmentFromPositives(targets, positives, cat(weights));
-      });
-    });
+    return assignmentFromGtIndices(
+      targets,
+      (valid, gt) => atssAssign(targets.anchors, targets.levelStarts, valid, gt, this.cfg).assignedGt,
+    );
   }
 }

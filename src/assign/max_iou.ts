@@ -2,11 +2,11 @@
 // best IoU over the GTs is >= posIouThr goes to that GT, < negIouThr becomes negative, in between it is ignored;
 // then, GT by GT in order, every anchor that reaches that GT's best IoU is (re)assigned to it, so a later GT wins.
 // Used as PAA's pre-assignment (0.1 / 0.1, minPosIou 0) and, RetinaNet-style (0.5 / 0.4), as a final assigner.
-import { Tensor, arange, cat, full, noGrad, tidy, where } from '../torch/index.js';
+import { Tensor, arange, full, noGrad, tidy, where } from '../torch/index.js';
 import { boxIou } from '../det/iou.js';
 import { z } from 'zod';
 import {
-  assignmentFromPositives,
+  assignmentFromGtIndices,
   checkTargets,
   defineAssigner,
   type Assigner,
@@ -100,19 +100,9 @@ export class MaxIoUAssigner implements Assigner {
 
   assign(targets: AssignTargets, _preds: HeadPredictions | null = null): Assignment {
     checkTargets(targets, null);
-    return noGrad(() => {
-      const positives: { anchorInds: Tensor; gtInds: Tensor }[] = [];
-      const weights: Tensor[] = [];
-      return tidy(() => {
-        targets.gtBoxes.forEach((gt, i) => {
-          const valid = targets.validFlags.select(0, i);
-          const { assignedGt } = maxIouAssign(targets.anchors, valid, gt, this.cfg);
-          const anchorInds = assignedGt.gt(0).nonzero().reshape([-1]);
-          positives.push({ anchorInds, gtInds: assignedGt.indexSelect(0, anchorInds).sub(1) });
-          weights.push(assignedGt.ge(0).to('float32'));
-        });
-        return assignmentFromPositives(targets, positives, cat(weights));
-      });
-    });
+    return assignmentFromGtIndices(
+      targets,
+      (valid, gt) => maxIouAssign(targets.anchors, valid, gt, this.cfg).assignedGt,
+    );
   }
 }
