@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { type Tensor, dispose } from '../torch/index.js';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../config/schema.js';
+import { loadConfig, teacherAssignerRefusal, type Config } from '../config/schema.js';
 import { buildDetector } from './model.js';
 import {
   loadModelTensors,
@@ -30,7 +30,9 @@ export function coladModel(config: Config, k: NetIndex): ModelSection {
 
 /** Checks that must fail before any data is made: network 2's preset, equal anchors, the init weights exist. */
 export function precheckColad(config: Config): void {
-  if (config.assigner.type !== 'paa') throw new Error(`assigner.type: CoLAD shares a PAA assignment; '${config.assigner.type}' reads no network outputs`);
+  // any assigner that reads network outputs can co-learn (distill/colad.ts takes it as a CostAssigner)
+  const refused = teacherAssignerRefusal(config);
+  if (refused !== null) throw new Error(refused);
   const m2 = coladModel(config, 2);
   const a = JSON.stringify(config.model.anchors);
   const b = JSON.stringify(m2.anchors);

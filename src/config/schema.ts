@@ -8,24 +8,16 @@ import { z } from 'zod';
 import { applyOverrides, type Overrides } from './overrides.js';
 import { UsageError } from './usage_error.js';
 import { AssignerSchema, readsOutputs } from '../assign/registry.js';
-import { BACKBONE_TYPES } from '../models/backbones/registry.js';
+import { BACKBONE_SCHEMAS, type BackboneSection, type BackboneSectionInput } from '../models/backbones/registry.js';
+import { HEAD_TYPES } from '../models/heads/registry.js';
 
 const pair = z.tuple([z.number().positive(), z.number().positive()]);
 
-const Backbone = z
-  .object({
-    /**
-     * The backbone (src/models/backbones/registry.ts); absent means 'resnet'. No default here, so configs that leave
-     * it out keep their config hash (recorded runs and repro results stay valid).
-     */
-    type: z.enum(BACKBONE_TYPES).optional(),
-    depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
-    widthMultiplier: z.number().positive().default(1),
-    frozenStages: z.number().int().min(-1).max(4).default(-1),
-    normEval: z.boolean().default(false),
-    zeroInitResidual: z.boolean().default(true),
-  })
-  .strict();
+// every registered backbone's section (src/models/backbones/registry.ts); a union only once there are two, so that
+// with one the messages stay those of a plain object
+const Backbone = (BACKBONE_SCHEMAS.length === 1
+  ? BACKBONE_SCHEMAS[0]
+  : z.union(BACKBONE_SCHEMAS)) as unknown as z.ZodType<BackboneSection, BackboneSectionInput>;
 
 const Neck = z
   .object({
@@ -38,7 +30,8 @@ const Neck = z
 
 const Head = z
   .object({
-    type: z.enum(['paa', 'cop', 'iop']).default('paa'),
+    /** the head (src/models/heads/registry.ts) */
+    type: z.enum(HEAD_TYPES).default('paa'),
     featChannels: z.number().int().positive().default(256),
     stackedConvs: z.number().int().min(0).default(4),
     gnGroups: z.number().int().positive().default(32),

@@ -1,4 +1,4 @@
-// A one-stage detector: backbone (ResNet, or any registered Backbone) -> FPN neck -> PAA / COP / IOP head, under
+// A one-stage detector: a registered backbone -> neck (FPN) -> head (PAA / COP / IOP), each from its registry, under
 // mmdetection's module names `backbone`, `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints
 // key for key. The config (defaults allowed) is resolved into the model description (spec.ts), the modules are built
 // from it, and `detector.spec` is what exporters record.
@@ -6,10 +6,9 @@ import type { Tensor } from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import type { Backbone } from './backbones/backbone.js';
 import { createBackbone, type BackboneConfig } from './backbones/registry.js';
-import { FPN } from './necks/fpn.js';
-import { PAAHead, type PAAHeadOptions } from './heads/paa_head.js';
-import { COPHead } from './heads/cop_head.js';
-import { IOPHead } from './heads/iop_head.js';
+import { createNeck, type Neck } from './necks/registry.js';
+import type { PAAHead } from './heads/paa_head.js';
+import { createHead } from './heads/registry.js';
 import type { HeadOutputs } from './heads/outputs.js';
 import {
   pyramidStrides,
@@ -49,20 +48,6 @@ export interface HeadConfig {
   iouBranch?: boolean;
   /** COP neighbourhood size (default 3). */
   coeffKernelSize?: number;
-}
-
-/** The head of a given type; all share the PAA towers and module names. */
-export function buildHead(type: HeadType, o: PAAHeadOptions & { coeffKernelSize?: number }): PAAHead {
-  switch (type) {
-    case 'paa':
-      return new PAAHead(o);
-    case 'cop':
-      return new COPHead(o);
-    case 'iop':
-      return new IOPHead(o);
-    default:
-      throw new Error(`unknown head type '${String(type)}' (paa, cop or iop)`);
-  }
 }
 
 export interface DetectorConfig {
@@ -112,7 +97,7 @@ export class Detector extends Module {
   /** The resolved model description the modules were built from (plain data: what `ladet export` records). */
   readonly spec: ModelSpec;
   readonly backbone: Backbone;
-  readonly neck: FPN;
+  readonly neck: Neck;
   readonly head: PAAHead;
   /** Stride of each pyramid level, finest first (8..128 for PAA). */
   readonly strides: readonly number[];
@@ -123,22 +108,12 @@ export class Detector extends Module {
     // built in this order (backbone, neck, head): seeded initialisation depends on it
     this.backbone = this.registerModule('backbone', createBackbone(config.backbone));
     const neck = neckSpecOf(config.neck);
-    this.neck = this.registerModule(
-      'neck',
-      new FPN({
-        inChannels: this.backbone.outChannels,
-        outChannels: neck.outChannels,
-        startLevel: neck.startLevel,
-        numOuts: neck.numOuts,
-        addExtraConvs: neck.addExtraConvs,
-        reluBeforeExtraConvs: neck.reluBeforeExtraConvs,
-      }),
-    );
+    this.neck = this.registerModule('neck', createNeck(neck, this.backbone.outChannels));
     const head = headSpecOf(config.head);
     const { type, ...headOptions } = head;
     this.head = this.registerModule(
       'bbox_head',
-      buildHead(type, {
+      createHead(type, {
         ...headOptions,
         priorProb: config.head.priorProb,
         inChannels: neck.outChannels,

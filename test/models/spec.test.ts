@@ -7,6 +7,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   BACKBONES,
+  BACKBONE_SCHEMAS,
+  COPHead,
+  FPN,
+  HEADS,
+  HEAD_TYPES,
+  IOPHead,
+  NECKS,
+  PAAHead,
+  createHead,
+  createNeck,
   Detector,
   RESNET_ARCH,
   ResNet,
@@ -156,6 +166,47 @@ test("config: model.backbone.type is optional ('resnet'), absent stays absent (c
   for (const [k, t] of a.stateDict()) assert.ok(t.equal(b.stateDict().get(k)!), k);
   a.dispose();
   b.dispose();
+});
+
+test('head and neck registries: the config enum is the registry, the detector builds what they list', () => {
+  assert.deepEqual(HEAD_TYPES, ['paa', 'cop', 'iop']);
+  assert.equal(HEADS.cop, COPHead);
+  assert.equal(NECKS.fpn, FPN);
+  const o = { numClasses: 3, inChannels: 16, featChannels: 16, stackedConvs: 1, gnGroups: 4, numLevels: 2 };
+  const kinds = (['paa', 'cop', 'iop'] as const).map((type) => {
+    const h = createHead(type, o);
+    const kind = [h.constructor, h.clsKind];
+    h.dispose();
+    return kind;
+  });
+  assert.deepEqual(kinds, [
+    [PAAHead, 'logits'],
+    [COPHead, 'probs'],
+    [IOPHead, 'probs'],
+  ]);
+  assert.throws(() => createHead('rpn' as 'paa', o), {
+    message: "unknown head type 'rpn' (registered: paa, cop, iop)",
+  });
+  const neck = createNeck(
+    { type: 'fpn', outChannels: 8, startLevel: 1, numOuts: 3, addExtraConvs: 'on_output', reluBeforeExtraConvs: false },
+    [4, 8, 16],
+  );
+  assert.ok(neck instanceof FPN);
+  neck.dispose();
+  // the config's head.type and model.backbone sections are made from the registries
+  const raw = (model: Record<string, unknown>) => ({ name: 'x', data: { root: 'd' }, model });
+  assert.throws(
+    () => parseConfig(raw({ backbone: { depth: 18 }, head: { type: 'rpn' } }), 'a.yaml'),
+    /a\.yaml: model\.head\.type.*'paa' \| 'cop' \| 'iop'|a\.yaml: model\.head\.type.*paa.*cop.*iop/,
+  );
+  assert.equal(BACKBONE_SCHEMAS.length, Object.keys(BACKBONES).length);
+  assert.deepEqual(BACKBONE_SCHEMAS[0].parse({ depth: 18 }), {
+    depth: 18,
+    widthMultiplier: 1,
+    frozenStages: -1,
+    normEval: false,
+    zeroInitResidual: true,
+  });
 });
 
 test('the model description and the ResNet table are torch-free: their compiled files import nothing', () => {

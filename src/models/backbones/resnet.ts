@@ -6,7 +6,8 @@
 // each stage) is resolved by resnet_spec.ts, which ladet/runtime reads too; this file builds the modules from it.
 import type { Tensor } from '../../torch/index.js';
 import { BatchNorm2d, Conv2d, MaxPool2d, Module, Sequential, convBn, init } from '../../nn/index.js';
-import type { Backbone } from './backbone.js';
+import { z } from 'zod';
+import { defineBackbone, type Backbone } from './backbone.js';
 import {
   BASIC_EXPANSION,
   BOTTLENECK_EXPANSION,
@@ -262,3 +263,22 @@ export class ResNet extends Module implements Backbone {
     return outs;
   }
 }
+
+/**
+ * `model.backbone` for a ResNet. The defaults are a config's (frozenStages -1 and normEval false: small presets train
+ * from scratch), not the constructor's mmdetection ones.
+ */
+export const resnetBackbone = defineBackbone({
+  options: z
+    .object({
+      /** absent means 'resnet'; no default, so configs that leave it out keep their config hash */
+      type: z.literal('resnet').optional(),
+      depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
+      widthMultiplier: z.number().positive().default(1),
+      frozenStages: z.number().int().min(-1).max(4).default(-1),
+      normEval: z.boolean().default(false),
+      zeroInitResidual: z.boolean().default(true),
+    })
+    .strict(),
+  create: (o: ResNetOptions) => new ResNet(o),
+});
