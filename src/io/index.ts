@@ -3,3 +3,19 @@ export { writeFileAtomic } from './atomic.js';
 export { findDuplicateKey, type DuplicateKey } from './json_keys.js';
 export * from './safetensors_raw.js';
 export * from './safetensors.js';
+export {
+  PthError,
+  PickleGlobal,
+  PickleObject,
+  isPthTensor,
+  parsePth,
+  pickleToPlain,
+  pthStateDictOf,
+  readPth,
+  readPthStateDict,
+  serializePth,
+  writePth,
+  type PickleKey,
+  type PickleValue,
+  type PthFile,
+} from './pth.js';
