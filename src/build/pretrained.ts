@@ -7,9 +7,8 @@
 import type { Tensor } from '../torch/index.js';
 import { dispose } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { loadSafetensorsRaw, rawToTensor, safetensorsDtypeOf } from '../io/index.js';
+import { loadSafetensorsRaw, rawToTensor, readPthStateDict, safetensorsDtypeOf } from '../io/index.js';
 import type { RawTensor, SafetensorsDtype } from '../io/safetensors_raw.js';
-// PTH-PENDING import { readPthStateDict } from '../io/pth.js';
 import { loadModelTensors } from './checkpoint.js';
 
 /** What a checkpoint initialises: the backbone alone (e.g. ImageNet weights) or the whole detector. */
@@ -183,6 +182,7 @@ export function mapCheckpoint(
   // checkpoint key -> target name, or a reason to drop it
   const place = (k: string): { to: string } | { why: string } => {
     if (k.startsWith('optimizer.')) return { why: 'optimizer state, not weights' };
+    if (k.startsWith('teacher_model.')) return { why: "an mmdetection LAD teacher's weights, not the student's" };
     if (part === 'backbone') {
       if (bare) return k.startsWith('fc.') ? { why: 'classifier, not part of a detector backbone' } : { to: k };
       if (k.startsWith('backbone.')) return { to: k.slice('backbone.'.length) };
@@ -301,16 +301,19 @@ export function targetEntries(module: Module): Map<string, TargetEntry> {
   return out;
 }
 
-/** The class names an mmdetection checkpoint records: `meta.CLASSES` (2.x) or `meta.dataset_meta.classes` (3.x). */
+/**
+ * The class names an mmdetection checkpoint records: `meta.CLASSES` (2.x) or `meta.dataset_meta.classes` (3.x).
+ * `meta` is either the checkpoint's `meta` dict or its top-level entries beside the state dict (`{ meta: {...} }`,
+ * what readPthStateDict returns). null when absent or not a list of names.
+ */
 export function checkpointClassNames(meta: Record<string, unknown> | null | undefined): string[] | null {
-  if (meta === null || meta === undefined || typeof meta !== 'object') return null;
+  const isDict = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   const names = (v: unknown): string[] | null =>
     Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string') ? [...(v as string[])] : null;
-  const v2 = names(meta.CLASSES);
-  if (v2 !== null) return v2;
-  const dm = meta.dataset_meta;
-  if (dm !== null && typeof dm === 'object' && !Array.isArray(dm)) return names((dm as Record<string, unknown>).classes);
-  return null;
+  const fromMeta = (m: Record<string, unknown>): string[] | null =>
+    names(m.CLASSES) ?? (isDict(m.dataset_meta) ? names(m.dataset_meta.classes) : null);
+  if (!isDict(meta)) return null;
+  return fromMeta(meta) ?? (isDict(meta.meta) ? fromMeta(meta.meta) : null);
 }
 
 function examples<T>(items: readonly T[], show: (t: T) => string, n: number): string {
@@ -344,8 +347,8 @@ export function formatPretrainedReport(r: MappingReport, n = 3): string {
 /** A checkpoint's tensors and mmdetection meta: `.safetensors` read directly, anything else as a PyTorch `.pth`. */
 function readAny(path: string): { tensors: Map<string, RawTensor>; meta: Record<string, unknown> | null } {
   if (path.endsWith('.safetensors')) return { tensors: loadSafetensorsRaw(path).tensors, meta: null };
-  // PTH-PENDING
-  throw new Error(`${path}: .pth reading is not available yet`);
+  const r = readPthStateDict(path);
+  return { tensors: r.tensors, meta: r.meta };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   toF32,
   type TargetEntry,
 } from '../../src/build/pretrained.js';
-import { saveSafetensorsRaw, type RawTensor } from '../../src/io/index.js';
+import { saveSafetensorsRaw, tensorToRaw, writePth, type RawTensor } from '../../src/io/index.js';
 import { Detector, ResNet, type DetectorConfig } from '../../src/models/index.js';
 
 // ---- hand-made name sets ----------------------------------------------------------------------------------------
@@ -166,11 +166,17 @@ test('mmdetection detector state dict -> a detector: names as they are (atss_*, 
   for (const k of ['bbox_head.atss_cls.weight', 'bbox_head.atss_centerness.bias', 'bbox_head.scales.4.scale']) {
     assert.ok(target.has(k), k);
   }
-  const { tensors, report } = mapCheckpoint(checkpointOf(target), target, 'detector');
+  // an mmdetection LAD checkpoint also holds its teacher under teacher_model.
+  const ck = checkpointOf(target);
+  ck.set('teacher_model.backbone.conv1.weight', ck.get('backbone.conv1.weight') as RawTensor);
+  const { tensors, report } = mapCheckpoint(ck, target, 'detector');
   assert.match(report.source, /detector state dict/);
   assert.equal(tensors.size, target.size);
   assert.ok(report.mapped.every((m) => m.from === m.to));
-  assert.deepEqual([report.dropped, report.missing, report.converted], [[], [], []]);
+  assert.deepEqual(report.dropped, [
+    { key: 'teacher_model.backbone.conv1.weight', why: "an mmdetection LAD teacher's weights, not the student's" },
+  ]);
+  assert.deepEqual([report.missing, report.converted], [[], []]);
   assert.deepEqual(tensors.get('bbox_head.scales.0.scale')?.shape, []);
 });
 
@@ -298,6 +304,9 @@ test('F16, BF16 and F64 tensors become F32 (values exact where representable), r
 test('class names from mmdetection 2.x meta.CLASSES and 3.x meta.dataset_meta.classes', () => {
   assert.deepEqual(checkpointClassNames({ CLASSES: ['cat', 'dog'], mmdet_version: '2.25.0' }), ['cat', 'dog']);
   assert.deepEqual(checkpointClassNames({ dataset_meta: { classes: ['person'], palette: [[1, 2, 3]] } }), ['person']);
+  // the top-level entries beside the state dict, as readPthStateDict returns them
+  assert.deepEqual(checkpointClassNames({ meta: { CLASSES: ['a', 'b'] }, optimizer: {} }), ['a', 'b']);
+  assert.deepEqual(checkpointClassNames({ meta: { dataset_meta: { classes: ['c'] } } }), ['c']);
   assert.equal(checkpointClassNames(null), null);
   assert.equal(checkpointClassNames({}), null);
   assert.equal(checkpointClassNames({ CLASSES: [1, 2] }), null);
@@ -337,6 +346,44 @@ test('loadPretrained: a torchvision-named safetensors file into a detector backb
     assert.deepEqual(sd.get('neck.lateral_convs.0.conv.weight')?.toArray(), before, 'the neck is untouched');
     assert.throws(() => loadPretrained(path, det, { part: 'detector' }), /r18\.safetensors: .*part 'backbone'/);
     det.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('loadPretrained: an mmdetection 3.x-style .pth (F64 neck, dataset_meta.classes) into a whole detector', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ladet-pretrained-'));
+  try {
+    const src = new Detector(tinyConfig(2));
+    const raws = new Map<string, RawTensor>();
+    for (const [k, t] of src.stateDict()) {
+      const raw = tensorToRaw(t);
+      if (!k.startsWith('neck.')) raws.set(k, raw);
+      else {
+        const f64 = Float64Array.from(new Float32Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 4));
+        raws.set(k, { dtype: 'F64', shape: raw.shape, data: new Uint8Array(f64.buffer) });
+      }
+    }
+    const path = join(dir, 'det.pth');
+    writePth(path, raws, { meta: { dataset_meta: { classes: ['cat', 'dog'] }, mmdet_version: '3.3.0' } });
+
+    const det = new Detector(tinyConfig(2));
+    const report = loadPretrained(path, det, { part: 'detector' });
+    assert.deepEqual(report.classes, ['cat', 'dog']);
+    assert.equal(report.mapped.length, det.stateDict().size);
+    assert.ok(report.converted.length > 0 && report.converted.every((c) => c.key.startsWith('neck.') && c.from === 'F64'));
+    const a = src.stateDict();
+    const b = det.stateDict();
+    for (const k of ['neck.fpn_convs.4.conv.weight', 'bbox_head.atss_cls.bias', 'bbox_head.scales.2.scale']) {
+      assert.deepEqual(b.get(k)?.toArray(), a.get(k)?.toArray(), k);
+    }
+    // the wrong class count: the message names the file, the key and both shapes
+    const three = new Detector(tinyConfig(3));
+    assert.throws(
+      () => loadPretrained(path, three, { part: 'detector' }),
+      /det\.pth: bbox_head\.atss_cls\.weight: checkpoint \[2, 32, 3, 3\] vs model \[3, 32, 3, 3\] — the checkpoint's head has 2 class outputs, the model's 3/,
+    );
+    for (const m of [src, det, three]) m.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
