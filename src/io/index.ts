@@ -1,4 +1,4 @@
-// File formats and file writing: atomic writes, safetensors.
+// File formats and file writing: atomic writes, safetensors, PyTorch .pth checkpoints.
 export { writeFileAtomic } from './atomic.js';
 export { findDuplicateKey, type DuplicateKey } from './json_keys.js';
 export * from './safetensors_raw.js';

@@ -449,6 +449,15 @@ class Machine {
         case 0x58: // BINUNICODE
           this.push(this.text(this.u32()));
           break;
+        case 0x56: // UNICODE (text, raw-unicode-escape)
+          this.push(
+            this.line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u: string, U: string) => {
+              const c = parseInt(u ?? U, 16);
+              if (c > 0x10ffff) this.fail('UNICODE with an escape past U+10FFFF');
+              return String.fromCodePoint(c);
+            }),
+          );
+          break;
         case 0x8c: // SHORT_BINUNICODE
           this.push(this.text(this.u8()));
           break;

@@ -51,11 +51,11 @@ export function stateDictOf(root: PickleValue, source: string): PthStateDict {
     for (const key of STATE_DICT_KEYS) {
       const v = root.get(key);
       if (v instanceof Map && hasTensor(v)) {
-        return { tensors: tensorsOf(v, key, source), meta: metaOf(root, key), container: key };
+        return { tensors: tensorsOf(v, key, source), meta: metaOf(root, key, source), container: key };
       }
     }
     if (hasTensor(root)) {
-      const meta = metaOf(root, null);
+      const meta = metaOf(root, null, source);
       return { tensors: tensorsOf(root, '', source), meta: Object.keys(meta).length ? meta : null, container: '' };
     }
     const keys = [...root.keys()].slice(0, 12).map((k) => (typeof k === 'string' ? `'${k}'` : kindOf(k)));
@@ -69,20 +69,28 @@ export function stateDictOf(root: PickleValue, source: string): PthStateDict {
 }
 
 /** The top-level entries other than the state dict (or, with `skip` null, other than tensors) as JSON-able values. */
-function metaOf(root: Map<PickleKey, PickleValue>, skip: string | null): Record<string, unknown> {
+function metaOf(root: Map<PickleKey, PickleValue>, skip: string | null, source: string): Record<string, unknown> {
   const entries: [string, unknown][] = [];
-  const memo = new Map<object, unknown>();
+  const budget = { left: MAX_PLAIN_VALUES, source };
   for (const [k, v] of root) {
     if (skip === null ? isTensorValue(v) : k === skip) continue;
-    entries.push([keyText(k, memo), toPlain(v, memo)]);
+    entries.push([keyText(k, budget), plain(v, budget)]);
   }
   return Object.fromEntries(entries);
 }
 
-function keyText(k: PickleKey, memo: Map<object, unknown>): string {
+/** How many values a plain conversion may make: a pickle that shares one container many times expands past it. */
+export const MAX_PLAIN_VALUES = 1_000_000;
+
+interface Budget {
+  left: number;
+  source: string;
+}
+
+function keyText(k: PickleKey, budget: Budget): string {
   if (typeof k === 'string') return k;
   if (k === null || typeof k !== 'object') return String(k);
-  return JSON.stringify(toPlain(k, memo));
+  return JSON.stringify(plain(k, budget));
 }
 
 const NUMPY_SCALAR = new Set(['numpy.core.multiarray.scalar', 'numpy._core.multiarray.scalar']);
@@ -112,32 +120,34 @@ function numpyScalar(o: PickleObject): number | boolean | undefined {
 /**
  * A pickled value as plain JSON-able JS: dicts -> objects, tuples / lists / sets -> arrays, ints past 2^53 ->
  * strings, numpy scalars -> numbers, tensors -> {"__tensor__": {dtype, shape}}, bytes -> {"__bytes__": length},
- * other placeholders -> {"__global__": name, args?, state?, items?}. Shared values are converted once.
+ * other placeholders -> {"__global__": name, args?, state?, items?}. The result is a tree (shared values are
+ * copied), of at most MAX_PLAIN_VALUES values, else a PthError naming `source`.
  */
-export function toPlain(v: PickleValue, memo: Map<object, unknown> = new Map()): unknown {
+export function toPlain(v: PickleValue, source = 'pickle'): unknown {
+  return plain(v, { left: MAX_PLAIN_VALUES, source });
+}
+
+function plain(v: PickleValue, budget: Budget): unknown {
+  if (--budget.left < 0) {
+    throw new PthError(
+      budget.source,
+      `metadata expands to more than ${MAX_PLAIN_VALUES} values (a pickle that shares containers many times)`,
+    );
+  }
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (memo.has(v)) return memo.get(v);
-  let out: unknown;
-  if (v instanceof Uint8Array) out = { __bytes__: v.byteLength };
-  else if (isTensorValue(v)) out = { __tensor__: { dtype: v.dtype, shape: [...v.shape] } };
-  else if (Array.isArray(v)) out = v.map((x) => toPlain(x, memo));
-  else if (v instanceof Set) out = [...v].map((x) => toPlain(x, memo));
-  else if (v instanceof Map) {
-    out = Object.fromEntries([...v].map(([k, x]) => [keyText(k, memo), toPlain(x, memo)]));
-  } else if (v instanceof PickleGlobal) out = { __global__: v.global };
-  else {
-    const o = v as PickleObject;
-    const scalar = numpyScalar(o);
-    if (scalar !== undefined) out = scalar;
-    else {
-      const p: Record<string, unknown> = { __global__: o.global };
-      if (o.args.length) p.args = o.args.map((x) => toPlain(x, memo));
-      if (o.state !== undefined) p.state = toPlain(o.state, memo);
-      if (o.items.length) p.items = o.items.map((x) => toPlain(x, memo));
-      out = p;
-    }
-  }
-  memo.set(v, out);
-  return out;
+  if (v instanceof Uint8Array) return { __bytes__: v.byteLength };
+  if (isTensorValue(v)) return { __tensor__: { dtype: v.dtype, shape: [...v.shape] } };
+  if (Array.isArray(v)) return v.map((x) => plain(x, budget));
+  if (v instanceof Set) return [...v].map((x) => plain(x, budget));
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [keyText(k, budget), plain(x, budget)]));
+  if (v instanceof PickleGlobal) return { __global__: v.global };
+  const o = v as PickleObject;
+  const scalar = numpyScalar(o);
+  if (scalar !== undefined) return scalar;
+  const p: Record<string, unknown> = { __global__: o.global };
+  if (o.args.length) p.args = o.args.map((x) => plain(x, budget));
+  if (o.state !== undefined) p.state = plain(o.state, budget);
+  if (o.items.length) p.items = o.items.map((x) => plain(x, budget));
+  return p;
 }

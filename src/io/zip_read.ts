@@ -21,6 +21,8 @@ export interface ZipEntry {
   crc32: number;
   compressedSize: number;
   size: number;
+  /** where the entry's local header starts */
+  offset: number;
   /** where the entry's (compressed) data starts in the buffer */
   dataStart: number;
 }
@@ -215,6 +217,7 @@ export function readZipDirectory(b: Uint8Array, source: string): ZipDirectory {
       crc32: v.getUint32(at + 16, true),
       compressedSize: fields.compressedSize,
       size: fields.size,
+      offset: fields.offset,
       dataStart,
     });
     at = next;
