@@ -1,7 +1,7 @@
 // `npm run fuzz -- [--runs N] [--seed S] [target ...]`: the fuzz suite of test/fuzz/ run longer than `npm test` does
 // (there each target has a fixed seed and a run count that keeps the suite at 1-2 minutes). Without --seed each run
 // draws a fresh seed and prints it; a failure prints fast-check's counterexample, or the input a hang or a crash was on.
-// Targets: coco, safetensors, config, detections (default: all).
+// Targets: coco, safetensors, config, detections, pth (default: all).
 import { randomInt } from 'node:crypto';
 import { runIsolated } from '../test/fuzz/harness.js';
 import { targets } from '../test/fuzz/targets.js';

@@ -3,8 +3,9 @@ import type { FuzzTarget } from './harness.js';
 import { cocoTarget } from './targets/coco.js';
 import { configTarget } from './targets/config.js';
 import { detectionsTarget } from './targets/detections.js';
+import { pthTarget } from './targets/pth.js';
 import { safetensorsTarget } from './targets/safetensors.js';
 
 export const targets: Record<string, FuzzTarget> = Object.fromEntries(
-  [cocoTarget, safetensorsTarget, configTarget, detectionsTarget].map((t) => [t.name, t]),
+  [cocoTarget, safetensorsTarget, configTarget, detectionsTarget, pthTarget].map((t) => [t.name, t]),
 );
