@@ -1,4 +1,5 @@
-// Checkpoints are safetensors files: the model's state dict under its PyTorch/mmdetection names (so the file is
+// Checkpoints are safetensors files (a PyTorch `.pth` detector checkpoint is read as a weights file too, see
+// pth_checkpoint.ts): the model's state dict under its PyTorch/mmdetection names (so the file is
 // also a plain weights file), plus — for resumable `last` checkpoints — the optimizer's tensors under `optimizer.`
 // and the trainer's position in `__metadata__.ladet`. Writes are atomic, so a crash keeps the previous file.
 import { existsSync, statSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
 import type { LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, readSafetensorsHeader, safetensorsDtypeOf, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label_map.js';
+import { isPthFile, readPthCheckpoint, readPthCheckpointHeader } from './pth_checkpoint.js';
 
 const OPT_PREFIX = 'optimizer.';
 
@@ -104,6 +106,16 @@ export interface LoadedCheckpoint {
 export function readCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a folder; expected a .safetensors file`);
+  if (isPthFile(path)) {
+    const ck = readPthCheckpoint(path);
+    try {
+      checkFinite(path, ck.model);
+    } catch (e) {
+      dispose([...ck.model.values()]);
+      throw e;
+    }
+    return ck;
+  }
   const { tensors, metadata } = loadSafetensors(path);
   let meta: CheckpointMeta | null;
   try {
@@ -125,6 +137,7 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
 /** A checkpoint's metadata and tensor names, from its header alone (no tensor data is read). */
 export function readCheckpointHeader(path: string): { meta: CheckpointMeta | null; keys: string[] } {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
+  if (isPthFile(path)) return readPthCheckpointHeader(path);
   const h = readSafetensorsHeader(path);
   return { meta: parseMeta(h.metadata, path), keys: h.entries.map((e) => e.name) };
 }

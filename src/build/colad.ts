@@ -45,8 +45,9 @@ export function precheckColad(config: Config): void {
 
 /** Builds network k of a CoLAD config with its random init (and its starting weights when colad.net{k}Init is set). */
 export function buildColadNetwork(config: Config, numClasses: number, k: NetIndex, withInit = true): Detector {
-  const net = buildDetector(coladModel(config, k), numClasses);
   const init = k === 1 ? config.distill.colad.net1Init : config.distill.colad.net2Init;
+  // model.backbone.init (of network k's model section) unless starting weights replace the whole network anyway
+  const net = buildDetector(coladModel(config, k), numClasses, { init: withInit && init === undefined });
   if (withInit && init !== undefined) {
     try {
       loadWeights(init, net, true);

@@ -1,5 +1,7 @@
 // From a validated Config to the objects a run needs: detector, anchor generator, assigner, data pipelines.
+import { existsSync } from 'node:fs';
 import { Detector, type DetectorConfig } from '../models/detector.js';
+import { loadPretrained, type PretrainedReport } from './pretrained.js';
 import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
 import { createAssigner } from '../assign/registry.js';
 import type { Assigner } from '../assign/assignment.js';
@@ -11,8 +13,9 @@ import type { Config } from '../config/schema.js';
 type ModelSection = Config['model'];
 
 export function detectorConfig(model: ModelSection, numClasses: number): DetectorConfig {
-  // the backbone section as it is: its type (absent: 'resnet', the registry's default) and that backbone's options
-  const { ...backbone } = model.backbone;
+  // the backbone section as it is: its type (absent: 'resnet', the registry's default) and that backbone's options;
+  // `init` is not the backbone's business (buildDetector loads it)
+  const { init: _init, ...backbone } = model.backbone;
   return {
     backbone,
     neck: {
@@ -34,8 +37,27 @@ export function detectorConfig(model: ModelSection, numClasses: number): Detecto
   };
 }
 
-export function buildDetector(model: ModelSection, numClasses: number): Detector {
+export interface BuildOptions {
+  /** Load `model.backbone.init` when the section names one (a run's start; not when its weights are loaded next). */
+  init?: boolean;
+  /** Told what the init loaded (mapped / dropped / converted), for the run log. */
+  onInit?: (report: PretrainedReport) => void;
+}
+
+export function buildDetector(model: ModelSection, numClasses: number, opts: BuildOptions = {}): Detector {
   const det = new Detector(detectorConfig(model, numClasses));
+  const init = model.backbone.init;
+  if (opts.init === true && init !== undefined) {
+    try {
+      if (!existsSync(init)) throw new Error(`${init} not found`);
+      // (not inside `onInit?.(...)`: an optional call skips evaluating its argument)
+      const report = loadPretrained(init, det, { part: 'backbone' });
+      opts.onInit?.(report);
+    } catch (e) {
+      det.dispose();
+      throw new Error(`model.backbone.init: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const strides = model.anchors.strides;
   if (det.strides.length !== strides.length || det.strides.some((s, i) => s !== strides[i])) {
     det.dispose();

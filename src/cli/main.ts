@@ -11,6 +11,7 @@ import { registerTest } from './commands/test.js';
 import { registerPredict } from './commands/predict.js';
 import { registerRepro } from './commands/repro.js';
 import { registerExport } from './commands/export.js';
+import { registerConvert } from './commands/convert.js';
 
 const program = new Command();
 program.name('ladet').description('Label Assignment Distillation for one-stage object detectors').showHelpAfterError();
@@ -22,6 +23,7 @@ registerDemo(program);
 registerTest(program);
 registerPredict(program);
 registerExport(program);
+registerConvert(program);
 registerData(program);
 registerRepro(program);
 

@@ -113,7 +113,8 @@ export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts:
     net !== null && statSync(source).isDirectory() ? coladRunWeights(source, net) : resolveWeights(source);
   const ck = readCheckpoint(weightsPath);
   try {
-    const classes = checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, configPath, weightsPath);
+    const classes =
+      checkpointClasses(ck.meta, weightsPath) ?? classesFromConfig(config, configPath, weightsPath, ck.meta);
     let tensors = ck.model;
     if (net !== null) {
       try {
@@ -166,8 +167,18 @@ function networkOf(config: Config, configPath: string, asked: NetIndex | undefin
 }
 
 /** The training categories of the config's dataset (checkpoints made before classes were recorded). */
-function classesFromConfig(config: Config, configPath: string, weightsPath: string): Category[] {
+function classesFromConfig(
+  config: Config,
+  configPath: string,
+  weightsPath: string,
+  meta: CheckpointMeta | null,
+): Category[] {
   const ann = dataPath(config.data, 'trainAnn');
+  const names = meta?.info?.classes;
+  if (!existsSync(ann) && Array.isArray(names) && names.length && names.every((n) => typeof n === 'string')) {
+    // class names without category ids (an mmdetection checkpoint's meta.CLASSES): ids 1..N, in label order
+    return (names as string[]).map((name, i) => ({ id: i + 1, name }));
+  }
   if (!existsSync(ann)) {
     const key = dataPathKey(config.data, 'trainAnn');
     throw new UsageError(

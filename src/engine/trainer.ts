@@ -35,6 +35,8 @@ import { clearRun, makeRunDir, removeStaleTemps, runContents, runPaths, type Run
 import { lockRunDir } from '../io/run_lock.js';
 import { UsageError } from '../config/usage_error.js';
 import { buildStrategy, precheckStrategy } from '../build/strategy.js';
+import { formatPretrainedReport } from '../build/pretrained.js';
+import { sha256File } from '../build/teacher.js';
 import type { Strategy } from '../distill/strategy.js';
 import type { Detector } from '../models/detector.js';
 import type { Module } from '../nn/index.js';
@@ -201,8 +203,17 @@ async function trainLocked(
       config,
       numClasses,
       anchors,
-      buildStudent: () => buildDetector(config.model, numClasses),
+      // a fresh start loads model.backbone.init; a resumed one takes every weight from its checkpoint
+      buildStudent: () =>
+        buildDetector(config.model, numClasses, {
+          init: !resuming,
+          onInit: (r) => {
+            say(`model.backbone.init: ${r.path}\n${formatPretrainedReport(r)}`);
+            initInfo = { backboneInit: { path: r.path, sha256: sha256File(r.path), source: r.source } };
+          },
+        }),
     };
+    let initInfo: Record<string, unknown> = {};
     let runInfo: Record<string, unknown> = {};
     let strategy: Strategy;
     if (opts.strategy) {
@@ -212,6 +223,7 @@ async function trainLocked(
       strategy = built.strategy;
       runInfo = built.info;
     }
+    runInfo = { ...runInfo, ...initInfo };
     const model = strategy.trainable;
     owned.push(model, strategy); // disposed in reverse: the strategy, then the network
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);

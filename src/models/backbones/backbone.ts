@@ -23,13 +23,13 @@ export interface Backbone extends Module {
  * optional literal: configs written before there was a choice leave it out), with the defaults a config gets;
  * `create`: the module from constructor options (the section's output, or options written in code).
  */
-export interface BackboneEntry<O, S extends z.ZodType> {
+export interface BackboneEntry<O, S extends z.ZodObject> {
   options: S;
   create(options: O): Backbone;
 }
 
 /** Types an entry: the section's output must be valid constructor options. */
-export function defineBackbone<O, S extends z.ZodType<O & { type?: string }>>(
+export function defineBackbone<O, S extends z.ZodObject & z.ZodType<O & { type?: string }>>(
   entry: BackboneEntry<O, S>,
 ): BackboneEntry<O, S> {
   return entry;

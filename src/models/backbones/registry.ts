@@ -3,7 +3,7 @@
 // entry) plus one line here; the detector, the config's `model.backbone` section and the runtime exporter read this
 // list. ladet/runtime runs a backbone only where it has a kernel for its type (src/runtime/backbones.ts) and refuses
 // others by name.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Backbone } from './backbone.js';
 import { resnetBackbone } from './resnet.js';
 
@@ -25,14 +25,26 @@ type OptionsOf<K extends BackboneType> = Parameters<Entries[K]['create']>[0];
 /** A backbone's settings: its type (absent = DEFAULT_BACKBONE) and its constructor's options. */
 export type BackboneConfig = { [K in BackboneType]: { type?: K } & OptionsOf<K> }[BackboneType];
 
+/** What every backbone section has besides its own options (read by src/build, not by the backbone). */
+export interface CommonOptions {
+  /**
+   * Pretrained weights for the backbone (`.pth` or `.safetensors`: torchvision / mmdetection / mmcv / ladet names),
+   * loaded when a run starts, as mmdetection's `init_cfg=Pretrained`. Absent: random init.
+   */
+  init?: string;
+}
+const Common = { init: z.string().min(1).optional() };
+
 /** The `model.backbone` section as validated (defaults filled): one member per registered backbone. */
-export type BackboneSection = { [K in BackboneType]: z.output<Entries[K]['options']> }[BackboneType];
-export type BackboneSectionInput = { [K in BackboneType]: z.input<Entries[K]['options']> }[BackboneType];
+export type BackboneSection = { [K in BackboneType]: z.output<Entries[K]['options']> & CommonOptions }[BackboneType];
+export type BackboneSectionInput = {
+  [K in BackboneType]: z.input<Entries[K]['options']> & CommonOptions;
+}[BackboneType];
 
 /** The sections' schemas, in registration order (the config schema unites them). */
-export const BACKBONE_SCHEMAS = Object.values(BACKBONES).map((e) => e.options) as [
-  Entries[BackboneType]['options'],
-  ...Entries[BackboneType]['options'][],
+export const BACKBONE_SCHEMAS = Object.values(BACKBONES).map((e) => e.options.extend(Common)) as unknown as [
+  z.ZodType<BackboneSection, BackboneSectionInput>,
+  ...z.ZodType<BackboneSection, BackboneSectionInput>[],
 ];
 
 /** The backbone `config` describes. */
