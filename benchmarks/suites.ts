@@ -5,6 +5,7 @@ import { data } from './data.js';
 import { det } from './det.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
+import { io } from './io.js';
 import { nms } from './nms.js';
 import { runtime } from './runtime.js';
 
@@ -19,4 +20,5 @@ export const suites: Record<string, Suite> = {
   det,
   colad,
   runtime,
+  io,
 };

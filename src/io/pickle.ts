@@ -327,14 +327,15 @@ class Machine {
           // INT (text): 01 / 00 are True / False
           const s = this.line().trim();
           if (s === '01' || s === '00') this.push(s === '01');
-          else if (/^[-+]?\d+$/.test(s)) this.push(this.int(BigInt(s)));
+          else if (/^[-+]?\d{1,4300}$/.test(s)) this.push(this.int(BigInt(s)));
           else this.fail('INT with a malformed number');
           break;
         }
         case 0x4c: {
           // LONG (text)
           const s = this.line().trim().replace(/L$/, '');
-          if (!/^[-+]?\d+$/.test(s)) this.fail('LONG with a malformed number');
+          // Python refuses int strings past 4300 digits too (sys.int_info.default_max_str_digits)
+          if (!/^[-+]?\d{1,4300}$/.test(s)) this.fail('LONG with a malformed number');
           this.push(this.int(BigInt(s)));
           break;
         }

@@ -152,7 +152,8 @@ export function parsePth(bytes: Uint8Array, source: string): PthFile {
 // Node's readSync refuses lengths of 2 GiB and more; read in pieces into one buffer.
 const READ_CHUNK = 1 << 30;
 
-function readWhole(path: string): Uint8Array {
+/** A file's bytes in one buffer, as readPth reads them (files of 2 GiB and more included). */
+export function readPthBytes(path: string): Uint8Array {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -172,7 +173,7 @@ function readWhole(path: string): Uint8Array {
 
 /** Reads a checkpoint file (one read; contiguous tensors are views into it). */
 export function readPth(path: string): PthFile {
-  return parsePth(readWhole(path), path);
+  return parsePth(readPthBytes(path), path);
 }
 
 /**
