@@ -164,8 +164,10 @@ const Teacher = z
   .object({
     /** the teacher's own preset (its model section is used) */
     config: z.string(),
-    /** a ladet run directory (weights/best, else last) or a .safetensors file */
+    /** a ladet run directory (weights/best, else last), a .safetensors file or a PyTorch .pth (mmdetection) */
     weights: z.string(),
+    /** the teacher's inference precision; absent: the student's (train.precision) */
+    precision: z.enum(['fp32', 'bf16']).optional(),
   })
   .strict();
 
@@ -201,6 +203,17 @@ const Distill = z
   })
   .strict();
 
+/** How a run computes: none of it is part of the config hash (a config's results are that config's in any precision). */
+const Train = z
+  .object({
+    /**
+     * fp32; bf16: the network's forward under autocast (fp32 master weights, optimizer state, losses, assignment);
+     * auto (absent): bf16 where the CPU has native bf16 dot products (or on CUDA), fp32 elsewhere
+     */
+    precision: z.enum(['fp32', 'bf16', 'auto']).optional(),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only'),
@@ -218,6 +231,8 @@ export const ConfigSchema = z
     eval: Evaluation.default(Evaluation.parse({})),
     distill: Distill.default(Distill.parse({})),
     logEvery: z.number().int().positive().default(20),
+    /** absent in configs written before it existed; no default, so their hashes stay */
+    train: Train.optional(),
   })
   .strict();
 
@@ -363,7 +378,21 @@ export function yamlNestingBeyond(text: string, limit: number): number | null {
  * not in the trainer, so tools that only compare configs (ladet repro) need not load libtorch.
  */
 export function configHash(c: Config): string {
-  return createHash('sha256').update(JSON.stringify(c)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(hashedPart(c))).digest('hex');
+}
+
+/**
+ * The config without its precision settings (train.precision, distill.teacher.precision): a run resumed in another
+ * precision continues the same config, and configs written before precision existed keep their hashes. Which
+ * precision ran is recorded beside the hash (run log, checkpoint info).
+ */
+function hashedPart(c: Config): Omit<Config, 'train'> {
+  // `train` holds only precision today; a field that changes results must be hashed when one is added
+  const { train: _train, ...rest } = c;
+  const teacher = c.distill.teacher;
+  if (teacher?.precision === undefined) return rest;
+  const { precision: _precision, ...t } = teacher;
+  return { ...rest, distill: { ...c.distill, teacher: t } };
 }
 
 export function configToYaml(c: Config): string {

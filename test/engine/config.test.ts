@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../../src/config/schema.js';
+import { configHash, loadConfig, parseConfig } from '../../src/config/schema.js';
 
 const minimal = { name: 'x', data: { root: 'd' }, model: { backbone: { depth: 18 } } };
 
@@ -103,4 +103,25 @@ test('data.maxImagePixels: optional (absent keeps the config hash), a non-negati
     () => parseConfig({ ...minimal, data: { root: 'd', maxImagePixels: 1.5 } }, 'a.yaml'),
     /a\.yaml: data\.maxImagePixels: /,
   );
+});
+
+test('train.precision and distill.teacher.precision: optional, validated, and not part of the config hash', () => {
+  const base = parseConfig(minimal, 'a.yaml');
+  assert.ok(!('train' in base), 'absent stays absent');
+  for (const precision of ['fp32', 'bf16', 'auto'] as const) {
+    const c = parseConfig({ ...minimal, train: { precision } }, 'a.yaml');
+    assert.equal(c.train?.precision, precision);
+    assert.equal(configHash(c), configHash(base), `${precision} hashes as the config without it`);
+  }
+  assert.throws(() => parseConfig({ ...minimal, train: { precision: 'fp16' } }, 'a.yaml'), /a\.yaml: train\.precision/);
+  assert.throws(
+    () => parseConfig({ ...minimal, train: { precison: 'bf16' } }, 'a.yaml'),
+    /unknown key train\.precison/,
+  );
+  const teacher = { config: 't.yaml', weights: 'w.safetensors' };
+  const lad = (t: Record<string, unknown>) =>
+    parseConfig({ ...minimal, distill: { strategy: 'lad', teacher: t } }, 'a.yaml');
+  assert.equal(configHash(lad({ ...teacher, precision: 'bf16' })), configHash(lad(teacher)));
+  // everything else still counts
+  assert.notEqual(configHash(lad({ ...teacher, weights: 'other.safetensors' })), configHash(lad(teacher)));
 });
