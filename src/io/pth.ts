@@ -154,7 +154,18 @@ const READ_CHUNK = 1 << 30;
 
 /** A file's bytes in one buffer, as readPth reads them (files of 2 GiB and more included). */
 export function readPthBytes(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
+  const fsError = (e: unknown, what: string): PthError => {
+    const code = (e as { code?: unknown }).code;
+    return new PthError(path, `cannot ${what} the file (${typeof code === 'string' ? code : (e as Error).message})`, {
+      cause: e,
+    });
+  };
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw fsError(e, 'open');
+  }
   try {
     const size = fstatSync(fd).size;
     if (size > bufferConstants.MAX_LENGTH) throw new PthError(path, `file of ${size} bytes is too large to read`);
@@ -166,6 +177,8 @@ export function readPthBytes(path: string): Uint8Array {
       off += k;
     }
     return buf;
+  } catch (e) {
+    throw e instanceof PthError ? e : fsError(e, 'read');
   } finally {
     closeSync(fd);
   }

@@ -4,8 +4,8 @@ export class PthError extends Error {
   /** the file (or source) name the message starts with */
   readonly source: string;
 
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
+  constructor(source: string, message: string, options?: { cause?: unknown }) {
+    super(`${source}: ${message}`, options);
     this.name = 'PthError';
     this.source = source;
   }
