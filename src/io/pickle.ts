@@ -6,9 +6,9 @@
 // list and tuple arrays, dict / OrderedDict / defaultdict Map, set / frozenset Set, tensors RawTensor (made by the
 // caller's hooks). Instance attributes of a dict (BUILD on it, as a state dict's `_metadata`) are dropped.
 //
-// Globals (GLOBAL, STACK_GLOBAL, INST), the one rule:
-//  1. implemented callables (the caller's hooks: torch's tensor rebuilders; here: OrderedDict, defaultdict, set,
-//     frozenset, _codecs.encode, bytes, bytearray) run as TypeScript that only builds values;
+// Globals (GLOBAL, STACK_GLOBAL, INST), the one rule (the lists are in pickle_globals.ts):
+//  1. implemented callables (the caller's hooks: torch's tensor rebuilders; pickle_globals.ts: OrderedDict,
+//     defaultdict, dict, set, frozenset, _codecs.encode, bytes, bytearray) run as TypeScript that only builds values;
 //  2. a global of a module that runs code (os, posix, nt, subprocess, sys, shutil, socket, importlib, pickle, runpy,
 //     ctypes, functools, operator, ...; builtins other than inert types) is an error as soon as it is named;
 //  3. a global of a known-inert metadata module (numpy, mmengine, mmcv, mmdet, collections, datetime, argparse,
