@@ -1,5 +1,7 @@
 // Module entry: the non-operator parts of the binding (tensor data in and out, autograd, global state).
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 
@@ -195,6 +197,105 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   LADET_CATCH(env)
 }
 
+// ---- autocast (mixed precision) ----------------------------------------------------------------------------
+// libtorch's own autocast: enabling it puts the AutocastCPU (AutocastCUDA) key in the thread-local dispatch key set,
+// so every op called through dispatch.cc's boxed call passes the autocast kernels (conv2d / linear / matmul cast to
+// the lower precision, the fp32 list to float32) before autograd, exactly as in PyTorch. Like grad mode, the state
+// is thread-local. src/torch/autocast.ts opens and closes scopes with these calls, as torch.autocast does.
+
+c10::DeviceType autocastDevice(Napi::Env env, const Napi::Value& v) {
+  const std::string d = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (d == "cpu") return c10::DeviceType::CPU;
+  if (d == "cuda") {
+#ifdef LADET_WITH_CUDA
+    return c10::DeviceType::CUDA;
+#else
+    throw Napi::Error::New(env, "autocast on 'cuda': this addon was built against a libtorch without CUDA");
+#endif
+  }
+  throw Napi::TypeError::New(env, "autocast: device must be 'cpu' or 'cuda'");
+}
+
+// autocastState(device) -> [enabled, dtype code]
+Napi::Value AutocastState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  bool enabled = false;
+  at::ScalarType dtype = at::kBFloat16;
+  if (autocastDevice(env, info[0]) == c10::DeviceType::CPU) {
+    enabled = at::autocast::is_cpu_enabled();
+    dtype = at::autocast::get_autocast_cpu_dtype();
+  } else {
+#ifdef LADET_WITH_CUDA
+    enabled = at::autocast::is_enabled();
+    dtype = at::autocast::get_autocast_gpu_dtype();
+#endif
+  }
+  auto arr = Napi::Array::New(env, 2);
+  arr.Set(0u, Napi::Boolean::New(env, enabled));
+  arr.Set(1u, Napi::Number::New(env, static_cast<int>(dtype)));
+  return arr;
+  LADET_CATCH(env)
+}
+
+// setAutocast(device, enabled, dtype code)
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  const auto device = autocastDevice(env, info[0]);
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(env, "setAutocast: enabled must be a boolean");
+  const bool enabled = info[1].As<Napi::Boolean>().Value();
+  const auto dtype = scalarTypeOf(env, info[2]);
+  if (dtype != at::kBFloat16 && dtype != at::kHalf) {
+    throw Napi::TypeError::New(env, "autocast: the lower precision must be bfloat16 or float16");
+  }
+  if (device == c10::DeviceType::CPU) {
+    // libtorch 1.13's CPU autocast lists (and its CPU kernels) know bfloat16 only; torch.autocast refuses the rest.
+    if (enabled && dtype != at::kBFloat16) {
+      throw Napi::Error::New(env, std::string("autocast on 'cpu' supports bfloat16 only (libtorch ") + TORCH_VERSION + ")");
+    }
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  } else {
+#ifdef LADET_WITH_CUDA
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+#endif
+  }
+  return env.Undefined();
+  LADET_CATCH(env)
+}
+
+// autocastNesting(delta: 1 | -1) -> the nesting depth after the change (torch.autocast's __enter__ / __exit__)
+Napi::Value AutocastNesting(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  const int delta = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  if (delta != 1 && delta != -1) throw Napi::RangeError::New(env, "autocastNesting: delta must be 1 or -1");
+  return Napi::Number::New(env, delta > 0 ? at::autocast::increment_nesting() : at::autocast::decrement_nesting());
+  LADET_CATCH(env)
+}
+
+// Drops autocast's cache of lower-precision copies of fp32 leaf tensors that require grad (the weights): it must be
+// cleared when the outermost scope ends, or stale copies would outlive the optimizer's update (and hold memory).
+Napi::Value AutocastClearCache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  at::autocast::clear_cache();
+  return env.Undefined();
+  LADET_CATCH(env)
+}
+
+// Whether the current CUDA device computes in bfloat16 natively (compute capability 8.0 and later, as
+// torch.cuda.is_bf16_supported); false without CUDA or a GPU.
+Napi::Value CudaBf16Supported(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  const auto& hooks = at::detail::getCUDAHooks();
+  return Napi::Boolean::New(env, at::hasCUDA() && hooks.getNumGPUs() > 0 && hooks.supportsBFloat16ConvolutionWithCuDNNv8());
+  LADET_CATCH(env)
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opHandle", Napi::Function::New(env, OpHandle));
   exports.Set("opSchema", Napi::Function::New(env, OpSchema));
@@ -217,6 +318,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("memory", Napi::Function::New(env, Memory));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
+  exports.Set("autocastState", Napi::Function::New(env, AutocastState));
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
+  exports.Set("autocastNesting", Napi::Function::New(env, AutocastNesting));
+  exports.Set("autocastClearCache", Napi::Function::New(env, AutocastClearCache));
+  exports.Set("cudaBf16Supported", Napi::Function::New(env, CudaBf16Supported));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }
