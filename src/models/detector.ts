@@ -2,7 +2,7 @@
 // mmdetection's module names `backbone`, `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints
 // key for key. The config (defaults allowed) is resolved into the model description (spec.ts), the modules are built
 // from it, and `detector.spec` is what exporters record.
-import type { Tensor } from '../torch/index.js';
+import { autocast, autocastDeviceOf, type Tensor } from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import type { Backbone } from './backbones/backbone.js';
 import { createBackbone, type BackboneConfig } from './backbones/registry.js';
@@ -101,6 +101,12 @@ export class Detector extends Module {
   readonly head: PAAHead;
   /** Stride of each pyramid level, finest first (8..128 for PAA). */
   readonly strides: readonly number[];
+  /**
+   * The precision of `forward`. 'bf16': backbone, neck and head run under autocast('bfloat16') on the images' device
+   * (convolutions in bf16, GroupNorm in fp32; weights, their gradients and the outputs stay float32). 'fp32' (the
+   * default): no scope of its own, so an enclosing autocast(...) scope applies; `autocast(null, ...)` forces fp32.
+   */
+  precision: 'fp32' | 'bf16' = 'fp32';
 
   constructor(config: DetectorConfig) {
     super();
@@ -136,11 +142,29 @@ export class Detector extends Module {
     return pyramid;
   }
 
-  /** images (B,3,H,W), normalised -> per-level head outputs. */
+  /** images (B,3,H,W), normalised -> per-level head outputs, float32 whatever the precision. */
   forward(images: Tensor): HeadOutputs {
-    const pyramid = this.extractFeatures(images);
-    const out = this.head.forward(pyramid);
-    for (const p of pyramid) p.dispose();
-    return out;
+    const run = (): HeadOutputs => {
+      const pyramid = this.extractFeatures(images);
+      const out = this.head.forward(pyramid);
+      for (const p of pyramid) p.dispose();
+      return out;
+    };
+    const out = this.precision === 'bf16' ? autocast('bfloat16', run, autocastDeviceOf(images.device)) : run();
+    return outputsToFloat32(out);
   }
+}
+
+/**
+ * The head outputs in float32: what ran under autocast comes out in bf16, but losses, the PAA cost and the GMM take
+ * float32. The cast is differentiable (gradients flow back in bf16); float32 outputs are returned as they are.
+ */
+function outputsToFloat32(o: HeadOutputs): HeadOutputs {
+  const f = (t: Tensor): Tensor => {
+    if (t.dtype === 'float32') return t;
+    const c = t.float();
+    t.dispose();
+    return c;
+  };
+  return { cls: o.cls.map(f), reg: o.reg.map(f), iou: o.iou === null ? null : o.iou.map(f), clsKind: o.clsKind };
 }

@@ -28,7 +28,11 @@ export class IOPHead extends PAAHead {
 
   /** logits (B, C, H, W), regFeat (B, F, H, W) -> probabilities (B, C, H, W). */
   protected override classify(logits: Tensor, regFeat: Tensor): Tensor {
-    return tidy(() => iopProbabilities(logits, this.objectness.forward(regFeat), this.objBias.forward(regFeat)));
+    // Under autocast the convs come out in bf16; the probabilities are computed in float32 (.float() of a float32
+    // tensor is free): in bf16 a probability above 0.998 rounds to 1, and the focal loss takes log(1 - p).
+    return tidy(() =>
+      iopProbabilities(logits.float(), this.objectness.forward(regFeat).float(), this.objBias.forward(regFeat).float()),
+    );
   }
 }
 
