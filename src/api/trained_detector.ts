@@ -19,7 +19,8 @@ import { AnchorCache } from '../assign/targets.js';
 export interface OpenDetectorOptions {
   /** a run directory: its config.yaml and its best (else last) weights */
   run?: string;
-  /** a run directory, or a .safetensors file (anywhere: a file the trainer wrote carries its config) */
+  /** a run directory, a .safetensors file (anywhere: a file the trainer wrote carries its config) or a PyTorch .pth
+   * detector checkpoint (mmdetection; give `config` too) */
   weights?: string;
   /** a YAML config; wins over a run's config.yaml */
   config?: string;
@@ -27,6 +28,8 @@ export interface OpenDetectorOptions {
   net?: 1 | 2;
   /** config overrides by dotted key, e.g. { 'data.testScale': [320, 320], 'eval.nmsIou': 0.5 } */
   overrides?: Overrides;
+  /** the network's precision (default 'fp32'; 'bf16' or 'auto': mixed precision where the CPU has native bf16) */
+  precision?: 'fp32' | 'bf16' | 'auto';
 }
 
 export interface DetectOptions {
@@ -79,7 +82,12 @@ export class TrainedDetector {
       ...(o.weights === undefined ? {} : { weights: o.weights }),
       ...(o.config === undefined ? {} : { config: o.config }),
     });
-    return new TrainedDetector(openDetector(files, o.overrides ?? {}, o.net === undefined ? {} : { net: o.net }));
+    return new TrainedDetector(
+      openDetector(files, o.overrides ?? {}, {
+        ...(o.net === undefined ? {} : { net: o.net }),
+        ...(o.precision === undefined ? {} : { precision: o.precision }),
+      }),
+    );
   }
 
   /**

@@ -1,5 +1,7 @@
 // From a validated Config to the objects a run needs: detector, anchor generator, assigner, data pipelines.
 import { existsSync } from 'node:fs';
+import { resolvePrecision } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
 import { Detector, type DetectorConfig } from '../models/detector.js';
 import { loadPretrained, type PretrainedReport } from './pretrained.js';
 import { AnchorGenerator, type AnchorConfig } from '../det/anchors.js';
@@ -113,4 +115,21 @@ export function testPipelineOf(config: Config): PipelineConfig {
 export function inferenceConfigOf(config: Config): InferenceConfig {
   const e = config.eval;
   return { nmsPre: e.nmsPre, scoreThr: e.scoreThr, nmsIou: e.nmsIou, maxPerImg: e.maxPerImg, scoreVoting: e.scoreVoting };
+}
+
+/** The precision a config's run computes in: train.precision, absent meaning 'auto' (resolved for its device). */
+export function runPrecision(config: Pick<Config, 'train' | 'device'>): 'fp32' | 'bf16' {
+  return resolvePrecision(config.train?.precision ?? 'auto', config.device);
+}
+
+/** Sets the forward precision of every detector in a module tree (a student, a CoLAD pair); returns how many. */
+export function setPrecision(module: Module, precision: 'fp32' | 'bf16'): number {
+  let n = 0;
+  for (const [, m] of module.namedModules()) {
+    if (m instanceof Detector) {
+      m.precision = precision;
+      n++;
+    }
+  }
+  return n;
 }

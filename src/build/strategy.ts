@@ -90,7 +90,7 @@ function buildWithTeacher(config: Config, student: () => Detector, numClasses: n
     const strategy = new TeacherStrategy(d.strategy, net, teacher.net, buildAssigner(config), anchors, lossWeights(config), { ...d.kd });
     return {
       strategy,
-      info: { teacher: { config: teacher.configPath, weights: teacher.weightsPath, sha256: teacher.sha256, params: teacher.net.numParameters() } },
+      info: { teacher: { config: teacher.configPath, weights: teacher.weightsPath, sha256: teacher.sha256, params: teacher.net.numParameters(), precision: teacher.net.precision } },
     };
   } catch (e) {
     net.dispose();

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/schema.js';
-import { buildDetector } from './model.js';
+import { buildDetector, runPrecision } from './model.js';
 import { loadWeights, resolveWeights } from './checkpoint.js';
 import type { Detector } from '../models/detector.js';
 
@@ -41,5 +41,7 @@ export function loadTeacher(student: Config, numClasses: number): LoadedTeacher 
   }
   net.eval();
   net.requiresGrad_(false);
+  // inference only (BN folded into the convs in eval mode, no autograd): bf16 where the student runs in bf16
+  net.precision = t.precision ?? runPrecision(student);
   return { net, configPath: t.config, weightsPath, sha256: sha256File(weightsPath) };
 }

@@ -101,3 +101,12 @@ export function netsArg(kv: Overrides, command: string): 1 | 2 | 'both' | undefi
 export function shellJoin(args: readonly string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
+
+/** `precision=fp32|bf16|auto` of test / predict (absent: fp32, the precision a run's recorded AP was measured in). */
+export function precisionArg(kv: Overrides, command: string): 'fp32' | 'bf16' | 'auto' | undefined {
+  const v = kv.precision;
+  if (v === undefined) return undefined;
+  if (v !== 'fp32' && v !== 'bf16' && v !== 'auto')
+    throw new UsageError(`ladet ${command}: precision= must be fp32, bf16 or auto (got ${JSON.stringify(v)})`);
+  return v;
+}

@@ -12,6 +12,8 @@ import { configHash, configToYaml, type Config } from '../config/schema.js';
 import {
   buildAnchorGenerator,
   buildDetector,
+  runPrecision,
+  setPrecision,
   inferenceConfigOf,
   testPipelineOf,
   trainPipelineOf,
@@ -50,6 +52,8 @@ export interface TrainProgress {
   iter: number;
   lr: number;
   losses: Record<string, number>;
+  /** the precision the networks' forward runs in (train phase) */
+  precision?: 'fp32' | 'bf16';
 }
 
 export interface TrainHooks {
@@ -225,6 +229,20 @@ async function trainLocked(
     }
     runInfo = { ...runInfo, ...initInfo };
     const model = strategy.trainable;
+    // the networks' forward in bf16 under autocast, or fp32; weights, gradients, optimizer and losses stay fp32
+    const precision = runPrecision(config);
+    setPrecision(model, precision);
+    const asked = config.train?.precision ?? 'auto';
+    say(
+      `precision: ${precision}${asked === 'auto' ? ` (auto: ${precision === 'bf16' ? 'native bf16 on this device' : 'no native bf16 on this device'})` : ''}`,
+    );
+    if (resuming) {
+      // allowed (checkpoints are fp32 either way), and said, since the steps before and after differ in rounding
+      const before = readCheckpointHeader(paths.last).meta?.info?.precision ?? 'fp32';
+      if (before !== precision)
+        say(`resume: the run trained in ${String(before)} so far and continues in ${precision}`);
+    }
+    runInfo = { ...runInfo, precision };
     owned.push(model, strategy); // disposed in reverse: the strategy, then the network
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
     const optimizer = buildOptimizer(config, model);
@@ -284,6 +302,7 @@ async function trainLocked(
       ...runInfo,
       hash,
       resume: resuming,
+      precision,
       code: codeVersion(),
       train_images: loader.images.length,
       classes: numClasses,
@@ -349,6 +368,7 @@ async function trainLocked(
             iter: state.iter,
             lr,
             losses: logs,
+            precision,
           });
           if (hooks.shouldStop?.()) {
             stopped = true;
@@ -371,6 +391,9 @@ async function trainLocked(
         row['train/lr'] = optimizer.paramGroups[0]?.lr ?? null;
         const evalDue = config.eval.every > 0 && ((epoch + 1) % config.eval.every === 0 || epoch + 1 === s.epochs);
         if (evalDue) {
+          // validation runs the network in fp32, as `ladet test` does by default: the AP a run records is the one a
+          // user measures again (bf16 only speeds up training)
+          evalNet.precision = 'fp32';
           lastEval = await evaluateDetector({
             model: evalNet,
             dataset: val.dataset,
@@ -393,6 +416,7 @@ async function trainLocked(
                 losses: {},
               }),
           });
+          evalNet.precision = precision;
           const n = lastEval.coco.named;
           for (const [k, v] of Object.entries(n)) row[`val/${k}`] = v;
           for (const [k, v] of Object.entries(n)) tb.scalar(`val/${k}`, v, epoch + 1);

@@ -1,10 +1,10 @@
-// `ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]`:
+// `ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [precision=fp32|bf16|auto] [key.sub=value ...]`:
 // runs a trained detector on image files and writes, per image, a PNG with the boxes, class names and scores drawn
 // and a JSON of the detections in original pixels, plus one predictions.json for the whole source. An image that
 // cannot be read is reported and skipped; the others are still done. net=1|2 picks a network of a CoLAD run.
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { netArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
+import { netArg, pathArg, precisionArg, splitArgs, splitOwnKeys } from '../args.js';
 import { UsageError } from '../../config/usage_error.js';
 import type { Detection } from '../../engine/predict.js';
 
@@ -12,7 +12,7 @@ export type { Detection } from '../../engine/predict.js';
 
 const USAGE =
   'ladet predict weights=RUN_DIR|FILE source=IMAGE|DIR [config=CONFIG.yaml] [out=DIR] [scoreThr=0.3] [net=1|2] [key.sub=value ...]';
-const OWN_KEYS = ['weights', 'source', 'config', 'out', 'scoreThr', 'net'] as const;
+const OWN_KEYS = ['precision', 'weights', 'source', 'config', 'out', 'scoreThr', 'net'] as const;
 
 export interface ImageResult {
   file: string;
@@ -42,6 +42,7 @@ export async function runPredict(
   const source = pathArg(own, 'source', 'predict', { usage: USAGE });
   const config = pathArg(own, 'config', 'predict');
   const net = netArg(own, 'predict');
+  const precision = precisionArg(own, 'predict');
   const scoreThr = own.scoreThr ?? 0.3;
   if (typeof scoreThr !== 'number' || !(scoreThr >= 0 && scoreThr <= 1)) {
     throw new UsageError(`ladet predict: scoreThr must be a number in [0, 1] (got ${JSON.stringify(own.scoreThr)})`);
@@ -56,11 +57,10 @@ export async function runPredict(
   const { TaskProgress } = await import('../progress.js');
 
   const files = listImages(source);
-  const opened = openDetector(
-    resolveModelFiles({ weights, ...(config ? { config } : {}) }),
-    overrides,
-    net === undefined ? {} : { net },
-  );
+  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, {
+    ...(net === undefined ? {} : { net }),
+    ...(precision ? { precision } : {}),
+  });
   const out =
     pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   // never over the images it reads (out= inside source= is refused: a rerun would draw on the drawings)

@@ -5,15 +5,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { netsArg, pathArg, splitArgs, splitOwnKeys } from '../args.js';
+import { netsArg, pathArg, precisionArg, splitArgs, splitOwnKeys } from '../args.js';
 import { UsageError } from '../../config/usage_error.js';
 import { type Overrides } from '../../config/overrides.js';
 import { writeCocoSummary } from '../coco_summary.js';
 
 const USAGE =
-  'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [key.sub=value ...]';
+  'ladet test CONFIG|RUN_DIR [weights=RUN_DIR|FILE] [data=ANN.json [images=DIR]] [out=DIR] [net=1|2|both] [precision=fp32|bf16|auto] [key.sub=value ...]';
 // The command's own keys; everything else overrides the config.
-const OWN_KEYS = ['weights', 'data', 'images', 'out', 'net'] as const;
+const OWN_KEYS = ['precision', 'weights', 'data', 'images', 'out', 'net'] as const;
 
 export interface TestReport {
   stats: Record<string, number>;
@@ -42,6 +42,7 @@ export async function runTest(
   const images = pathArg(own, 'images', 'test');
   const out = pathArg(own, 'out', 'test');
   const net = netsArg(own, 'test');
+  const precision = precisionArg(own, 'test');
   if (images !== undefined && data === undefined)
     throw new UsageError('ladet test: images= goes with data=ANN.json (the config names its own image folder)');
   if (!existsSync(target)) throw new UsageError(`ladet test: config file or run directory not found: ${target}`);
@@ -55,7 +56,11 @@ export async function runTest(
   const reports: TestReport[] = [];
   for (const k of nets) {
     // one network in memory at a time; opening network 1 first also rejects a run that is not CoLAD before any work
-    const opened = openDetector(files, overrides, k === undefined ? {} : { net: k });
+    const opened = openDetector(files, overrides, {
+      ...(k === undefined ? {} : { net: k }),
+      ...(precision ? { precision } : {}),
+    });
+    if (opened.model.precision !== 'fp32') print(`precision: ${opened.model.precision}`);
     try {
       if (nets.length > 1) print(`network ${k} (${opened.weightsPath}):`);
       reports.push(await evaluate(opened, { data, images, out, overrides }, print));
