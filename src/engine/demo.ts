@@ -16,6 +16,7 @@ import { Outputs } from '../io/outputs.js';
 import { generator } from '../data/synth/registry.js';
 import { imagePath } from '../data/coco.js';
 import { readCheckpointHeader } from '../build/checkpoint.js';
+import { runPrecision } from '../build/model.js';
 import { openSplit } from './data_setup.js';
 import { groundTruthBoxes, renderPredictionGrid, runDetections, type GridColumn } from './prediction_grid.js';
 import { openDetector, resolveModelFiles } from './open_detector.js';
@@ -307,6 +308,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     trainSeconds: teacherSeconds,
   };
   const table = formatTable(rows);
+  const precision = runPrecision(studentConfig);
   const dataset = String(studentConfig.data.builtin ?? studentConfig.data.root);
   const teacherFacts = [
     teacher.AP === null ? 'no val AP recorded' : `val AP ${fmt(teacher.AP)} at its best epoch`,
@@ -318,6 +320,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
     `Student: ${DEMO_STUDENT_CONFIG} on ${dataset} (val split). Teacher: ${DEMO_TEACHER_CONFIG}, weights ${teacherWeights} (${teacherFacts}).`,
     'Both runs share the seed, data order, schedule and losses; only who assigns the labels differs. Train time is the',
     "sum of each student run's epoch times (metrics.csv), evaluations excluded.",
+    `Precision: ${precision} (train.precision ${studentConfig.train?.precision ?? 'auto'}; the teacher's forward in the same precision, validation in fp32).`,
     '',
     table,
     '',
@@ -342,7 +345,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult | DemoSto
   outputs.write(join(reportDir, 'report.md'), md);
   outputs.write(
     join(reportDir, 'results.json'),
-    JSON.stringify({ rows, teacher, dataset, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n',
+    JSON.stringify({ rows, teacher, dataset, precision, picture: DEMO_PICTURE.file, runtime }, null, 2) + '\n',
   );
   outputs.flush();
   return { stopped: false, rows, reportDir, dataset, teacher, picture, runtime };
