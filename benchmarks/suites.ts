@@ -7,6 +7,7 @@ import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { io } from './io.js';
 import { nms } from './nms.js';
+import { precision } from './precision.js';
 import { runtime } from './runtime.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
@@ -21,4 +22,5 @@ export const suites: Record<string, Suite> = {
   colad,
   runtime,
   io,
+  precision,
 };
