@@ -378,7 +378,9 @@ export function yamlNestingBeyond(text: string, limit: number): number | null {
  * not in the trainer, so tools that only compare configs (ladet repro) need not load libtorch.
  */
 export function configHash(c: Config): string {
-  return createHash('sha256').update(JSON.stringify(hashedPart(c))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(hashedPart(c)))
+    .digest('hex');
 }
 
 /**
