@@ -13,19 +13,24 @@ import type { CheckpointMeta, LoadedCheckpoint } from './checkpoint.js';
 
 const WIDENED = new Set(['F16', 'BF16', 'F64']);
 
-/** Whether a file is a torch.save checkpoint (a zip, or a legacy pickle), from its first bytes; else safetensors. */
+/**
+ * Whether a file is a torch.save checkpoint, from its first bytes; else it is read as safetensors. A safetensors file
+ * starts with its header's length (u64, little-endian) and then '{' at byte 8, so each test below also rules that out:
+ * a zip's byte 8 is its compression method (0 or 8 for torch.save, never 0x7b), and the legacy format's first pickle
+ * (PROTO 2, LONG1 of 10 bytes) holds torch's magic number 0x1950a86a20f9469cfc6c.
+ */
 export function isPthFile(path: string): boolean {
-  const head = new Uint8Array(4);
+  const head = new Uint8Array(14);
   const fd = openSync(path, 'r');
+  let n: number;
   try {
-    readSync(fd, head, 0, 4, 0);
+    n = readSync(fd, head, 0, head.length, 0);
   } finally {
     closeSync(fd);
   }
-  const zip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
-  // a pickle starts with PROTO (0x80) and its protocol (2 for torch's legacy format)
-  const pickle = head[0] === 0x80 && (head[1] as number) <= 5;
-  return zip || pickle;
+  const starts = (bytes: readonly number[]): boolean => n >= bytes.length && bytes.every((b, i) => head[i] === b);
+  if (starts([0x50, 0x4b, 0x03, 0x04]) && head[8] !== 0x7b) return true;
+  return starts([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
 }
 
 /** The state dict of a `.pth` under ladet's names, and what to say about it; throws for a backbone-only file. */

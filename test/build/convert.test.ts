@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertWeights } from '../../src/build/convert.js';
+import { isPthFile } from '../../src/build/pth_checkpoint.js';
 import { loadWeights, readCheckpoint, readCheckpointHeader } from '../../src/build/checkpoint.js';
 import { buildDetector } from '../../src/build/model.js';
 import { parseConfig } from '../../src/config/schema.js';
@@ -214,4 +215,19 @@ print(json.dumps({'classes': list(ck['meta']['CLASSES']), 'det': fsum(m.state_di
   assert.ok(Math.abs(got.det - detSum) <= 1e-6 * Math.max(1, Math.abs(detSum)), `${got.det} vs ${detSum}`);
   assert.ok(Math.abs(got.cls - clsSum) <= 1e-6 * Math.max(1, Math.abs(clsSum)), `${got.cls} vs ${clsSum}`);
   assert.ok(existsSync(join(dir, 'r50.pth')));
+});
+
+test('isPthFile: a zip or the legacy magic number; a safetensors file whose header length looks like a pickle is not', () => {
+  const f = (name: string, bytes: number[]) => {
+    const p = join(dir, name);
+    writeFileSync(p, Uint8Array.from(bytes));
+    return isPthFile(p);
+  };
+  // header length 0x0280 = 640: starts 0x80 0x02 like a protocol-2 pickle (found by the safetensors fuzz target)
+  assert.equal(f('st.safetensors', [0x80, 0x02, 0, 0, 0, 0, 0, 0, 0x7b, 0x7d]), false);
+  assert.equal(f('st2.safetensors', [0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0x7b, 0x7d]), false);
+  assert.equal(f('zip.pth', [0x50, 0x4b, 0x03, 0x04, 0x0a, 0, 0, 0, 0, 0]), true);
+  assert.equal(f('legacy.pth', [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]), true);
+  assert.equal(f('short', [0x80]), false);
+  assert.equal(isPthFile(join(dir, 'det.pth')), true, 'what writePth wrote');
 });
