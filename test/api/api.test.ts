@@ -76,7 +76,9 @@ test('trainDetector trains the config into its run directory and reports progres
     JSON.stringify(steps),
   );
   assert.ok(progress.some((p) => p.phase === 'eval'));
-  assert.deepEqual(messages, []);
+  // the one message: which precision ran (auto: bf16 where the CPU has native bf16, as this machine; fp32 elsewhere)
+  assert.equal(messages.length, 1, messages.join('\n'));
+  assert.match(messages[0] as string, /^precision: (bf16|fp32) \(auto: (native|no native) bf16 on this device\)$/);
   assert.ok(summary.lastEval && summary.best && summary.lastEval.coco.stats[0] === summary.best.metric);
 });
 
@@ -269,10 +271,13 @@ test('an aborted trainDetector saves `last` and resolves stopped; resume: true f
   assert.equal(resumed.stopped, false);
   assert.equal(resumed.epochsDone, 1);
   const last = join(dir, 'runs', 'broken', 'weights', 'last.safetensors');
-  assert.deepEqual(said, [
-    `stopped: saved ${last} (epoch 1, batch 1)`,
-    `resuming ${join(dir, 'runs', 'broken')} at epoch 1, batch 2 (iteration 1)`,
-  ]);
+  assert.deepEqual(
+    said.filter((l) => !l.startsWith('precision: ')),
+    [
+      `stopped: saved ${last} (epoch 1, batch 1)`,
+      `resuming ${join(dir, 'runs', 'broken')} at epoch 1, batch 2 (iteration 1)`,
+    ],
+  );
   // a broken-and-resumed run ends where the unbroken one did (threads and seed are the same in this process)
   assert.deepEqual(resumed.lastEval?.coco.stats, summary.lastEval?.coco.stats);
   await assert.rejects(
@@ -288,11 +293,12 @@ test("examples/train_and_detect.ts, the README's library example, trains and pri
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  const [first, ...lines] = r.stdout.trim().split('\n');
+  const [first, precision, ...lines] = r.stdout.trim().split('\n');
   assert.equal(
     first,
     `resume: no ${join(dir, 'runs', 'example', 'weights', 'last.safetensors')}; starting from scratch`,
   );
+  assert.match(precision as string, /^precision: (bf16|fp32) \(auto: /);
   assert.match(lines[0] as string, /^epoch 1\/1: loss_cls \d+\.\d{3}$/);
   assert.match(
     lines[1] as string,
