@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { getNumThreads, manualSeed, setNumThreads } from '../src/torch/index.js';
 import { saveSafetensors } from '../src/io/index.js';
 import { loadConfig, type Config } from '../src/config/schema.js';
-import { buildAnchorGenerator, buildDetector } from '../src/build/model.js';
+import { buildAnchorGenerator, buildDetector, runPrecision } from '../src/build/model.js';
 import { AnchorCache } from '../src/assign/targets.js';
 import { TRAIN_STEP, buildOptimizer, trainStep, type TrainStepResult } from '../src/engine/train_step.js';
 import { buildStrategy } from '../src/build/strategy.js';
@@ -48,6 +48,8 @@ function side(config: Config): Side {
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
   manualSeed(0);
   const student = buildDetector(config.model, SETUP.classes);
+  // as the trainer: the student in the config's precision (the teacher follows it, see build/teacher.ts)
+  student.precision = runPrecision(config);
   const { strategy } = buildStrategy(config, () => student, SETUP.classes, anchors);
   strategy.trainable.train();
   return { config, strategy, optimizer: buildOptimizer(config, strategy.trainable), anchors };
@@ -60,8 +62,8 @@ function dispose(s: Side): void {
   s.anchors.dispose();
 }
 
-/** The LAD-vs-PAA record; `threads` intra-op threads for both sides. */
-export function ladStep(threads: number): Record<string, unknown> {
+/** The LAD-vs-PAA record; `threads` intra-op threads for both sides, both in `precision` (the presets pin fp32). */
+export function ladStep(threads: number, precision: 'fp32' | 'bf16' = 'fp32'): Record<string, unknown> {
   const threadsBefore = getNumThreads();
   setNumThreads(threads);
   const loadStart = loadavg()[0] as number;
@@ -78,10 +80,11 @@ export function ladStep(threads: number): Record<string, unknown> {
     saveSafetensors(teacherWeights, teacher.stateDict());
     const teacherParams = teacher.numParameters();
     teacher.dispose();
-    paa = side(loadConfig(join(root, PAA_CONFIG)));
+    paa = side(loadConfig(join(root, PAA_CONFIG), { 'train.precision': precision }));
     lad = side(
       loadConfig(join(root, LAD_CONFIG), {
         'distill.teacher': { config: join(root, TEACHER_CONFIG), weights: teacherWeights },
+        'train.precision': precision,
       }),
     );
     const run = (s: Side): TrainStepResult => trainStep(s.strategy, s.optimizer, input, s.config.optimizer.gradClip);
@@ -119,6 +122,7 @@ export function ladStep(threads: number): Record<string, unknown> {
         lad: `${LAD_CONFIG}: TeacherStrategy('lad')`,
         step: TRAIN_STEP,
         threads,
+        precision,
         warmup: SETUP.warmup,
         reps: SETUP.reps,
         note: 'PAA and LAD steps interleaved, order alternating per rep; times are medians over reps, the ratio the median of per-rep ratios',

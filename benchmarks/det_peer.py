@@ -88,6 +88,29 @@ def load_ladet_weights(model, path):
         raise SystemExit(f"det_peer: FCOS tensors without a ladet twin: {rest}")
 
 
+def build_fcos(h, w, **kw):
+    """torchvision's FCOS-R50-FPN with frozen BN statistics, as the peer of ladet's PAA-R50-FPN. min/max size equal
+    the input size: the transform pads but does not rescale. Identity normalisation: ladet's input is normalised by
+    its data pipeline, and both sides must see the same pixels."""
+    backbone = resnet50(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+    backbone = _resnet_fpn_extractor(backbone, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
+    return FCOS(backbone, num_classes=80, min_size=min(h, w), max_size=max(h, w),
+                image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], **kw)
+
+
+def read_images(job, b, h, w):
+    """The batch ladet's side wrote (little-endian float32, b x 3 x h x w), as FCOS's list of images."""
+    pixels = np.fromfile(job["image"], dtype="<f4").reshape(b, 3, h, w)
+    return list(torch.from_numpy(pixels).unbind(0))
+
+
+def read_targets(job):
+    return [
+        {"boxes": torch.tensor(bx, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(lb, dtype=torch.int64)}
+        for bx, lb in zip(job["boxes"], job["labels"])
+    ]
+
+
 def say(x):
     sys.stdout.write(json.dumps(x) + "\n")
     sys.stdout.flush()
@@ -98,23 +121,12 @@ def main():
     torch.set_num_threads(job["threads"])
     torch.manual_seed(0)
     h, w, b = job["height"], job["width"], job["batch"]
-    backbone = resnet50(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
-    backbone = _resnet_fpn_extractor(backbone, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
-    # min/max size equal to the input size: the transform pads but does not rescale. Identity normalisation:
-    # ladet's input is normalised by its data pipeline, and both sides must see the same pixels.
-    model = FCOS(
-        backbone, num_classes=80, min_size=min(h, w), max_size=max(h, w), score_thresh=job["scoreThr"],
-        image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0],
-    )
+    model = build_fcos(h, w, score_thresh=job["scoreThr"])
     if job["weights"] is not None:
         load_ladet_weights(model, job["weights"])
-    pixels = np.fromfile(job["image"], dtype="<f4").reshape(b, 3, h, w)
-    images = list(torch.from_numpy(pixels).unbind(0))
+    images = read_images(job, b, h, w)
     if job["mode"] == "train":
-        targets = [
-            {"boxes": torch.tensor(bx, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(lb, dtype=torch.int64)}
-            for bx, lb in zip(job["boxes"], job["labels"])
-        ]
+        targets = read_targets(job)
         opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)
         model.train()
 
@@ -156,4 +168,5 @@ def main():
     say({"peak_rss_kb": peak_kb()})
 
 
-main()
+if __name__ == "__main__":
+    main()

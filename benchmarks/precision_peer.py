@@ -12,14 +12,10 @@ import json
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.models import resnet50
-from torchvision.models.detection import FCOS
-from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
-from torchvision.ops import misc as misc_nn_ops
-from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+
+from det_peer import build_fcos, read_images, read_targets, say  # this folder is on sys.path (the script's own)
 
 
 class Fp32GroupNorm(torch.nn.GroupNorm):
@@ -44,29 +40,15 @@ def fp32_group_norms(module):
     return n
 
 
-def say(x):
-    sys.stdout.write(json.dumps(x) + "\n")
-    sys.stdout.flush()
-
-
 def main():
     job = json.loads(sys.argv[1])
     torch.set_num_threads(job["threads"])
     torch.manual_seed(0)
     h, w, b = job["height"], job["width"], job["batch"]
-    backbone = resnet50(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
-    backbone = _resnet_fpn_extractor(backbone, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
-    model = FCOS(
-        backbone, num_classes=80, min_size=min(h, w), max_size=max(h, w),
-        image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0],
-    )
+    model = build_fcos(h, w)
     replaced = fp32_group_norms(model) if job["fp32GroupNorm"] else 0
-    pixels = np.fromfile(job["image"], dtype="<f4").reshape(b, 3, h, w)
-    images = list(torch.from_numpy(pixels).unbind(0))
-    targets = [
-        {"boxes": torch.tensor(bx, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(lb, dtype=torch.int64)}
-        for bx, lb in zip(job["boxes"], job["labels"])
-    ]
+    images = read_images(job, b, h, w)
+    targets = read_targets(job)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)
     model.train()
     bf16 = job["precision"] == "bf16"
