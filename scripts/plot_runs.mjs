@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { parseMetricsCsv } from '../dist/src/engine/metrics_log.js';
-import { writeChartPng } from '../dist/src/engine/plot.js';
+import { chartPng } from '../dist/src/engine/plot.js';
+import { writeFileAtomic } from '../dist/src/io/atomic.js';
 
 const [out, column, ...runs] = process.argv.slice(2);
 if (!out || !column || runs.length === 0) {
@@ -18,5 +19,5 @@ const series = runs.map((r) => {
     points: rows.filter((x) => typeof x[column] === 'number').map((x) => [x.epoch, x[column]]),
   };
 });
-await writeChartPng(out, series, { title: `${column} by epoch`, xLabel: 'epoch', yLabel: column });
+writeFileAtomic(out, await chartPng(series, { title: `${column} by epoch`, xLabel: 'epoch', yLabel: column }));
 console.log(`wrote ${out}`);
