@@ -15,7 +15,7 @@ import {
 } from '../io/index.js';
 import type { CheckpointMeta } from './checkpoint.js';
 import { isPthFile } from './pth_checkpoint.js';
-import { checkpointClassNames, detectLayout, LAYOUT_WORDS, type Layout } from './key_maps.js';
+import { checkpointClassNames, detectLayout, LAYOUT_WORDS, weightKey, type Layout } from './key_maps.js';
 import { sha256File } from './teacher.js';
 
 export interface ConvertOptions {
@@ -47,10 +47,13 @@ function select(
   if (paired && opts.net === undefined)
     throw new Error(`${source}: a CoLAD checkpoint with two networks (net1.*, net2.*): choose one with net=1|2`);
   for (const [orig, raw] of tensors) {
-    let k = orig.startsWith('module.') ? orig.slice('module.'.length) : orig;
-    if (k.startsWith('optimizer.')) dropped.push({ key: orig, why: 'optimizer state, not weights' });
-    else if (k.startsWith('teacher_model.')) dropped.push({ key: orig, why: "an mmdetection LAD teacher's weights" });
-    else if (paired && !k.startsWith(`net${opts.net}.`)) dropped.push({ key: orig, why: 'the other CoLAD network' });
+    const w = weightKey(orig);
+    if ('why' in w) {
+      dropped.push({ key: orig, why: w.why });
+      continue;
+    }
+    let k = w.key;
+    if (paired && !k.startsWith(`net${opts.net}.`)) dropped.push({ key: orig, why: 'the other CoLAD network' });
     else {
       if (paired) k = k.slice('net1.'.length);
       if (opts.part === 'backbone') {

@@ -59,6 +59,18 @@ export const LAYOUT_WORDS: Record<Layout, string> = {
   'bare-backbone': 'backbone-only checkpoint (bare ResNet names: mmcv open-mmlab:// / ladet backbone)',
 };
 
+/**
+ * A checkpoint key as a weight's name: without a DataParallel `module.` prefix; or why the entry holds no weights of
+ * the model (optimizer state, an mmdetection LAD checkpoint's teacher). Every reader of foreign checkpoints (the key
+ * maps, `.pth` weights files, `ladet convert`) applies this first.
+ */
+export function weightKey(k: string): { key: string } | { why: string } {
+  const key = k.startsWith('module.') ? k.slice('module.'.length) : k;
+  if (key.startsWith('optimizer.')) return { why: 'optimizer state, not weights' };
+  if (key.startsWith('teacher_model.')) return { why: "an mmdetection LAD teacher's weights, not the student's" };
+  return { key };
+}
+
 /** The layout a checkpoint's keys (DataParallel `module.` already stripped) are in; throws on none of them. */
 export function detectLayout(keys: readonly string[]): Layout {
   if (keys.some((k) => k.startsWith('neck.') || k.startsWith('bbox_head.'))) return 'detector';
@@ -173,15 +185,15 @@ export function mapCheckpoint(
   if (tensors.size === 0) throw new Error('the checkpoint holds no tensors');
   const allKeys = [...tensors.keys()];
   const strippedModulePrefix = allKeys.some((k) => k.startsWith('module.'));
-  const keyOf = (k: string): string => (k.startsWith('module.') ? k.slice('module.'.length) : k);
-  const keys = allKeys.map(keyOf);
+  const keys = allKeys.flatMap((k) => {
+    const w = weightKey(k);
+    return 'key' in w ? [w.key] : [];
+  });
   const layout = detectLayout(keys);
   const bare = layout === 'torchvision' || layout === 'bare-backbone';
 
   // checkpoint key -> target name, or a reason to drop it
   const place = (k: string): { to: string } | { why: string } => {
-    if (k.startsWith('optimizer.')) return { why: 'optimizer state, not weights' };
-    if (k.startsWith('teacher_model.')) return { why: "an mmdetection LAD teacher's weights, not the student's" };
     if (part === 'backbone') {
       if (bare) return k.startsWith('fc.') ? { why: 'classifier, not part of a detector backbone' } : { to: k };
       if (k.startsWith('backbone.')) return { to: k.slice('backbone.'.length) };
@@ -196,6 +208,11 @@ export function mapCheckpoint(
     return { why: 'outside backbone.* / neck.* / bbox_head.*: not part of the detector' };
   };
 
+  const placeOrig = (orig: string): { to: string } | { why: string } => {
+    const w = weightKey(orig);
+    return 'why' in w ? w : place(w.key);
+  };
+
   const out = new Map<string, RawTensor>();
   const report: MappingReport = {
     source: LAYOUT_WORDS[layout],
@@ -208,7 +225,7 @@ export function mapCheckpoint(
   const placedNames: string[] = [];
   const from = new Map<string, string>();
   for (const orig of tensors.keys()) {
-    const p = place(keyOf(orig));
+    const p = placeOrig(orig);
     if ('why' in p) {
       report.dropped.push({ key: orig, why: p.why });
       continue;
@@ -219,7 +236,7 @@ export function mapCheckpoint(
     from.set(p.to, orig);
   }
   for (const [orig, raw] of tensors) {
-    const p = place(keyOf(orig));
+    const p = placeOrig(orig);
     if ('why' in p) continue;
     const want = target.get(p.to);
     if (want === undefined) {

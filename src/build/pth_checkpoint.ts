@@ -7,8 +7,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Tensor } from '../torch/index.js';
 import { dispose } from '../torch/index.js';
-import { rawToTensor, readPthStateDict } from '../io/index.js';
-import { checkpointClassNames, detectLayout, LAYOUT_WORDS, toF32 } from './key_maps.js';
+import { rawToTensor, readPthStateDict, type RawTensor } from '../io/index.js';
+import { checkpointClassNames, detectLayout, LAYOUT_WORDS, toF32, weightKey } from './key_maps.js';
 import type { CheckpointMeta, LoadedCheckpoint } from './checkpoint.js';
 
 const WIDENED = new Set(['F16', 'BF16', 'F64']);
@@ -36,11 +36,14 @@ export function isPthFile(path: string): boolean {
 /** The state dict of a `.pth` under ladet's names, and what to say about it; throws for a backbone-only file. */
 function pthStateDict(path: string) {
   const r = readPthStateDict(path);
-  const keyOf = (k: string): string => (k.startsWith('module.') ? k.slice('module.'.length) : k);
-  const kept = [...r.tensors].filter(([k]) => !keyOf(k).startsWith('teacher_model.'));
+  const kept: [string, RawTensor][] = [];
+  for (const [k, raw] of r.tensors) {
+    const w = weightKey(k);
+    if ('key' in w) kept.push([w.key, raw]);
+  }
   let layout;
   try {
-    layout = detectLayout(kept.map(([k]) => keyOf(k)));
+    layout = detectLayout(kept.map(([k]) => k));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -56,16 +59,15 @@ function pthStateDict(path: string) {
     // bare names: the readers take category ids from the config's annotations when they have them
     info: { ...(classes ? { classes } : {}), source: { format: 'pth', container: r.container } },
   };
-  return { kept, keyOf, meta };
+  return { kept, meta };
 }
 
 /** A `.pth` detector checkpoint as readCheckpoint returns a safetensors one (no optimizer state). Caller disposes. */
 export function readPthCheckpoint(path: string): LoadedCheckpoint {
-  const { kept, keyOf, meta } = pthStateDict(path);
+  const { kept, meta } = pthStateDict(path);
   const model = new Map<string, Tensor>();
   try {
-    for (const [k, raw] of kept) {
-      const name = keyOf(k);
+    for (const [name, raw] of kept) {
       model.set(name, rawToTensor(WIDENED.has(raw.dtype) ? toF32(raw) : raw, name, path));
     }
   } catch (e) {
@@ -77,6 +79,6 @@ export function readPthCheckpoint(path: string): LoadedCheckpoint {
 
 /** A `.pth` checkpoint's metadata and tensor names (under ladet's names). */
 export function readPthCheckpointHeader(path: string): { meta: CheckpointMeta; keys: string[] } {
-  const { kept, keyOf, meta } = pthStateDict(path);
-  return { meta, keys: kept.map(([k]) => keyOf(k)) };
+  const { kept, meta } = pthStateDict(path);
+  return { meta, keys: kept.map(([k]) => k) };
 }
