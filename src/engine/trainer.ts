@@ -236,12 +236,6 @@ async function trainLocked(
     say(
       `precision: ${precision}${asked === 'auto' ? ` (auto: ${precision === 'bf16' ? 'native bf16 on this device' : 'no native bf16 on this device'})` : ''}`,
     );
-    if (resuming) {
-      // allowed (checkpoints are fp32 either way), and said, since the steps before and after differ in rounding
-      const before = readCheckpointHeader(paths.last).meta?.info?.precision ?? 'fp32';
-      if (before !== precision)
-        say(`resume: the run trained in ${String(before)} so far and continues in ${precision}`);
-    }
     runInfo = { ...runInfo, precision };
     owned.push(model, strategy); // disposed in reverse: the strategy, then the network
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
@@ -278,7 +272,14 @@ async function trainLocked(
       configHash: hash,
       epochLog: null,
     };
-    if (resuming) state = resumeFrom(paths, model, optimizer, scheduler, hash);
+    if (resuming) {
+      const resumed = resumeFrom(paths, model, optimizer, scheduler, hash);
+      state = resumed.state;
+      // allowed (checkpoints are fp32 either way), and said, since the steps before and after differ in rounding
+      const before = resumed.info?.precision ?? 'fp32';
+      if (before !== precision)
+        say(`resume: the run trained in ${String(before)} so far and continues in ${precision}`);
+    }
 
     // From here on the run directory is written.
     if (replace.length) {
@@ -461,7 +462,7 @@ function resumeFrom(
   optimizer: SGD,
   scheduler: LrScheduler,
   hash: string,
-): TrainerState {
+): { state: TrainerState; info: Record<string, unknown> | undefined } {
   checkResumable(paths.last, hash);
   const ck = readCheckpoint(paths.last);
   try {
@@ -473,7 +474,7 @@ function resumeFrom(
       optimizer.loadStateDict(ck.optimizer, st.optimizer);
     }
     if (st.scheduler) scheduler.loadStateDict(st.scheduler);
-    return { ...st, epochLog: st.epochLog ?? null };
+    return { state: { ...st, epochLog: st.epochLog ?? null }, info: ck.meta?.info };
   } finally {
     dispose([...ck.model.values(), ck.optimizer]);
   }
