@@ -9,8 +9,10 @@
 // torch.load repeated in one process is much faster (its freed allocations are reused, no page faults), so those
 // times are recorded too, as context, not compared. ladet's time is split into reading the file into one buffer
 // and parsing it; the parse includes a CRC-32 pass over every record, which torch 1.13 does not make (it loads the
-// bad-CRC fixture of test/io/fixtures/pth/ without complaint): on this sandboxed machine that first touch of
-// freshly read memory costs about as much as faulting it in.
+// bad-CRC fixture of test/io/fixtures/pth/ without complaint). ladet reads into memory in transparent huge pages
+// (src/torch/bytes.ts hostBuffer): on this virtual machine faulting in fresh 4 KiB pages was most of both sides'
+// time (a 200 MB read: ~500 ms of faults, ~20 ms of copying). A third side, ladet with LADET_HUGE_PAGES=0, shows
+// what the pages alone are worth.
 // First use: right after the load, each side reads one byte of every 4 KiB page of every tensor; the CRC pass has
 // already brought ladet's pages in, torch's pay their first touch there (pth_load_and_first_use_ratio).
 // Memory: in each one-read process, its peak RSS after the read less its RSS just before it, over the file's size
@@ -101,8 +103,8 @@ interface TorchLoad {
   peak_rss_kb: number;
 }
 
-function child(args: string[]): LadetRead {
-  const r = spawnSync(process.execPath, [join(here, 'io_child.js'), ...args], { encoding: 'utf8' });
+function child(args: string[], env: NodeJS.ProcessEnv = process.env): LadetRead {
+  const r = spawnSync(process.execPath, [join(here, 'io_child.js'), ...args], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`io_child ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as LadetRead;
 }
@@ -136,8 +138,14 @@ export async function io(): Promise<Record<string, unknown>> {
     torchSide(python, file, 1);
     const ladet: LadetRead[] = [];
     const torch: TorchLoad[] = [];
+    const smallPages: LadetRead[] = [];
+    const smallPagesEnv = { ...process.env, LADET_HUGE_PAGES: '0' };
     for (let rep = 0; rep < REPS; rep++) {
-      const sides = [() => ladet.push(child(['read', file])), () => torch.push(torchSide(python, file, 1))];
+      const sides = [
+        () => ladet.push(child(['read', file])),
+        () => torch.push(torchSide(python, file, 1)),
+        () => smallPages.push(child(['read', file], smallPagesEnv)),
+      ];
       if (rep % 2) sides.reverse();
       for (const s of sides) s();
       const l = ladet[ladet.length - 1] as LadetRead;
@@ -164,6 +172,9 @@ export async function io(): Promise<Record<string, unknown>> {
       ladet_ms: r1(ladetMs),
       torch_load_ms: r1(torchMs),
       pth_load_ratio: ladetMs / torchMs,
+      pth_load_ratio_median: median(ladet.map((l) => l.total_ms)) / median(torch.map((t) => t.times_ms[0] as number)),
+      ladet_4k_pages_ms: r1(best(smallPages.map((l) => l.total_ms))),
+      pth_load_ratio_4k_pages: best(smallPages.map((l) => l.total_ms)) / torchMs,
       ladet_read_ms: r1(best(ladet.map((l) => l.read_ms))),
       ladet_parse_ms: r1(best(ladet.map((l) => l.parse_ms))),
       pth_read_only_ratio: best(ladet.map((l) => l.read_ms)) / torchMs,
@@ -185,7 +196,9 @@ export async function io(): Promise<Record<string, unknown>> {
       torch_peak_mem_ratio_vs_bare_process: ((pyPeak - pyBase) * 1024) / fileBytes,
       notes:
         'times: first loads in fresh processes, best of reps; ladet = read + parse (CRC-32 of every record ' +
-        'included; torch 1.13 checks none). first use: right after the load, one byte of every 4 KiB page of ' +
+        'included; torch 1.13 checks none). ladet reads into one buffer in transparent huge pages (hostBuffer); ' +
+        '*_4k_pages: the same with LADET_HUGE_PAGES=0 (ordinary 4 KiB pages, as torch.load uses), to show where ' +
+        'the difference comes from. first use: right after the load, one byte of every 4 KiB page of ' +
         "every tensor read (ladet's CRC pass has touched them already; torch's freshly read pages fault in " +
         'there). pth_peak_mem_ratio: median over the one-read processes of (peak RSS ' +
         'after the read - RSS just before it) / file size. *_vs_bare_process: (median peak RSS of the one-read ' +

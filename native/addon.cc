@@ -5,9 +5,11 @@
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "dispatch.h"
+#include "host_memory.h"
 #include "tensor_handle.h"
 
 namespace ladet {
@@ -297,6 +299,13 @@ Napi::Value CudaBf16Supported(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // LADET_HUGE_PAGES=0: no huge-page advice, and libtorch's own CPU allocator (to measure the difference, or where
+  // transparent huge pages misbehave).
+  const char* huge = std::getenv("LADET_HUGE_PAGES");
+  const bool hugePages = huge == nullptr || std::strcmp(huge, "0") != 0;
+  setHugePages(hugePages);
+  if (hugePages) installHugePageCpuAllocator();
+  exports.Set("hugeBuffer", Napi::Function::New(env, HugeBuffer));
   exports.Set("opHandle", Napi::Function::New(env, OpHandle));
   exports.Set("opSchema", Napi::Function::New(env, OpSchema));
   exports.Set("call", Napi::Function::New(env, Call));

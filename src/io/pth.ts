@@ -22,6 +22,7 @@ import { stateDictOf } from './pth_state.js';
 import { readZipDirectory, zipEntryData } from './zip_read.js';
 import { zipStored } from './zip_write.js';
 import { PickleWriter } from './pickle_write.js';
+import { hostBuffer } from '../torch/bytes.js';
 
 export { PthError } from './pth_error.js';
 export { PickleGlobal, PickleObject, type PickleKey, type PickleValue } from './pickle.js';
@@ -169,7 +170,7 @@ export function readPthBytes(path: string): Uint8Array {
   try {
     const size = fstatSync(fd).size;
     if (size > bufferConstants.MAX_LENGTH) throw new PthError(path, `file of ${size} bytes is too large to read`);
-    const buf = Buffer.allocUnsafe(size);
+    const buf = hostBuffer(size);
     let off = 0;
     while (off < size) {
       const k = readSync(fd, buf, off, Math.min(size - off, READ_CHUNK), off);

@@ -16,3 +16,12 @@ export function fromBytes(bytes: Uint8Array, dtype: DType, shape: Shape): Tensor
 export function toBytes(t: Tensor): Uint8Array {
   return new Uint8Array(native.toBuffer(t.handle));
 }
+
+/**
+ * `size` uninitialised bytes for a large read (a checkpoint file). Blocks of 2 MiB and more are in transparent huge
+ * pages where Linux offers them: on a virtual machine, faulting in fresh 4 KiB pages dominated the time to read a
+ * 200 MB file (native/host_memory.cc). Freed by the GC like any ArrayBuffer.
+ */
+export function hostBuffer(size: number): Uint8Array {
+  return new Uint8Array(native.hugeBuffer(size));
+}

@@ -4,7 +4,7 @@ import { native } from './native.js';
 
 export { Tensor, defOp, wrap, wrapAll, type Arg, type Scalar, type Shape, type ValuesIndices } from './tensor.js';
 export * from './creation.js';
-export { fromBytes, toBytes } from './bytes.js';
+export { fromBytes, toBytes, hostBuffer } from './bytes.js';
 export * from './functional.js';
 export * from './autograd.js';
 export { tidy, keep, dispose, memory, type MemoryInfo } from './memory.js';

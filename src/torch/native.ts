@@ -18,6 +18,8 @@ export interface NativeBinding {
   call(id: number, args: readonly NativeArg[]): unknown;
   fromBuffer(data: ArrayBufferView, dtype: number, shape: readonly number[]): NativeTensor;
   toBuffer(t: NativeTensor): ArrayBuffer;
+  /** Uninitialised host memory; blocks of 2 MiB and more in transparent huge pages (native/host_memory.cc). */
+  hugeBuffer(bytes: number): ArrayBuffer;
   /** [dtype code, device, requiresGrad, ...shape] */
   meta(t: NativeTensor): [number, string, boolean, ...number[]];
   item(t: NativeTensor): number | boolean;
