@@ -19,6 +19,10 @@ import {
   randn,
   rand,
   im2col,
+  randint,
+  noGrad,
+  defOp,
+  wrap,
 } from '../../src/torch/index.js';
 import { assertClose } from '../helpers.js';
 
@@ -253,4 +257,34 @@ test('group_norm, batch_norm and BCE-with-logits against hand computation', () =
     [binaryCrossEntropyWithLogits(z, t, tensor([1, 0, 2], [3], { dtype: 'float64' }), 'sum').item()],
     [(expect[0] as number) + 2 * (expect[2] as number)],
   );
+});
+
+test('maxPool2d (channels-last without autograd) equals aten::max_pool2d on NCHW: values and gradients, ties included', () => {
+  const direct = defOp('aten::max_pool2d');
+  manualSeed(5);
+  for (const dtype of ['float32', 'bfloat16'] as const) {
+    for (const [k, s, p, ceil] of [
+      [3, 2, 1, false],
+      [2, 2, 0, true],
+      [3, 1, 1, false],
+    ] as const) {
+      // values from {0, 1, 2}: most windows hold ties, so the argmax rule decides where gradients go
+      const x = randint(0, 3, [2, 3, 9, 11]).to(dtype);
+      const a = x.clone();
+      const b = x.clone();
+      a.requiresGrad = true;
+      b.requiresGrad = true;
+      const ya = maxPool2d(a, k, s, p, ceil);
+      const yb = wrap(direct(b, k, s, p, 1, ceil));
+      assert.deepEqual(ya.shape, yb.shape);
+      assert.deepEqual(ya.toArray(), yb.toArray(), `values ${dtype} k${k} s${s} p${p}`);
+      const yc = noGrad(() => maxPool2d(x, k, s, p, ceil)); // the channels-last path
+      assert.deepEqual(yc.shape, yb.shape);
+      assert.deepEqual(yc.toArray(), yb.toArray(), `no-grad values ${dtype} k${k} s${s} p${p}`);
+      const w = randn(ya.shape).to(dtype);
+      ya.mul(w).sum().backward();
+      yb.mul(w).sum().backward();
+      assert.deepEqual(a.grad?.toArray(), b.grad?.toArray(), `gradients ${dtype} k${k} s${s} p${p}`);
+    }
+  }
 });
