@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "ladet_native",
-      "sources": ["native/addon.cc", "native/dispatch.cc", "native/tensor_handle.cc", "native/host_memory.cc"],
+      "sources": ["native/addon.cc", "native/dispatch.cc", "native/tensor_handle.cc", "native/host_memory.cc", "native/distributed.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node native/find-libtorch.mjs include)"

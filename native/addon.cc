@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dispatch.h"
+#include "distributed.h"
 #include "host_memory.h"
 #include "tensor_handle.h"
 
@@ -332,6 +333,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("autocastNesting", Napi::Function::New(env, AutocastNesting));
   exports.Set("autocastClearCache", Napi::Function::New(env, AutocastClearCache));
   exports.Set("cudaBf16Supported", Napi::Function::New(env, CudaBf16Supported));
+  registerDistributed(env, exports);
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

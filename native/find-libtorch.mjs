@@ -96,8 +96,16 @@ function fail(why) {
   process.exit(1);
 }
 
+// c10d's Gloo backend compiles only with gloo's headers, which libtorch's packages leave out (Debian: libgloo-dev);
+// without them the addon builds without process groups and single-process training is unaffected.
+function hasC10dGloo(includes) {
+  if (!existsSync(join(includes[0], 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'))) return false;
+  return [includes[0], '/usr/include', '/usr/local/include'].some((dir) => existsSync(join(dir, 'gloo', 'config.h')));
+}
+
 const t = locate();
 const withCuda = hasLib(t.libDir, 'torch_cuda');
+const withC10d = hasC10dGloo(t.includes);
 const what = process.argv[2] ?? 'describe';
 if (what === 'include') {
   console.log(t.includes.join(' '));
@@ -112,7 +120,8 @@ if (what === 'include') {
   const defs = [];
   if (t.cxx11abi !== null) defs.push(`_GLIBCXX_USE_CXX11_ABI=${t.cxx11abi ? 1 : 0}`);
   if (withCuda) defs.push('LADET_WITH_CUDA=1');
+  if (withC10d) defs.push('USE_C10D_GLOO', 'LADET_WITH_C10D=1');
   console.log(defs.join(' '));
 } else {
-  console.log(JSON.stringify({ ...t, withCuda }, null, 2));
+  console.log(JSON.stringify({ ...t, withCuda, withC10d }, null, 2));
 }

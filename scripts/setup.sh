@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libtorch-dev dataset-fashion-mnist g++ make python3)
+# libgloo-dev: gloo's headers, which c10d's Gloo backend (process groups, native/distributed.cc) compiles against and
+# libtorch-dev does not depend on; without them the addon builds without multi-process training.
+pkgs=(libtorch-dev libgloo-dev dataset-fashion-mnist g++ make python3)
 if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn); fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,5 +21,7 @@ fi
 
 if [[ ! -f build/Release/ladet_native.node || ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
+elif [[ " ${missing[*]} " == *" libgloo-dev "* ]]; then
+  npm run build:native # an addon built before gloo's headers were here has no process groups
 fi
 npx tsc -p .

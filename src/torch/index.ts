@@ -9,6 +9,7 @@ export * from './functional.js';
 export * from './autograd.js';
 export { tidy, keep, dispose, memory, type MemoryInfo } from './memory.js';
 export * from './autocast.js';
+export { ProcessGroup, type ProcessGroupOptions, type StoreSpec } from './distributed.js';
 export { type DType, BYTES_PER_ELEMENT, isFloating, type TypedArrayOf } from './dtype.js';
 
 /** Sets libtorch's intra-op thread count. */

@@ -9,6 +9,27 @@ export interface NativeTensor {
   readonly __nativeTensor: unique symbol;
 }
 
+/** An opaque handle to a native c10d process group (native/distributed.cc). */
+export interface NativeProcessGroup {
+  readonly __nativeProcessGroup: unique symbol;
+}
+
+/** processGroupNew's options; src/torch/distributed.ts validates them first. */
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  /** Bounds each collective and Gloo's connections. */
+  timeoutMs: number;
+  /** Bounds reaching the store and waiting for every rank to join; default timeoutMs. */
+  initTimeoutMs?: number;
+  store: 'tcp' | 'file';
+  host?: string;
+  port?: number;
+  path?: string;
+  /** Network interfaces for Gloo, comma-separated (GLOO_SOCKET_IFNAME). */
+  ifname?: string;
+}
+
 /** What JS may pass as an operator argument. */
 export type NativeArg = NativeTensor | number | bigint | boolean | string | null | undefined | readonly NativeArg[];
 
@@ -38,6 +59,19 @@ export interface NativeBinding {
   /** [live tensor handles, bytes of their distinct storages] */
   memory(): [number, number];
   cudaDeviceCount(): number;
+  // c10d process groups (native/distributed.cc); absent from an addon built before them. Collectives block until done.
+  /** Whether the addon was built with c10d's Gloo backend; without it the functions below throw. */
+  c10dAvailable?(): boolean;
+  processGroupNew?(o: NativeProcessGroupOptions): NativeProcessGroup;
+  /** In-place sum over the ranks; CPU, contiguous tensors of one dtype. */
+  pgAllReduce?(pg: NativeProcessGroup, tensors: readonly NativeTensor[]): void;
+  /** In place from rank root; any dtypes. */
+  pgBroadcast?(pg: NativeProcessGroup, tensors: readonly NativeTensor[], root: number): void;
+  pgBarrier?(pg: NativeProcessGroup): void;
+  /** A new tensor [worldSize, ...t.shape] whose row r is rank r's t. */
+  pgAllGather?(pg: NativeProcessGroup, t: NativeTensor): NativeTensor;
+  /** Releases the group (idempotent); any later call on it throws. */
+  pgDestroy?(pg: NativeProcessGroup): void;
   readonly libtorchVersion: string;
 }
 
