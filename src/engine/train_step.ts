@@ -2,7 +2,7 @@
 // the benchmarks and the tests alike: strategy.step (forward, assignment, named loss terms) inside a memory scope,
 // the sum of the terms in the strategy's order, backward, the finiteness check of every logged number (before any
 // weight moves), gradient clipping when the config asks, SGD step, zero grad; timed per phase.
-import { tidy } from '../torch/index.js';
+import { tidy, type Tensor } from '../torch/index.js';
 import { SGD, clipGradNorm } from '../optim/index.js';
 import type { Module } from '../nn/index.js';
 import { stepLogs, sumLosses, type Strategy, type StepInput } from '../distill/strategy.js';
@@ -44,10 +44,17 @@ export function checkFinite(logs: Record<string, number>, at?: StepPosition): vo
   }
 }
 
+/** Data parallelism's part of a step (engine/ddp.ts DataParallel): gradients averaged over ranks. */
+export interface GradientSync {
+  /** Averages the gradients of `params` over ranks; false (nothing reduced) when any rank's losses were not finite. */
+  allReduceGradients(params: readonly Tensor[], localOk: boolean): boolean;
+}
+
 /**
  * One iteration on `input`; `gradClip` (max gradient norm, null: none) as the config's optimizer.gradClip. A
  * non-finite logged number throws (checkFinite, naming `at` when given) after backward and before the optimizer
- * moves any weight; the gradients of that step are cleared first.
+ * moves any weight; the gradients of that step are cleared first. Under data parallelism (`sync`) the gradients are
+ * averaged over ranks after the backward, and a non-finite number on any rank stops every rank at the same step.
  */
 export function trainStep(
   strategy: Strategy,
@@ -55,6 +62,7 @@ export function trainStep(
   input: StepInput,
   gradClip: number | null = null,
   at?: StepPosition,
+  sync?: GradientSync,
 ): TrainStepResult {
   const t0 = performance.now();
   let t1 = t0;
@@ -69,17 +77,23 @@ export function trainStep(
     return logs;
   });
   const t2 = performance.now();
+  let diverged: unknown = null;
   try {
     checkFinite(logs, at);
   } catch (e) {
+    diverged = e;
+  }
+  const params = optimizer.paramGroups.flatMap((g) => g.params);
+  if (sync !== undefined && !sync.allReduceGradients(params, diverged === null) && diverged === null) {
+    const where = at ? ` at iteration ${at.iter} (epoch ${at.epoch + 1}, batch ${at.batch + 1})` : '';
+    diverged = new Error(`training diverged on another rank${where}; lower optimizer.lr or enable optimizer.gradClip`);
+  }
+  if (diverged !== null) {
     optimizer.zeroGrad();
-    throw e;
+    throw diverged;
   }
   if (gradClip !== null) {
-    logs.grad_norm = clipGradNorm(
-      optimizer.paramGroups.flatMap((g) => g.params),
-      gradClip,
-    );
+    logs.grad_norm = clipGradNorm(params, gradClip);
   }
   optimizer.step();
   optimizer.zeroGrad();

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { dispose, manualSeed, setNumThreads, tidy, zeros } from '../torch/index.js';
 import { LrScheduler, type SGD } from '../optim/index.js';
 import { buildOptimizer, trainStep } from './train_step.js';
+import { DataParallel, distEnvOf } from './ddp.js';
+import { setAvgFactorReducer } from '../losses/avg_factor.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { configHash, configToYaml, type Config } from '../config/schema.js';
@@ -71,7 +73,15 @@ export interface TrainOptions {
   hooks?: TrainHooks;
   /** builds the strategy; default: the network assigns its own labels (PAA or max-IoU per config) */
   strategy?: (ctx: StrategyContext) => Strategy | Promise<Strategy>;
+  /**
+   * this process as one rank of a data-parallel job (engine/ddp.ts); default: joined from torchrun's environment
+   * when WORLD_SIZE > 1, else one process. Rank 0 alone writes the run directory.
+   */
+  dist?: DataParallel | null;
 }
+
+/** How long ranks wait for each other: the rendezvous at start, and every collective after it. */
+const DIST_TIMEOUT_MS = 60_000;
 
 /** How a run starts: continue its `last` checkpoint, and/or replace a run already in its directory. */
 export interface StartMode {
@@ -98,14 +108,28 @@ export interface TrainSummary {
 export { configHash } from '../config/schema.js';
 
 export async function train(config: Config, opts: TrainOptions = {}): Promise<TrainSummary> {
-  const say = opts.hooks?.onMessage ?? ((l: string) => console.log(l));
   const paths = runPaths(config.runsDir, config.name);
-  // one owner per run directory: a second trainer (or repro, or the API) on the same name is refused
-  const lock = lockRunDir(paths.dir, `ladet train (${config.name})`, say);
+  let dist = opts.dist;
+  let joined: DataParallel | null = null;
+  if (dist === undefined) {
+    const env = distEnvOf();
+    joined = env === null ? null : DataParallel.join(env, DIST_TIMEOUT_MS);
+    dist = joined;
+  }
+  const main = dist === null || dist.isMain;
+  // ranks other than 0 say nothing on the console either: one log per job
+  const say = main ? (opts.hooks?.onMessage ?? ((l: string) => console.log(l))) : () => {};
   try {
-    return await trainLocked(config, opts, paths, say);
+    if (!main) return await trainLocked(config, { ...opts, dist }, paths, say);
+    // one owner per run directory: a second trainer (or repro, or the API) on the same name is refused
+    const lock = lockRunDir(paths.dir, `ladet train (${config.name})`, say);
+    try {
+      return await trainLocked(config, { ...opts, dist }, paths, say);
+    } finally {
+      lock.release();
+    }
   } finally {
-    lock.release();
+    joined?.destroy();
   }
 }
 
@@ -140,6 +164,18 @@ function planStart(
   );
 }
 
+/** Every rank must train the same config: their config hashes are compared at start (a clear error, not a hang). */
+function checkSameConfig(dist: DataParallel, hash: string): void {
+  // the hash's first 12 hex digits as a number: exact in float64
+  const all = dist.gather([parseInt(hash.slice(0, 12), 16)]).map((v) => v[0]);
+  const differ = all.findIndex((v) => v !== all[0]);
+  if (differ >= 0) {
+    throw new UsageError(
+      `distributed: rank ${differ} trains another config than rank 0 (config hashes differ); start every rank with the same config`,
+    );
+  }
+}
+
 /** Refuses a `last` checkpoint that cannot continue this config, from its header alone (nothing is loaded). */
 function checkResumable(last: string, hash: string): void {
   const st = readCheckpointHeader(last).meta?.trainer;
@@ -167,11 +203,17 @@ async function trainLocked(
   say: (l: string) => void,
 ): Promise<TrainSummary> {
   const hooks = opts.hooks ?? {};
+  const dist = opts.dist ?? null;
+  const main = dist === null || dist.isMain;
   if (config.threads) setNumThreads(config.threads);
   const hash = configHash(config);
+  if (dist !== null) checkSameConfig(dist, hash);
   // Everything is validated and built before the first byte goes into the run directory: a refused or failed
   // start leaves an existing run as it was (config.yaml included), so it can still be tested or resumed.
-  const { resuming, replace } = planStart(paths, opts, hash, say);
+  // Under data parallelism rank 0 decides; the others follow what they find.
+  const { resuming, replace } = main
+    ? planStart(paths, opts, hash, say)
+    : { resuming: opts.resume === true && existsSync(paths.last), replace: [] };
   checkDevice(config.device);
   precheckStrategy(config);
 
@@ -185,7 +227,10 @@ async function trainLocked(
     lr: 0,
     losses: {},
   });
+  // a built-in dataset is made by rank 0 alone; the others wait for it
+  if (dist !== null && !main) dist.barrier();
   await ensureDataset(config);
+  if (dist !== null && main) dist.barrier();
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');
   const numClasses = train.dataset.labels.size;
@@ -241,7 +286,7 @@ async function trainLocked(
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
     const optimizer = buildOptimizer(config, model);
     owned.push({ dispose: () => optimizer.disposeState() });
-    const log = new JsonlLog(paths.dir);
+    const log: Pick<JsonlLog, 'write'> = main ? new JsonlLog(paths.dir) : { write: () => {} };
     const loader = new DataLoader({
       dataset: train.dataset,
       imageDir: train.images,
@@ -250,6 +295,9 @@ async function trainLocked(
       seed: config.seed,
       workers: config.data.workers,
       filterEmpty: true,
+      // data parallelism: disjoint shards of each epoch's order, as torch's DistributedSampler
+      rank: dist?.rank ?? 0,
+      worldSize: dist?.worldSize ?? 1,
       onSkip: (s) => log.write('skip', { file: s.file, image_id: s.imageId, reason: s.reason }),
     });
     owned.push({ dispose: () => loader.close() });
@@ -281,21 +329,29 @@ async function trainLocked(
         say(`resume: the run trained in ${String(before)} so far and continues in ${precision}`);
     }
 
-    // From here on the run directory is written.
-    if (replace.length) {
-      clearRun(paths);
-      say(`overwrite: removed the earlier run's ${replace.join(', ')} in ${paths.dir}`);
+    if (dist !== null) {
+      // rank 0's weights everywhere (equal already from the seed or the checkpoint; this makes it so regardless)
+      dist.broadcastModule(model);
+      dist.installLossReducer();
+      say(`data parallel: ${dist.worldSize} ranks, ${config.data.batchSize} images per rank and step`);
     }
-    makeRunDir(paths);
-    const temps = removeStaleTemps(paths);
-    if (temps.length)
-      say(`removed ${temps.length} temp file(s) an interrupted write left in ${paths.dir}: ${temps.join(', ')}`);
+    // From here on the run directory is written (by rank 0 alone under data parallelism).
+    if (main) {
+      if (replace.length) {
+        clearRun(paths);
+        say(`overwrite: removed the earlier run's ${replace.join(', ')} in ${paths.dir}`);
+      }
+      makeRunDir(paths);
+      const temps = removeStaleTemps(paths);
+      if (temps.length)
+        say(`removed ${temps.length} temp file(s) an interrupted write left in ${paths.dir}: ${temps.join(', ')}`);
+      writeFileAtomic(paths.config, configToYaml(config));
+    }
     if (resuming)
       say(`resuming ${paths.dir} at epoch ${state.epoch + 1}, batch ${state.batch + 1} (iteration ${state.iter})`);
-    writeFileAtomic(paths.config, configToYaml(config));
-    const csv = new MetricsCsv(paths.dir, resuming);
-    const tb = new EventWriter(paths.dir);
-    owned.push({ dispose: () => tb.close() });
+    const csv = main ? new MetricsCsv(paths.dir, resuming) : null;
+    const tb = main ? new EventWriter(paths.dir) : null;
+    if (tb !== null) owned.push({ dispose: () => tb.close() });
     // each start (fresh or resumed) names the code it trains with: a run resumed across commits lists both
     log.write('start', {
       config: config.name,
@@ -311,6 +367,7 @@ async function trainLocked(
     });
 
     const saveLast = (): void => {
+      if (!main) return;
       saveCheckpoint(
         paths.last,
         model,
@@ -323,6 +380,16 @@ async function trainLocked(
         },
         optimizer,
       );
+    };
+
+    const saveBest = (run: EvalRun, epoch: number, metric: number): void => {
+      saveCheckpoint(paths.best, evalNet, {
+        format: 'ladet-checkpoint',
+        version: 1,
+        kind: 'best',
+        info: { epoch, bbox_mAP: metric, config: config.name, classes, resolvedConfig: config, ...runInfo },
+      });
+      writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(run.results) + '\n');
     };
 
     let stopped = false;
@@ -343,11 +410,8 @@ async function trainLocked(
           let logs: Record<string, number>;
           try {
             const input = { images: batch.images, targets: batch.targets, metas: batch.metas };
-            logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, {
-              epoch,
-              batch: batch.index,
-              iter: state.iter,
-            }).logs;
+            const at = { epoch, batch: batch.index, iter: state.iter };
+            logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, at, dist ?? undefined).logs;
           } finally {
             batch.images.dispose();
           }
@@ -357,8 +421,9 @@ async function trainLocked(
           count++;
           if (state.iter % config.logEvery === 0) {
             log.write('iter', { iter: state.iter, epoch: epoch + 1, lr, ...logs });
-            for (const [k, v] of Object.entries(logs)) if (k.startsWith('loss')) tb.scalar(`train/${k}`, v, state.iter);
-            tb.scalar('train/lr', lr, state.iter);
+            for (const [k, v] of Object.entries(logs))
+              if (k.startsWith('loss')) tb?.scalar(`train/${k}`, v, state.iter);
+            tb?.scalar('train/lr', lr, state.iter);
           }
           hooks.onProgress?.({
             phase: 'train',
@@ -371,7 +436,9 @@ async function trainLocked(
             losses: logs,
             precision,
           });
-          if (hooks.shouldStop?.()) {
+          // under data parallelism every rank stops after the same step, when any rank was asked to
+          const stopHere = hooks.shouldStop?.() === true;
+          if (dist !== null ? (dist.sum([stopHere ? 1 : 0])[0] as number) > 0 : stopHere) {
             stopped = true;
             break;
           }
@@ -420,37 +487,26 @@ async function trainLocked(
           evalNet.precision = precision;
           const n = lastEval.coco.named;
           for (const [k, v] of Object.entries(n)) row[`val/${k}`] = v;
-          for (const [k, v] of Object.entries(n)) tb.scalar(`val/${k}`, v, epoch + 1);
-          writeFileAtomic(
-            join(paths.evalDir, `epoch_${epoch + 1}.json`),
-            JSON.stringify({ epoch: epoch + 1, stats: n, perClassAP: lastEval.coco.perClassAP }, null, 2) + '\n',
-          );
+          for (const [k, v] of Object.entries(n)) tb?.scalar(`val/${k}`, v, epoch + 1);
+          if (main)
+            writeFileAtomic(
+              join(paths.evalDir, `epoch_${epoch + 1}.json`),
+              JSON.stringify({ epoch: epoch + 1, stats: n, perClassAP: lastEval.coco.perClassAP }, null, 2) + '\n',
+            );
           const metric = lastEval.coco.stats[0] as number;
           if (state.best === null || metric > state.best.metric) {
             state.best = { metric, epoch: epoch + 1 };
-            saveCheckpoint(paths.best, evalNet, {
-              format: 'ladet-checkpoint',
-              version: 1,
-              kind: 'best',
-              info: {
-                epoch: epoch + 1,
-                bbox_mAP: metric,
-                config: config.name,
-                classes,
-                resolvedConfig: config,
-                ...runInfo,
-              },
-            });
-            writeFileAtomic(join(paths.evalDir, 'best_results.json'), JSON.stringify(lastEval.results) + '\n');
+            if (main) saveBest(lastEval, epoch + 1, metric);
           }
         }
-        csv.add(row);
-        tb.flush();
+        csv?.add(row);
+        tb?.flush();
         log.write('epoch', row);
         saveLast();
       }
     } finally {
-      tb.close();
+      tb?.close();
+      if (dist !== null) setAvgFactorReducer(null);
     }
     return { runDir: paths.dir, stopped, epochsDone: state.epoch, best: state.best, lastEval };
   }

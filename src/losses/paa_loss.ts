@@ -12,6 +12,7 @@ import { sigmoidFocalLoss } from './focal.js';
 import { probFocalLoss } from './prob_focal.js';
 import { giouLoss } from './giou.js';
 import { iouBceLoss } from './iou_bce.js';
+import { reduceAvgFactors } from './avg_factor.js';
 
 /** Flattened head outputs of a batch: cls (B, A, C) logits or probabilities, reg (B, A, 4), iou (B, A) logits. */
 export interface FlatOutputs {
@@ -54,37 +55,50 @@ export function paaLoss(out: FlatOutputs, assignment: Assignment, anchors: Tenso
   const coder = o.coder ?? defaultCoder;
   return tidy(() => {
     const numPos = assignment.numPos;
+    const pos = numPos > 0 ? assignment.posInds : null;
+    let decoded: Tensor | null = null;
+    let targets: Tensor | null = null;
+    let iouTarget: Tensor | null = null;
+    if (pos !== null) {
+      const reg = out.reg.reshape([b * a, 4]).indexSelect(0, pos);
+      const posAnchors = anchors.indexSelect(0, pos.remainder(a));
+      targets = assignment.bboxTargets.indexSelect(0, pos);
+      decoded = coder.decode(posAnchors, reg);
+      const d = decoded;
+      const t = targets;
+      iouTarget = noGrad(() => alignedIou(d.detach(), t));
+    }
+    // num_pos and the IoU-target sum, averaged over data-parallel ranks (identity in one process; a collective
+    // under DDP, so every rank reduces, positives or not)
+    const [posFactor, iouFactor] = reduceAvgFactors([numPos, iouTarget === null ? 0 : iouTarget.sum().item()]) as [
+      number,
+      number,
+    ];
     const cls = out.cls.reshape([b * a, c]);
     const focal = o.clsKind === 'probs' ? probFocalLoss : sigmoidFocalLoss;
     const loss_cls = focal(cls, assignment.labels, {
       weight: assignment.labelWeights,
       reduction: 'mean',
-      avgFactor: Math.max(numPos, b),
+      avgFactor: Math.max(posFactor, b),
     }).mul(o.clsWeight ?? 1);
-    if (numPos === 0) {
+    if (pos === null || decoded === null || targets === null || iouTarget === null) {
       const zeroBox = out.reg.sum().mul(0);
       const zeroIou = out.iou ? out.iou.sum().mul(0) : zeroBox.mul(0);
       return { loss_cls, loss_bbox: zeroBox, loss_iou: zeroIou };
     }
-    const pos = assignment.posInds;
-    const reg = out.reg.reshape([b * a, 4]).indexSelect(0, pos);
-    const posAnchors = anchors.indexSelect(0, pos.remainder(a));
-    const targets = assignment.bboxTargets.indexSelect(0, pos);
-    const decoded = coder.decode(posAnchors, reg);
-    const iouTarget = noGrad(() => alignedIou(decoded.detach(), targets));
     const bboxWeight = o.bboxWeight ?? 1.3;
     const loss_bbox =
       (o.boxWeighting ?? 'iou') === 'iou'
         ? giouLoss(decoded, targets, {
             weight: iouTarget.clamp(1e-12),
             reduction: 'mean',
-            avgFactor: iouTarget.sum().item() + F32_EPS,
+            avgFactor: iouFactor + F32_EPS,
           }).mul(bboxWeight)
-        : giouLoss(decoded, targets, { reduction: 'mean', avgFactor: numPos }).mul(bboxWeight);
+        : giouLoss(decoded, targets, { reduction: 'mean', avgFactor: posFactor }).mul(bboxWeight);
     const loss_iou = out.iou
       ? iouBceLoss(out.iou.reshape([b * a]).indexSelect(0, pos), iouTarget, {
           reduction: 'mean',
-          avgFactor: numPos,
+          avgFactor: posFactor,
         }).mul(o.iouWeight ?? 0.5)
       : loss_bbox.mul(0);
     return { loss_cls, loss_bbox, loss_iou };

@@ -1,7 +1,7 @@
 // `ladet train CONFIG [key.sub=value ...] [resume=true]`: trains a detector from a YAML preset. The run executes in
 // a worker thread; this thread shows the progress bar (losses, lr, it/s, ETA) and turns Ctrl-C into "save
 // weights/last.safetensors and stop" (resume=true continues); so do SIGTERM and SIGHUP. A fresh start on a run
-// directory that holds a run is refused unless overwrite=true.
+// directory that holds a run is refused unless overwrite=true. nproc=N starts N data-parallel ranks (../launch.ts).
 import type { Command } from 'commander';
 import { shellJoin, splitArgs } from '../args.js';
 import { UsageError } from '../../config/usage_error.js';
@@ -25,26 +25,47 @@ export function registerTrain(program: Command): void {
           throw new UsageError(`ladet train: ${k} must be true or false (got ${JSON.stringify(kv[k])})`);
         delete kv[k];
       }
+      // nproc=N (and nnodes, node_rank, master_addr, master_port): this process only launches the ranks
+      const { launchOptionsOf, launch } = await import('../launch.js');
+      const launching = launchOptionsOf(kv);
       // Validate here first, so a config error is reported before a worker (and libtorch) starts.
       const { loadConfig } = await import('../../config/schema.js');
       loadConfig(configPath, kv);
+      if (launching !== null) {
+        const launchKeys = /^(nproc|nnodes|node_rank|master_addr|master_port)=/;
+        const argv = [process.argv[1] as string, 'train', configPath, ...rest.filter((a) => !launchKeys.test(a))];
+        process.exitCode = await launch(launching, argv);
+        if (process.exitCode === 130 || process.exitCode === 143 || process.exitCode === 129) {
+          console.log(
+            `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !/^(resume|overwrite)=/.test(a)), 'resume=true'])}`,
+          );
+        }
+        return;
+      }
+      // a rank of a data-parallel job other than 0 shows nothing: rank 0 speaks for the job
+      const dataParallel = (process.env.WORLD_SIZE ?? '1') !== '1';
+      const quietRank = dataParallel && (process.env.RANK ?? '0') !== '0';
       const { trainInWorker } = await import('../../engine/train_worker.js');
       const progress = new ProgressDisplay();
       const run = trainInWorker(
         configPath,
         kv,
         { resume, overwrite },
-        { progress: (p) => progress.update(p), message: (l) => progress.message(l) },
+        quietRank
+          ? { progress: () => {}, message: () => {} }
+          : { progress: (p) => progress.update(p), message: (l) => progress.message(l) },
       );
-      const ctrlC = new StopOnSignal((l) => progress.message(l));
+      const ctrlC = new StopOnSignal(quietRank ? () => {} : (l) => progress.message(l));
       ctrlC.attach(run);
       try {
         const r = await run.result;
         progress.stop();
         if (r.stopped) {
-          console.log(
-            `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`,
-          );
+          // under a launcher the launcher says how to continue (with its own options)
+          if (!dataParallel)
+            console.log(
+              `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`,
+            );
           process.exitCode = ctrlC.exitCode || 130;
         } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
