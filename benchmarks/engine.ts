@@ -79,7 +79,7 @@ export class ResNet18Stack extends Module implements Layer {
   }
 }
 
-const PEER = `
+export const ENGINE_PEER = `
 import sys, time, json, torch, torch.nn as nn, torch.nn.functional as F
 threads, steps, warm = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads); torch.manual_seed(0)
@@ -145,7 +145,7 @@ export async function engine(): Promise<Record<string, unknown>> {
       if (r === 0 && i === warm) memBefore = memory().numTensors;
     }
     if (python)
-      peerTimes.push(runPeer(python, PEER, [String(threads), String(steps), String(warm)]).median_ms as number);
+      peerTimes.push(runPeer(python, ENGINE_PEER, [String(threads), String(steps), String(warm)]).median_ms as number);
   }
   const ladetMs = median(ladetTimes);
   const result: Record<string, unknown> = {

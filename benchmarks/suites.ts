@@ -8,6 +8,7 @@ import { evalSuite } from './eval.js';
 import { io } from './io.js';
 import { nms } from './nms.js';
 import { precision } from './precision.js';
+import { dist } from './dist.js';
 import { runtime } from './runtime.js';
 
 export type Suite = () => Promise<Record<string, unknown>>;
@@ -23,4 +24,5 @@ export const suites: Record<string, Suite> = {
   runtime,
   io,
   precision,
+  dist,
 };
