@@ -42,6 +42,11 @@ export interface LoaderOptions {
   /** Data-parallel sharding: this process takes every worldSize-th sample of the epoch order from `rank`. */
   rank?: number;
   worldSize?: number;
+  /**
+   * Pad the epoch order by wrapping around so every rank gets the same count, as torch's DistributedSampler
+   * (training: every rank must run the same steps). Off for evaluation, where each image counts once. Default true.
+   */
+  padShards?: boolean;
   kernel?: ResizeKernel;
   /** Told about each image that could not be used; by default a warning on stderr, so none passes silently. */
   onSkip?: (s: SkippedSample) => void;
@@ -102,6 +107,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       minBoxSize: 1,
       rank: 0,
       worldSize: 1,
+      padShards: true,
       ...options,
       workers,
       prefetch: options.prefetch ?? Math.max(2, 2 * workers),
@@ -122,7 +128,9 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Samples this process sees per epoch. */
   get samplesPerEpoch(): number {
-    return Math.ceil(this.images.length / this.opts.worldSize);
+    const { rank, worldSize, padShards } = this.opts;
+    if (padShards) return Math.ceil(this.images.length / worldSize);
+    return Math.ceil(Math.max(0, this.images.length - rank) / worldSize);
   }
 
   /** Batches per epoch (before any batch emptied by unreadable images is dropped). */
@@ -133,10 +141,11 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** The dataset indices of an epoch, in the order this process visits them. */
   order(epoch: number): number[] {
-    const { shuffle, seed, rank, worldSize } = this.opts;
+    const { shuffle, seed, rank, worldSize, padShards } = this.opts;
     const all = this.images.map((_, i) => i);
     if (shuffle) Rng.derive(seed, epoch, 0x5f).shuffle(all);
     if (worldSize === 1) return all;
+    if (!padShards) return all.filter((_, i) => i % worldSize === rank);
     // As torch's DistributedSampler: pad by wrapping around so every rank gets the same count.
     const total = this.samplesPerEpoch * worldSize;
     for (let i = 0; all.length < total; i++) all.push(all[i % this.images.length] as number);

@@ -159,6 +159,27 @@ export class DataParallel {
     }
   }
 
+  /** Every rank's array (of any length), by rank: the lengths first, then the arrays padded to the longest. */
+  allGatherF64(local: Float64Array): Float64Array[] {
+    const lengths = this.gather([local.length]).map((v) => v[0] as number);
+    const longest = Math.max(...lengths);
+    if (longest === 0) return lengths.map(() => new Float64Array(0));
+    const padded = new Float64Array(longest);
+    padded.set(local);
+    const t = tensor(padded, [longest], { dtype: 'float64' });
+    try {
+      const all = this.pg.allGather(t);
+      try {
+        const flat = Float64Array.from(all.toArray());
+        return lengths.map((n, r) => flat.slice(r * longest, r * longest + n));
+      } finally {
+        all.dispose();
+      }
+    } finally {
+      t.dispose();
+    }
+  }
+
   /** Loss normalisers (num_pos, ...) averaged over ranks while training. */
   installLossReducer(): void {
     setAvgFactorReducer((v) => this.mean(v));

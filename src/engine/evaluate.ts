@@ -31,6 +31,63 @@ export interface EvalOptions {
   /** category id of each label of the model; default: the dataset's own categories (a model trained on it) */
   categoryIds?: readonly number[];
   onBatch?: (done: number, total: number) => void;
+  /**
+   * Data parallelism: this process runs the images `rank`, `rank + worldSize`, ... and the results of every rank
+   * are gathered before scoring, so every rank returns the numbers of one process over the whole split.
+   */
+  shard?: EvalShard;
+}
+
+/** What sharded evaluation needs of a process group (engine/ddp.ts DataParallel). */
+export interface EvalShard {
+  rank: number;
+  worldSize: number;
+  /** every rank's array (any length), by rank */
+  allGatherF64(local: Float64Array): Float64Array[];
+}
+
+// a COCO result as numbers for gathering: position of its image in the split, category, box, score
+const FIELDS = 7;
+
+function gatherResults(
+  shard: EvalShard,
+  local: readonly CocoDetection[],
+  position: ReadonlyMap<number, number>,
+  counts: { images: number; skipped: number },
+): { results: CocoDetection[]; images: number; skipped: number } {
+  const flat = new Float64Array(2 + FIELDS * local.length);
+  flat[0] = counts.images;
+  flat[1] = counts.skipped;
+  local.forEach((r, i) => {
+    const o = 2 + FIELDS * i;
+    flat[o] = position.get(r.image_id) as number;
+    flat[o + 1] = r.category_id;
+    flat[o + 2] = r.bbox[0];
+    flat[o + 3] = r.bbox[1];
+    flat[o + 4] = r.bbox[2];
+    flat[o + 5] = r.bbox[3];
+    flat[o + 6] = r.score;
+  });
+  const all = shard.allGatherF64(flat);
+  const ids = [...position.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  const merged: { pos: number; r: CocoDetection }[] = [];
+  let images = 0;
+  let skipped = 0;
+  for (const f of all) {
+    images += f[0] as number;
+    skipped += f[1] as number;
+    for (let o = 2; o + FIELDS <= f.length; o += FIELDS) {
+      const pos = f[o] as number;
+      const bbox = [f[o + 2], f[o + 3], f[o + 4], f[o + 5]] as [number, number, number, number];
+      merged.push({
+        pos,
+        r: { image_id: ids[pos] as number, category_id: f[o + 1] as number, bbox, score: f[o + 6] as number },
+      });
+    }
+  }
+  // one process's order: images in split order, each image's results as it listed them (a stable sort)
+  merged.sort((a, b) => a.pos - b.pos);
+  return { results: merged.map((m) => m.r), images, skipped };
 }
 
 export function toCocoResults(dets: readonly ImageDetections[], categoryIds: readonly number[]): CocoDetection[] {
@@ -69,6 +126,10 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
     pipeline: o.pipeline,
     shuffle: false,
     workers: o.workers,
+    // sharded: every worldSize-th image from rank, no padding (each image evaluated once)
+    rank: o.shard?.rank ?? 0,
+    worldSize: o.shard?.worldSize ?? 1,
+    padShards: false,
   });
   const dets: ImageDetections[] = [];
   let skipped = 0;
@@ -88,9 +149,14 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   }
   const gt = readCocoGt(o.annotations);
   // as pycocotools, only the ground truth's categories are scored (a model may know more classes than a test set)
-  const results = toCocoResults(dets, o.categoryIds ?? o.dataset.labels.categoryIds).filter((r) =>
+  let results = toCocoResults(dets, o.categoryIds ?? o.dataset.labels.categoryIds).filter((r) =>
     gt.categoryIndex.has(r.category_id),
   );
+  let images = dets.length;
+  if (o.shard !== undefined && o.shard.worldSize > 1) {
+    const position = new Map(loader.images.map((im, i) => [im.id, i]));
+    ({ results, images, skipped } = gatherResults(o.shard, results, position, { images, skipped }));
+  }
   const coco = evaluateCoco(gt, results, { imageIds: o.dataset.images.map((im) => im.id) });
-  return { results, coco, images: dets.length, skipped, seconds: (performance.now() - t0) / 1000 };
+  return { results, coco, images, skipped, seconds: (performance.now() - t0) / 1000 };
 }

@@ -281,7 +281,7 @@ async function trainLocked(
     say(
       `precision: ${precision}${asked === 'auto' ? ` (auto: ${precision === 'bf16' ? 'native bf16 on this device' : 'no native bf16 on this device'})` : ''}`,
     );
-    runInfo = { ...runInfo, precision };
+    runInfo = { ...runInfo, precision, ...(dist !== null ? { worldSize: dist.worldSize } : {}) };
     owned.push(model, strategy); // disposed in reverse: the strategy, then the network
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
     const optimizer = buildOptimizer(config, model);
@@ -327,6 +327,11 @@ async function trainLocked(
       const before = resumed.info?.precision ?? 'fp32';
       if (before !== precision)
         say(`resume: the run trained in ${String(before)} so far and continues in ${precision}`);
+      // another world size works (the order of images is per rank); the global batch, and so the step, differs
+      const ranksBefore = Number(resumed.info?.worldSize ?? 1);
+      const ranksNow = dist?.worldSize ?? 1;
+      if (ranksBefore !== ranksNow)
+        say(`resume: the run trained on ${ranksBefore} rank(s) so far and continues on ${ranksNow}`);
     }
 
     if (dist !== null) {
@@ -472,6 +477,8 @@ async function trainLocked(
             inference: inferenceConfigOf(config),
             batchSize: config.data.batchSize,
             workers: config.data.workers,
+            // under data parallelism each rank runs a shard; every rank gets the whole split's numbers
+            ...(dist !== null ? { shard: dist } : {}),
             onBatch: (done, total) =>
               hooks.onProgress?.({
                 phase: 'eval',

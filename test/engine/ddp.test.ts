@@ -27,7 +27,7 @@ function config(name: string, batchSize: number): ConfigInput {
     runsDir: join(work, 'runs'),
     data: {
       builtin: 'shapes',
-      builtinArgs: { train: 16, val: 4, size: 96, maxItems: 4 },
+      builtinArgs: { train: 16, val: 5, size: 96, maxItems: 4 },
       root: join(work, 'shapes16'),
       trainScales: [[96, 96]],
       testScale: [96, 96],
@@ -45,7 +45,8 @@ function config(name: string, batchSize: number): ConfigInput {
     },
     optimizer: { lr: 0.01, gradClip: 35 },
     schedule: { epochs: 2, warmupIters: 2, steps: [2] },
-    eval: { every: 0 },
+    // at the end: each rank evaluates a shard (3 and 2 of the 5 images), every rank gets the whole split's numbers
+    eval: { every: 2 },
     logEvery: 1,
     // fp32: bf16 convolutions round differently at batch 4 and 8 (and this is about the reduction's math)
     train: { precision: 'fp32' },
@@ -104,6 +105,28 @@ test(
     } finally {
       dispose([...a.model.values(), ...b.model.values()]);
     }
+    // sharded evaluation gives one process's numbers (the weights differ by rounding only)
+    const evalOne = JSON.parse(readFileSync(join(one.runDir, 'eval', 'epoch_2.json'), 'utf8')) as {
+      stats: Record<string, number>;
+    };
+    const evalTwo = JSON.parse(
+      readFileSync(join(work, 'runs', 'two', 'eval', 'epoch_2.json'), 'utf8'),
+    ) as typeof evalOne;
+    assert.deepEqual(Object.keys(evalTwo.stats), Object.keys(evalOne.stats));
+    for (const [k, v] of Object.entries(evalOne.stats))
+      assert.ok(Math.abs((evalTwo.stats[k] as number) - v) < 1e-4, `${k}: ${evalTwo.stats[k]} vs ${v}`);
+    const resultsOne = JSON.parse(readFileSync(join(one.runDir, 'eval', 'best_results.json'), 'utf8')) as {
+      image_id: number;
+    }[];
+    const resultsTwo = JSON.parse(
+      readFileSync(join(work, 'runs', 'two', 'eval', 'best_results.json'), 'utf8'),
+    ) as typeof resultsOne;
+    assert.ok(resultsOne.length > 0);
+    assert.deepEqual(
+      resultsTwo.map((r) => r.image_id),
+      resultsOne.map((r) => r.image_id),
+      'the same detections per image, in one process order',
+    );
     const log = readFileSync(join(work, 'runs', 'two', 'log.jsonl'), 'utf8');
     assert.equal(log.split('\n').filter((l) => l.includes('"start"')).length, 1, 'one start line: rank 1 logs nothing');
   },
