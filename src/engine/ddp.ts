@@ -101,6 +101,18 @@ export class DataParallel {
   }
 
   /**
+   * Rank 0's buffers (BatchNorm running statistics) on every rank, as DistributedDataParallel's broadcast_buffers
+   * before each forward: BN layers that train update them from each rank's own batch, and without this the ranks'
+   * statistics drift apart (and a resumed job, which loads rank 0's, would differ from an unbroken one).
+   */
+  broadcastBuffers(m: Module): void {
+    const all = m.namedBuffers().map(([, t]) => t);
+    noGrad(() => {
+      for (const bucket of buckets(all)) this.pg.broadcast(bucket, 0);
+    });
+  }
+
+  /**
    * Sums every parameter's gradient over ranks and divides by the world size, in place; a parameter without a
    * gradient on this rank takes zeros, so every rank reduces the same list. `localOk`: whether this rank's losses
    * were finite; returns whether every rank's were (one more 8-byte reduction), so all ranks stop together.

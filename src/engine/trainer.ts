@@ -415,6 +415,7 @@ async function trainLocked(
           let logs: Record<string, number>;
           try {
             const input = { images: batch.images, targets: batch.targets, metas: batch.metas };
+            dist?.broadcastBuffers(model);
             const at = { epoch, batch: batch.index, iter: state.iter };
             logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, at, dist ?? undefined).logs;
           } finally {
@@ -467,6 +468,7 @@ async function trainLocked(
           // validation runs the network in fp32, as `ladet test` does by default: the AP a run records is the one a
           // user measures again (bf16 only speeds up training)
           evalNet.precision = 'fp32';
+          dist?.broadcastBuffers(model);
           lastEval = await evaluateDetector({
             model: evalNet,
             dataset: val.dataset,
