@@ -214,6 +214,16 @@ const Train = z
   })
   .strict();
 
+/** Data-parallel runs (engine/ddp.ts); not part of the config hash (it changes no result). */
+const Dist = z
+  .object({
+    /** seconds a collective (a step's all-reduce, the stop vote) waits for the other ranks before failing */
+    timeout: z.number().positive().default(60),
+    /** seconds every rank may take to join at start (rank 0 builds a dataset, a slow node boots) */
+    startTimeout: z.number().positive().default(300),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only'),
@@ -233,6 +243,7 @@ export const ConfigSchema = z
     logEvery: z.number().int().positive().default(20),
     /** absent in configs written before it existed; no default, so their hashes stay */
     train: Train.optional(),
+    dist: Dist.optional(),
   })
   .strict();
 
@@ -388,9 +399,10 @@ export function configHash(c: Config): string {
  * precision continues the same config, and configs written before precision existed keep their hashes. Which
  * precision ran is recorded beside the hash (run log, checkpoint info).
  */
-function hashedPart(c: Config): Omit<Config, 'train'> {
-  // `train` holds only precision today; a field that changes results must be hashed when one is added
-  const { train: _train, ...rest } = c;
+function hashedPart(c: Config): Omit<Config, 'train' | 'dist'> {
+  // `train` holds only precision today; a field that changes results must be hashed when one is added. `dist` holds
+  // timeouts.
+  const { train: _train, dist: _dist, ...rest } = c;
   const teacher = c.distill.teacher;
   if (teacher?.precision === undefined) return rest;
   const { precision: _precision, ...t } = teacher;

@@ -67,7 +67,7 @@ export class DataParallel {
   }
 
   /** Joins the job (rank 0 serves the rendezvous store at MASTER_ADDR:MASTER_PORT). */
-  static join(env: DistEnv, timeoutMs: number): DataParallel {
+  static join(env: DistEnv, timeoutMs: number, startTimeoutMs = timeoutMs): DataParallel {
     if (!ProcessGroup.available()) {
       throw new Error(
         `distributed: WORLD_SIZE=${env.worldSize}, but this libtorch build has no c10d/Gloo ` +
@@ -78,6 +78,7 @@ export class DataParallel {
       rank: env.rank,
       worldSize: env.worldSize,
       timeoutMs,
+      initTimeoutMs: startTimeoutMs,
       store: { kind: 'tcp', host: env.masterAddr, port: env.masterPort },
     });
     return new DataParallel(pg);

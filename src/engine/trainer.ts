@@ -80,8 +80,9 @@ export interface TrainOptions {
   dist?: DataParallel | null;
 }
 
-/** How long ranks wait for each other: the rendezvous at start, and every collective after it. */
-const DIST_TIMEOUT_MS = 60_000;
+/** How long ranks wait for each other without config.dist: every collective, and the rendezvous at start. */
+const DIST_TIMEOUT_S = 60;
+const DIST_START_TIMEOUT_S = 300;
 
 /** How a run starts: continue its `last` checkpoint, and/or replace a run already in its directory. */
 export interface StartMode {
@@ -113,7 +114,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   let joined: DataParallel | null = null;
   if (dist === undefined) {
     const env = distEnvOf();
-    joined = env === null ? null : DataParallel.join(env, DIST_TIMEOUT_MS);
+    const timeouts = config.dist ?? { timeout: DIST_TIMEOUT_S, startTimeout: DIST_START_TIMEOUT_S };
+    joined = env === null ? null : DataParallel.join(env, timeouts.timeout * 1000, timeouts.startTimeout * 1000);
     dist = joined;
   }
   const main = dist === null || dist.isMain;

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
+import { configHash, parseConfig, type ConfigInput } from '../../src/config/schema.js';
 import { train } from '../../src/engine/trainer.js';
 import { readCheckpoint } from '../../src/build/checkpoint.js';
 import { ProcessGroup, dispose } from '../../src/torch/index.js';
@@ -184,4 +184,14 @@ test('ranks started with different configs stop at start with an error naming th
   assert.notEqual(r1.code, 0);
   assert.match(r0.out, /rank 1 trains another config than rank 0/);
   assert.match(r1.out, /rank 1 trains another config than rank 0/);
+});
+
+test('dist.timeout / dist.startTimeout are validated and leave the config hash alone', () => {
+  const base = config('hash', 4);
+  const a = parseConfig(base);
+  const b = parseConfig({ ...base, dist: { timeout: 5, startTimeout: 20 } });
+  assert.equal(b.dist?.timeout, 5);
+  assert.equal(configHash(a), configHash(b));
+  assert.throws(() => parseConfig({ ...base, dist: { timeout: 0 } }), /dist\.timeout/);
+  assert.throws(() => parseConfig({ ...base, dist: { timout: 5 } } as unknown as ConfigInput), /timout/);
 });
