@@ -21,6 +21,7 @@
 //            each level, concatenated). Net 2 assigns iff rho2 >= rho1 (ties, and batches with no such GT, to net 2).
 import { fitGmm2, predictGmm2, type GmmOptions } from '../assign/gmm.js';
 import type { CandidateGroups, GtSampleRows } from '../assign/assignment.js';
+import { reduceAvgFactors } from '../losses/avg_factor.js';
 
 export type ColadSwitch = 'local' | 'network';
 export type ColadCriterion = 'stdmean' | 'fisher';
@@ -200,7 +201,7 @@ export function networkRho(
   rows: GtSampleRows,
   criterion: ColadCriterion = 'stdmean',
   gmm: GmmOptions = {},
-): { rho: number; gts: number } {
+): { rho: number; gts: number; sum: number } {
   const rho = rowRhos(rows.x, rows.counts, rows.stride, criterion, gmm);
   let sum = 0;
   let gts = 0;
@@ -209,7 +210,7 @@ export function networkRho(
     sum += rho[g] as number;
     gts++;
   });
-  return { rho: gts > 0 ? sum / gts : NaN, gts };
+  return { rho: gts > 0 ? sum / gts : NaN, gts, sum };
 }
 
 /** The paper's rule: one network's costs for every group of the batch (see the file head); rows as networkRho's. */
@@ -222,9 +223,14 @@ export function networkSwitch(
 ): SwitchResult {
   const a = networkRho(rows1, criterion, gmm);
   const b = networkRho(rows2, criterion, gmm);
-  const two = finiteOrLow(b.rho) >= finiteOrLow(a.rho);
+  // under data parallelism the mean over the GTs of every rank's batch (sums and counts averaged over ranks), so
+  // all ranks take the same network, the one a single process would take; the identity in one process
+  const [sum1, gts1, sum2, gts2] = reduceAvgFactors([a.sum, a.gts, b.sum, b.gts]) as [number, number, number, number];
+  const rho1 = gts1 > 0 ? sum1 / gts1 : NaN;
+  const rho2 = gts2 > 0 ? sum2 / gts2 : NaN;
+  const two = finiteOrLow(rho2) >= finiteOrLow(rho1);
   const choice = groups.map((g) => new Uint8Array(g.numGt * g.numLevels).fill(two ? 1 : 0));
-  return { choice, stats: { decisions: 1, byNet2: two ? 1 : 0, rho1: a.rho, rho2: b.rho, rhoGts: a.gts } };
+  return { choice, stats: { decisions: 1, byNet2: two ? 1 : 0, rho1, rho2, rhoGts: a.gts } };
 }
 
 /**
