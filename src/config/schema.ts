@@ -221,6 +221,11 @@ const Dist = z
     timeout: z.number().positive().default(60),
     /** seconds every rank may take to join at start (rank 0 builds a dataset, a slow node boots) */
     startTimeout: z.number().positive().default(300),
+    /**
+     * average PAA's loss normalisers (num_pos, the IoU-target sum) and CoLAD's batch rho over ranks, as the official
+     * PAA head's reduce_mean (mmdetection's assigner-side num_pos sync); false: each rank normalises by its own batch
+     */
+    syncNumPos: z.boolean().default(true),
   })
   .strict();
 

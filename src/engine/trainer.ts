@@ -339,7 +339,7 @@ async function trainLocked(
     if (dist !== null) {
       // rank 0's weights everywhere (equal already from the seed or the checkpoint; this makes it so regardless)
       dist.broadcastModule(model);
-      dist.installLossReducer();
+      if (config.dist?.syncNumPos !== false) dist.installLossReducer();
       say(`data parallel: ${dist.worldSize} ranks, ${config.data.batchSize} images per rank and step`);
     }
     // From here on the run directory is written (by rank 0 alone under data parallelism).

@@ -127,6 +127,25 @@ test(
       resultsOne.map((r) => r.image_id),
       'the same detections per image, in one process order',
     );
+    // dist.syncNumPos=false: each rank normalises its losses by its own num_pos; no longer one process's math
+    const unsynced = { ...config('unsynced', 4), dist: { syncNumPos: false } };
+    const port2 = await freePort();
+    const [u0, u1] = await Promise.all([rank(0, port2, unsynced), rank(1, port2, unsynced)]);
+    assert.equal(u0.code, 0, u0.out);
+    assert.equal(u1.code, 0, u1.out);
+    const c = readCheckpoint(join(work, 'runs', 'unsynced', 'weights', 'last.safetensors'));
+    const a2 = readCheckpoint(join(one.runDir, 'weights', 'last.safetensors'));
+    try {
+      let far = 0;
+      for (const [k, ta] of a2.model) {
+        const x = ta.toArray();
+        const y = (c.model.get(k) as typeof ta).toArray();
+        for (let i = 0; i < x.length; i++) far = Math.max(far, Math.abs((x[i] as number) - (y[i] as number)));
+      }
+      assert.ok(far > 1e-5, `without the sync the weights still match one process's (largest difference ${far})`);
+    } finally {
+      dispose([...a2.model.values(), ...c.model.values()]);
+    }
     const log = readFileSync(join(work, 'runs', 'two', 'log.jsonl'), 'utf8');
     assert.equal(log.split('\n').filter((l) => l.includes('"start"')).length, 1, 'one start line: rank 1 logs nothing');
   },
