@@ -8,7 +8,6 @@
 //            its torchrun does not run on Python 3.11): ddp_step_ratio = ladet step / PyTorch step.
 // Each side runs REPS times, alternating; medians. All-reduce time and bytes per step are recorded.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,16 +23,6 @@ interface ChildOut {
   allreduce_ms: number;
   grad_bytes: number;
   world: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -102,6 +91,7 @@ if __name__ == '__main__':
     for p in ps: p.join()
     print(json.dumps(out))
 `;
+import { freePort } from '../test/helpers.js';
 
 async function peer(python: string, steps: number): Promise<number> {
   const port = await freePort();

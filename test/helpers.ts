@@ -1,5 +1,6 @@
 // Shared test helpers: closeness checks and central finite differences.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { Tensor, noGrad, tensor, tidy } from '../src/torch/index.js';
 
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, msg = ''): void {
@@ -45,4 +46,13 @@ export function gradcheck(f: (xs: Tensor[]) => Tensor, inputs: Tensor[], eps = 1
   });
   for (const l of leaves) l.dispose();
   return worst;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (listen on port 0, close): for a test's rendezvous store. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((res) => s.close(() => res()));
+  return port;
 }

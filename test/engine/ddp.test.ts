@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { readCheckpoint } from '../../src/build/checkpoint.js';
 import { ProcessGroup, dispose } from '../../src/torch/index.js';
 import { distEnvOf } from '../../src/engine/ddp.js';
 import { launchOptionsOf } from '../../src/cli/launch.js';
+import { freePort } from '../helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ladet-ddp-'));
@@ -51,16 +51,6 @@ function config(name: string, batchSize: number): ConfigInput {
     // fp32: bf16 convolutions round differently at batch 4 and 8 (and this is about the reduction's math)
     train: { precision: 'fp32' },
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function rank(r: number, port: number, cfg: ConfigInput): Promise<{ code: number | null; out: string }> {

@@ -5,12 +5,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareRuns, preparePreset, runCli } from '../../scripts/soak.js';
 import { ProcessGroup } from '../../src/torch/index.js';
+import { freePort } from '../helpers.js';
 
 const skip = ProcessGroup.available() ? false : 'this libtorch build has no c10d/Gloo';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
@@ -21,16 +21,6 @@ before(() => {
 after(() => {
   if (work && !process.env.KEEP) rmSync(work, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const childrenOf = (pid: number): number[] => {
   try {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessGroup, tensor } from '../../src/torch/index.js';
 import type { WorkerReport, WorkerSpec } from './distributed_worker.js';
+import { freePort } from '../helpers.js';
 
 const skip = ProcessGroup.available() ? false : 'the addon was built without c10d/Gloo (install libgloo-dev, rebuild)';
 const worker = fileURLToPath(new URL('./distributed_worker.js', import.meta.url));
@@ -44,14 +45,6 @@ function runRank(spec: WorkerSpec, killAfterMs = 20_000): Promise<Exit> {
 
 function runRanks(base: Omit<WorkerSpec, 'rank'>): Promise<Exit[]> {
   return Promise.all([0, 1].map((rank) => runRank({ ...base, rank })));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
 }
 
 /** Asserts the rank exited 0 without a crash, and returns its report. */
