@@ -335,6 +335,42 @@ Napi::Value PgBroadcast(const Napi::CallbackInfo& info) {
   LADET_CATCH(env)
 }
 
+// pgStoreSet(pg, key) / pgStoreWait(pg, key, timeoutMs): a flag in the rendezvous store, for waits longer than a
+// collective's timeout (Gloo's barrier ignores BarrierOptions.timeout in 1.13): rank 0 sets, the others wait.
+Napi::Value PgStoreSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  PgHandle* h = unwrapPg(info[0], "pgStoreSet");
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "pgStoreSet: key must be a string");
+  const std::string key = "ladet/user/" + info[1].As<Napi::String>().Utf8Value();
+  try {
+    h->store->set(key, std::vector<uint8_t>{1});
+  } catch (...) {
+    throw Napi::Error::New(env, "c10d: rank " + std::to_string(h->rank) + " cannot set " + key + " in the store: " +
+                                    currentMessage());
+  }
+  return env.Undefined();
+  LADET_CATCH(env)
+}
+
+Napi::Value PgStoreWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  PgHandle* h = unwrapPg(info[0], "pgStoreWait");
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "pgStoreWait: key must be a string");
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "pgStoreWait: timeoutMs must be a number");
+  const std::string key = "ladet/user/" + info[1].As<Napi::String>().Utf8Value();
+  const int64_t ms = info[2].As<Napi::Number>().Int64Value();
+  try {
+    h->store->wait({key}, milliseconds(ms));
+  } catch (...) {
+    throw Napi::Error::New(env, "c10d: rank " + std::to_string(h->rank) + " waited " + std::to_string(ms) +
+                                    " ms for " + key + " in the store: " + currentMessage());
+  }
+  return env.Undefined();
+  LADET_CATCH(env)
+}
+
 Napi::Value PgBarrier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
@@ -395,8 +431,11 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("pgBarrier", Napi::Function::New(env, PgBarrier));
   exports.Set("pgAllGather", Napi::Function::New(env, PgAllGather));
   exports.Set("pgDestroy", Napi::Function::New(env, PgDestroy));
+  exports.Set("pgStoreSet", Napi::Function::New(env, PgStoreSet));
+  exports.Set("pgStoreWait", Napi::Function::New(env, PgStoreWait));
 #else
-  for (const char* name : {"processGroupNew", "pgAllReduce", "pgBroadcast", "pgBarrier", "pgAllGather", "pgDestroy"}) {
+  for (const char* name : {"processGroupNew", "pgAllReduce", "pgBroadcast", "pgBarrier", "pgAllGather", "pgDestroy",
+                           "pgStoreSet", "pgStoreWait"}) {
     exports.Set(name, Napi::Function::New(env, Unavailable));
   }
 #endif

@@ -203,6 +203,27 @@ export class DataParallel {
     this.pg.barrier();
   }
 
+  /**
+   * Rank 0 runs `work` (e.g. making a built-in dataset) while the others wait up to `timeoutMs` (longer than a
+   * collective's timeout may be needed), then run it themselves (finding the work done). A failure on rank 0 leaves
+   * the others waiting until their timeout, with an error naming the step.
+   */
+  async rank0First<T>(what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+    if (this.isMain) {
+      const r = await work();
+      this.pg.signal(`done/${what}`);
+      return r;
+    }
+    try {
+      this.pg.waitFor(`done/${what}`, timeoutMs);
+    } catch (e) {
+      throw new Error(`distributed: rank ${this.rank} waited ${timeoutMs} ms for rank 0 to finish ${what}`, {
+        cause: e,
+      });
+    }
+    return work();
+  }
+
   destroy(): void {
     if (this.installed) setAvgFactorReducer(null);
     this.installed = false;

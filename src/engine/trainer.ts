@@ -229,10 +229,13 @@ async function trainLocked(
     lr: 0,
     losses: {},
   });
-  // a built-in dataset is made by rank 0 alone; the others wait for it
-  if (dist !== null && !main) dist.barrier();
-  await ensureDataset(config);
-  if (dist !== null && main) dist.barrier();
+  // a built-in dataset is made by rank 0 alone; the others wait for it (up to dist.startTimeout)
+  if (dist !== null) {
+    const startTimeout = (config.dist?.startTimeout ?? DIST_START_TIMEOUT_S) * 1000;
+    await dist.rank0First('the dataset', startTimeout, () => ensureDataset(config));
+  } else {
+    await ensureDataset(config);
+  }
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');
   const numClasses = train.dataset.labels.size;

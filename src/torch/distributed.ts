@@ -31,12 +31,23 @@ export interface ProcessGroupOptions {
 }
 
 type Collectives = Required<
-  Pick<NativeBinding, 'processGroupNew' | 'pgAllReduce' | 'pgBroadcast' | 'pgBarrier' | 'pgAllGather' | 'pgDestroy'>
+  Pick<
+    NativeBinding,
+    | 'processGroupNew'
+    | 'pgAllReduce'
+    | 'pgBroadcast'
+    | 'pgBarrier'
+    | 'pgAllGather'
+    | 'pgDestroy'
+    | 'pgStoreSet'
+    | 'pgStoreWait'
+  >
 >;
 
 function collectives(): Collectives {
   const b = native;
-  if (!b.processGroupNew || !b.pgAllReduce || !b.pgBroadcast || !b.pgBarrier || !b.pgAllGather || !b.pgDestroy) {
+  const names = ['processGroupNew', 'pgAllReduce', 'pgBroadcast', 'pgBarrier', 'pgAllGather', 'pgDestroy'] as const;
+  if (![...names, 'pgStoreSet', 'pgStoreWait'].every((n) => typeof b[n as keyof typeof b] === 'function')) {
     throw new Error('ProcessGroup: the native addon predates process groups; rebuild it (npm run build:native)');
   }
   return b as Collectives;
@@ -150,6 +161,20 @@ export class ProcessGroup {
     const pg = this.#live('broadcast');
     checkInt('broadcast root', root, 0, this.worldSize - 1);
     this.#native.pgBroadcast(pg, handles('broadcast', tensors), root);
+  }
+
+  /** Sets a flag `key` in the rendezvous store (see waitFor). */
+  signal(key: string): void {
+    this.#native.pgStoreSet(this.#live('signal'), key);
+  }
+
+  /**
+   * Returns once some rank has signalled `key`, or throws after timeoutMs: a wait that may outlast the collectives'
+   * timeout (rank 0 making a dataset while the others wait).
+   */
+  waitFor(key: string, timeoutMs: number): void {
+    checkInt('waitFor timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
+    this.#native.pgStoreWait(this.#live('waitFor'), key, timeoutMs);
   }
 
   /** Returns once every rank has called barrier. */

@@ -68,6 +68,8 @@ export interface NativeBinding {
   /** In place from rank root; any dtypes. */
   pgBroadcast?(pg: NativeProcessGroup, tensors: readonly NativeTensor[], root: number): void;
   pgBarrier?(pg: NativeProcessGroup): void;
+  pgStoreSet?(pg: NativeProcessGroup, key: string): void;
+  pgStoreWait?(pg: NativeProcessGroup, key: string, timeoutMs: number): void;
   /** A new tensor [worldSize, ...t.shape] whose row r is rank r's t. */
   pgAllGather?(pg: NativeProcessGroup, t: NativeTensor): NativeTensor;
   /** Releases the group (idempotent); any later call on it throws. */

@@ -153,6 +153,26 @@ test('a rank that hangs: the other times out with a JS Error after timeoutMs and
   }
 });
 
+test(
+  "waitFor(key, timeoutMs) outlasts the collectives' timeout; an unset key times out with a clear Error",
+  { skip },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ladet-pg-'));
+    const timeoutMs = 1000;
+    try {
+      const base = { scenario: 'long-wait', worldSize: 2, timeoutMs, store: { kind: 'file', path: join(dir, 's') } };
+      const [r0, r1] = await Promise.all([0, 1].map((rank) => runRank({ ...base, rank } as WorkerSpec)));
+      const rep0 = clean(r0 as Exit, 0);
+      assert.equal(rep0.ok, true, rep0.error);
+      assert.ok((rep0.elapsedMs ?? 0) > timeoutMs, `rank 0 waited ${rep0.elapsedMs} ms, not past the group timeout`);
+      assert.match(rep0.neverError ?? '', /^c10d: rank 0 waited 300 ms for ladet\/user\/never in the store/);
+      assert.equal(clean(r1 as Exit, 1).ok, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('rank 0 on a port another listener holds: a clear Error, quickly', { skip }, async () => {
   const server: Server = createServer();
   await new Promise<void>((res) => server.listen(0, res)); // all interfaces, as a stray service would

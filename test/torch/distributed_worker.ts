@@ -3,7 +3,7 @@
 import { ProcessGroup, tensor, type Tensor } from '../../src/torch/index.js';
 
 export interface WorkerSpec {
-  scenario: 'collectives' | 'peer-exits' | 'peer-hangs';
+  scenario: 'collectives' | 'peer-exits' | 'peer-hangs' | 'long-wait';
   rank: number;
   worldSize: number;
   timeoutMs: number;
@@ -24,6 +24,7 @@ export interface WorkerReport {
   benchMs?: number;
   error?: string;
   elapsedMs?: number;
+  neverError?: string;
 }
 
 function report(r: WorkerReport): void {
@@ -93,6 +94,33 @@ function run(spec: WorkerSpec): void {
       afterDestroy,
       ...(benchMs === undefined ? {} : { benchMs }),
     });
+    return;
+  }
+
+  if (spec.scenario === 'long-wait') {
+    // a wait past the collectives' timeout: rank 1 signals late, rank 0 waits with its own limit
+    pg.barrier();
+    if (rank === 1) {
+      sleepMs(spec.timeoutMs + 800);
+      pg.signal('ready');
+      report({ ok: true, rank });
+    } else {
+      const tw = performance.now(); // from the barrier rank 1 also left: its signal comes after timeoutMs + 800
+      let neverError = '';
+      try {
+        pg.waitFor('never', 300);
+      } catch (e) {
+        neverError = (e as Error).message;
+      }
+      try {
+        pg.waitFor('ready', spec.timeoutMs * 5);
+        report({ ok: true, rank, elapsedMs: performance.now() - tw, neverError });
+      } catch (e) {
+        report({ ok: false, rank, error: (e as Error).message, neverError });
+      }
+    }
+    pg.barrier();
+    pg.destroy();
     return;
   }
 
