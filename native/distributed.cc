@@ -337,18 +337,29 @@ Napi::Value PgBroadcast(const Napi::CallbackInfo& info) {
 
 // pgStoreSet(pg, key) / pgStoreWait(pg, key, timeoutMs): a flag in the rendezvous store, for waits longer than a
 // collective's timeout (Gloo's barrier ignores BarrierOptions.timeout in 1.13): rank 0 sets, the others wait.
+// A key of ladet's own in the store (apart from c10d's and the join count's).
+std::string userKey(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + ": key must be a string");
+  return "ladet/user/" + v.As<Napi::String>().Utf8Value();
+}
+
+// Runs a store operation; a failure becomes a JS Error naming the rank, the operation and the key.
+template <typename F>
+void storeOp(Napi::Env env, PgHandle* h, const std::string& doing, F&& op) {
+  try {
+    op();
+  } catch (...) {
+    throw Napi::Error::New(env, "c10d: rank " + std::to_string(h->rank) + " " + doing + " in the store: " +
+                                    currentMessage());
+  }
+}
+
 Napi::Value PgStoreSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
   PgHandle* h = unwrapPg(info[0], "pgStoreSet");
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "pgStoreSet: key must be a string");
-  const std::string key = "ladet/user/" + info[1].As<Napi::String>().Utf8Value();
-  try {
-    h->store->set(key, std::vector<uint8_t>{1});
-  } catch (...) {
-    throw Napi::Error::New(env, "c10d: rank " + std::to_string(h->rank) + " cannot set " + key + " in the store: " +
-                                    currentMessage());
-  }
+  const std::string key = userKey(env, info[1], "pgStoreSet");
+  storeOp(env, h, "cannot set " + key, [&] { h->store->set(key, std::vector<uint8_t>{1}); });
   return env.Undefined();
   LADET_CATCH(env)
 }
@@ -357,16 +368,10 @@ Napi::Value PgStoreWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
   PgHandle* h = unwrapPg(info[0], "pgStoreWait");
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "pgStoreWait: key must be a string");
+  const std::string key = userKey(env, info[1], "pgStoreWait");
   if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "pgStoreWait: timeoutMs must be a number");
-  const std::string key = "ladet/user/" + info[1].As<Napi::String>().Utf8Value();
   const int64_t ms = info[2].As<Napi::Number>().Int64Value();
-  try {
-    h->store->wait({key}, milliseconds(ms));
-  } catch (...) {
-    throw Napi::Error::New(env, "c10d: rank " + std::to_string(h->rank) + " waited " + std::to_string(ms) +
-                                    " ms for " + key + " in the store: " + currentMessage());
-  }
+  storeOp(env, h, "waited " + std::to_string(ms) + " ms for " + key, [&] { h->store->wait({key}, milliseconds(ms)); });
   return env.Undefined();
   LADET_CATCH(env)
 }
