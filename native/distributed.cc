@@ -335,8 +335,6 @@ Napi::Value PgBroadcast(const Napi::CallbackInfo& info) {
   LADET_CATCH(env)
 }
 
-// pgStoreSet(pg, key) / pgStoreWait(pg, key, timeoutMs): a flag in the rendezvous store, for waits longer than a
-// collective's timeout (Gloo's barrier ignores BarrierOptions.timeout in 1.13): rank 0 sets, the others wait.
 // A key of ladet's own in the store (apart from c10d's and the join count's).
 std::string userKey(Napi::Env env, const Napi::Value& v, const char* what) {
   if (!v.IsString()) throw Napi::TypeError::New(env, std::string(what) + ": key must be a string");
@@ -354,6 +352,8 @@ void storeOp(Napi::Env env, PgHandle* h, const std::string& doing, F&& op) {
   }
 }
 
+// pgStoreSet(pg, key) / pgStoreWait(pg, key, timeoutMs): a flag in the rendezvous store, for waits longer than a
+// collective's timeout (Gloo's barrier ignores BarrierOptions.timeout in 1.13): rank 0 sets, the others wait.
 Napi::Value PgStoreSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
