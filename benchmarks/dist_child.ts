@@ -3,8 +3,6 @@
 //   node dist_child.js mini STEPS WARM     the mini preset's trainer step (PAA), batch 16 at 160 px, fp32
 // One intra-op thread per rank. Rank 0 prints one JSON line: median step ms, median gradient all-reduce ms (the
 // DataParallel.allReduceGradients call), the gradient bytes reduced per step.
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   BYTES_PER_ELEMENT,
   crossEntropy,
@@ -16,13 +14,10 @@ import {
 } from '../src/torch/index.js';
 import { SGD } from '../src/optim/index.js';
 import { DataParallel, distEnvOf } from '../src/engine/ddp.js';
-import { loadConfig } from '../src/config/schema.js';
-import { buildAnchorGenerator, buildDetector } from '../src/build/model.js';
-import { AnchorCache } from '../src/assign/targets.js';
-import { buildStrategy } from '../src/build/strategy.js';
-import { buildOptimizer, trainStep } from '../src/engine/train_step.js';
+import { trainStep } from '../src/engine/train_step.js';
 import type { Tensor } from '../src/torch/index.js';
 import { ResNet18Stack } from './engine.js';
+import { MINI, MINI_CONFIG, side } from './precision.js';
 import { median, syntheticBatch } from './util.js';
 
 const [mode = 'engine', stepsArg = '10', warmArg = '2'] = process.argv.slice(2);
@@ -65,24 +60,11 @@ if (mode === 'engine') {
     if (i >= warm) times.push(performance.now() - t0);
   }
 } else if (mode === 'mini') {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const config = loadConfig(join(root, 'configs/paa_r18_fashion_mini.yaml'));
-  const anchors = new AnchorCache(buildAnchorGenerator(config.model));
-  manualSeed(0);
-  const det = buildDetector(config.model, 10);
-  const { strategy } = buildStrategy(config, () => det, 10, anchors);
-  det.train();
-  const optimizer = buildOptimizer(config, det);
+  // the precision suite's mini side: the preset's network (seed-0 init), its PAA strategy and SGD, fp32
+  const { config, det, strategy, optimizer } = side(MINI_CONFIG, MINI.classes, 'fp32');
   dp?.broadcastModule(det);
   dp?.installLossReducer();
-  const input = syntheticBatch({
-    batch: 16,
-    size: 160,
-    classes: 10,
-    gtPerImage: [2, 5],
-    boxSide: [12, 96],
-    seed: 11 + rank,
-  });
+  const input = syntheticBatch({ ...MINI, seed: 11 + rank });
   for (let i = 0; i < warm + steps; i++) {
     const r = trainStep(strategy, optimizer, input, config.optimizer.gradClip, undefined, sync ?? undefined);
     if (i >= warm) times.push(r.ms.total);

@@ -38,9 +38,9 @@ import { peerPython } from './peer.js';
 import { interleave, median, syntheticBatch, timeIt } from './util.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MINI_CONFIG = 'configs/paa_r18_fashion_mini.yaml';
+export const MINI_CONFIG = 'configs/paa_r18_fashion_mini.yaml';
 const R50_CONFIG = 'configs/paa_r50_fpn_1x_coco.yaml';
-const MINI = { batch: 16, size: 160, classes: 10, gtPerImage: [2, 5] as const, boxSide: [12, 96] as const };
+export const MINI = { batch: 16, size: 160, classes: 10, gtPerImage: [2, 5] as const, boxSide: [12, 96] as const };
 const R50 = { batch: 2, size: 512, classes: 80, gtPerImage: [7, 7] as const, boxSide: [24, 400] as const };
 type Prec = 'fp32' | 'bf16';
 
@@ -53,7 +53,7 @@ interface Side {
 }
 
 /** The preset's network with the seed-0 init (the same weights at both precisions), its strategy and SGD. */
-function side(configPath: string, classes: number, precision: Prec): Side {
+export function side(configPath: string, classes: number, precision: Prec): Side {
   const config = loadConfig(join(root, configPath));
   const anchors = new AnchorCache(buildAnchorGenerator(config.model));
   manualSeed(0);

@@ -65,9 +65,6 @@ Napi::Value HugeBuffer(const Napi::CallbackInfo& info) {
   });
 }
 
-}  // namespace ladet
-
-namespace ladet {
 namespace {
 
 // libtorch's default CPU allocator, with hugeAlloc's placement. Small blocks keep 64-byte alignment as c10's does.

@@ -26,6 +26,11 @@ function intOpt(kv: Record<string, unknown>, key: string, dflt: number, min: num
   return v;
 }
 
+/** A command line's arguments without the launcher's key=value options (what each rank is started with). */
+export function withoutLaunchArgs(args: readonly string[]): string[] {
+  return args.filter((a) => !LAUNCH_KEYS.some((k) => a.startsWith(`${k}=`)));
+}
+
 /** The launcher's options out of `kv` (removed from it); null when nproc and nnodes ask for one process. */
 export function launchOptionsOf(kv: Record<string, unknown>): LaunchOptions | null {
   if (!LAUNCH_KEYS.some((k) => k in kv)) return null;
@@ -75,7 +80,7 @@ export async function launch(o: LaunchOptions, argv: readonly string[]): Promise
     exits.push(
       new Promise((resolve) => {
         child.on('exit', (code, signal) => {
-          const c = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+          const c = code ?? 128 + constants.signals[signal ?? 'SIGTERM'];
           if (c !== 0 && firstFailure === null) {
             firstFailure = { rank, code: c };
             // a failed rank leaves the others waiting on a collective until their timeout: stop them now
@@ -108,10 +113,10 @@ export async function launch(o: LaunchOptions, argv: readonly string[]): Promise
   const stoppedBy = forwarded as NodeJS.Signals | null;
   if (stoppedBy !== null) {
     // every rank was asked to stop; rank 0 has said where it saved
-    if (failed !== null && failed.code !== 128 + signalNumber(stoppedBy)) {
+    if (failed !== null && failed.code !== 128 + constants.signals[stoppedBy]) {
       console.error(`ladet train: rank ${failed.rank} exited with code ${failed.code} while stopping`);
     }
-    return 128 + signalNumber(stoppedBy);
+    return 128 + constants.signals[stoppedBy];
   }
   if (failed !== null) {
     console.error(
@@ -120,8 +125,4 @@ export async function launch(o: LaunchOptions, argv: readonly string[]): Promise
     return failed.code;
   }
   return 0;
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return constants.signals[sig];
 }

@@ -229,6 +229,9 @@ const Dist = z
   })
   .strict();
 
+/** The `dist` settings of a config without that section. */
+export const DIST_DEFAULTS: Readonly<z.infer<typeof Dist>> = Dist.parse({});
+
 export const ConfigSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only'),

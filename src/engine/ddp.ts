@@ -95,10 +95,7 @@ export class DataParallel {
 
   /** Rank 0's parameters and buffers (BN running statistics) on every rank, in place. */
   broadcastModule(m: Module): void {
-    const all = [...m.namedParameters().map(([, t]) => t), ...m.namedBuffers().map(([, t]) => t)];
-    noGrad(() => {
-      for (const bucket of buckets(all)) this.pg.broadcast(bucket, 0);
-    });
+    this.broadcastFromMain([...m.parameters(), ...m.namedBuffers().map(([, t]) => t)]);
   }
 
   /**
@@ -107,9 +104,12 @@ export class DataParallel {
    * statistics drift apart (and a resumed job, which loads rank 0's, would differ from an unbroken one).
    */
   broadcastBuffers(m: Module): void {
-    const all = m.namedBuffers().map(([, t]) => t);
+    this.broadcastFromMain(m.namedBuffers().map(([, t]) => t));
+  }
+
+  private broadcastFromMain(ts: readonly Tensor[]): void {
     noGrad(() => {
-      for (const bucket of buckets(all)) this.pg.broadcast(bucket, 0);
+      for (const bucket of buckets(ts)) this.pg.broadcast(bucket, 0);
     });
   }
 
@@ -177,26 +177,19 @@ export class DataParallel {
     const lengths = this.gather([local.length]).map((v) => v[0] as number);
     const longest = Math.max(...lengths);
     if (longest === 0) return lengths.map(() => new Float64Array(0));
-    const padded = new Float64Array(longest);
-    padded.set(local);
-    const t = tensor(padded, [longest], { dtype: 'float64' });
-    try {
-      const all = this.pg.allGather(t);
-      try {
-        const flat = Float64Array.from(all.toArray());
-        return lengths.map((n, r) => flat.slice(r * longest, r * longest + n));
-      } finally {
-        all.dispose();
-      }
-    } finally {
-      t.dispose();
-    }
+    const padded = new Array<number>(longest).fill(0);
+    local.forEach((v, i) => (padded[i] = v));
+    return this.gather(padded).map((row, r) => Float64Array.from(row.slice(0, lengths[r])));
   }
 
-  /** Loss normalisers (num_pos, ...) averaged over ranks while training. */
-  installLossReducer(): void {
-    setAvgFactorReducer((v) => this.mean(v));
+  /** Loss normalisers (num_pos, ...) averaged over ranks until the returned function restores the previous ones. */
+  installLossReducer(): () => void {
+    const before = setAvgFactorReducer((v) => this.mean(v));
     this.installed = true;
+    return () => {
+      setAvgFactorReducer(before);
+      this.installed = false;
+    };
   }
 
   barrier(): void {

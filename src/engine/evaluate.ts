@@ -49,12 +49,14 @@ export interface EvalShard {
 // a COCO result as numbers for gathering: position of its image in the split, category, box, score
 const FIELDS = 7;
 
+/** `images`: the split in order (the loader's); results are gathered by their image's position in it. */
 function gatherResults(
   shard: EvalShard,
   local: readonly CocoDetection[],
-  position: ReadonlyMap<number, number>,
+  images: readonly { id: number }[],
   counts: { images: number; skipped: number },
 ): { results: CocoDetection[]; images: number; skipped: number } {
+  const position = new Map(images.map((im, i) => [im.id, i]));
   const flat = new Float64Array(2 + FIELDS * local.length);
   flat[0] = counts.images;
   flat[1] = counts.skipped;
@@ -69,25 +71,24 @@ function gatherResults(
     flat[o + 6] = r.score;
   });
   const all = shard.allGatherF64(flat);
-  const ids = [...position.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
   const merged: { pos: number; r: CocoDetection }[] = [];
-  let images = 0;
+  let evaluated = 0;
   let skipped = 0;
   for (const f of all) {
-    images += f[0] as number;
+    evaluated += f[0] as number;
     skipped += f[1] as number;
     for (let o = 2; o + FIELDS <= f.length; o += FIELDS) {
       const pos = f[o] as number;
       const bbox = [f[o + 2], f[o + 3], f[o + 4], f[o + 5]] as [number, number, number, number];
       merged.push({
         pos,
-        r: { image_id: ids[pos] as number, category_id: f[o + 1] as number, bbox, score: f[o + 6] as number },
+        r: { image_id: images[pos]?.id as number, category_id: f[o + 1] as number, bbox, score: f[o + 6] as number },
       });
     }
   }
   // one process's order: images in split order, each image's results as it listed them (a stable sort)
   merged.sort((a, b) => a.pos - b.pos);
-  return { results: merged.map((m) => m.r), images, skipped };
+  return { results: merged.map((m) => m.r), images: evaluated, skipped };
 }
 
 export function toCocoResults(dets: readonly ImageDetections[], categoryIds: readonly number[]): CocoDetection[] {
@@ -154,8 +155,7 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   );
   let images = dets.length;
   if (o.shard !== undefined && o.shard.worldSize > 1) {
-    const position = new Map(loader.images.map((im, i) => [im.id, i]));
-    ({ results, images, skipped } = gatherResults(o.shard, results, position, { images, skipped }));
+    ({ results, images, skipped } = gatherResults(o.shard, results, loader.images, { images, skipped }));
   }
   const coco = evaluateCoco(gt, results, { imageIds: o.dataset.images.map((im) => im.id) });
   return { results, coco, images, skipped, seconds: (performance.now() - t0) / 1000 };

@@ -7,10 +7,9 @@ import { dispose, manualSeed, setNumThreads, tidy, zeros } from '../torch/index.
 import { LrScheduler, type SGD } from '../optim/index.js';
 import { buildOptimizer, trainStep } from './train_step.js';
 import { DataParallel, distEnvOf } from './ddp.js';
-import { setAvgFactorReducer } from '../losses/avg_factor.js';
 import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { configHash, configToYaml, type Config } from '../config/schema.js';
+import { DIST_DEFAULTS, configHash, configToYaml, type Config } from '../config/schema.js';
 import {
   buildAnchorGenerator,
   buildDetector,
@@ -80,10 +79,6 @@ export interface TrainOptions {
   dist?: DataParallel | null;
 }
 
-/** How long ranks wait for each other without config.dist: every collective, and the rendezvous at start. */
-const DIST_TIMEOUT_S = 60;
-const DIST_START_TIMEOUT_S = 300;
-
 /** How a run starts: continue its `last` checkpoint, and/or replace a run already in its directory. */
 export interface StartMode {
   resume: boolean;
@@ -114,8 +109,8 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   let joined: DataParallel | null = null;
   if (dist === undefined) {
     const env = distEnvOf();
-    const timeouts = config.dist ?? { timeout: DIST_TIMEOUT_S, startTimeout: DIST_START_TIMEOUT_S };
-    joined = env === null ? null : DataParallel.join(env, timeouts.timeout * 1000, timeouts.startTimeout * 1000);
+    const d = config.dist ?? DIST_DEFAULTS;
+    joined = env === null ? null : DataParallel.join(env, d.timeout * 1000, d.startTimeout * 1000);
     dist = joined;
   }
   const main = dist === null || dist.isMain;
@@ -231,7 +226,7 @@ async function trainLocked(
   });
   // a built-in dataset is made by rank 0 alone; the others wait for it (up to dist.startTimeout)
   if (dist !== null) {
-    const startTimeout = (config.dist?.startTimeout ?? DIST_START_TIMEOUT_S) * 1000;
+    const startTimeout = (config.dist ?? DIST_DEFAULTS).startTimeout * 1000;
     await dist.rank0First('the dataset', startTimeout, () => ensureDataset(config));
   } else {
     await ensureDataset(config);
@@ -342,7 +337,8 @@ async function trainLocked(
     if (dist !== null) {
       // rank 0's weights everywhere (equal already from the seed or the checkpoint; this makes it so regardless)
       dist.broadcastModule(model);
-      if (config.dist?.syncNumPos !== false) dist.installLossReducer();
+      // until the run ends (owned is disposed however it ends)
+      if ((config.dist ?? DIST_DEFAULTS).syncNumPos) owned.push({ dispose: dist.installLossReducer() });
       say(`data parallel: ${dist.worldSize} ranks, ${config.data.batchSize} images per rank and step`);
     }
     // From here on the run directory is written (by rank 0 alone under data parallelism).
@@ -520,7 +516,6 @@ async function trainLocked(
       }
     } finally {
       tb?.close();
-      if (dist !== null) setAvgFactorReducer(null);
     }
     return { runDir: paths.dir, stopped, epochsDone: state.epoch, best: state.best, lastEval };
   }

@@ -26,20 +26,19 @@ export function registerTrain(program: Command): void {
         delete kv[k];
       }
       // nproc=N (and nnodes, node_rank, master_addr, master_port): this process only launches the ranks
-      const { launchOptionsOf, launch } = await import('../launch.js');
+      const { launchOptionsOf, launch, withoutLaunchArgs } = await import('../launch.js');
+      // how to continue a stopped run: the same command (the launcher's options included), resume=true
+      const continueLine = (): string =>
+        `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !/^(resume|overwrite)=/.test(a)), 'resume=true'])}`;
       const launching = launchOptionsOf(kv);
       // Validate here first, so a config error is reported before a worker (and libtorch) starts.
       const { loadConfig } = await import('../../config/schema.js');
       loadConfig(configPath, kv);
       if (launching !== null) {
-        const launchKeys = /^(nproc|nnodes|node_rank|master_addr|master_port)=/;
-        const argv = [process.argv[1] as string, 'train', configPath, ...rest.filter((a) => !launchKeys.test(a))];
+        const argv = [process.argv[1] as string, 'train', configPath, ...withoutLaunchArgs(rest)];
         process.exitCode = await launch(launching, argv);
-        if (process.exitCode === 130 || process.exitCode === 143 || process.exitCode === 129) {
-          console.log(
-            `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !/^(resume|overwrite)=/.test(a)), 'resume=true'])}`,
-          );
-        }
+        if (process.exitCode === 130 || process.exitCode === 143 || process.exitCode === 129)
+          console.log(continueLine());
         return;
       }
       // a rank of a data-parallel job other than 0 shows nothing: rank 0 speaks for the job
@@ -62,10 +61,7 @@ export function registerTrain(program: Command): void {
         progress.stop();
         if (r.stopped) {
           // under a launcher the launcher says how to continue (with its own options)
-          if (!dataParallel)
-            console.log(
-              `continue with: ladet train ${shellJoin([configPath, ...rest.filter((a) => !a.startsWith('resume=') && !a.startsWith('overwrite=')), 'resume=true'])}`,
-            );
+          if (!dataParallel) console.log(continueLine());
           process.exitCode = ctrlC.exitCode || 130;
         } else {
           const best = r.best ? `best bbox mAP ${r.best.metric.toFixed(4)} at epoch ${r.best.epoch}` : 'no evaluation';
