@@ -19,6 +19,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# onnxruntime-node bundles its CPU binaries; where npm runs its postinstall, that would fetch CUDA EP binaries from
+# NuGet on linux/x64: never (an .npmrc key would do the same but makes npm 11 warn on every command).
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [[ ! -f build/Release/ladet_native.node || ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 elif [[ " ${missing[*]} " == *" libgloo-dev "* ]]; then
