@@ -1,8 +1,18 @@
 // ladet/runtime: run a model exported by `ladet export` with nothing but TypeScript (browsers, workers, any Node
 // without the native addon). Importing this entry point loads no libtorch and no Node built-in module.
-export { RuntimeDetector, type RuntimeDetection, type RuntimeImage } from './detector.js';
+export {
+  RuntimeDetector,
+  prepareImage,
+  detectionsFromOutputs,
+  type PreparedImage,
+  type RuntimeDetection,
+  type RuntimeImage,
+} from './detector.js';
+export type { LevelOutputs } from './postprocess.js';
+export { onnxMetadata, onnxRuntimeSpec, ONNX_SPEC_KEY } from './onnx_spec.js';
 export {
   parseRuntimeModel,
+  parseRuntimeSpec,
   runtimeSpecProblem,
   RUNTIME_FORMAT,
   RUNTIME_VERSION,

@@ -62,19 +62,7 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
       'not a ladet runtime model (no __metadata__.ladet_runtime): make one with `ladet export RUN out=FILE.safetensors`',
     );
   }
-  let spec: RuntimeSpec;
-  try {
-    spec = JSON.parse(rawSpec) as RuntimeSpec;
-  } catch (e) {
-    return fail(`__metadata__.ladet_runtime is not valid JSON (${(e as Error).message})`);
-  }
-  if (spec === null || typeof spec !== 'object' || spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
-    fail(
-      `__metadata__.ladet_runtime is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`,
-    );
-  }
-  const problem = runtimeSpecProblem(spec);
-  if (problem !== null) fail(`__metadata__.ladet_runtime: ${problem}`);
+  const spec = parseRuntimeSpec(rawSpec, '__metadata__.ladet_runtime', fail);
   const dataStart = 8 + headerLen;
   const weights = new Map<string, WeightTensor>();
   for (const [key, value] of Object.entries(header)) {
@@ -97,6 +85,33 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
   return { spec: { ...spec, network: resolveNetworkSpec(spec.network, weights) }, weights };
 }
 
+/**
+ * A spec's JSON text (`where` names where it was found) parsed and checked: format and version, then
+ * runtimeSpecProblem (without the backbone-kernel check when `opts.backboneKernel` is false: a spec whose network
+ * runs elsewhere, as in an ONNX model). `fail` throws with the file's name.
+ */
+export function parseRuntimeSpec(
+  raw: string,
+  where: string,
+  fail: (why: string) => never,
+  opts: { backboneKernel?: boolean } = {},
+): RuntimeSpec {
+  let spec: RuntimeSpec;
+  try {
+    spec = JSON.parse(raw) as RuntimeSpec;
+  } catch (e) {
+    return fail(`${where} is not valid JSON (${(e as Error).message})`);
+  }
+  if (spec === null || typeof spec !== 'object' || spec.format !== RUNTIME_FORMAT || spec.version !== RUNTIME_VERSION) {
+    fail(
+      `${where} is format ${String(spec?.format)} version ${String(spec?.version)}; this ladet reads ${RUNTIME_FORMAT} version ${RUNTIME_VERSION}`,
+    );
+  }
+  const problem = runtimeSpecProblem(spec, opts);
+  if (problem !== null) fail(`${where}: ${problem}`);
+  return spec;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 const isNumbers = (v: unknown, n?: number): boolean =>
@@ -107,14 +122,17 @@ const isNumbers = (v: unknown, n?: number): boolean =>
 /**
  * The first field of a spec that is missing or of the wrong type (so a damaged file fails here, by name), or a
  * backbone type ladet/runtime has no kernel for; null when ladet/runtime can run it. `ladet export` checks with it.
+ * opts.backboneKernel false skips the kernel check (the backbone runs elsewhere; only pre/post-processing here).
  */
-export function runtimeSpecProblem(s: RuntimeSpec): string | null {
+export function runtimeSpecProblem(s: RuntimeSpec, opts: { backboneKernel?: boolean } = {}): string | null {
   const backbone: unknown = s.network?.backbone;
   if (!isObject(backbone)) return `network.backbone must be an object (got ${JSON.stringify(backbone)})`;
-  const kernel = backboneKernel(backbone);
-  if (typeof kernel === 'string') return `network.${kernel}`;
-  const backboneProblem = kernel.problem(backbone);
-  if (backboneProblem !== null) return `network.backbone.${backboneProblem}`;
+  if (opts.backboneKernel !== false) {
+    const kernel = backboneKernel(backbone);
+    if (typeof kernel === 'string') return `network.${kernel}`;
+    const backboneProblem = kernel.problem(backbone);
+    if (backboneProblem !== null) return `network.backbone.${backboneProblem}`;
+  }
   const checks: [string, unknown, (v: unknown) => boolean, string][] = [
     ['network.neck.type', s.network?.neck?.type, (v) => v === undefined || v === 'fpn', "'fpn'"],
     [
