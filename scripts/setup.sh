@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up on Debian 12, as root: system packages, npm dependencies (this builds the
 # native addon against libtorch), then the TypeScript build. Safe to run again: it only does what is missing.
-#   LADET_PEERS=1 also installs the PyTorch/torchvision/sklearn peers the benchmarks compare against.
+#   LADET_PEERS=1 also installs the PyTorch/torchvision/sklearn peers the benchmarks compare against, and Chromium for
+#   the web page's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libgloo-dev: gloo's headers, which c10d's Gloo backend (process groups, native/distributed.cc) compiles against and
 # libtorch-dev does not depend on; without them the addon builds without multi-process training.
 pkgs=(libtorch-dev libgloo-dev dataset-fashion-mnist g++ make python3)
-if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn); fi
+# chromium: the headless browser test/examples/web.test.ts drives (through puppeteer-core) to check the web page
+if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn chromium); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
