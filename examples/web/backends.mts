@@ -46,13 +46,18 @@ export function runtimeBackend(bytes: Uint8Array, model: string): Backend {
 }
 
 /**
- * An ONNX model (`ladet export format=onnx out=M.onnx`) on onnxruntime-web: its spec from the file's metadata, the
- * session on the wasm execution provider. The graph takes `images` (N, 3, H, W), the prepared input, and gives
+ * An ONNX model (`ladet export format=onnx out=M.onnx`) on onnxruntime-web (`loadOrt` imports it): its spec from
+ * the file's metadata, the session on the wasm execution provider. The graph takes `images` (N, 3, H, W), the prepared input, and gives
  * per level l (finest first) `cls_l` (N, A·C, h, w), `reg_l` (N, A·4, h, w) and, with the IoU branch, `iou_l`
  * (N, A, h, w): image 0 of each is the per-image CHW that detectionsFromOutputs takes.
  */
-export async function onnxBackend(ort: typeof Ort, bytes: Uint8Array, model: string): Promise<Backend> {
-  const spec = onnxRuntimeSpec(bytes, model);
+export async function onnxBackend(
+  loadOrt: () => Promise<typeof Ort>,
+  bytes: Uint8Array,
+  model: string,
+): Promise<Backend> {
+  const spec = onnxRuntimeSpec(bytes, model); // before onnxruntime loads: a wrong file fails at once, by name
+  const ort = await loadOrt();
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
   const numLevels = spec.anchors.strides.length;
   const withIou = spec.network.head.iouBranch;

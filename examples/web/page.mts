@@ -112,9 +112,11 @@ function backend(name: BackendName): Promise<Backend> {
   if (!b) {
     const s = sources[name];
     b = modelBytes(s).then(async (bytes) =>
-      name === 'runtime' ? runtimeBackend(bytes, sourceName(s)) : onnxBackend(await loadOrt(), bytes, sourceName(s)),
+      name === 'runtime' ? runtimeBackend(bytes, sourceName(s)) : onnxBackend(loadOrt, bytes, sourceName(s)),
     );
-    b.catch(() => loaded.delete(name)); // a failed load is retried on the next run
+    const mine = b;
+    // a failed load is retried on the next run (unless another model replaced it meanwhile)
+    mine.catch(() => loaded.get(name) === mine && loaded.delete(name));
     loaded.set(name, b);
   }
   return b;
