@@ -1,13 +1,18 @@
 // The backbones ladet/runtime can run: backbone type (the model registry's key, src/models/backbones/registry.ts)
 // -> its kernel. A type without a kernel here is refused by name when a model file is read (and by `ladet export`).
+// A kernel reads its weights at build and writes its forward pass in NetOps, so the same kernel runs the backbone in
+// ladet/runtime and writes it into an ONNX graph: adding a backbone is its kernel file plus one line below.
 import type { BackboneSpec } from '../models/spec.js';
-import type { FMap } from './ops.js';
+import type { NetOps } from './net_ops.js';
 import type { Weights } from './weights.js';
 import { resnetKernel } from './resnet.js';
 
 export interface BackboneKernel {
-  /** image (C, H, W) -> the backbone's feature maps (spec.outChannels), finest first. */
-  forward(x: FMap): FMap[];
+  /**
+   * image (C, H, W) -> the backbone's feature maps (spec.outChannels), finest first, in `ops` (net_ops.ts): computed
+   * by the runtime, recorded by the ONNX exporter.
+   */
+  forward<T>(ops: NetOps<T>, x: T): T[];
 }
 
 export interface BackboneKernelEntry {

@@ -2,10 +2,13 @@
 // dict under ladet's (mmdetection's) parameter names and the model description `ladet export` recorded (ModelSpec,
 // src/models/spec.ts: the libtorch Detector's own `spec`). What ladet/runtime runs where there is no libtorch. The
 // backbone runs through the kernel of its type (backbones.ts); each BatchNorm is folded into its conv once at load.
+// The forward pass is written in NetOps (net_ops.ts): `forward` computes it (FMAP_OPS), `run` with the ONNX
+// exporter's ops records the same steps as a graph (src/engine/export_onnx.ts).
 import type { HeadSpec, ModelSpec, NeckSpec } from '../models/spec.js';
-import { add, groupNorm, maxPool2d, mulScalar, relu, sigmoidF32, upsampleNearest, type FMap } from './ops.js';
+import type { FMap } from './ops.js';
 import { backboneKernel, type BackboneKernel } from './backbones.js';
-import { Weights, runConv as run, type Conv, type StateDict } from './weights.js';
+import { FMAP_OPS, type NetOps } from './net_ops.js';
+import { Weights, type Conv, type StateDict } from './weights.js';
 
 export type { StateDict, WeightTensor } from './weights.js';
 
@@ -30,12 +33,12 @@ const GN_EPS = 1e-5;
 
 /**
  * Per-level head outputs of one image, CHW: cls (A·C, H, W) logits (PAA) or probabilities (COP / IOP: see
- * Network.clsKind), reg (4A, H, W) scaled deltas, iou (A, H, W) logits.
+ * Network.clsKind), reg (4A, H, W) scaled deltas, iou (A, H, W) logits. T: the NetOps value (FMap when computed).
  */
-export interface LevelMaps {
-  cls: FMap;
-  reg: FMap;
-  iou: FMap | null;
+export interface LevelMaps<T = FMap> {
+  cls: T;
+  reg: T;
+  iou: T | null;
 }
 
 interface TowerConv {
@@ -179,101 +182,65 @@ export class Network {
 
   /** image (3, H, W) normalised and padded -> per-level head outputs, finest first. */
   forward(image: FMap): LevelMaps[] {
-    const feats = this.backboneKernel.forward(image);
-    const pyramid = this.neck(feats);
-    return pyramid.map((x, l) => this.headLevel(x, l));
+    return this.run(FMAP_OPS, image);
+  }
+
+  /**
+   * The forward pass in `ops`: image (3, H, W) -> per-level head outputs, finest first. With FMAP_OPS it computes
+   * them (forward); with the ONNX exporter's ops it records them as graph nodes.
+   */
+  run<T>(ops: NetOps<T>, image: T): LevelMaps<T>[] {
+    const feats = this.backboneKernel.forward(ops, image);
+    const pyramid = this.neck(ops, feats);
+    return pyramid.map((x, l) => this.headLevel(ops, x, l));
   }
 
   /** the backbone maps -> numOuts maps of outChannels, finest first (mmdetection's FPN without norm). */
-  private neck(inputs: FMap[]): FMap[] {
+  private neck<T>(ops: NetOps<T>, inputs: T[]): T[] {
     const n = this.spec.neck;
     const used = this.laterals.length;
-    const laterals = this.laterals.map((c, i) => run(c, inputs[i + n.startLevel] as FMap));
+    const laterals = this.laterals.map((c, i) => ops.conv(c, inputs[i + n.startLevel] as T));
     for (let i = used - 1; i > 0; i--) {
-      const lower = laterals[i - 1] as FMap;
-      laterals[i - 1] = add(lower, upsampleNearest(laterals[i] as FMap, lower.h, lower.w));
+      const lower = laterals[i - 1] as T;
+      laterals[i - 1] = ops.add(lower, ops.upsampleNearestLike(laterals[i] as T, lower));
     }
-    const outs = laterals.map((l, i) => run(this.fpnConvs[i] as Conv, l));
+    const outs = laterals.map((l, i) => ops.conv(this.fpnConvs[i] as Conv, l));
     if (n.numOuts > used) {
       if (n.addExtraConvs === false) {
-        for (let i = used; i < n.numOuts; i++) outs.push(maxPool2d(outs[i - 1] as FMap, 1, 2, 0));
+        for (let i = used; i < n.numOuts; i++) outs.push(ops.maxPool2d(outs[i - 1] as T, 1, 2, 0));
       } else {
         const source =
           n.addExtraConvs === 'on_input'
-            ? (inputs[inputs.length - 1] as FMap)
+            ? (inputs[inputs.length - 1] as T)
             : n.addExtraConvs === 'on_lateral'
-              ? (laterals[used - 1] as FMap)
-              : (outs[used - 1] as FMap);
-        outs.push(run(this.fpnConvs[used] as Conv, source));
+              ? (laterals[used - 1] as T)
+              : (outs[used - 1] as T);
+        outs.push(ops.conv(this.fpnConvs[used] as Conv, source));
         for (let i = used + 1; i < n.numOuts; i++) {
-          const prev = outs[i - 1] as FMap;
-          outs.push(
-            run(this.fpnConvs[i] as Conv, n.reluBeforeExtraConvs ? relu({ ...prev, data: prev.data.slice() }) : prev),
-          );
+          const prev = outs[i - 1] as T;
+          outs.push(ops.conv(this.fpnConvs[i] as Conv, n.reluBeforeExtraConvs ? ops.relu(ops.copy(prev)) : prev));
         }
       }
     }
     return outs;
   }
 
-  private headLevel(x: FMap, level: number): LevelMaps {
-    const tower = (convs: TowerConv[]): FMap =>
-      convs.reduce((h, t) => relu(groupNorm(run(t.conv, h), this.spec.head.gnGroups, t.gnWeight, t.gnBias, GN_EPS)), x);
+  private headLevel<T>(ops: NetOps<T>, x: T, level: number): LevelMaps<T> {
+    const g = this.spec.head.gnGroups;
+    const tower = (convs: TowerConv[]): T =>
+      convs.reduce((h, t) => ops.relu(ops.groupNorm(ops.conv(t.conv, h), g, t.gnWeight, t.gnBias, GN_EPS)), x);
     const clsFeat = tower(this.clsTower);
     const regFeat = tower(this.regTower);
-    const logits = run(this.clsOut, clsFeat);
+    const logits = ops.conv(this.clsOut, clsFeat);
     let cls = logits;
-    if (this.coeffOut) cls = copProbabilities(logits, run(this.coeffOut, regFeat), this.spec.head.coeffKernelSize ?? 3);
+    if (this.coeffOut)
+      cls = ops.copProbabilities(logits, ops.conv(this.coeffOut, regFeat), this.spec.head.coeffKernelSize ?? 3);
     else if (this.objOut && this.objBiasOut)
-      cls = iopProbabilities(logits, run(this.objOut, regFeat), run(this.objBiasOut, regFeat));
+      cls = ops.iopProbabilities(logits, ops.conv(this.objOut, regFeat), ops.conv(this.objBiasOut, regFeat));
     return {
       cls,
-      reg: mulScalar(run(this.regOut, regFeat), this.scales[level] as number),
-      iou: this.iouOut ? run(this.iouOut, regFeat) : null,
+      reg: ops.mulScalar(ops.conv(this.regOut, regFeat), this.scales[level] as number),
+      iou: this.iouOut ? ops.conv(this.iouOut, regFeat) : null,
     };
   }
-}
-
-const f32 = Math.fround;
-
-/**
- * COP (cop_head.ts): p_c(x) = mean over the k x k neighbourhood j of sigmoid(z_c(x + Δ_j)) · sigmoid(o_j(x)), the
- * logits zero-padded (a neighbour outside the map counts as sigmoid(0) = 0.5). logits (C, H, W), coeff (k², H, W).
- */
-function copProbabilities(logits: FMap, coeff: FMap, k: number): FMap {
-  const { c, h, w } = logits;
-  const r = (k - 1) / 2;
-  const plane = h * w;
-  const sz = logits.data.map(sigmoidF32);
-  const so = coeff.data.map(sigmoidF32);
-  const out = new Float32Array(c * plane);
-  for (let ch = 0; ch < c; ch++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        let sum = 0;
-        for (let j = 0; j < k * k; j++) {
-          const yy = y + Math.floor(j / k) - r;
-          const xx = x + (j % k) - r;
-          const p = yy >= 0 && yy < h && xx >= 0 && xx < w ? (sz[ch * plane + yy * w + xx] as number) : 0.5;
-          sum += f32(p * (so[j * plane + y * w + x] as number));
-        }
-        out[ch * plane + y * w + x] = sum / (k * k);
-      }
-    }
-  }
-  return { data: out, c, h, w };
-}
-
-/** IOP (iop_head.ts): p_c = relu(sigmoid(z_c) - sigmoid(b)) · sigmoid(o). logits (C, H, W), obj and bias (1, H, W). */
-function iopProbabilities(logits: FMap, obj: FMap, bias: FMap): FMap {
-  const { c, h, w } = logits;
-  const plane = h * w;
-  const out = new Float32Array(c * plane);
-  for (let i = 0; i < plane; i++) {
-    const sb = sigmoidF32(bias.data[i] as number);
-    const so = sigmoidF32(obj.data[i] as number);
-    for (let ch = 0; ch < c; ch++)
-      out[ch * plane + i] = f32(Math.max(0, f32(sigmoidF32(logits.data[ch * plane + i] as number) - sb)) * so);
-  }
-  return { data: out, c, h, w };
 }

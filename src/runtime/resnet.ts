@@ -1,6 +1,6 @@
 // ladet/runtime's ResNet kernel: the forward pass of a resolved ResNetSpec over Float32Arrays, the blocks of each
 // stage from the same table and rules as the libtorch ResNet (src/models/backbones/resnet_spec.ts), BatchNorms
-// folded into their convs at load.
+// folded into their convs at load, the forward pass in NetOps (computed, or recorded into an ONNX graph).
 import {
   RESNET_ARCH,
   resnetStageBlocks,
@@ -8,8 +8,8 @@ import {
   type ResNetDepth,
   type ResNetSpec,
 } from '../models/backbones/resnet_spec.js';
-import { add, maxPool2d, relu, type FMap } from './ops.js';
-import { runConv, type Conv, type Weights } from './weights.js';
+import type { Conv, Weights } from './weights.js';
+import type { NetOps } from './net_ops.js';
 import type { BackboneKernel, BackboneKernelEntry } from './backbones.js';
 
 const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
@@ -49,18 +49,18 @@ class ResNetKernel implements BackboneKernel {
   }
 
   /** (C, H, W) -> the maps of outIndices (C2..C5 by default). */
-  forward(x: FMap): FMap[] {
-    let h = maxPool2d(relu(runConv(this.stem, x)), 3, 2, 1);
-    const outs: FMap[] = [];
+  forward<T>(ops: NetOps<T>, x: T): T[] {
+    let h = ops.maxPool2d(ops.relu(ops.conv(this.stem, x)), 3, 2, 1);
+    const outs: T[] = [];
     const last = this.outIndices[this.outIndices.length - 1] as number;
     this.stages.slice(0, last + 1).forEach((blocks, i) => {
       for (const b of blocks) {
         let y = h;
         b.convs.forEach((c, k) => {
-          y = runConv(c, y);
-          if (k < b.convs.length - 1) relu(y);
+          y = ops.conv(c, y);
+          if (k < b.convs.length - 1) y = ops.relu(y);
         });
-        h = relu(add(y, b.downsample ? runConv(b.downsample, h) : h));
+        h = ops.relu(ops.add(y, b.downsample ? ops.conv(b.downsample, h) : h));
       }
       if (this.outIndices.includes(i)) outs.push(h);
     });
