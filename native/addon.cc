@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstdlib>
@@ -196,7 +197,17 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
-  return Napi::Number::New(env, at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+  return Napi::Number::New(env, static_cast<double>(torch::cuda::device_count()));
+  LADET_CATCH(env)
+}
+
+// Waits for every kernel queued on the current CUDA device (timing; the host otherwise runs ahead of the GPU).
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LADET_TRY
+  if (torch::cuda::device_count() == 0) throw Napi::Error::New(env, "cudaSynchronize: no CUDA device");
+  torch::cuda::synchronize();
+  return env.Undefined();
   LADET_CATCH(env)
 }
 
@@ -219,24 +230,41 @@ c10::DeviceType autocastDevice(Napi::Env env, const Napi::Value& v) {
   throw Napi::TypeError::New(env, "autocast: device must be 'cpu' or 'cuda'");
 }
 
+// libtorch 2.4 replaced the per-device autocast calls (is_cpu_enabled, set_autocast_gpu_dtype, ...) by ones that
+// take the device type; the old ones are deprecated there and gone in later releases.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocastEnabled(c10::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+at::ScalarType autocastDtype(c10::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void setAutocastState(c10::DeviceType d, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(d, dtype);
+  at::autocast::set_autocast_enabled(d, enabled);
+}
+#else
+bool autocastEnabled(c10::DeviceType d) {
+  return d == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+}
+at::ScalarType autocastDtype(c10::DeviceType d) {
+  return d == c10::DeviceType::CPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+void setAutocastState(c10::DeviceType d, bool enabled, at::ScalarType dtype) {
+  if (d == c10::DeviceType::CPU) {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  }
+}
+#endif
+
 // autocastState(device) -> [enabled, dtype code]
 Napi::Value AutocastState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
-  bool enabled = false;
-  at::ScalarType dtype = at::kBFloat16;
-  if (autocastDevice(env, info[0]) == c10::DeviceType::CPU) {
-    enabled = at::autocast::is_cpu_enabled();
-    dtype = at::autocast::get_autocast_cpu_dtype();
-  } else {
-#ifdef LADET_WITH_CUDA
-    enabled = at::autocast::is_enabled();
-    dtype = at::autocast::get_autocast_gpu_dtype();
-#endif
-  }
+  const auto device = autocastDevice(env, info[0]);
   auto arr = Napi::Array::New(env, 2);
-  arr.Set(0u, Napi::Boolean::New(env, enabled));
-  arr.Set(1u, Napi::Number::New(env, static_cast<int>(dtype)));
+  arr.Set(0u, Napi::Boolean::New(env, autocastEnabled(device)));
+  arr.Set(1u, Napi::Number::New(env, static_cast<int>(autocastDtype(device))));
   return arr;
   LADET_CATCH(env)
 }
@@ -257,14 +285,8 @@ Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
     if (enabled && dtype != at::kBFloat16) {
       throw Napi::Error::New(env, std::string("autocast on 'cpu' supports bfloat16 only (libtorch ") + TORCH_VERSION + ")");
     }
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(enabled);
-  } else {
-#ifdef LADET_WITH_CUDA
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(enabled);
-#endif
   }
+  setAutocastState(device, enabled, dtype);
   return env.Undefined();
   LADET_CATCH(env)
 }
@@ -294,8 +316,8 @@ Napi::Value AutocastClearCache(const Napi::CallbackInfo& info) {
 Napi::Value CudaBf16Supported(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LADET_TRY
-  const auto& hooks = at::detail::getCUDAHooks();
-  return Napi::Boolean::New(env, at::hasCUDA() && hooks.getNumGPUs() > 0 && hooks.supportsBFloat16ConvolutionWithCuDNNv8());
+  return Napi::Boolean::New(env, torch::cuda::device_count() > 0 &&
+                                     at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8());
   LADET_CATCH(env)
 }
 
@@ -328,6 +350,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("memory", Napi::Function::New(env, Memory));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));
   exports.Set("autocastState", Napi::Function::New(env, AutocastState));
   exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
   exports.Set("autocastNesting", Napi::Function::New(env, AutocastNesting));

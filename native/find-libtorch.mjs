@@ -98,7 +98,9 @@ function fail(why) {
 
 // c10d's Gloo backend compiles only with gloo's headers, which libtorch's packages leave out (Debian: libgloo-dev);
 // without them the addon builds without process groups and single-process training is unaffected.
+// LADET_C10D=0 builds without them anyway (a libtorch whose c10d API this addon was not written against).
 function hasC10dGloo(includes) {
+  if (process.env.LADET_C10D === '0') return false;
   if (!existsSync(join(includes[0], 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'))) return false;
   return [includes[0], '/usr/include', '/usr/local/include'].some((dir) => existsSync(join(dir, 'gloo', 'config.h')));
 }

@@ -16,6 +16,7 @@
 #endif
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #include "host_memory.h"
 
@@ -68,13 +69,23 @@ Napi::Value HugeBuffer(const Napi::CallbackInfo& info) {
 namespace {
 
 // libtorch's default CPU allocator, with hugeAlloc's placement. Small blocks keep 64-byte alignment as c10's does.
+// c10::Allocator changed in libtorch 2.3: allocate() lost its const and copy_data() became pure virtual.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define LADET_ALLOCATE_CONST
+#else
+#define LADET_ALLOCATE_CONST const
+#endif
+
 class HugePageCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t bytes) const override {
+  c10::DataPtr allocate(size_t bytes) LADET_ALLOCATE_CONST override {
     void* p = bytes ? hugeAlloc(bytes) : nullptr;
     return {p, p, &hugeFree, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &hugeFree; }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 };
 
 HugePageCpuAllocator hugePageCpuAllocator;

@@ -59,6 +59,7 @@ export interface NativeBinding {
   /** [live tensor handles, bytes of their distinct storages] */
   memory(): [number, number];
   cudaDeviceCount(): number;
+  cudaSynchronize(): void;
   // c10d process groups (native/distributed.cc); absent from an addon built before them. Collectives block until done.
   /** Whether the addon was built with c10d's Gloo backend; without it the functions below throw. */
   c10dAvailable?(): boolean;
