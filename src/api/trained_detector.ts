@@ -1,7 +1,7 @@
 // A trained detector for application code: open a run (or weights + config) once, then detect objects in image
 // files or encoded image bytes, one image per call, through the same test pipeline and post-processing as
 // `ladet test` / `ladet predict`. Holds libtorch memory until dispose().
-import { tensor, tidy } from '../torch/index.js';
+import { tensor, tidy, type Precision } from '../torch/index.js';
 import type { ImageSource } from '../data/image.js';
 import type { Category } from '../data/label_map.js';
 import type { PipelineConfig } from '../data/transforms.js';
@@ -28,8 +28,9 @@ export interface OpenDetectorOptions {
   net?: 1 | 2;
   /** config overrides by dotted key, e.g. { 'data.testScale': [320, 320], 'eval.nmsIou': 0.5 } */
   overrides?: Overrides;
-  /** the network's precision (default 'fp32'; 'bf16' or 'auto': mixed precision where the CPU has native bf16) */
-  precision?: 'fp32' | 'bf16' | 'auto';
+  /** the network's precision (default 'fp32'; 'bf16' or 'auto': mixed precision where the CPU has native bf16;
+   * 'fp16' on CUDA) */
+  precision?: Precision;
 }
 
 export interface DetectOptions {

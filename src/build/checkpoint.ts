@@ -8,7 +8,7 @@ import type { Tensor } from '../torch/index.js';
 import { dispose, isFloating, tidy } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { AnyOptimizer, OptimizerStateMeta } from '../optim/index.js';
-import type { LrSchedulerState } from '../optim/index.js';
+import type { GradScalerState, LrSchedulerState } from '../optim/index.js';
 import { loadSafetensors, readSafetensorsHeader, safetensorsDtypeOf, saveSafetensors } from '../io/index.js';
 import type { Category, LabelMap } from '../data/label_map.js';
 import { isPthFile, readPthCheckpoint, readPthCheckpointHeader } from './pth_checkpoint.js';
@@ -31,6 +31,8 @@ export interface TrainerState {
   /** the running loss sums of the epoch a stop interrupted (null at an epoch boundary): a resumed epoch's
    * metrics.csv row then averages all its batches, as the uninterrupted run's does */
   epochLog?: { sums: Record<string, number>; count: number; seconds: number } | null;
+  /** fp16 runs: the gradient scaler's scale and growth tracker (torch's GradScaler state_dict) */
+  gradScaler?: GradScalerState | null;
 }
 
 export interface CheckpointMeta {

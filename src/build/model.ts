@@ -1,6 +1,6 @@
 // From a validated Config to the objects a run needs: detector, anchor generator, assigner, data pipelines.
 import { existsSync } from 'node:fs';
-import { resolvePrecision } from '../torch/index.js';
+import { resolvePrecision, type RunPrecision } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { Detector, type DetectorConfig } from '../models/detector.js';
 import { loadPretrained, type PretrainedReport } from './pretrained.js';
@@ -11,6 +11,7 @@ import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type PipelineConfig } from '../data/transforms.js';
 import type { InferenceConfig } from '../models/heads/paa_inference.js';
 import type { Config } from '../config/schema.js';
+import { UsageError } from '../config/usage_error.js';
 
 type ModelSection = Config['model'];
 
@@ -118,12 +119,16 @@ export function inferenceConfigOf(config: Config): InferenceConfig {
 }
 
 /** The precision a config's run computes in: train.precision, absent meaning 'auto' (resolved for its device). */
-export function runPrecision(config: Pick<Config, 'train' | 'device'>): 'fp32' | 'bf16' {
-  return resolvePrecision(config.train?.precision ?? 'auto', config.device);
+export function runPrecision(config: Pick<Config, 'train' | 'device'>): RunPrecision {
+  try {
+    return resolvePrecision(config.train?.precision ?? 'auto', config.device);
+  } catch (e) {
+    throw new UsageError(`train.precision: ${(e as Error).message}`);
+  }
 }
 
 /** Sets the forward precision of every detector in a module tree (a student, a CoLAD pair); returns how many. */
-export function setPrecision(module: Module, precision: 'fp32' | 'bf16'): number {
+export function setPrecision(module: Module, precision: RunPrecision): number {
   let n = 0;
   for (const [, m] of module.namedModules()) {
     if (m instanceof Detector) {

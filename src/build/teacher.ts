@@ -41,6 +41,7 @@ export function loadTeacher(student: Config, numClasses: number): LoadedTeacher 
   }
   net.eval();
   net.requiresGrad_(false);
+  net.toDevice(student.device);
   // inference only (BN folded into the convs in eval mode, no autograd): bf16 where the student runs in bf16
   net.precision = t.precision ?? runPrecision(student);
   return { net, configPath: t.config, weightsPath, sha256: sha256File(weightsPath) };

@@ -2,6 +2,7 @@
 // works (numbers, booleans, arrays, null) and kept as strings otherwise (parseValue, src/config/overrides.ts).
 import { parseValue, type Overrides } from '../config/overrides.js';
 import { UsageError } from '../config/usage_error.js';
+import type { Precision } from '../torch/index.js';
 
 /** Splits positional arguments into plain ones and key=value pairs (kept flat: 'a.b' stays a key). */
 export function splitArgs(args: readonly string[]): { positional: string[]; kv: Overrides } {
@@ -102,11 +103,14 @@ export function shellJoin(args: readonly string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** `precision=fp32|bf16|auto` of test / predict (absent: fp32, the precision a run's recorded AP was measured in). */
-export function precisionArg(kv: Overrides, command: string): 'fp32' | 'bf16' | 'auto' | undefined {
+/**
+ * `precision=fp32|bf16|fp16|auto` of test / predict (absent: fp32, the precision a run's recorded AP was measured
+ * in; fp16 on CUDA only).
+ */
+export function precisionArg(kv: Overrides, command: string): Precision | undefined {
   const v = kv.precision;
   if (v === undefined) return undefined;
-  if (v !== 'fp32' && v !== 'bf16' && v !== 'auto')
-    throw new UsageError(`ladet ${command}: precision= must be fp32, bf16 or auto (got ${JSON.stringify(v)})`);
+  if (v !== 'fp32' && v !== 'bf16' && v !== 'fp16' && v !== 'auto')
+    throw new UsageError(`ladet ${command}: precision= must be fp32, bf16, fp16 or auto (got ${JSON.stringify(v)})`);
   return v;
 }

@@ -22,7 +22,7 @@ export class ProgressDisplay {
         ? `eval  ${p.epoch + 1}/${p.epochs}`
         : p.phase === 'data'
           ? 'data'
-          : `epoch ${p.epoch + 1}/${p.epochs}${p.precision === 'bf16' ? ' bf16' : ''}`;
+          : `epoch ${p.epoch + 1}/${p.epochs}${p.precision !== undefined && p.precision !== 'fp32' ? ` ${p.precision}` : ''}`;
     if (key !== this.#phaseKey) {
       this.#bar?.stop();
       this.#phaseKey = key;

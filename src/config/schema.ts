@@ -167,7 +167,7 @@ const Teacher = z
     /** a ladet run directory (weights/best, else last), a .safetensors file or a PyTorch .pth (mmdetection) */
     weights: z.string(),
     /** the teacher's inference precision; absent: the student's (train.precision) */
-    precision: z.enum(['fp32', 'bf16']).optional(),
+    precision: z.enum(['fp32', 'bf16', 'fp16']).optional(),
   })
   .strict();
 
@@ -210,7 +210,7 @@ const Train = z
      * fp32; bf16: the network's forward under autocast (fp32 master weights, optimizer state, losses, assignment);
      * auto (absent): bf16 where the CPU has native bf16 dot products (or on CUDA), fp32 elsewhere
      */
-    precision: z.enum(['fp32', 'bf16', 'auto']).optional(),
+    precision: z.enum(['fp32', 'bf16', 'fp16', 'auto']).optional(),
   })
   .strict();
 

@@ -4,7 +4,7 @@
 // networks; `net` picks one.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { dispose, resolvePrecision } from '../torch/index.js';
+import { dispose, resolvePrecision, type Precision } from '../torch/index.js';
 import { readCoco } from '../data/coco.js';
 import type { Category } from '../data/label_map.js';
 import type { Detector } from '../models/detector.js';
@@ -90,7 +90,7 @@ export interface OpenOptions {
   /** CoLAD runs: the network to open (default: the one the run evaluated, distill.colad.evalNet); unset otherwise */
   net?: NetIndex;
   /** the forward's precision (default fp32: the AP a run recorded; bf16 / auto: faster where the CPU has bf16) */
-  precision?: 'fp32' | 'bf16' | 'auto';
+  precision?: Precision;
 }
 
 /**
@@ -137,6 +137,7 @@ export function openDetector(files: ModelFiles, overrides: Overrides = {}, opts:
       throw new UsageError(`${(e as Error).message} (${which} of ${configPath}, ${classes.length} classes)`);
     }
     model.eval();
+    model.toDevice(config.device);
     model.precision = resolvePrecision(opts.precision ?? 'fp32', config.device);
     return { config, configPath, runDir, weightsPath, meta: ck.meta, classes, net, model };
   } finally {

@@ -3,7 +3,7 @@
 // depend on which other images share a folder. Boxes come back in the original (EXIF-oriented) pixels.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { noGrad, tidy, type Tensor } from '../torch/index.js';
+import { noGrad, sameDevice, tidy, type Tensor } from '../torch/index.js';
 import { CocoDataset, type CocoImage } from '../data/coco.js';
 import { DataLoader } from '../data/loader.js';
 import { ImageError, readImageHeader, sourceName, type ImageSource } from '../data/image.js';
@@ -61,7 +61,8 @@ export function detectBatch(
 ): ImageDetections[] {
   return tidy(() =>
     noGrad(() => {
-      const out = model.forward(images);
+      // the loader's images are on the CPU; a network on a GPU takes a copy there (freed with the scope)
+      const out = model.forward(sameDevice(images.device, model.device) ? images : images.toDevice(model.device));
       return predictBatch(out, anchors.get(levelSizes(out)).perLevel, metas, inference);
     }),
   );

@@ -1,9 +1,11 @@
 // The one training step (DESIGN.md §3: "the one step: sum, backward, step, log"), run by the trainer's data loop,
 // the benchmarks and the tests alike: strategy.step (forward, assignment, named loss terms) inside a memory scope,
 // the sum of the terms in the strategy's order, backward, the finiteness check of every logged number (before any
-// weight moves), gradient clipping when the config asks, SGD step, zero grad; timed per phase.
+// weight moves), gradient clipping when the config asks, SGD step, zero grad; timed per phase. In fp16 a gradient
+// scaler (torch.amp.GradScaler's loop) scales the loss before backward, unscales before clipping, and skips the step
+// when a gradient overflowed.
 import { tidy, type Tensor } from '../torch/index.js';
-import { SGD, clipGradNorm } from '../optim/index.js';
+import { SGD, clipGradNorm, type GradScaler } from '../optim/index.js';
 import type { Module } from '../nn/index.js';
 import { stepLogs, sumLosses, type Strategy, type StepInput } from '../distill/strategy.js';
 import type { Config } from '../config/schema.js';
@@ -32,6 +34,8 @@ export interface TrainStepResult {
   logs: Record<string, number>;
   /** wall time (ms): strategy.step (forward, assignment, losses) + sum + logs, backward, clipping + optimizer step, and all */
   ms: { step: number; backward: number; optimizer: number; total: number };
+  /** true when the gradient scaler found an overflowed gradient and no weight moved (fp16 only) */
+  skipped: boolean;
 }
 
 /** Throws a clear error when a logged number (a loss term, a statistic) is NaN or infinite. */
@@ -55,6 +59,8 @@ export interface GradientSync {
  * non-finite logged number throws (checkFinite, naming `at` when given) after backward and before the optimizer
  * moves any weight; the gradients of that step are cleared first. Under data parallelism (`sync`) the gradients are
  * averaged over ranks after the backward, and a non-finite number on any rank stops every rank at the same step.
+ * With a `scaler` (fp16) the scaled loss is backpropagated; an overflowed gradient skips the step (the scaler backs
+ * off; logs.loss_scale says the scale the step ran with) instead of failing: the losses themselves stay checked.
  */
 export function trainStep(
   strategy: Strategy,
@@ -63,6 +69,7 @@ export function trainStep(
   gradClip: number | null = null,
   at?: StepPosition,
   sync?: GradientSync,
+  scaler?: GradScaler,
 ): TrainStepResult {
   const t0 = performance.now();
   let t1 = t0;
@@ -73,7 +80,7 @@ export function trainStep(
     const logs = stepLogs(r);
     loss = total.item();
     t1 = performance.now();
-    total.backward();
+    (scaler === undefined ? total : scaler.scaleLoss(total)).backward();
     return logs;
   });
   const t2 = performance.now();
@@ -92,11 +99,20 @@ export function trainStep(
     optimizer.zeroGrad();
     throw diverged;
   }
-  if (gradClip !== null) {
-    logs.grad_norm = clipGradNorm(params, gradClip);
+  let skipped = false;
+  if (scaler !== undefined) {
+    logs.loss_scale = scaler.scale;
+    // every rank holds the same averaged gradients here, so every rank skips alike
+    skipped = !scaler.unscale(params);
+    scaler.update(!skipped);
+    // averaged per epoch in metrics.csv: the share of steps an overflow skipped
+    logs.skipped_step = skipped ? 1 : 0;
   }
-  optimizer.step();
+  if (!skipped) {
+    if (gradClip !== null) logs.grad_norm = clipGradNorm(params, gradClip);
+    optimizer.step();
+  }
   optimizer.zeroGrad();
   const t3 = performance.now();
-  return { loss, logs, ms: { step: t1 - t0, backward: t2 - t1, optimizer: t3 - t2, total: t3 - t0 } };
+  return { loss, logs, ms: { step: t1 - t0, backward: t2 - t1, optimizer: t3 - t2, total: t3 - t0 }, skipped };
 }

@@ -3,8 +3,8 @@
 // TensorBoard logs. Everything tensor-related runs on the calling thread (libtorch grad mode is thread-local).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispose, manualSeed, setNumThreads, tidy, zeros } from '../torch/index.js';
-import { LrScheduler, type SGD } from '../optim/index.js';
+import { dispose, manualSeed, sameDevice, setNumThreads, tidy, zeros, type RunPrecision } from '../torch/index.js';
+import { GradScaler, LrScheduler, type SGD } from '../optim/index.js';
 import { buildOptimizer, trainStep } from './train_step.js';
 import { DataParallel, distEnvOf } from './ddp.js';
 import { DataLoader } from '../data/loader.js';
@@ -54,7 +54,7 @@ export interface TrainProgress {
   lr: number;
   losses: Record<string, number>;
   /** the precision the networks' forward runs in (train phase) */
-  precision?: 'fp32' | 'bf16';
+  precision?: RunPrecision;
 }
 
 export interface TrainHooks {
@@ -274,13 +274,17 @@ async function trainLocked(
     }
     runInfo = { ...runInfo, ...initInfo };
     const model = strategy.trainable;
+    // the student (both CoLAD networks) on the run's device; a teacher is put there when it is built
+    model.toDevice(config.device);
     // the networks' forward in bf16 under autocast, or fp32; weights, gradients, optimizer and losses stay fp32
     const precision = runPrecision(config);
     setPrecision(model, precision);
     const asked = config.train?.precision ?? 'auto';
     say(
-      `precision: ${precision}${asked === 'auto' ? ` (auto: ${precision === 'bf16' ? 'native bf16 on this device' : 'no native bf16 on this device'})` : ''}`,
+      `precision: ${precision}${asked === 'auto' ? ` (auto: ${precision === 'bf16' ? 'native bf16 on this device' : 'no native bf16 on this device'})` : ''}${precision === 'fp16' ? ' with dynamic loss scaling' : ''}`,
     );
+    // float16's narrow exponent range needs the loss scaled (bf16 and fp32 do not)
+    const scaler = precision === 'fp16' ? new GradScaler() : null;
     runInfo = { ...runInfo, precision, ...(dist !== null ? { worldSize: dist.worldSize } : {}) };
     owned.push(model, strategy); // disposed in reverse: the strategy, then the network
     const evalNet = (model as unknown as { evalNetwork?: () => Detector }).evalNetwork?.() ?? (model as Detector);
@@ -319,10 +323,13 @@ async function trainLocked(
       optimizer: null,
       configHash: hash,
       epochLog: null,
+      gradScaler: null,
     };
     if (resuming) {
       const resumed = resumeFrom(paths, model, optimizer, scheduler, hash);
       state = resumed.state;
+      // an fp16 run continues with its scale; one that trained in another precision starts the scaler afresh
+      if (scaler !== null && state.gradScaler) scaler.loadStateDict(state.gradScaler);
       // allowed (checkpoints are fp32 either way), and said, since the steps before and after differ in rounding
       const before = resumed.info?.precision ?? 'fp32';
       if (before !== precision)
@@ -381,7 +388,7 @@ async function trainLocked(
           format: 'ladet-checkpoint',
           version: 1,
           kind: 'last',
-          trainer: { ...state, scheduler: scheduler.stateDict() },
+          trainer: { ...state, scheduler: scheduler.stateDict(), gradScaler: scaler?.stateDict() ?? null },
           info: { classes, resolvedConfig: config, ...runInfo },
         },
         optimizer,
@@ -415,10 +422,15 @@ async function trainLocked(
           // the one step (train_step.ts, also what the benchmarks time): losses, backward, finiteness check, clip, SGD
           let logs: Record<string, number>;
           try {
-            const input = { images: batch.images, targets: batch.targets, metas: batch.metas };
+            // the loader's images are on the CPU; on a GPU the step takes a copy there
+            const images = sameDevice(config.device, 'cpu') ? batch.images : batch.images.toDevice(config.device);
+            if (images !== batch.images) batch.images.dispose();
+            batch.images = images;
+            const input = { images, targets: batch.targets, metas: batch.metas };
             dist?.broadcastBuffers(model);
             const at = { epoch, batch: batch.index, iter: state.iter };
-            logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, at, dist ?? undefined).logs;
+            const sync = dist ?? undefined;
+            logs = trainStep(strategy, optimizer, input, config.optimizer.gradClip, at, sync, scaler ?? undefined).logs;
           } finally {
             batch.images.dispose();
           }

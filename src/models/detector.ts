@@ -2,7 +2,7 @@
 // mmdetection's module names `backbone`, `neck` and `bbox_head`, so its state dict matches mmdetection PAA checkpoints
 // key for key. The config (defaults allowed) is resolved into the model description (spec.ts), the modules are built
 // from it, and `detector.spec` is what exporters record.
-import { autocast, autocastDeviceOf, type Tensor } from '../torch/index.js';
+import { autocast, autocastDeviceOf, autocastDtypeOf, type RunPrecision, type Tensor } from '../torch/index.js';
 import { Module } from '../nn/index.js';
 import type { Backbone } from './backbones/backbone.js';
 import { createBackbone, type BackboneConfig } from './backbones/registry.js';
@@ -103,10 +103,11 @@ export class Detector extends Module {
   readonly strides: readonly number[];
   /**
    * The precision of `forward`. 'bf16': backbone, neck and head run under autocast('bfloat16') on the images' device
-   * (convolutions in bf16, GroupNorm in fp32; weights, their gradients and the outputs stay float32). 'fp32' (the
-   * default): no scope of its own, so an enclosing autocast(...) scope applies; `autocast(null, ...)` forces fp32.
+   * (convolutions in bf16, GroupNorm in fp32; weights, their gradients and the outputs stay float32); 'fp16' the
+   * same in float16 (CUDA). 'fp32' (the default): no scope of its own, so an enclosing autocast(...) scope applies;
+   * `autocast(null, ...)` forces fp32.
    */
-  precision: 'fp32' | 'bf16' = 'fp32';
+  precision: RunPrecision = 'fp32';
 
   constructor(config: DetectorConfig) {
     super();
@@ -130,6 +131,11 @@ export class Detector extends Module {
     this.strides = pyramidStrides(this.spec);
   }
 
+  /** The device of the network's weights ('cpu', 'cuda:0', ...): where forward expects its images. */
+  get device(): string {
+    return this.backbone.parameters()[0]?.device ?? 'cpu';
+  }
+
   get numClasses(): number {
     return this.head.numClasses;
   }
@@ -150,7 +156,8 @@ export class Detector extends Module {
       for (const p of pyramid) p.dispose();
       return out;
     };
-    const out = this.precision === 'bf16' ? autocast('bfloat16', run, autocastDeviceOf(images.device)) : run();
+    const dtype = autocastDtypeOf(this.precision);
+    const out = dtype !== null ? autocast(dtype, run, autocastDeviceOf(images.device)) : run();
     return outputsToFloat32(out);
   }
 }

@@ -1,6 +1,6 @@
 // Module: a tree of named parameters, buffers and children with PyTorch's dotted names
 // (`layer1.0.conv1.weight`), so state dicts move to and from PyTorch/mmdetection by name.
-import { Tensor, keep, noGrad } from '../torch/index.js';
+import { Tensor, keep, noGrad, sameDevice } from '../torch/index.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -111,6 +111,23 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Moves every parameter and buffer to `device` ('cpu', 'cuda', 'cuda:1') in place, as torch's module.to(device):
+   * each tensor keeps its handle (layers hold them) and takes a copy's storage on the device. Gradients are dropped.
+   */
+  toDevice(device: string): this {
+    noGrad(() => {
+      for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
+        if (sameDevice(t.device, device)) continue;
+        t.grad = null;
+        const moved = t.toDevice(device);
+        t.setData_(moved);
+        moved.dispose();
+      }
+    });
+    return this;
   }
 
   /** Turns gradient recording on or off for every parameter (freezing). */

@@ -11,8 +11,18 @@ import { dtypeCode, dtypeFromCode } from './dtype.js';
 /** The lower precision of a scope: bfloat16 (CPU and CUDA) or float16 (CUDA only in libtorch 1.13). */
 export type AutocastDType = 'bfloat16' | 'float16';
 export type AutocastDevice = 'cpu' | 'cuda';
+/**
+ * The precision a network's forward computes in: 'bf16' (CPU with native bf16, or CUDA) and 'fp16' (CUDA only, and
+ * trained with a gradient scaler: src/optim/grad_scaler.ts) under autocast, or plain 'fp32'.
+ */
+export type RunPrecision = 'fp32' | 'bf16' | 'fp16';
 /** A run's precision setting (config `train.precision`); resolvePrecision turns 'auto' into one of the others. */
-export type Precision = 'fp32' | 'bf16' | 'auto';
+export type Precision = RunPrecision | 'auto';
+
+/** The autocast dtype of a precision (null for fp32). */
+export function autocastDtypeOf(p: RunPrecision): AutocastDType | null {
+  return p === 'bf16' ? 'bfloat16' : p === 'fp16' ? 'float16' : null;
+}
 
 // The addon's autocast entry points (native/addon.cc), typed here: src/torch/native.ts types the older surface.
 interface AutocastBinding {
@@ -100,15 +110,22 @@ export function cudaHasBf16(): boolean {
 }
 
 /**
- * The precision a run uses on `device` ('cpu', 'cuda', 'cuda:1', ...): 'fp32' and 'bf16' as given; 'auto' is 'bf16'
- * where bf16 is native (a CPU with avx512_bf16 / amx_bf16, a CUDA device of compute capability 8.0+) and 'fp32'
- * elsewhere.
+ * The precision a run uses on `device` ('cpu', 'cuda', 'cuda:1', ...): 'fp32', 'bf16' and 'fp16' as given ('fp16'
+ * on CUDA only: libtorch's CPU autocast computes in bfloat16); 'auto' is 'bf16' where bf16 is native (a CPU with
+ * avx512_bf16 / amx_bf16, a CUDA device of compute capability 8.0+) and 'fp32' elsewhere. 'auto' never picks fp16:
+ * on a GPU without bf16 it is a choice with a cost (loss scaling, overflow-skipped steps) the user should make.
  */
-export function resolvePrecision(p: Precision, device: string): 'fp32' | 'bf16' {
-  if (p === 'fp32' || p === 'bf16') return p;
-  if (p !== 'auto') throw new TypeError(`precision must be 'fp32', 'bf16' or 'auto' (got ${String(p)})`);
+export function resolvePrecision(p: Precision, device: string): RunPrecision {
+  const cuda = device === 'cuda' || device.startsWith('cuda:');
+  if (p === 'fp16' && !cuda) {
+    throw new TypeError(
+      `precision fp16 runs on CUDA devices only (device is '${device}'): on a CPU use bf16 (native bf16) or fp32`,
+    );
+  }
+  if (p === 'fp32' || p === 'bf16' || p === 'fp16') return p;
+  if (p !== 'auto') throw new TypeError(`precision must be 'fp32', 'bf16', 'fp16' or 'auto' (got ${String(p)})`);
   if (device === 'cpu') return cpuHasNativeBf16() ? 'bf16' : 'fp32';
-  if (device === 'cuda' || device.startsWith('cuda:')) return cudaHasBf16() ? 'bf16' : 'fp32';
+  if (cuda) return cudaHasBf16() ? 'bf16' : 'fp32';
   throw new TypeError(`resolvePrecision: unknown device '${device}'`);
 }
 

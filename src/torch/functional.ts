@@ -22,6 +22,7 @@ const op = {
   im2col: defOp('aten::im2col'),
   constantPad: defOp('aten::constant_pad_nd'),
   adaptiveAvgPool2d: defOp('aten::adaptive_avg_pool2d'),
+  ampUnscale: defOp('aten::_amp_foreach_non_finite_check_and_unscale_'),
   crossEntropy: defOp('aten::cross_entropy_loss'),
 };
 
@@ -168,4 +169,13 @@ export function pad(x: Tensor, padding: Shape, value = 0): Tensor {
 
 export function adaptiveAvgPool2d(x: Tensor, size: readonly [number, number]): Tensor {
   return wrap(op.adaptiveAvgPool2d(x, size));
+}
+
+/**
+ * CUDA's fused unscale of torch.amp.GradScaler: every tensor of `grads` (same device and dtype) multiplied in place by
+ * `invScale` (1-element float32), and `foundInf` (1-element float32) set to 1 when any element was not finite. One
+ * kernel for all; libtorch 1.13 has it for CUDA only (src/optim/grad_scaler.ts falls back to plain ops elsewhere).
+ */
+export function ampUnscale_(grads: readonly Tensor[], foundInf: Tensor, invScale: Tensor): void {
+  op.ampUnscale(grads, foundInf, invScale);
 }

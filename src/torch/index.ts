@@ -25,6 +25,17 @@ export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
 }
 
+/** Whether two device strings name the same device ('cuda' is libtorch's current device, 'cuda:0' here). */
+export function sameDevice(a: string, b: string): boolean {
+  const norm = (d: string): string => (d === 'cuda' ? 'cuda:0' : d);
+  return norm(a) === norm(b);
+}
+
+/** Waits until the current CUDA device has run every queued kernel (for timing); throws without a device. */
+export function cudaSynchronize(): void {
+  native.cudaSynchronize();
+}
+
 export function cudaAvailable(): boolean {
   return native.cudaDeviceCount() > 0;
 }

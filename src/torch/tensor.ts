@@ -149,6 +149,7 @@ const op = {
   flip: defOp('aten::flip'),
   toDtype: defOp('aten::to', 'dtype'),
   toDevice: defOp('aten::to', 'device'),
+  setData: defOp('aten::set_data'),
   clone: defOp('aten::clone'),
   detach: defOp('aten::detach'),
   add_: defOp('aten::add_', 'Tensor'),
@@ -207,7 +208,7 @@ export class Tensor implements Tracked {
   }
 
   #getMeta(): [number, string, boolean, ...number[]] {
-    // dtype, device and shape never change for a handle (ladet binds no resizing op); requiresGrad can.
+    // dtype, device and shape change for a handle only through setData_ (which clears this); requiresGrad can.
     if (this.#meta === null) this.#meta = native.meta(this.handle);
     return this.#meta;
   }
@@ -269,6 +270,17 @@ export class Tensor implements Tracked {
 
   set requiresGrad(on: boolean) {
     native.setRequiresGrad(this.handle, on);
+  }
+
+  /**
+   * Makes this tensor hold `data`'s storage, dtype, device and shape, keeping its identity, requiresGrad and autograd
+   * role (torch's `param.data = data`): how a module moves its parameters to another device while every layer keeps
+   * its handle. Returns this.
+   */
+  setData_(data: Tensor): this {
+    op.setData(this, data);
+    this.#meta = null;
+    return this;
   }
 
   /** Sets requiresGrad and returns this, for chaining. */

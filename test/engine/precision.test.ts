@@ -3,7 +3,7 @@
 // its fp32 checkpoint opens for inference in either precision with close outputs.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
@@ -121,4 +121,13 @@ test('a run stopped in bf16 resumes in fp32 (said), and its checkpoint opens in 
   images.dispose();
   fp32.model.dispose();
   bf16.model.dispose();
+});
+
+test('fp16 is refused on a CPU before the run starts, naming the setting and what to use instead', async () => {
+  const cfg = parseConfig({ ...tiny('fp16cpu'), train: { precision: 'fp16' } });
+  await assert.rejects(
+    train(cfg),
+    /train\.precision: precision fp16 runs on CUDA devices only \(device is 'cpu'\): on a CPU use bf16 \(native bf16\) or fp32/,
+  );
+  assert.equal(existsSync(join(work, 'runs', 'fp16cpu', 'weights')), false, 'nothing was trained');
 });
