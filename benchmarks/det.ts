@@ -25,7 +25,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { cat, manualSeed, noGrad, randn, setNumThreads, tidy, type Tensor } from '../src/torch/index.js';
+import { cat, cudaAvailable, manualSeed, noGrad, randn, setNumThreads, tidy, type Tensor } from '../src/torch/index.js';
 import { saveSafetensors } from '../src/io/index.js';
 import { loadConfig } from '../src/config/schema.js';
 import { buildDetector } from '../src/build/model.js';
@@ -238,7 +238,13 @@ function writeInferenceInputs(
   return { shift, candidates };
 }
 
-export async function det(): Promise<Record<string, unknown>> {
+/** The suite `det_cuda`: the same comparison with both networks and batches on the CUDA device. */
+export async function detCuda(): Promise<Record<string, unknown>> {
+  if (!cudaAvailable()) throw new Error('det_cuda: no CUDA device (or a CPU-only libtorch)');
+  return det('cuda');
+}
+
+export async function det(device = 'cpu'): Promise<Record<string, unknown>> {
   const threads = Number(process.env.LADET_BENCH_THREADS ?? availableParallelism());
   const steps = Number(process.env.LADET_BENCH_STEPS ?? 8);
   const warm = 2;
@@ -263,6 +269,7 @@ export async function det(): Promise<Record<string, unknown>> {
         scoreThr: SCORE_THR,
         image: join(dir, 'train_image.f32'),
         weights: null,
+        device,
       },
       python,
       warm,
@@ -279,13 +286,15 @@ export async function det(): Promise<Record<string, unknown>> {
         scoreThr: SCORE_THR,
         image: join(dir, 'infer_image.f32'),
         weights: join(dir, 'infer_weights.safetensors'),
+        device,
       },
       python,
       warm,
       steps,
       loads,
     );
-    const lad = ladStep(1); // see det_lad.ts: one thread keeps a difference of a few hundred ms above the shared machine's noise
+    // see det_lad.ts: one thread keeps a difference of a few hundred ms above the shared machine's noise (CPU only)
+    const lad = device === 'cpu' ? ladStep(1) : null;
     const ms = (r: SideRun): number => median(r.steps.map((s) => s.ms));
     const cpu = (r: SideRun): number => median(r.steps.map((s) => s.cpu_ms));
     const split = (r: SideRun): Record<string, number> => {
@@ -300,6 +309,8 @@ export async function det(): Promise<Record<string, unknown>> {
     });
     const pairRatios = (l: SideRun, p: SideRun): number[] => l.steps.map((s, i) => s.ms / (p.steps[i] as DetStep).ms);
     const result: Record<string, unknown> = {
+      device,
+      ladet_versions: train.ladet.ready.versions,
       threads,
       timed_pairs: steps,
       warmup_pairs: warm,
@@ -330,14 +341,13 @@ export async function det(): Promise<Record<string, unknown>> {
       ladet_infer_cpu_ms_per_image: cpu(infer.ladet),
       ladet_infer_detections: infer.ladet.steps[0]?.detections,
       ladet_train_memory: memory(train.ladet),
-      lad_vs_paa_step_ratio: lad.lad_vs_paa_step_ratio,
-      lad,
+      ...(lad !== null ? { lad_vs_paa_step_ratio: lad.lad_vs_paa_step_ratio, lad } : {}),
     };
     if (train.peer !== null && infer.peer !== null) {
       const trainPairs = pairRatios(train.ladet, train.peer);
       const inferPairs = pairRatios(infer.ladet, infer.peer);
       Object.assign(result, {
-        peer: 'torchvision 0.14 FCOS-R50-FPN (80 classes, FrozenBatchNorm2d, trainable_backbone_layers 3) on /usr/bin/python3 torch 1.13',
+        peer: `torchvision ${train.peer.ready.versions.torchvision} FCOS-R50-FPN (80 classes, FrozenBatchNorm2d, trainable_backbone_layers 3) on ${python} torch ${train.peer.ready.versions.torch}`,
         peer_params: train.peer.ready.params,
         peer_train_step_ms: ms(train.peer),
         peer_train_step_cpu_ms: cpu(train.peer),

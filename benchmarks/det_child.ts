@@ -8,7 +8,17 @@
 import { readFileSync, readSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dispose, getNumThreads, manualSeed, noGrad, setNumThreads, tensor, tidy } from '../src/torch/index.js';
+import {
+  cudaSynchronize,
+  dispose,
+  getNumThreads,
+  libtorchVersion,
+  manualSeed,
+  noGrad,
+  setNumThreads,
+  tensor,
+  tidy,
+} from '../src/torch/index.js';
 import { loadSafetensors } from '../src/io/index.js';
 import { loadConfig } from '../src/config/schema.js';
 import { buildAnchorGenerator, buildDetector, inferenceConfigOf } from '../src/build/model.js';
@@ -37,6 +47,8 @@ export interface DetJob {
   image: string;
   /** ladet safetensors to load (the peer maps the names), or null for each side's own init */
   weights: string | null;
+  /** 'cpu' (the suite `det`) or 'cuda' (`det_cuda`): where both sides put the network and the batch */
+  device: string;
 }
 
 export interface DetReady {
@@ -45,6 +57,8 @@ export interface DetReady {
   params: number;
   /** peak RSS (KiB) after model build and input load, before the first step */
   base_rss_kb: number;
+  /** the engine's versions (libtorch; the peer: torch and torchvision) */
+  versions: Record<string, string>;
 }
 
 export interface DetStep {
@@ -117,14 +131,16 @@ function main(job: DetJob): void {
     det.loadStateDict(tensors);
     dispose([...tensors.values()]);
   }
-  const anchors = new AnchorCache(buildAnchorGenerator(config.model));
+  det.toDevice(job.device);
+  const anchors = new AnchorCache(buildAnchorGenerator(config.model), job.device);
   const bytes = readFileSync(job.image);
-  const images = tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), [
-    job.batch,
-    3,
-    job.height,
-    job.width,
-  ]);
+  const images = tensor(
+    new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    [job.batch, 3, job.height, job.width],
+    { device: job.device },
+  );
+  // a GPU runs behind the host: a step's time ends when its kernels have run
+  const sync = job.device === 'cpu' ? (): void => {} : cudaSynchronize;
   const metas = Array.from({ length: job.batch }, (_, i) => metaOf(i, job.height, job.width));
 
   let step: () => DetStep;
@@ -141,6 +157,7 @@ function main(job: DetJob): void {
     step = () => {
       const c0 = cpuMs();
       const { logs, ms } = trainStep(strategy, opt, { images, targets, metas }, config.optimizer.gradClip);
+      sync();
       const split_ms = {
         forward_assign_loss: ms.step,
         assign: logs.assign_ms as number,
@@ -162,6 +179,7 @@ function main(job: DetJob): void {
           return predictBatch(out, anchors.get(levelSizes(out)).perLevel, metas, cfg);
         }),
       );
+      sync();
       return {
         ms: (performance.now() - t0) / job.batch,
         cpu_ms: (cpuMs() - c0) / job.batch,
@@ -174,6 +192,7 @@ function main(job: DetJob): void {
     threads: getNumThreads(),
     params: det.numParameters(),
     base_rss_kb: process.resourceUsage().maxRSS,
+    versions: { libtorch: libtorchVersion },
   };
   say(ready);
   for (let cmd = readLine(); cmd !== null && cmd !== 'end'; cmd = readLine()) {

@@ -124,9 +124,13 @@ def main():
     model = build_fcos(h, w, score_thresh=job["scoreThr"])
     if job["weights"] is not None:
         load_ladet_weights(model, job["weights"])
-    images = read_images(job, b, h, w)
+    device = torch.device(job.get("device", "cpu"))
+    model.to(device)
+    images = [im.to(device) for im in read_images(job, b, h, w)]
+    # a GPU runs behind the host: a step's time ends when its kernels have run
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if job["mode"] == "train":
-        targets = read_targets(job)
+        targets = [{k: v.to(device) for k, v in t.items()} for t in read_targets(job)]
         opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)
         model.train()
 
@@ -141,6 +145,7 @@ def main():
             t2 = time.perf_counter()
             opt.step()
             opt.zero_grad()
+            sync()
             t3 = time.perf_counter()
             split = {"forward_loss": 1000 * (t1 - t0), "backward": 1000 * (t2 - t1), "optimizer": 1000 * (t3 - t2)}
             return {"ms": 1000 * (t3 - t0), "cpu_ms": cpu_ms() - c0, "split_ms": split, "logs": logs}
@@ -153,11 +158,15 @@ def main():
             t0 = time.perf_counter()
             with torch.no_grad():
                 dets = model(images)
+            sync()
             ms = 1000 * (time.perf_counter() - t0) / b
             return {"ms": ms, "cpu_ms": (cpu_ms() - c0) / b, "detections": int(dets[0]["scores"].numel())}
 
     params = sum(p.numel() for p in model.parameters())
-    say({"ready": True, "threads": torch.get_num_threads(), "params": params, "base_rss_kb": peak_kb()})
+    import torchvision
+
+    versions = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    say({"ready": True, "threads": torch.get_num_threads(), "params": params, "base_rss_kb": peak_kb(), "versions": versions})
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "end":

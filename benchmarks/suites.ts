@@ -2,7 +2,7 @@
 import { assign } from './assign.js';
 import { colad } from './colad.js';
 import { data } from './data.js';
-import { det } from './det.js';
+import { det, detCuda } from './det.js';
 import { engine } from './engine.js';
 import { evalSuite } from './eval.js';
 import { io } from './io.js';
@@ -19,7 +19,8 @@ export const suites: Record<string, Suite> = {
   data,
   assign,
   nms,
-  det,
+  det: () => det(),
+  det_cuda: detCuda,
   colad,
   runtime,
   io,
