@@ -11,37 +11,13 @@ import { train } from '../../src/engine/trainer.js';
 import { readCheckpointHeader } from '../../src/build/checkpoint.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import { noGrad, randn, manualSeed, tidy } from '../../src/torch/index.js';
+import { tinyRun } from './tiny_run.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ladet-precision-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function tiny(name: string, precision?: 'fp32' | 'bf16' | 'auto'): ConfigInput {
-  return {
-    name,
-    seed: 0,
-    threads: 2,
-    runsDir: join(work, 'runs'),
-    data: {
-      builtin: 'shapes',
-      builtinArgs: { train: 8, val: 8, size: 96, maxItems: 3 },
-      root: join(work, 'shapes8'),
-      valAnn: 'annotations/instances_train.json',
-      valImages: 'train',
-      trainScales: [[96, 96]],
-      testScale: [96, 96],
-      batchSize: 4,
-      workers: 0,
-    },
-    model: {
-      backbone: { depth: 18, widthMultiplier: 0.125 },
-      neck: { outChannels: 16, startLevel: 1, numOuts: 3 },
-      head: { featChannels: 16, stackedConvs: 1, gnGroups: 4 },
-      anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
-    },
-    schedule: { epochs: 2, warmupIters: 2, steps: [2] },
-    eval: { every: 2, scoreVoting: false },
-    ...(precision ? { train: { precision } } : {}),
-  };
+  return tinyRun(work, name, 8, precision ? { train: { precision } } : {});
 }
 
 const startRecords = (dir: string): Record<string, unknown>[] =>

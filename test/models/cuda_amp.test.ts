@@ -21,8 +21,8 @@ import {
   tidy,
   type Tensor,
 } from '../../src/torch/index.js';
-import type { HeadOutputs } from '../../src/models/index.js';
-import { loadConfig, parseConfig } from '../../src/config/schema.js';
+import { loadConfig, parseConfig, type Config } from '../../src/config/schema.js';
+import { tinyRun } from '../engine/tiny_run.js';
 import { buildAnchorGenerator, buildDetector } from '../../src/build/model.js';
 import { AnchorCache } from '../../src/assign/targets.js';
 import { buildStrategy } from '../../src/build/strategy.js';
@@ -32,23 +32,13 @@ import { train } from '../../src/engine/trainer.js';
 import { readCheckpointHeader } from '../../src/build/checkpoint.js';
 import { openDetector, resolveModelFiles } from '../../src/engine/open_detector.js';
 import type { StepInput } from '../../src/distill/strategy.js';
-import type { ImageMeta } from '../../src/data/transforms.js';
+import { batchOf, compare, relErr } from './amp_helpers.js';
 
 const skip = cudaAvailable() ? false : 'no CUDA device (or a CPU-only libtorch)';
 const root = join(import.meta.dirname, '..', '..', '..');
 const MINI = join(root, 'configs', 'paa_r18_fashion_mini.yaml');
 const work = mkdtempSync(join(tmpdir(), 'ladet-cuda-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-function relErr(low: Tensor, ref: Tensor): number {
-  return tidy(() => Math.sqrt(low.sub(ref).square().sum().item() / ref.square().sum().item()));
-}
-
-function worst(fp32: HeadOutputs, low: HeadOutputs): Record<'cls' | 'reg' | 'iou', number> {
-  const w = (a: Tensor[], b: Tensor[]): number => Math.max(...a.map((t, l) => relErr(b[l] as Tensor, t)));
-  for (const t of [...low.cls, ...low.reg, ...(low.iou ?? [])]) assert.equal(t.dtype, 'float32');
-  return { cls: w(fp32.cls, low.cls), reg: w(fp32.reg, low.reg), iou: w(fp32.iou!, low.iou!) };
-}
 
 test('CUDA autocast: conv in float16 / bfloat16, GroupNorm with fp32 affine weights runs', { skip }, () => {
   tidy(() => {
@@ -82,7 +72,7 @@ test('mini preset detector on CUDA: fp16 and bf16 forwards within 5 % of fp32 on
         const f = det.forward(x);
         for (const p of ['fp16', ...(cudaHasBf16() ? ['bf16' as const] : [])] as const) {
           det.precision = p;
-          const e = worst(f, det.forward(x));
+          const e = compare(f, det.forward(x));
           t.diagnostic(`${mode} ${p}: worst relative error ${JSON.stringify(e)}`);
           for (const [k, v] of Object.entries(e)) assert.ok(v < 0.05, `${mode} ${p} ${k}: relative error ${v}`);
         }
@@ -93,36 +83,6 @@ test('mini preset detector on CUDA: fp16 and bf16 forwards within 5 % of fp32 on
   x.dispose();
   det.dispose();
 });
-
-/** `n` 128x128 noise images on `device` with 2-4 boxes each, classes 0..9 (seeded). */
-function batchOf(n: number, seed: number, device: string): StepInput {
-  manualSeed(seed);
-  let s = seed;
-  const r = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const targets = Array.from({ length: n }, () => {
-    const boxes: number[] = [];
-    const labels: number[] = [];
-    for (let k = 0; k < 2 + Math.floor(r() * 3); k++) {
-      const w = 16 + r() * 64;
-      const h = 16 + r() * 64;
-      const x0 = r() * (128 - w);
-      const y0 = r() * (128 - h);
-      boxes.push(x0, y0, x0 + w, y0 + h);
-      labels.push(Math.floor(r() * 10));
-    }
-    return { boxes: Float32Array.from(boxes), labels: Int32Array.from(labels) };
-  });
-  const metas: ImageMeta[] = targets.map((_, i) => ({
-    imageId: i,
-    file: `${i}.png`,
-    oriShape: [128, 128],
-    imgShape: [128, 128],
-    padShape: [128, 128],
-    scaleFactor: [1, 1, 1, 1],
-    flip: false,
-  }));
-  return { images: randn([n, 3, 128, 128], { device }), targets, metas };
-}
 
 function trainSteps(precision: 'fp32' | 'fp16', steps: number, input: StepInput) {
   const config = loadConfig(MINI, { 'optimizer.lr': 0.005, device: 'cuda' });
@@ -182,35 +142,9 @@ test('the fused CUDA unscale: gradients divided by the scale, an inf anywhere re
   a.dispose();
 });
 
-/** A tiny run on `device: cuda` (shapes, 16 images, R18 at 1/8 width), with `extra` on top. */
-function cudaConfig(name: string, extra: Record<string, unknown>): ReturnType<typeof parseConfig> {
-  return parseConfig({
-    name,
-    seed: 0,
-    threads: 2,
-    device: 'cuda',
-    runsDir: join(work, 'runs'),
-    data: {
-      builtin: 'shapes',
-      builtinArgs: { train: 16, val: 8, size: 96, maxItems: 3 },
-      root: join(work, 'shapes16'),
-      valAnn: 'annotations/instances_train.json',
-      valImages: 'train',
-      trainScales: [[96, 96]],
-      testScale: [96, 96],
-      batchSize: 4,
-      workers: 0,
-    },
-    model: {
-      backbone: { depth: 18, widthMultiplier: 0.125 },
-      neck: { outChannels: 16, startLevel: 1, numOuts: 3 },
-      head: { featChannels: 16, stackedConvs: 1, gnGroups: 4 },
-      anchors: { strides: [8, 16, 32], octaveBaseScale: 4 },
-    },
-    schedule: { epochs: 2, warmupIters: 2, steps: [2] },
-    eval: { every: 2, scoreVoting: true },
-    ...extra,
-  });
+/** The tiny run of precision.test.ts with 16 images on `device: cuda`, `extra` on top. */
+function cudaConfig(name: string, extra: Record<string, unknown>): Config {
+  return parseConfig(tinyRun(work, name, 16, { device: 'cuda', eval: { every: 2, scoreVoting: true }, ...extra }));
 }
 
 test(
