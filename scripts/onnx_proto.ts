@@ -1,5 +1,6 @@
 // Regenerates src/io/onnx_proto.ts, the ONNX protobuf schema as a protobufjs JSON descriptor, from an onnx.proto:
-//   npx tsc -p . && node dist/scripts/onnx_proto.js /usr/lib/python3/dist-packages/onnx/onnx.proto && npx prettier --write src/io/onnx_proto.ts
+//   npx tsc -p . && node dist/scripts/onnx_proto.js /usr/lib/python3/dist-packages/onnx/onnx.proto
+//   npx prettier --write src/io/onnx_proto.ts
 // (that file is Debian's python3-onnx 1.12.0, IR version 8, opset 17). A descriptor rather than the .proto itself: it
 // compiles into dist/ with the rest, needs no file lookup at run time, and loads with protobufjs/light (no parser).
 import { writeFileSync } from 'node:fs';

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../build/model.js';
 import { openDetector, resolveModelFiles, type OpenedDetector } from '../engine/open_detector.js';
 import { exportRuntime } from '../engine/export_runtime.js';
+import { exportOnnx, type OnnxExportOptions } from '../engine/export_onnx.js';
 import { detectBatch, loadTestImage, toDetections, type Detection } from '../engine/predict.js';
 import { scoreThrOf } from '../det/detection.js';
 import { AnchorCache } from '../assign/targets.js';
@@ -111,6 +112,16 @@ export class TrainedDetector {
   exportRuntime(file: string): number {
     this.live();
     return exportRuntime(this.opened, file);
+  }
+
+  /**
+   * Writes this network as an ONNX model (as `ladet export format=onnx`, opset 17) for onnxruntime and other ONNX
+   * consumers: input images (N, 3, H, W), outputs cls_l, reg_l (and iou_l) per pyramid level; `nms: true` appends
+   * the post-processing (outputs boxes, scores, labels, batch_index). Returns the file's size in bytes.
+   */
+  exportOnnx(file: string, opts: OnnxExportOptions = {}): number {
+    this.live();
+    return exportOnnx(this.opened, file, opts);
   }
 
   /** Releases the network's and the anchors' libtorch memory; detect() throws afterwards. Idempotent. */

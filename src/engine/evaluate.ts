@@ -2,7 +2,7 @@
 // and score them with ladet's COCO evaluator.
 import type { Detector } from '../models/detector.js';
 import type { ImageDetections, InferenceConfig } from '../models/heads/paa_inference.js';
-import { detectBatch } from './predict.js';
+import { detectWith, type BatchDetector } from './predict.js';
 import { DataLoader } from '../data/loader.js';
 import type { CocoDataset } from '../data/coco.js';
 import type { PipelineConfig } from '../data/transforms.js';
@@ -19,7 +19,8 @@ export interface EvalRun {
 }
 
 export interface EvalOptions {
-  model: Detector;
+  /** a libtorch network, or one run elsewhere (an ONNX model on onnxruntime) */
+  model: Detector | BatchDetector;
   dataset: CocoDataset;
   annotations: string;
   imageDir: string;
@@ -115,11 +116,12 @@ function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
 }
 
-/** Runs the model in eval mode over the split and evaluates it. Restores the model's previous mode. */
+/** Runs the model in eval mode over the split and evaluates it. Restores a libtorch model's previous mode. */
 export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   const t0 = performance.now();
-  const wasTraining = o.model.training;
-  o.model.eval();
+  const torchModel = 'external' in o.model ? null : o.model;
+  const wasTraining = torchModel?.training ?? false;
+  torchModel?.eval();
   const loader = new DataLoader({
     dataset: o.dataset,
     imageDir: o.imageDir,
@@ -138,7 +140,7 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
   try {
     for await (const batch of loader.epoch(0)) {
       skipped += batch.skipped.length;
-      const batchDets = detectBatch(o.model, batch.images, batch.metas, o.anchors, o.inference);
+      const batchDets = await detectWith(o.model, batch.images, batch.metas, o.anchors, o.inference);
       batch.images.dispose();
       dets.push(...batchDets);
       done++;
@@ -146,7 +148,7 @@ export async function evaluateDetector(o: EvalOptions): Promise<EvalRun> {
     }
   } finally {
     await loader.close();
-    o.model.train(wasTraining);
+    torchModel?.train(wasTraining);
   }
   const gt = readCocoGt(o.annotations);
   // as pycocotools, only the ground truth's categories are scored (a model may know more classes than a test set)

@@ -10,12 +10,14 @@ import { ImageError, readImageHeader, sourceName, type ImageSource } from '../da
 import { buildBatch, type RawBatch, type SampleSpec } from '../data/batch.js';
 import type { ImageMeta, PipelineConfig } from '../data/transforms.js';
 import type { Category } from '../data/label_map.js';
+import type { AnchorConfig } from '../det/anchor_grid.js';
+import { AnchorGenerator } from '../det/anchors.js';
 import type { Detector } from '../models/detector.js';
 import { levelSizes } from '../models/heads/outputs.js';
 import { predictBatch, type ImageDetections, type InferenceConfig } from '../models/heads/paa_inference.js';
 import { UsageError } from '../config/usage_error.js';
 import type { Config } from '../config/schema.js';
-import { buildAnchorGenerator, inferenceConfigOf, testPipelineOf } from '../build/model.js';
+import { anchorConfig, inferenceConfigOf, testPipelineOf } from '../build/model.js';
 import { AnchorCache } from '../assign/targets.js';
 
 /** Extensions taken from a folder (what sharp's libvips reads); a file named directly is tried whatever its name. */
@@ -69,6 +71,50 @@ export function detectBatch(
 }
 
 /**
+ * A network that runs outside libtorch (an ONNX model on onnxruntime: onnx_detector.ts) in place of a Detector:
+ * one normalised, padded batch (B, 3, H, W) in, each image's detections in original pixels out, through ladet's
+ * shared post-processing. Its own anchors (the file's); `external` tells it from a Detector.
+ */
+export interface BatchDetector {
+  readonly external: true;
+  detect(images: Tensor, metas: readonly ImageMeta[], inference: InferenceConfig): Promise<ImageDetections[]>;
+  dispose(): void;
+}
+
+/** detectBatch for a libtorch Detector, the network's own run for a BatchDetector (anchors unused there). */
+export async function detectWith(
+  model: Detector | BatchDetector,
+  images: Tensor,
+  metas: readonly ImageMeta[],
+  anchors: AnchorCache,
+  inference: InferenceConfig,
+): Promise<ImageDetections[]> {
+  if ('external' in model) return model.detect(images, metas, inference);
+  return detectBatch(model, images, metas, anchors, inference);
+}
+
+/** What inference on image files reads from a config (or from an ONNX file's metadata, which records the same). */
+export interface TestSettings {
+  pipeline: PipelineConfig;
+  inference: InferenceConfig;
+  /** the network's anchors (a libtorch Detector's; a BatchDetector brings its own) */
+  anchors: AnchorConfig;
+  /** decoding workers (data.workers) */
+  workers: number;
+  device: string;
+}
+
+export function testSettingsOf(config: Config): TestSettings {
+  return {
+    pipeline: testPipelineOf(config),
+    inference: inferenceConfigOf(config),
+    anchors: anchorConfig(config.model),
+    workers: config.data.workers,
+    device: config.device,
+  };
+}
+
+/**
  * One image (a path or encoded bytes) through a test pipeline on this thread, as a batch of one: its header read for
  * the size, then decoded, resized, normalised and padded. An image that cannot be used throws an ImageError naming it.
  */
@@ -92,18 +138,27 @@ export async function loadTestImage(image: ImageSource, pipeline: PipelineConfig
   return raw;
 }
 
-export interface PredictOptions {
-  model: Detector;
-  config: Config;
+export type PredictOptions = {
+  model: Detector | BatchDetector;
   classes: readonly Category[];
   files: readonly string[];
   /** an image that cannot be read or decoded; the run goes on without it */
   onSkip: (file: string, reason: string) => void;
   onProgress?: (done: number, total: number) => void;
-}
+} & (
+  | {
+      /** the config the network was trained with: its test pipeline, post-processing, anchors, workers */
+      config: Config;
+    }
+  | {
+      /** or those settings themselves (an ONNX model alone: the ones its metadata records) */
+      settings: TestSettings;
+    }
+);
 
 /** Runs the detector over the files in order, yielding each readable image's detections. */
 export async function* predictImages(o: PredictOptions): AsyncGenerator<ImagePrediction> {
+  const settings = 'settings' in o ? o.settings : testSettingsOf(o.config);
   // Sizes first: the loader checks each decoded image against them, and unreadable files drop out here.
   const images: CocoImage[] = [];
   for (const [i, file] of o.files.entries()) {
@@ -122,19 +177,18 @@ export async function* predictImages(o: PredictOptions): AsyncGenerator<ImagePre
     dataset,
     imageDir: '', // file names are full paths
     batchSize: 1,
-    pipeline: testPipelineOf(o.config),
+    pipeline: settings.pipeline,
     shuffle: false,
-    workers: Math.min(o.config.data.workers, images.length),
+    workers: Math.min(settings.workers, images.length),
     onSkip: (s) => {
       o.onSkip(s.file, s.reason);
       o.onProgress?.(++done, total);
     },
   });
-  const anchors = new AnchorCache(buildAnchorGenerator(o.config.model), o.config.device);
-  const inference = inferenceConfigOf(o.config);
+  const anchors = new AnchorCache(new AnchorGenerator(settings.anchors), settings.device);
   try {
     for await (const batch of loader.epoch(0)) {
-      const [det] = detectBatch(o.model, batch.images, batch.metas, anchors, inference);
+      const [det] = await detectWith(o.model, batch.images, batch.metas, anchors, settings.inference);
       batch.images.dispose();
       const im = dataset.image(det!.imageId);
       o.onProgress?.(++done, total);

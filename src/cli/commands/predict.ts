@@ -2,6 +2,8 @@
 // runs a trained detector on image files and writes, per image, a PNG with the boxes, class names and scores drawn
 // and a JSON of the detections in original pixels, plus one predictions.json for the whole source. An image that
 // cannot be read is reported and skipped; the others are still done. net=1|2 picks a network of a CoLAD run.
+// weights=MODEL.onnx runs an exported ONNX model on onnxruntime-node (CPU) instead: its classes, and without a
+// config its test pipeline and post-processing settings, come from the file.
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { netArg, pathArg, precisionArg, splitArgs, splitOwnKeys } from '../args.js';
@@ -57,10 +59,25 @@ export async function runPredict(
   const { TaskProgress } = await import('../progress.js');
 
   const files = listImages(source);
-  const opened = openDetector(resolveModelFiles({ weights, ...(config ? { config } : {}) }), overrides, {
-    ...(net === undefined ? {} : { net }),
-    ...(precision ? { precision } : {}),
-  });
+  const modelFiles = resolveModelFiles({ weights, ...(config ? { config } : {}) });
+  const { isOnnxFile, openOnnxDetector } = await import('../../engine/onnx_detector.js');
+  let opened: Opened;
+  if (isOnnxFile(modelFiles.weights)) {
+    if (net !== undefined)
+      throw new UsageError(
+        `ladet predict: net= picks a network of a CoLAD run's weights; ${weights} holds one (export with net= to choose)`,
+      );
+    if (precision !== undefined && precision !== 'fp32')
+      throw new UsageError(`ladet predict: precision=${precision} is for libtorch weights; an ONNX model runs in fp32`);
+    const o = await openOnnxDetector(modelFiles, overrides);
+    opened = { ...o, threads: o.config?.threads, settings: o.settings };
+  } else {
+    const o = openDetector(modelFiles, overrides, {
+      ...(net === undefined ? {} : { net }),
+      ...(precision ? { precision } : {}),
+    });
+    opened = { ...o, threads: o.config.threads, settings: o.config };
+  }
   const out =
     pathArg(own, 'out', 'predict') ?? join(opened.runDir, opened.net === null ? 'predict' : `predict_net${opened.net}`);
   // never over the images it reads (out= inside source= is refused: a rerun would draw on the drawings)
@@ -80,7 +97,7 @@ export async function runPredict(
   const names = outputNames(files);
   const { classes } = opened;
   const labelOf = new Map(classes.map((c, i) => [c.id, i])); // drawing colours by class index
-  if (opened.config.threads) setNumThreads(opened.config.threads);
+  if (opened.threads) setNumThreads(opened.threads);
 
   const report: PredictReport = { out, images: [], skipped: [] };
   const progress = new TaskProgress('predict', 'images');
@@ -92,7 +109,7 @@ export async function runPredict(
   try {
     const stream = predictImages({
       model: opened.model,
-      config: opened.config,
+      ...('pipeline' in opened.settings ? { settings: opened.settings } : { config: opened.settings }),
       classes,
       files,
       onSkip: skip,
@@ -162,6 +179,19 @@ export async function runPredict(
   );
   print(`wrote ${all}`);
   return report;
+}
+
+/** What predict reads of an opened network: libtorch weights (settings from the config) or an ONNX model. */
+interface Opened {
+  model: import('../../models/detector.js').Detector | import('../../engine/predict.js').BatchDetector;
+  classes: import('../../data/label_map.js').Category[];
+  runDir: string;
+  net: 1 | 2 | null;
+  weightsPath: string;
+  configPath: string | null;
+  threads: number | undefined;
+  /** the config (libtorch weights), or the settings an ONNX model runs with */
+  settings: import('../../config/schema.js').Config | import('../../engine/predict.js').TestSettings;
 }
 
 /** Output stems: the file name without its extension, or with it (a.jpg -> a_jpg) when two files share a stem. */

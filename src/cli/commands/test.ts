@@ -2,6 +2,8 @@
 // evaluates a trained detector on the config's val split (or any COCO annotation file), prints the 12 COCO stats
 // as pycocotools does and writes the results and a summary JSON. A CoLAD run holds two networks: net=1|2 picks one
 // (default: the one the run evaluated, distill.colad.evalNet, network 2 unless set), net=both evaluates each in turn.
+// weights=MODEL.onnx evaluates an exported ONNX model on onnxruntime-node (CPU) instead, through the same loader,
+// post-processing and evaluation.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -52,6 +54,23 @@ export async function runTest(
   const files = resolveModelFiles(
     isRun ? { run: target, ...(weights ? { weights } : {}) } : { config: target, ...(weights ? { weights } : {}) },
   );
+  const { isOnnxFile, openOnnxDetector } = await import('../../engine/onnx_detector.js');
+  if (isOnnxFile(files.weights)) {
+    if (net !== undefined)
+      throw new UsageError(
+        `ladet test: net= picks a network of a CoLAD run's weights; ${files.weights} holds one (export with net= to choose)`,
+      );
+    if (precision !== undefined && precision !== 'fp32')
+      throw new UsageError(`ladet test: precision=${precision} is for libtorch weights; an ONNX model runs in fp32`);
+    const onnx = await openOnnxDetector(files, overrides);
+    try {
+      const { config, configPath } = onnx;
+      if (config === null || configPath === null) throw new Error('ladet test: an ONNX model needs its config here');
+      return [await evaluate({ ...onnx, config, configPath }, { data, images, out, overrides }, print)];
+    } finally {
+      onnx.model.dispose();
+    }
+  }
   const nets = net === 'both' ? ([1, 2] as const) : [net];
   const reports: TestReport[] = [];
   for (const k of nets) {
@@ -75,7 +94,11 @@ export async function runTest(
   return reports;
 }
 
-type Opened = import('../../engine/open_detector.js').OpenedDetector;
+/** What evaluation reads of an opened network: libtorch weights, or an ONNX model run by onnxruntime. */
+type Opened = Pick<
+  import('../../engine/open_detector.js').OpenedDetector,
+  'config' | 'configPath' | 'runDir' | 'weightsPath' | 'classes' | 'net'
+> & { model: import('../../models/detector.js').Detector | import('../../engine/predict.js').BatchDetector };
 
 async function evaluate(
   opened: Opened,
