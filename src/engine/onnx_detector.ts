@@ -99,9 +99,13 @@ export class OnnxDetector implements BatchDetector {
 
   /**
    * Reads `file` (a model `ladet export format=onnx` wrote) and starts an onnxruntime session on it. threads:
-   * onnxruntime's intra-op threads (default: its own, the cores). Errors name the file.
+   * onnxruntime's intra-op threads (default: its own, the cores); ort: another module with onnxruntime's API
+   * (onnxruntime-web, with executionProviders ['wasm']), default onnxruntime-node on the CPU. Errors name the file.
    */
-  static async open(file: string, opts: { threads?: number } = {}): Promise<OnnxDetector> {
+  static async open(
+    file: string,
+    opts: { threads?: number; ort?: OrtModule; executionProviders?: readonly string[] } = {},
+  ): Promise<OnnxDetector> {
     let bytes: Uint8Array;
     try {
       bytes = readFileSync(file);
@@ -117,15 +121,14 @@ export class OnnxDetector implements BatchDetector {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const ort = await loadOnnxRuntime(`weights=${file}`);
+    const ort = opts.ort ?? (await loadOnnxRuntime(`weights=${file}`));
     let session: OrtSession;
     try {
       session = await ort.InferenceSession.create(bytes, {
-        executionProviders: ['cpu'],
+        executionProviders: [...(opts.executionProviders ?? ['cpu'])],
         graphOptimizationLevel: 'all',
         interOpNumThreads: 1,
         ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-        logSeverityLevel: 3, // errors only: shape-merge notes about the named dynamic axes are not for users
       });
     } catch (e) {
       throw new UsageError(`${file}: onnxruntime cannot load it: ${(e as Error).message}`);
