@@ -16,34 +16,22 @@ export const MODEL_FILES = { runtime: 'demo_teacher_r18w50.safetensors', onnx: '
 
 const fresh = (file) => existsSync(file) && statSync(file).mtimeMs >= statSync(WEIGHTS).mtimeMs;
 
-/**
- * Exports what is missing into `out`; returns the model files by backend (onnx: null, with the reason, when ladet
- * could not export it). Throws when ladet is not built or the runtime export fails.
- */
+/** Exports what is missing into `out`; returns the two model files. Throws when ladet is not built or an export fails. */
 export function prepareModels(out, log = console.log) {
   if (!existsSync(MAIN)) throw new Error(`${relative(repo, MAIN)} is missing: build ladet first (npx tsc -p .)`);
   mkdirSync(out, { recursive: true });
-  const ladet = (args) =>
-    spawnSync(process.execPath, [MAIN, 'export', `weights=${WEIGHTS}`, `config=${CONFIG}`, ...args], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
-  const result = { runtime: join(out, MODEL_FILES.runtime), onnx: join(out, MODEL_FILES.onnx), onnxProblem: null };
-  if (!fresh(result.runtime)) {
-    const r = ladet([`out=${result.runtime}`]);
-    if (r.status !== 0) throw new Error(`ladet export (runtime model) failed:\n${r.stderr || r.stdout}`);
+  const files = { runtime: join(out, MODEL_FILES.runtime), onnx: join(out, MODEL_FILES.onnx) };
+  for (const [format, file] of Object.entries(files)) {
+    if (fresh(file)) continue;
+    const r = spawnSync(
+      process.execPath,
+      [MAIN, 'export', `weights=${WEIGHTS}`, `config=${CONFIG}`, `format=${format}`, `out=${file}`],
+      { cwd: repo, encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`ladet export format=${format} failed:\n${r.stderr || r.stdout}`);
     log(r.stdout.trim());
   }
-  if (!fresh(result.onnx)) {
-    const r = ladet(['format=onnx', `out=${result.onnx}`]);
-    if (r.status === 0) log(r.stdout.trim());
-    else {
-      result.onnxProblem = (r.stderr || r.stdout).trim();
-      result.onnx = null;
-      log(`no ONNX model (the page's onnxruntime-web backend will say so): ${result.onnxProblem}`);
-    }
-  }
-  return result;
+  return files;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

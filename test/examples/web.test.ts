@@ -47,8 +47,6 @@ const servers: ChildProcess[] = [];
 const images: Record<'sample' | 'crop', string> = { sample: '', crop: '' };
 const expected = new Map<string, Detection[]>();
 const cliJson = new Map<string, Detection[]>();
-/** why the ONNX backend is not checked (no exporter in this ladet), or null */
-let noOnnx: string | null = null;
 let url = '';
 
 const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: repo, encoding: 'utf8' });
@@ -78,11 +76,6 @@ before(async () => {
   const models = join(dir, 'models');
   const prep = node([join(WEB, 'prepare.mjs'), '--out', models]);
   assert.equal(prep.status, 0, `prepare.mjs: ${prep.stderr}`);
-  if (!existsSync(join(models, 'demo_teacher_r18w50.onnx'))) {
-    // only an absent exporter excuses the ONNX checks; an exporter that fails fails the test
-    assert.match(prep.stdout, /unknown argument format/, `prepare.mjs made no ONNX model:\n${prep.stdout}`);
-    noOnnx = 'this ladet has no ONNX exporter (`ladet export format=onnx`)';
-  }
   // the fixtures: the committed sample, and a crop the page must enlarge (120x90 -> 160x120) and pad (-> 160x128)
   const imgDir = join(dir, 'images');
   mkdirSync(imgDir);
@@ -225,14 +218,10 @@ test("the page's detections on each backend are ladet predict's", { skip }, asyn
   assertPredicts(await settled(page, 1), images.sample, 'ladet/runtime, sample', t);
   await upload(page, '#image-file', images.crop);
   assertPredicts(await settled(page, 2), images.crop, 'ladet/runtime, crop (enlarged, padded)', t);
-  if (noOnnx) {
-    t.diagnostic(`onnxruntime-web not checked: ${noOnnx}`);
-  } else {
-    await page.select('#backend', 'onnx');
-    assertPredicts(await settled(page, 3), images.crop, 'onnxruntime-web, crop (enlarged, padded)', t);
-    await upload(page, '#image-file', images.sample);
-    assertPredicts(await settled(page, 4), images.sample, 'onnxruntime-web, sample', t);
-  }
+  await page.select('#backend', 'onnx');
+  assertPredicts(await settled(page, 3), images.crop, 'onnxruntime-web, crop (enlarged, padded)', t);
+  await upload(page, '#image-file', images.sample);
+  assertPredicts(await settled(page, 4), images.sample, 'onnxruntime-web, sample', t);
   assert.deepEqual(problems, []);
   await page.close();
 });
