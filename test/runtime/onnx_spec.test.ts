@@ -1,10 +1,12 @@
 // ladet/runtime's ONNX metadata reader (src/runtime/onnx_spec.ts) against protobufjs's encoding of a ModelProto:
-// the metadata_props come back whatever surrounds them (a large graph, other wire types, fields it does not know),
-// and bytes that are not an ONNX model, or an ONNX model ladet did not write, fail with an error naming the file.
+// the metadata_props come back whatever surrounds them (a large graph, other wire types, fields it does not know;
+// and from a model ladet's ONNX writer encodes with the full onnx.proto schema), and bytes that are not an ONNX
+// model, or an ONNX model ladet did not write, fail with an error naming the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { onnxMetadata, onnxRuntimeSpec, ONNX_SPEC_KEY, type RuntimeSpec } from '../../src/runtime/index.js';
+import { OnnxGraph, encodeOnnxModel } from '../../src/io/onnx.js';
 
 // The slice of onnx.proto the reader walks past or reads (field numbers as in onnx.proto3), plus two fields of the
 // fixed-width wire types ONNX's ModelProto does not use, to check that they are skipped.
@@ -92,6 +94,22 @@ test('onnxMetadata reads every metadata_props entry past the graph and the other
     ],
   );
   assert.deepEqual([...onnxMetadata(model([])).entries()], []);
+});
+
+test("onnxMetadata reads the metadata_props of a model ladet's ONNX writer encodes (the full onnx.proto)", () => {
+  const g = new OnnxGraph();
+  const x = g.input({ name: 'images', type: 'float32', shape: ['N', 3, 'H', 'W'] });
+  g.node('Conv', [x, g.f32(new Float32Array(2 * 3 * 9).fill(0.5), [2, 3, 3, 3])], {}, ['cls_0']);
+  g.output({ name: 'cls_0', type: 'float32', shape: ['N', 2, 'H', 'W'] });
+  const metadata: [string, string][] = [
+    [ONNX_SPEC_KEY, JSON.stringify(SPEC)],
+    ['ladet.version', '0.1.0'],
+  ];
+  const bytes = encodeOnnxModel(
+    g.model({ opset: 17, producerName: 'ladet', producerVersion: '0.1.0', doc: 'd', graphName: 'g', metadata }),
+  );
+  assert.deepEqual([...onnxMetadata(bytes).entries()], metadata);
+  assert.deepEqual(onnxRuntimeSpec(bytes), SPEC);
 });
 
 test('onnxRuntimeSpec returns the spec (no runtime kernel needed for the backbone), from bytes or an ArrayBuffer', () => {
