@@ -9,6 +9,11 @@ import { METRIC_KEYS, type MetricKey } from '../engine/run_result.js';
 
 export { METRIC_KEYS, type MetricKey };
 
+/** What a training segment computed its forward passes in (the trainer's resolved train.precision; the same names as
+ * torch/autocast.ts's RunPrecision, which repro does not import: it never loads libtorch). */
+export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
+export type RecordedPrecision = (typeof PRECISIONS)[number];
+
 const Metrics = z.object(Object.fromEntries(METRIC_KEYS.map((k) => [k, z.number()])) as Record<MetricKey, z.ZodNumber>);
 
 export const ResultRecordSchema = z
@@ -49,7 +54,12 @@ export const ResultRecordSchema = z
     finished: z.string(),
     /** when this record was written */
     recorded: z.string(),
-    /** a distillation row trained by repro: the teacher weights file it read, by content (absent in older records) */
+    /** the precision of every training segment since the run's fresh start, in order, repeats dropped (from its
+     * log: a run resumed in another precision lists both; fp32 for a segment logged before the trainer named its
+     * precision, when it could train in nothing else); absent in records written before this field */
+    precision: z.array(z.enum(PRECISIONS)).min(1).optional(),
+    /** a distillation row: the teacher weights file it read, by content (from the run's log, else hashed when repro
+     * trained it; absent in older records) */
     teacherWeights: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
     /** a row reporting another network of a CoLAD run than the run evaluated: that network (metrics are its own) */
     net: z.union([z.literal(1), z.literal(2)]).optional(),

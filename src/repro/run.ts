@@ -102,6 +102,14 @@ export function recordOf(
   };
   if (job.row.net !== undefined) rec.net = job.row.net;
   rec.trainedWith = run.trainedWith;
+  rec.precision = run.precision;
+  if (run.teacherWeights.length > 1) {
+    throw new Error(
+      `${job.runDir}: its training segments read different teacher weights (${run.teacherWeights.map((t) => `${t.file} ${t.sha256.slice(0, 12)}…`).join(', ')}), so it is no result of one teacher: delete the run directory to train it again`,
+    );
+  }
+  const [teacher] = run.teacherWeights;
+  if (teacher) rec.teacherWeights = teacher;
   return rec;
 }
 
@@ -178,7 +186,8 @@ export async function runJob(job: Job, train: TrainJob, opts: RunJobOptions = {}
       `${job.runDir}: training returned but the run has not finished ${job.config.schedule.epochs} epochs`,
     );
   const record = recordOf(job, await scored(job, st.run, opts.evaluate), git(), true);
-  if (job.teacherRunDir !== null) {
+  // a run whose log names no teacher (logged before the trainer did): the teacher's weights as they are now
+  if (job.teacherRunDir !== null && record.teacherWeights === undefined) {
     const file = runWeights(job.teacherRunDir);
     if (file !== null)
       record.teacherWeights = { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };

@@ -10,6 +10,7 @@ import { UsageError } from '../config/usage_error.js';
 import { configHash, parseConfig } from '../config/schema.js';
 import { readRunResult, type RunResult } from '../engine/run_result.js';
 import type { CodeVersion } from '../engine/code_version.js';
+import { PRECISIONS, type RecordedPrecision } from './record.js';
 
 /** A finished run's result (see readRunResult) and the hash it was trained under: the log's, which differs from the
  * expected one only across schema versions. */
@@ -18,6 +19,11 @@ export interface FinishedRun extends RunResult {
   /** the code each training segment since the last fresh start ran, in order, repeats dropped (from the log's
    * `start` events; UNKNOWN_CODE for a segment started before the trainer logged it) */
   trainedWith: CodeVersion[];
+  /** the precision of each training segment since the last fresh start, in order, repeats dropped (from the log's
+   * `start` events; fp32 for a start logged before the trainer named its precision: it could train in nothing else) */
+  precision: RecordedPrecision[];
+  /** the teacher weights those segments read (a distillation run), as the trainer logged them, repeats dropped */
+  teacherWeights: { file: string; sha256: string }[];
 }
 
 export type RunState =
@@ -38,6 +44,8 @@ interface LogEvent {
   resume?: unknown;
   epoch?: unknown;
   code?: unknown;
+  precision?: unknown;
+  teacher?: unknown;
 }
 
 /** What a start logged before the trainer named its code (or with a damaged entry) trained with. */
@@ -57,6 +65,32 @@ function codeVersionsOf(starts: readonly LogEvent[]): CodeVersion[] {
         }
       : UNKNOWN_CODE;
     if (!out.some((o) => o.version === v.version && o.commit === v.commit && o.dirty === v.dirty)) out.push(v);
+  }
+  return out;
+}
+
+/** The distinct precisions of a segment's `start` events, in order; absent: fp32 (logged since train.precision exists). */
+function precisionsOf(starts: readonly LogEvent[], logPath: string): RecordedPrecision[] {
+  const out: RecordedPrecision[] = [];
+  for (const e of starts) {
+    const p = e.precision ?? 'fp32';
+    if (!PRECISIONS.includes(p as RecordedPrecision))
+      throw new Error(
+        `${logPath}: a start event names precision ${JSON.stringify(p)} (expected ${PRECISIONS.join(', ')})`,
+      );
+    if (!out.includes(p as RecordedPrecision)) out.push(p as RecordedPrecision);
+  }
+  return out;
+}
+
+/** The distinct teacher weights (file, sha256) a segment's `start` events name (the trainer logs its teacher info). */
+function teachersOf(starts: readonly LogEvent[]): { file: string; sha256: string }[] {
+  const out: { file: string; sha256: string }[] = [];
+  for (const e of starts) {
+    const t = e.teacher as { weights?: unknown; sha256?: unknown } | undefined;
+    if (typeof t !== 'object' || t === null || typeof t.weights !== 'string' || typeof t.sha256 !== 'string') continue;
+    const w = { file: t.weights, sha256: t.sha256 };
+    if (!out.some((o) => o.file === w.file && o.sha256 === w.sha256)) out.push(w);
   }
   return out;
 }
@@ -111,8 +145,14 @@ export function inspectRun(runDir: string, hash: string, epochs: number): RunSta
     const last = segment[segment.length - 1];
     return { state: 'partial', epochsDone, stopped: last?.event === 'stop', lastWrite: lastWrite(runDir) };
   }
-  const trainedWith = codeVersionsOf(segment.filter((e) => e.event === 'start'));
-  return { state: 'finished', run: { runHash, trainedWith, ...readRunResult(runDir, epochs) } };
+  const starts = segment.filter((e) => e.event === 'start');
+  const trainedWith = codeVersionsOf(starts);
+  const precision = precisionsOf(starts, logPath);
+  const teacherWeights = teachersOf(starts);
+  return {
+    state: 'finished',
+    run: { runHash, trainedWith, precision, teacherWeights, ...readRunResult(runDir, epochs) },
+  };
 }
 
 function lastWrite(runDir: string): number {

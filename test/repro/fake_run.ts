@@ -6,17 +6,24 @@ import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
 
 /**
  * Writes what the trainer leaves in a run directory after `done` epochs (AP of epoch e = e / 10). `fresh: false`
- * appends a resumed segment that trains epochs `from`..`done` (default from 1); `code`: the start event's code.
+ * appends a resumed segment that trains epochs `from`..`done` (default from 1); `code`: the start event's code;
+ * `start`: more fields of the start event (the trainer's precision, a teacher's info).
  */
 export function fakeRun(
   dir: string,
   hash: string,
   done: number,
-  opts: { fresh?: boolean; from?: number; epochSeconds?: number; code?: object } = {},
+  opts: { fresh?: boolean; from?: number; epochSeconds?: number; code?: object; start?: Record<string, unknown> } = {},
 ): void {
   mkdirSync(join(dir, 'eval'), { recursive: true });
   const log = new JsonlLog(dir);
-  log.write('start', { config: 'x', hash, resume: opts.fresh === false, ...(opts.code ? { code: opts.code } : {}) });
+  log.write('start', {
+    config: 'x',
+    hash,
+    resume: opts.fresh === false,
+    ...(opts.code ? { code: opts.code } : {}),
+    ...opts.start,
+  });
   const csv = new MetricsCsv(dir, opts.fresh === false);
   for (let e = opts.from ?? 1; e <= done; e++) {
     const stats = { AP: e / 10, AP50: e / 10 + 0.1, AP75: e / 10 - 0.05, APs: 0.1, APm: 0.2, APl: -1, AR1: 0.3 };
