@@ -16,16 +16,24 @@ export const REPRO_THREADS = 1;
 
 /** Overrides repro sets itself; passing them would silently change which runs make up a table. */
 const RESERVED = ['seed', 'name', 'threads'];
+/** Of those, the ones a row's own overrides may not set either (a row may name its runs: StudyRow.overrides). */
+const ROW_RESERVED = ['seed', 'threads'];
 
 export interface Job {
   study: string;
   row: StudyRow;
   seed: number;
   configPath: string;
-  /** everything applied on top of the preset (repro's own and the user's) */
+  /** everything applied on top of the preset (the row's, the user's and repro's own) */
   overrides: Overrides;
   config: Config;
   hash: string;
+  /**
+   * The experiment apart from its seed and run name: the config hash with both neutralised, and the precision asked
+   * for (not in the config hash). Jobs of one row share it, and so do rows of several tables that are one preset;
+   * cost.ts estimates a missing seed from the recorded ones of the same experiment.
+   */
+  experiment: string;
   runDir: string;
   resultPath: string;
   /** the run directory this job's teacher weights come from (its row's teacher row at seed 0), else null */
@@ -77,9 +85,15 @@ export function planJobs(study: Study, opts: PlanOptions): Job[] {
 }
 
 function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, teacherJob: (id: string) => Job): Job {
-  const preset = loadConfig(row.config, opts.overrides);
-  // seed 0 keeps the preset's own run name, so runs trained with `ladet train PRESET threads=1` are picked up
-  const overrides: Overrides = { ...opts.overrides, threads: REPRO_THREADS };
+  const own = Object.keys(row.overrides ?? {}).filter((k) => ROW_RESERVED.includes(k.split('.')[0] as string));
+  if (own.length)
+    throw new Error(`study ${study.name} row ${row.id}: its overrides set ${own.join(', ')}, which repro sets itself`);
+  // the row's overrides, then the user's (which win)
+  const given: Overrides = { ...row.overrides, ...opts.overrides };
+  const preset = loadConfig(row.config, given);
+  // seed 0 keeps the preset's own run name (or the row's), so runs trained with `ladet train PRESET threads=1` are
+  // picked up
+  const overrides: Overrides = { ...given, threads: REPRO_THREADS };
   if (seed !== 0) Object.assign(overrides, { seed, name: `${preset.name}_s${seed}` });
   let teacherRunDir: string | null = null;
   if (row.teacher) {
@@ -93,6 +107,7 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
     // with another runsDir the teacher is trained elsewhere than the preset says: point at that run (only then,
     // so the default keeps the preset's config and hash)
     if (resolve(weights) !== resolve(t.runDir)) overrides['distill.teacher.weights'] = t.runDir;
+    checkTeacher(study, row, preset, t);
   }
   const config = loadConfig(row.config, overrides);
   if (row.net !== undefined && config.distill.strategy !== 'colad') {
@@ -108,8 +123,33 @@ function makeJob(study: Study, row: StudyRow, seed: number, opts: PlanOptions, t
     overrides,
     config,
     hash: configHash(config),
+    experiment: `${configHash({ ...config, seed: 0, name: '_' })}:${config.train?.precision ?? 'auto'}`,
     runDir: join(config.runsDir, config.name),
     resultPath: resultPath(opts.resultsDir, study.name, row.id, seed),
     teacherRunDir,
   };
+}
+
+/**
+ * The student builds its teacher from distill.teacher.config's model section, with the student's classes, and loads
+ * the teacher row's weights into it: that config must describe the teacher row's network, and the teacher must have
+ * been trained on the student's dataset (the class count alone would not tell two datasets apart).
+ */
+function checkTeacher(study: Study, row: StudyRow, student: Config, teacher: Job): void {
+  const where = `study ${study.name} row ${row.id}`;
+  const path = student.distill.teacher?.config as string;
+  const built = loadConfig(path);
+  if (JSON.stringify(built.model) !== JSON.stringify(teacher.config.model)) {
+    throw new Error(
+      `${where}: distill.teacher.config ${path} describes another network than its teacher row ${teacher.row.id} trains (${teacher.configPath}${teacher.row.overrides ? " with the row's overrides" : ''})`,
+    );
+  }
+  const data = (c: Config): string => {
+    const { builtin, builtinArgs, root, trainAnn, trainImages, valAnn, valImages } = c.data;
+    return JSON.stringify({ builtin, builtinArgs, root, trainAnn, trainImages, valAnn, valImages });
+  };
+  if (data(student) !== data(teacher.config))
+    throw new Error(
+      `${where}: its teacher row ${teacher.row.id} trains on another dataset (${teacher.config.data.root})`,
+    );
 }

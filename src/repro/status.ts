@@ -2,6 +2,7 @@
 // command without plan=true would do (skip a recorded result, collect a finished run, train from scratch or from the
 // epoch an interrupted run reached), and the training time still ahead, estimated from the recorded runs of the same
 // presets. Reads files only: nothing is trained or written, and libtorch is not loaded.
+import type { Estimate } from './cost.js';
 import type { Job } from './plan.js';
 import { BusyRunError, decide, teachersNeeded, WEIGHTS_GONE } from './run.js';
 
@@ -17,6 +18,8 @@ export type JobStatus =
       kind: 'train';
       epochsDone: number;
       seconds: number | null;
+      /** where the estimate comes from (cost.ts's Estimate): null without one */
+      basis: Estimate['basis'] | null;
       sharedWith: Job | null;
       weightsGone: boolean;
     }
@@ -28,12 +31,12 @@ export type JobStatus =
 const label = (j: Job): string => `${j.study} ${j.row.id} seed ${j.seed}`;
 
 /**
- * `estimate(job)`: the mean recorded training seconds of the job's preset, or null. A partial run's estimate is
- * scaled by the epochs it still has to train.
+ * `estimate(job)`: the job's estimated training seconds (cost.ts's estimator; a plain number: the mean of its recorded
+ * seeds), or null. A partial run's estimate is scaled by the epochs it still has to train.
  */
 export function jobStatuses(
   jobs: readonly Job[],
-  estimate: (job: Job) => number | null,
+  estimate: (job: Job) => Estimate | number | null,
   now: number = Date.now(),
 ): JobStatus[] {
   const trainedBy = new Map<string, Job>();
@@ -51,14 +54,16 @@ export function jobStatuses(
       return { job, kind: 'collect', ap: job.row.net === undefined ? d.run.metrics.AP : null };
     const first = trainedBy.get(job.runDir) ?? null;
     if (!first) trainedBy.set(job.runDir, job);
-    const full = estimate(job);
+    const e = estimate(job);
+    const full: Estimate | null = typeof e === 'number' ? { seconds: e, basis: 'row' } : e;
     const epochs = job.config.schedule.epochs;
-    const seconds = first ? 0 : full === null ? null : (full * (epochs - d.epochsDone)) / epochs;
+    const seconds = first ? 0 : full === null ? null : (full.seconds * (epochs - d.epochsDone)) / epochs;
     return {
       job,
       kind: 'train',
       epochsDone: d.epochsDone,
       seconds,
+      basis: first ? null : (full?.basis ?? null),
       sharedWith: first,
       weightsGone: d.retrainOf !== undefined,
     };
@@ -84,8 +89,12 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
     else if (s.kind === 'problem') what = `cannot run: ${s.message}`;
     else if (s.sharedWith) what = `trained with ${label(s.sharedWith)} (same run)`;
     else {
-      const from = s.epochsDone > 0 ? `train from epoch ${s.epochsDone + 1} of ${epochs}` : `train ${epochs} epochs`;
+      const from =
+        s.epochsDone > 0
+          ? `train from epoch ${s.epochsDone + 1} of ${epochs}`
+          : `train ${epochs} epoch${epochs === 1 ? '' : 's'}`;
       what = `${from}, ${s.seconds === null ? 'no estimate (preset never recorded)' : `~${minutes(s.seconds)}`}`;
+      if (s.basis === 'preset') what += ' (per epoch from other runs of the preset)';
       if (s.weightsGone) what += ` (${WEIGHTS_GONE})`;
     }
     return [label(j), j.runDir, what];
@@ -98,6 +107,7 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
   );
   const known = train.reduce((n, s) => n + (s.seconds ?? 0), 0);
   const unknown = train.filter((s) => s.seconds === null).length;
+  const fromPreset = train.filter((s) => s.basis === 'preset').length;
   const count = (k: JobStatus['kind']): number => statuses.filter((s) => s.kind === k).length;
   const busy = count('busy');
   const problems = count('problem');
@@ -111,7 +121,10 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
       `Training ahead: ~${(known / 3600).toFixed(1)} h at the recorded pace (${lanes} runs side by side on this machine, ` +
         `so ~${(known / 3600 / lanes).toFixed(1)} h wall clock with ${lanes} such commands running)` +
         (unknown ? `, plus ${unknown} without an estimate` : '') +
-        '.',
+        '.' +
+        (fromPreset
+          ? ` ${fromPreset} of them have no recorded seed of their own row: estimated as the mean per epoch of the recorded runs of the same preset file in another setting (dataset, schedule, precision), times their epochs.`
+          : ''),
     );
   }
   return lines;

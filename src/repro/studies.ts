@@ -1,6 +1,8 @@
 // The four small-scale reproductions of the LAD / CoLAD papers (`ladet repro TABLE`): which presets make up each
 // table, how rows are labelled, the paper's COCO AP beside each row (null where the project has no number: never
-// invented), and the orderings the paper claims. Data only; planning and running live in plan.ts / run.ts.
+// invented), and the orderings the paper claims; `regimes` puts the LAD claims on a grid of teacher gap × schedule ×
+// dataset. Data only; planning and running live in plan.ts / run.ts.
+import type { Overrides } from '../config/overrides.js';
 import { UsageError } from '../config/usage_error.js';
 
 export interface StudyRow {
@@ -26,6 +28,12 @@ export interface StudyRow {
   net?: 1 | 2;
   /** seeds below this one are left out of the row (their runs predate it and their weights are gone) */
   firstSeed?: number;
+  /**
+   * `key.sub=value` config overrides on top of the preset, before the command line's (which win). They may set
+   * `name` (the run name, which the user may not override): a row that changes the preset's experiment must
+   * name its own runs, or it would share (and silently reuse) the preset's run directories.
+   */
+  overrides?: Overrides;
 }
 
 /** The paper's claim that row `better` beats row `worse`, written as `text` ("soft-label < baseline 1x"). */
@@ -44,6 +52,30 @@ export interface Grid {
   cells: readonly (readonly string[])[];
 }
 
+/** One point of a gain figure: row `row`'s AP gain over row `baseline` against the gap from `baseline` to `teacher`. */
+export interface GainPoint {
+  /** a key of the figure's `series` */
+  series: string;
+  row: string;
+  baseline: string;
+  teacher: string;
+}
+
+/**
+ * AP gains over a baseline against the teacher gap (figure.ts draws it, gains.ts computes it): one panel per
+ * `panels` entry; x = the teacher row's mean AP (its seed-0 record) minus the baseline's mean AP, y = the row's mean
+ * AP minus the baseline's, error bars the two rows' seed standard deviations summed (summary.ts's spread).
+ */
+export interface GainFigure {
+  /** the SVG's file name without `.svg`, written beside the study's markdown */
+  file: string;
+  title: string;
+  /** the baseline's name on the axis ("PAA") */
+  baseline: string;
+  series: readonly { key: string; label: string }[];
+  panels: readonly { title: string; points: readonly GainPoint[] }[];
+}
+
 export interface Study {
   name: string;
   title: string;
@@ -54,6 +86,14 @@ export interface Study {
   rows: readonly StudyRow[];
   claims: readonly Claim[];
   grids?: readonly Grid[];
+  /** the precision every run of the study must have trained in: the report names each record that says otherwise */
+  precision?: 'fp32' | 'bf16';
+  figures?: readonly GainFigure[];
+  /**
+   * The study's training cost goes into its own section (with this budget: `lanes` runs side by side, `hours` of
+   * wall clock, `why` the budget's source), not into the cost of the paper's tables (issue #8's 12 hours).
+   */
+  ownCost?: { lanes: number; hours: number; why: string };
 }
 
 const table2: Study = {
@@ -325,7 +365,163 @@ const cop: Study = {
   ],
 };
 
-export const STUDIES: readonly Study[] = [table2, table3, colad, cop];
+// Where each of the paper's LAD claims holds (issue #25): teacher gap × student schedule × dataset, in bf16.
+const REGIME_DATASETS = [
+  { key: 'fashion', label: 'fashion-det', builtin: 'fashion-det' },
+  { key: 'shapes', label: 'shapes', builtin: 'shapes' },
+] as const;
+/** Both teachers are ResNet-18 at 1/2 width (PAA); the gap comes from training it 6 or 12 epochs. */
+const REGIME_GAPS = [
+  { key: 'small', epochs: 6, config: 'configs/demo/teacher_r18w50.yaml' },
+  { key: 'large', epochs: 12, config: 'configs/lad/t3_baseline_r18w50_2x.yaml' },
+] as const;
+/**
+ * The student's schedules. short: the 1x schedule stopped after its first epoch (500 iterations at batch 16): the
+ * same 300-iteration warmup and lr, and no decay, since decay steps are whole epochs (one inside a single epoch
+ * cannot be written) and a shorter warmup would change a second thing besides the length.
+ */
+const REGIME_SCHEDULES = [
+  { key: 'short', what: '1 epoch', overrides: { 'schedule.epochs': 1, 'schedule.steps': [] } },
+  { key: '1x', what: '6 epochs', overrides: {} },
+] as const;
+/** The strategies with a teacher, from Table 2's presets (the mini student with each one's distill section). */
+const REGIME_STRATEGIES = [
+  { key: 'kd', label: 'soft-label', config: 'configs/lad/t2_kd_r18w25_from_r18w50.yaml' },
+  { key: 'lad', label: 'LAD', config: 'configs/lad/t2_lad_r18w25_from_r18w50.yaml' },
+  { key: 'solad', label: 'SoLAD', config: 'configs/lad/t2_solad_r18w25_from_r18w50.yaml' },
+] as const;
+const REGIME_STUDENT = 'configs/paa_r18_fashion_mini.yaml';
+
+type RegimeDataset = (typeof REGIME_DATASETS)[number];
+type RegimeGap = (typeof REGIME_GAPS)[number];
+type RegimeSchedule = (typeof REGIME_SCHEDULES)[number];
+type RegimeStrategy = (typeof REGIME_STRATEGIES)[number];
+
+const regimeId = {
+  teacher: (d: RegimeDataset, g: RegimeGap): string => `${d.key}_teacher_${g.key}`,
+  paa: (d: RegimeDataset, s: RegimeSchedule): string => `${d.key}_${s.key}_paa`,
+  student: (d: RegimeDataset, s: RegimeSchedule, st: RegimeStrategy, g: RegimeGap): string =>
+    `${d.key}_${s.key}_${st.key}_${g.key}`,
+};
+/** Every regimes row: its own run name (`regimes_<id>`), the dataset at the generator's defaults, bf16 where the CPU
+ * has it (train.precision auto; precision is not in the config hash, so the name keeps these runs apart from the fp32
+ * tables' runs of the same presets). */
+const regimeOverrides = (id: string, d: RegimeDataset): Overrides => ({
+  name: `regimes_${id}`,
+  'data.builtin': d.builtin,
+  'data.root': `data/${d.builtin}`,
+  'train.precision': 'auto',
+});
+
+function regimeRows(d: RegimeDataset): StudyRow[] {
+  const rows: StudyRow[] = REGIME_GAPS.map((g) => ({
+    id: regimeId.teacher(d, g),
+    label: `${d.label} teacher, ${g.key} gap: R18w50 ${g.epochs} epochs (PAA, seed 0 only)`,
+    short: `${d.label} teacher ${g.key}`,
+    config: g.config,
+    paperAP: null,
+    seeds: [0],
+    overrides: regimeOverrides(regimeId.teacher(d, g), d),
+  }));
+  for (const s of REGIME_SCHEDULES) {
+    rows.push({
+      id: regimeId.paa(d, s),
+      label: `${d.label} ${s.key}: PAA R18w25`,
+      short: `PAA ${d.label} ${s.key}`,
+      config: REGIME_STUDENT,
+      paperAP: null,
+      overrides: { ...regimeOverrides(regimeId.paa(d, s), d), ...s.overrides },
+    });
+    for (const g of REGIME_GAPS) {
+      for (const st of REGIME_STRATEGIES) {
+        const id = regimeId.student(d, s, st, g);
+        rows.push({
+          id,
+          label: `${d.label} ${s.key}: ${st.label} from the ${g.key}-gap teacher`,
+          short: `${st.label} ${d.label} ${s.key} ${g.key}`,
+          config: st.config,
+          paperAP: null,
+          teacher: regimeId.teacher(d, g),
+          overrides: { ...regimeOverrides(id, d), ...s.overrides, 'distill.teacher.config': g.config },
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+function regimeClaims(d: RegimeDataset): Claim[] {
+  const out: Claim[] = [];
+  for (const s of REGIME_SCHEDULES) {
+    for (const g of REGIME_GAPS) {
+      const at = `${d.label} ${s.key}, ${g.key} gap`;
+      const row = (key: RegimeStrategy['key']): string =>
+        regimeId.student(d, s, REGIME_STRATEGIES.find((x) => x.key === key) as RegimeStrategy, g);
+      out.push(
+        { text: `${at}: LAD > PAA`, better: row('lad'), worse: regimeId.paa(d, s) },
+        { text: `${at}: LAD > soft-label`, better: row('lad'), worse: row('kd') },
+        { text: `${at}: SoLAD > LAD`, better: row('solad'), worse: row('lad') },
+        { text: `${at}: soft-label > PAA`, better: row('kd'), worse: regimeId.paa(d, s) },
+      );
+    }
+  }
+  return out;
+}
+
+/** Strategy × (schedule, gap) for one dataset; the teacher line repeats each gap's teacher under both schedules. */
+function regimeGrid(d: RegimeDataset): Grid {
+  const cols = REGIME_SCHEDULES.flatMap((s) => REGIME_GAPS.map((g) => ({ s, g })));
+  return {
+    title: `${d.label}: strategy × (schedule, teacher gap), AP`,
+    corner: 'strategy',
+    colHeads: cols.map(({ s, g }) => `${s.key}, ${g.key} gap`),
+    rowHeads: ['teacher (seed 0)', 'PAA', ...REGIME_STRATEGIES.map((st) => st.label)],
+    cells: [
+      cols.map(({ g }) => regimeId.teacher(d, g)),
+      cols.map(({ s }) => regimeId.paa(d, s)),
+      ...REGIME_STRATEGIES.map((st) => cols.map(({ s, g }) => regimeId.student(d, s, st, g))),
+    ],
+  };
+}
+
+function regimeFigure(d: RegimeDataset): GainFigure {
+  return {
+    file: `regimes_${d.key}`,
+    title: `${d.label}: AP gain over PAA against the teacher gap`,
+    baseline: 'PAA',
+    series: REGIME_STRATEGIES.map((st) => ({ key: st.key, label: st.label })),
+    panels: REGIME_SCHEDULES.map((s) => ({
+      title: `${s.key} (${s.what})`,
+      points: REGIME_GAPS.flatMap((g) =>
+        REGIME_STRATEGIES.map((st) => ({
+          series: st.key,
+          row: regimeId.student(d, s, st, g),
+          baseline: regimeId.paa(d, s),
+          teacher: regimeId.teacher(d, g),
+        })),
+      ),
+    })),
+  };
+}
+
+const regimes: Study = {
+  name: 'regimes',
+  title: 'Where the LAD claims hold: teacher gap × schedule × dataset',
+  setting:
+    "fashion-det and shapes at the generators' defaults (8000 train / 1000 val canvases of 160 px, 500 iterations per epoch at batch 16); " +
+    'student ResNet-18 at 1/4 width (the mini preset), short = 1 epoch (the 1x schedule stopped after its first epoch: same warmup and lr, no decay) or 1x = 6 epochs; ' +
+    "teachers ResNet-18 at 1/2 width (PAA, seed 0) trained 6 epochs (small gap) or 12 (large gap), the gap measured as teacher AP minus the PAA student's mean AP; " +
+    'every run in bf16 (train.precision auto on a CPU with native bf16) under its own run name',
+  paper: "the LAD paper's claims (COCO, 1x); it has no number per regime, so the column is empty",
+  rows: REGIME_DATASETS.flatMap(regimeRows),
+  claims: REGIME_DATASETS.flatMap(regimeClaims),
+  grids: REGIME_DATASETS.map(regimeGrid),
+  precision: 'bf16',
+  figures: REGIME_DATASETS.map(regimeFigure),
+  ownCost: { lanes: 2, hours: 9, why: 'two background lanes over three sessions of about 3 hours' },
+};
+
+export const STUDIES: readonly Study[] = [table2, table3, colad, cop, regimes];
 
 export function studyNames(): string[] {
   return STUDIES.map((s) => s.name);
@@ -339,17 +535,30 @@ export function getStudy(name: string): Study {
   return s;
 }
 
-/** The rows named in `ids` (all rows when null), in the study's order; unknown ids are a usage error. */
+/** Whether row id `id` is named by `pattern`: the id itself, or a pattern with `*` (any characters). */
+function rowMatches(pattern: string, id: string): boolean {
+  if (!pattern.includes('*')) return pattern === id;
+  const re = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${re}$`).test(id);
+}
+
+/**
+ * The rows named in `ids` (all rows when null), in the study's order; an id may hold `*` (`fashion_*`: every row
+ * whose id starts so). An id or pattern naming no row is a usage error.
+ */
 export function selectRows(study: Study, ids: readonly string[] | null): StudyRow[] {
   if (ids === null) return [...study.rows];
   const valid = study.rows.map((r) => r.id);
-  const bad = ids.filter((id) => !valid.includes(id));
+  const bad = ids.filter((id) => !valid.some((v) => rowMatches(id, v)));
   if (bad.length) {
     throw new UsageError(
       `ladet repro ${study.name}: unknown row${bad.length > 1 ? 's' : ''} ${bad.join(', ')} (rows of ${study.name}: ${valid.join(', ')})`,
     );
   }
-  return study.rows.filter((r) => ids.includes(r.id));
+  return study.rows.filter((r) => ids.some((id) => rowMatches(id, r.id)));
 }
 
 export function rowById(study: Study, id: string): StudyRow {

@@ -38,7 +38,17 @@ function rowLine(r: RowSummary): string {
   const n = r.seeds.length;
   const minutes = r.trainSeconds ? (r.trainSeconds.mean / 60).toFixed(1) : DASH;
   const paper = r.row.paperAP === null ? DASH : r.row.paperAP.toFixed(1);
-  return `| ${r.row.label} | \`${r.row.config}\` | ${seedsCell(r)} | ${formatStat(r.AP, n)} | ${formatStat(r.AP50, n)} | ${formatStat(r.AP75, n)} | ${paper} | ${minutes} |`;
+  const preset = `\`${r.row.config}\`${r.row.overrides ? ' + overrides' : ''}`;
+  return `| ${r.row.label} | ${preset} | ${seedsCell(r)} | ${formatStat(r.AP, n)} | ${formatStat(r.AP50, n)} | ${formatStat(r.AP75, n)} | ${paper} | ${minutes} |`;
+}
+
+/** For a study whose rows change their presets (StudyRow.overrides): which keys they set, and where to read them. */
+function overridesLine(s: StudySummary): string[] {
+  const keys = [...new Set(s.study.rows.flatMap((r) => Object.keys(r.overrides ?? {})))];
+  if (keys.length === 0) return [];
+  return [
+    `"+ overrides": the row changes its preset with \`key=value\` overrides (${keys.map((k) => `\`${k}\``).join(', ')}; each row's in \`src/repro/studies.ts\`, and every result file lists them under \`overrides\`).`,
+  ];
 }
 
 function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
@@ -88,8 +98,11 @@ function sourcesLine(src: TableSources): string {
   return `Sources: ${files}${commits ? `; git commits ${commits}` : ''}.`;
 }
 
-/** The table's markdown without a heading (what goes between the markers of docs/paper-study.md). */
-export function renderBody(s: StudySummary, src: TableSources): string {
+/**
+ * The table's markdown without a heading (what goes between the markers of docs/paper-study.md); `extra`: lines
+ * after the grids (a study's figures and their numbers, its own cost).
+ */
+export function renderBody(s: StudySummary, src: TableSources, extra: readonly string[] = []): string {
   const lines = [
     `Here: ${s.study.setting}. Paper: ${s.study.paper}.`,
     '',
@@ -98,11 +111,13 @@ export function renderBody(s: StudySummary, src: TableSources): string {
     ...s.rows.map(rowLine),
     '',
     ...(s.study.grids ?? []).flatMap((g) => gridLines(s, g)),
+    ...extra,
     'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; reversed: it is below minus that sum; otherwise within noise; with one seed in a row there is no spread yet, so a difference is only "ahead / behind at one seed"):',
     '',
     ...s.claims.map((c) => claimLine(c, s.rows)),
     '',
     'AP, AP50, AP75: COCO bbox AP × 100 on the val split at the final epoch, mean ± sample standard deviation over seeds.',
+    ...overridesLine(s),
     sourcesLine(src),
     ...src.notes.map((n) => `- ${n}`),
   ];
@@ -110,6 +125,6 @@ export function renderBody(s: StudySummary, src: TableSources): string {
 }
 
 /** The whole markdown file of a study: heading, then the body. */
-export function renderTable(s: StudySummary, src: TableSources): string {
-  return `# ${s.study.title}\n\n${renderBody(s, src)}\n`;
+export function renderTable(s: StudySummary, src: TableSources, extra: readonly string[] = []): string {
+  return `# ${s.study.title}\n\n${renderBody(s, src, extra)}\n`;
 }

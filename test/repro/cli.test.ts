@@ -17,7 +17,10 @@ const ladet = (...args: string[]) => spawnSync(process.execPath, [main, ...args]
 test('ladet repro: unknown tables, rows and arguments are one clear line', () => {
   let r = ladet('repro', 'table9');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)\n");
+  assert.equal(
+    r.stderr,
+    "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, regimes, all)\n",
+  );
   r = ladet('repro', 'table2', 'rows=lad,sollad', 'report=true');
   assert.equal(
     r.stderr,

@@ -67,7 +67,7 @@ test('plan: another runsDir points distillation rows at the teacher trained ther
 test('plan: unknown tables and rows and overrides repro owns are usage errors listing the valid names', () => {
   assert.throws(() => getStudy('table9'), {
     name: 'UsageError',
-    message: "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, all)",
+    message: "ladet repro: unknown table 'table9' (expected one of: table2, table3, colad, cop, regimes, all)",
   });
   assert.throws(() => planJobs(getStudy('cop'), { seeds: [0], rows: ['cop', 'pa'], overrides: {}, resultsDir: 'R' }), {
     name: 'UsageError',

@@ -14,6 +14,8 @@ import { StopOnSignal } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
 import type { ResultRecord } from '../../repro/record.js';
 import type { EvaluateNet } from '../../repro/run.js';
+import type { Estimate, StudyCost, renderCost as RenderCost } from '../../repro/cost.js';
+import type { Study } from '../../repro/studies.js';
 
 const USAGE =
   'ladet repro TABLE|all [seeds=0,1,2] [rows=a,b] [plan=true] [report=true] [readme=true|FILE] [results=DIR] [key.sub=value ...]';
@@ -108,19 +110,30 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   };
 }
 
-/** Every job of the four studies at the report's seeds, and its result under the job's current config hash. */
-async function wholeStudy(a: ReproArgs): Promise<{ jobs: Job[]; recordOf: (j: Job) => ResultRecord | null }> {
+/**
+ * Every job of every study at the report's seeds, its result under the job's current config hash, and the training
+ * time estimate of a job from all of them (cost.ts estimator). `paper`: the jobs of the studies whose cost is the
+ * paper study's (all but those with their own cost section, Study.ownCost).
+ */
+async function wholeStudy(a: ReproArgs): Promise<{
+  jobs: Job[];
+  paper: Job[];
+  recordOf: (j: Job) => ResultRecord | null;
+  estimate: (j: Job) => Estimate | null;
+}> {
   const { STUDIES } = await import('../../repro/studies.js');
   const { planJobs } = await import('../../repro/plan.js');
   const { readRecordIfAny } = await import('../../repro/record.js');
+  const { estimator } = await import('../../repro/cost.js');
   const jobs = STUDIES.flatMap((study) =>
     planJobs(study, { seeds: reportSeeds(a.seeds), overrides: a.overrides, resultsDir: a.resultsDir, rows: null }),
   );
+  const own = new Set(STUDIES.filter((s) => s.ownCost).map((s) => s.name));
   const recordOf = (j: Job): ResultRecord | null => {
     const rec = readRecordIfAny(j.resultPath);
     return rec && rec.configHash === j.hash ? rec : null;
   };
-  return { jobs, recordOf };
+  return { jobs, paper: jobs.filter((j) => !own.has(j.study)), recordOf, estimate: estimator(jobs, recordOf) };
 }
 
 export async function runRepro(args: readonly string[], print: (line: string) => void = console.log): Promise<void> {
@@ -140,21 +153,33 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     };
   });
   if (a.plan) {
-    const { presetMeanSeconds } = await import('../../repro/cost.js');
     const { jobStatuses, renderStatus } = await import('../../repro/status.js');
     // estimates from every recorded run of the whole study, whichever table was asked for
     const whole = await wholeStudy(a);
-    const means = presetMeanSeconds(whole.jobs, whole.recordOf);
     const statuses = jobStatuses(
       plans.flatMap((p) => p.jobs),
-      (j) => means.get(j.configPath) ?? null,
+      whole.estimate,
     );
     for (const line of renderStatus(statuses, STUDY_LANES)) print(line);
     return;
   }
-  const report = (p: (typeof plans)[number]): ReturnType<typeof buildReport> => {
-    const r = buildReport(p.study, p.all, a.resultsDir, a.overrides);
-    print(`wrote ${writeReport(p.study, r, a.resultsDir)}`);
+  const { studyCost, renderCost, evalPasses } = await import('../../repro/cost.js');
+  const report = async (p: (typeof plans)[number]): Promise<ReturnType<typeof buildReport>> => {
+    let cost: string | undefined;
+    const budget = p.study.ownCost;
+    if (budget) {
+      // the study's own cost, estimated from every study's records (a row never run: from its preset's runs)
+      const whole = await wholeStudy(a);
+      cost = ownCostText(
+        studyCost(p.all, whole.recordOf, whole.estimate),
+        p.all.filter((j) => whole.recordOf(j) === null),
+        budget,
+        renderCost,
+        evalPasses,
+      );
+    }
+    const r = buildReport(p.study, p.all, a.resultsDir, a.overrides, cost === undefined ? {} : { cost });
+    print(`wrote ${writeReport(p.study, r, a.resultsDir).join(', ')}`);
     return r;
   };
 
@@ -163,20 +188,19 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     if (stopped) return;
   }
   for (const p of plans) {
-    const r = report(p);
+    const r = await report(p);
     if (a.readme)
       print(
-        injectIntoFile(a.readme, p.study.name, r.body)
+        injectIntoFile(a.readme, p.study.name, r.bodyAt(a.readme))
           ? `updated the ${p.study.name} section of ${a.readme}`
           : `${a.readme}: ${p.study.name} section unchanged`,
       );
   }
-  // the cost of the whole study (all four tables at the report's seeds), whichever table was asked for
-  const { studyCost, renderCost } = await import('../../repro/cost.js');
+  // the cost of the paper study (its four tables at the report's seeds), whichever table was asked for
   const { writeMarkdownOutput } = await import('../../repro/report.js');
   const seeds = reportSeeds(a.seeds);
   const whole = await wholeStudy(a);
-  const cost = studyCost(whole.jobs, whole.recordOf);
+  const cost = studyCost(whole.paper, whole.recordOf, whole.estimate);
   const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
   const costFile = join(a.resultsDir, 'cost.md');
   writeMarkdownOutput(
@@ -202,6 +226,39 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
 /** The study's runs are trained two side by side (one thread each) on the 2-core machine; issue #8 budgets 12 h. */
 const STUDY_LANES = 2;
 const STUDY_BUDGET_HOURS = 12;
+/** A validation pass of a mini-preset network at one thread (19-26 s measured for the R18w25; wider ones longer). */
+const EVAL_SECONDS = 30;
+
+/**
+ * A study's own cost section (Study.ownCost): the cost table against its budget, and what the hours leave out:
+ * the validation passes of the trainings still to run, and that estimates from fp32 runs overstate bf16 ones.
+ */
+function ownCostText(
+  cost: StudyCost,
+  pending: readonly Job[],
+  budget: NonNullable<Study['ownCost']>,
+  render: typeof RenderCost,
+  evalPasses: (c: Job['config']) => number,
+): string {
+  const runs = new Map(pending.map((j) => [j.runDir, j]));
+  const passes = [...runs.values()].reduce((n, j) => n + evalPasses(j.config), 0);
+  const h = (s: number): string => (s / 3600).toFixed(1);
+  const text = render(cost, {
+    lanes: budget.lanes,
+    budgetHours: budget.hours,
+    what: 'this study',
+    budgetWhy: budget.why,
+    evaluation: passes
+      ? `evaluation is not included: the trainings still to run evaluate the val split ${passes} times, about ${EVAL_SECONDS} s each at one thread (~${h(passes * EVAL_SECONDS)} h more, ${h((passes * EVAL_SECONDS) / budget.lanes)} h wall clock)`
+      : 'evaluation is not included',
+  });
+  if (!cost.fromPreset) return text;
+  return (
+    `${text}\n\nThe estimates of rows never run come from their preset files' recorded runs, fp32 ones where the ` +
+    'preset has no other: bf16 training steps measured 1.2-1.4x faster on this CPU (docs/engine.md), not applied, so ' +
+    'those estimates are on the high side.'
+  );
+}
 
 type Plan = { study: { name: string }; jobs: Job[] };
 
@@ -209,7 +266,7 @@ type Plan = { study: { name: string }; jobs: Job[] };
 async function runPlans<P extends Plan>(
   plans: P[],
   print: (line: string) => void,
-  report: (p: P) => unknown,
+  report: (p: P) => Promise<unknown>,
 ): Promise<boolean> {
   const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
@@ -277,10 +334,10 @@ async function runPlans<P extends Plan>(
           );
         }
         // keep the table current while a long reproduction runs (the last one is written below)
-        if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) report(p);
+        if (outcome.kind !== 'skipped' && job !== p.jobs[p.jobs.length - 1]) await report(p);
       }
       if (ctrlC.requested) {
-        report(p);
+        await report(p);
         return true;
       }
     }
@@ -318,7 +375,7 @@ export function registerRepro(program: Command): void {
   program
     .command('repro')
     .description(`reproduce the papers' small-scale tables over seeds: ${USAGE}`)
-    .argument('<table>', 'table2, table3, colad, cop or all')
+    .argument('<table>', 'table2, table3, colad, cop, regimes or all')
     .argument('[args...]', 'seeds=, rows=, plan=, report=, readme=, results=, key.sub=value overrides')
     .action(async (table: string, rest: string[]) => {
       await runRepro([table, ...rest]);
