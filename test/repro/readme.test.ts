@@ -62,7 +62,7 @@ test('readme=true writes into docs/paper-study.md, readme=FILE into FILE; the do
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const page = readFileSync(join(root, DEFAULT_TABLES_FILE), 'utf8');
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  for (const name of ['cost', 'table2', 'table3', 'colad', 'cop']) {
+  for (const name of ['cost', 'table2', 'table3', 'colad', 'cop', 'regimes']) {
     // injectSection throws unless both markers are there once, in order; with the same body it changes nothing
     const { open, close } = markers(name);
     const body = page.slice(page.indexOf(open) + open.length, page.indexOf(close)).trim();
