@@ -108,12 +108,12 @@ test('data.maxImagePixels: optional (absent keeps the config hash), a non-negati
 test('train.precision and distill.teacher.precision: optional, validated, and not part of the config hash', () => {
   const base = parseConfig(minimal, 'a.yaml');
   assert.ok(!('train' in base), 'absent stays absent');
-  for (const precision of ['fp32', 'bf16', 'auto'] as const) {
+  for (const precision of ['fp32', 'bf16', 'fp16', 'auto'] as const) {
     const c = parseConfig({ ...minimal, train: { precision } }, 'a.yaml');
     assert.equal(c.train?.precision, precision);
     assert.equal(configHash(c), configHash(base), `${precision} hashes as the config without it`);
   }
-  assert.throws(() => parseConfig({ ...minimal, train: { precision: 'fp16' } }, 'a.yaml'), /a\.yaml: train\.precision/);
+  assert.throws(() => parseConfig({ ...minimal, train: { precision: 'half' } }, 'a.yaml'), /a\.yaml: train\.precision/);
   assert.throws(
     () => parseConfig({ ...minimal, train: { precison: 'bf16' } }, 'a.yaml'),
     /unknown key train\.precison/,
