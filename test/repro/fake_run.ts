@@ -3,6 +3,34 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JsonlLog, MetricsCsv } from '../../src/engine/metrics_log.js';
+import type { Job } from '../../src/repro/plan.js';
+import type { ResultRecord } from '../../src/repro/record.js';
+
+/** A result record of `job` as repro writes it, AP `ap` and the other metrics fixed; `extra` replaces fields. */
+export function fakeRecord(job: Job, ap: number, extra: Partial<ResultRecord> = {}): ResultRecord {
+  return {
+    format: 'ladet-repro-result',
+    version: 1,
+    table: job.study,
+    row: job.row.id,
+    label: job.row.label,
+    seed: job.seed,
+    config: job.configPath,
+    overrides: job.overrides,
+    runDir: job.runDir,
+    configHash: job.hash,
+    runConfigHash: job.hash,
+    gitCommit: 'abcdef0123456789abcdef0123456789abcdef01',
+    gitDirty: false,
+    trainedByRepro: true,
+    epochs: job.config.schedule.epochs,
+    metrics: { AP: ap, AP50: 0.5, AP75: 0.4, APs: 0.2, APm: 0.3, APl: -1 },
+    trainSeconds: 100 * job.config.schedule.epochs,
+    finished: '2026-01-01T00:00:00.000Z',
+    recorded: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  };
+}
 
 /**
  * Writes what the trainer leaves in a run directory after `done` epochs (AP of epoch e = e / 10). `fresh: false`

@@ -20,7 +20,7 @@ import { runJob } from '../../src/repro/run.js';
 import { jobStatuses, renderStatus } from '../../src/repro/status.js';
 import { getStudy, selectRows, STUDIES, type GainFigure, type Study } from '../../src/repro/studies.js';
 import { summarize } from '../../src/repro/summary.js';
-import { fakeRun } from './fake_run.js';
+import { fakeRecord, fakeRun } from './fake_run.js';
 
 const regimes = getStudy('regimes');
 const git = () => ({ commit: 'abcdef0123456789abcdef0123456789abcdef01', dirty: false });
@@ -33,32 +33,9 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'ladet-regimes-'));
 }
 
-/** A record of `job` with AP `ap` (the other metrics fixed), as repro writes it. */
-function record(job: Job, ap: number, extra: Partial<ResultRecord> = {}): ResultRecord {
-  return {
-    format: 'ladet-repro-result',
-    version: 1,
-    table: job.study,
-    row: job.row.id,
-    label: job.row.label,
-    seed: job.seed,
-    config: job.configPath,
-    overrides: job.overrides,
-    runDir: job.runDir,
-    configHash: job.hash,
-    runConfigHash: job.hash,
-    gitCommit: git().commit,
-    gitDirty: false,
-    trainedByRepro: true,
-    epochs: job.config.schedule.epochs,
-    metrics: { AP: ap, AP50: 0.5, AP75: 0.4, APs: 0.2, APm: 0.3, APl: -1 },
-    trainSeconds: 100 * job.config.schedule.epochs,
-    finished: '2026-01-01T00:00:00.000Z',
-    recorded: '2026-01-01T00:00:00.000Z',
-    precision: ['bf16'],
-    ...extra,
-  };
-}
+/** A record of `job` with AP `ap`, trained in bf16 at this checkout's commit. */
+const record = (job: Job, ap: number, extra: Partial<ResultRecord> = {}): ResultRecord =>
+  fakeRecord(job, ap, { gitCommit: git().commit, precision: ['bf16'], ...extra });
 
 const PRESET = 'configs/paa_r18_fashion_mini.yaml';
 const rowStudy = (rows: Study['rows']): Study => ({ name: 't', title: 't', setting: '', paper: '', claims: [], rows });

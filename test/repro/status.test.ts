@@ -9,31 +9,9 @@ import { planJobs, type Job } from '../../src/repro/plan.js';
 import { writeRecord, type ResultRecord } from '../../src/repro/record.js';
 import { jobStatuses, renderStatus } from '../../src/repro/status.js';
 import { getStudy } from '../../src/repro/studies.js';
-import { fakeRun } from './fake_run.js';
+import { fakeRecord, fakeRun } from './fake_run.js';
 
-function record(job: Job, ap: number, trainSeconds: number): ResultRecord {
-  return {
-    format: 'ladet-repro-result',
-    version: 1,
-    table: job.study,
-    row: job.row.id,
-    label: job.row.label,
-    seed: job.seed,
-    config: job.configPath,
-    runDir: job.runDir,
-    configHash: job.hash,
-    runConfigHash: job.hash,
-    gitCommit: 'abcdef0123456789abcdef0123456789abcdef01',
-    gitDirty: false,
-    trainedByRepro: true,
-    overrides: job.overrides,
-    epochs: job.config.schedule.epochs,
-    trainSeconds,
-    finished: '2026-01-01T00:00:00.000Z',
-    recorded: '2026-01-01T00:00:00.000Z',
-    metrics: { AP: ap, AP50: 0.5, AP75: 0.4, APs: 0.2, APm: 0.3, APl: -1 },
-  };
-}
+const record = (job: Job, ap: number, trainSeconds: number): ResultRecord => fakeRecord(job, ap, { trainSeconds });
 
 test('plan=true: recorded, to collect, train from the epoch reached, busy, shared run, and the hours ahead', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ladet-repro-status-'));
