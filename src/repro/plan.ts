@@ -42,6 +42,8 @@ export interface Job {
 
 export interface PlanOptions {
   seeds: readonly number[];
+  /** whether rows run their `extraSeeds` too (the study's default plan); default true */
+  extraSeeds?: boolean;
   /** row ids, or null for all rows */
   rows: readonly string[] | null;
   /** config overrides from the command line (e.g. runsDir=..., data.trainLimit=32) */
@@ -49,9 +51,11 @@ export interface PlanOptions {
   resultsDir: string;
 }
 
-/** The seeds a row is run (and reported) with. */
-export function seedsOf(row: StudyRow, seeds: readonly number[]): readonly number[] {
-  return row.seeds ?? seeds.filter((s) => s >= (row.firstSeed ?? 0));
+/** The seeds a row is run (and reported) with, ascending; `extra`: with the row's `extraSeeds`. */
+export function seedsOf(row: StudyRow, seeds: readonly number[], extra = true): readonly number[] {
+  if (row.seeds) return row.seeds;
+  const all = new Set([...seeds, ...(extra ? (row.extraSeeds ?? []) : [])]);
+  return [...all].filter((s) => s >= (row.firstSeed ?? 0)).sort((a, b) => a - b);
 }
 
 export function planJobs(study: Study, opts: PlanOptions): Job[] {
@@ -80,7 +84,12 @@ export function planJobs(study: Study, opts: PlanOptions): Job[] {
   // teachers (and fixed-seed rows) first: distillation rows read the teacher's finished weights
   for (const row of chosen) if (row.teacher) add(job(rowById(study, row.teacher), 0));
   for (const row of chosen) if (row.seeds) for (const s of row.seeds) add(job(row, s));
-  for (const s of opts.seeds) for (const row of chosen) if (!row.seeds && seedsOf(row, [s]).length) add(job(row, s));
+  // then seed by seed, so that a stopped study has whole seeds; rows' extra seeds after the ones asked for
+  const extra = opts.extraSeeds ?? true;
+  const free = chosen.filter((row) => !row.seeds);
+  const planned = new Set(free.flatMap((row) => seedsOf(row, opts.seeds, extra)));
+  const seedOrder = [...opts.seeds, ...[...planned].filter((s) => !opts.seeds.includes(s)).sort((a, b) => a - b)];
+  for (const s of seedOrder) for (const row of free) if (seedsOf(row, opts.seeds, extra).includes(s)) add(job(row, s));
   return order;
 }
 

@@ -43,7 +43,12 @@ test('plan: the teacher first, then seed by seed; seed 0 keeps the preset name; 
   assert.equal(lad1.resultPath, join('R', 'table2', 'lad_s1.json'));
 
   const t3 = planJobs(getStudy('table3'), { seeds: [0, 1, 2], rows: null, overrides: {}, resultsDir: 'R' });
-  assert.equal(t3.length, 1 + 4 * 3);
+  // the teacher, 4 rows × 3 seeds, and seeds 3, 4 of the two rows of the claim open at 3 seeds, last
+  assert.equal(t3.length, 1 + 4 * 3 + 2 * 2);
+  assert.deepEqual(
+    t3.slice(13).map((j) => `${j.row.id}:${j.seed}`),
+    ['baseline_1x:3', 'lad:3', 'baseline_1x:4', 'lad:4'],
+  );
   assert.equal(t3[0]!.runDir, join('runs', 'paa_r18_fashion_mini'));
   assert.deepEqual(
     t3.slice(1, 5).map((j) => `${j.row.id}:${j.seed}`),
@@ -388,6 +393,7 @@ test("a row of a CoLAD run's other network shares the run, starts at its first s
     const study = getStudy('colad');
     const jobs = planJobs(study, {
       seeds: [0, 1],
+      extraSeeds: false,
       rows: ['local_stdmean', 'local_stdmean_net1'],
       overrides: { runsDir: join(tmp, 'runs') },
       resultsDir: join(tmp, 'res'),

@@ -29,10 +29,10 @@ test('plan=true: recorded, to collect, train from the epoch reached, busy, share
     fakeRun(byId('cop', 0).runDir, byId('cop', 0).hash, 6);
     fakeRun(byId('cop', 1).runDir, byId('cop', 1).hash, 3);
     // table3's 1x baseline and CoLAD's R18w50-alone are one preset: one run directory trained once
-    const t3 = planJobs(getStudy('table3'), { ...opts, seeds: [1], rows: ['baseline_1x'] }).filter(
+    const t3 = planJobs(getStudy('table3'), { ...opts, seeds: [1], extraSeeds: false, rows: ['baseline_1x'] }).filter(
       (j) => j.row.id === 'baseline_1x',
     );
-    const colad = planJobs(getStudy('colad'), { ...opts, seeds: [1], rows: ['alone_r18w50'] });
+    const colad = planJobs(getStudy('colad'), { ...opts, seeds: [1], extraSeeds: false, rows: ['alone_r18w50'] });
     assert.equal(t3[0]!.runDir, colad[0]!.runDir);
     // a directory holding a run of another config cannot be used
     const other = planJobs(getStudy('cop'), { ...opts, seeds: [1], rows: ['iop'] })[0]!;
@@ -103,6 +103,7 @@ test('plan=true: a recorded teacher without weights is shown as trained again wh
       overrides: { runsDir: join(tmp, 'runs') },
       resultsDir: join(tmp, 'res'),
       seeds: [1],
+      extraSeeds: false,
       rows: ['lad'],
     });
     const [teacher, lad] = jobs as [Job, Job];

@@ -30,7 +30,8 @@ test('every study names only its own rows, each row id once, and every preset lo
     for (const r of s.rows) {
       const seeds = jobs.filter((j) => j.row.id === r.id).map((j) => j.seed);
       assert.deepEqual(seeds, [...seedsOf(r, [0, 1, 2])], `${s.name} ${r.id}`);
-      if (!r.seeds && !r.firstSeed) assert.deepEqual(seeds, [0, 1, 2], `${s.name} ${r.id}: fewer than 3 seeds`);
+      if (!r.seeds && !r.firstSeed)
+        assert.deepEqual(seeds, [0, 1, 2, ...(r.extraSeeds ?? [])], `${s.name} ${r.id}: fewer than 3 seeds`);
     }
   }
 });
@@ -51,4 +52,32 @@ test("a network row shares its run with the row of the same preset, and names th
     }
   }
   assert.equal(seen, 6); // network 1 of the six CoLAD presets
+});
+
+test("the two claims open at 3 seeds run 5 by default: Table 3's LAD vs baseline 1x, CoLAD's network 2 vs alone", () => {
+  const five = STUDIES.flatMap((s) => s.rows.filter((r) => r.extraSeeds).map((r) => `${s.name} ${r.id}`));
+  assert.deepEqual(five, ['table3 baseline_1x', 'table3 lad', 'colad alone_r18w50', 'colad local_stdmean']);
+  const table3 = STUDIES.find((s) => s.name === 'table3')!;
+  const ids = (jobs: readonly { row: { id: string }; seed: number }[]): string[] =>
+    jobs.map((j) => `${j.row.id}:${j.seed}`);
+  // the study's seeds row by row, then the extra seeds; the teacher first
+  assert.deepEqual(ids(planJobs(table3, { seeds: [0, 1, 2], rows: ['lad', 'kd'], overrides: {}, resultsDir: 'R' })), [
+    'teacher:0',
+    'kd:0',
+    'lad:0',
+    'kd:1',
+    'lad:1',
+    'kd:2',
+    'lad:2',
+    'lad:3',
+    'lad:4',
+  ]);
+  // seeds= names exactly what to train (extraSeeds false): seed 4 alone, or seed 1 with no extras
+  const only = (seeds: number[]): string[] =>
+    ids(planJobs(table3, { seeds, extraSeeds: false, rows: ['lad', 'kd'], overrides: {}, resultsDir: 'R' }));
+  assert.deepEqual(only([4]), ['teacher:0', 'kd:4', 'lad:4']);
+  assert.deepEqual(only([1]), ['teacher:0', 'kd:1', 'lad:1']);
+  const lad = table3.rows.find((r) => r.id === 'lad')!;
+  assert.deepEqual(seedsOf(lad, [2, 0]), [0, 2, 3, 4]);
+  assert.deepEqual(seedsOf(lad, [2, 0], false), [0, 2]);
 });

@@ -24,17 +24,11 @@ export const DEFAULT_RESULTS_DIR = 'benchmarks/results/repro';
 /** The study's seeds (issue #8 asks for at least 3): run when seeds= is absent, and always in the reports. */
 export const STUDY_SEEDS: readonly number[] = [0, 1, 2];
 
-/**
- * The seeds the markdown tables and the cost cover: the study's seeds and any others asked for, so that training
- * one more seed (`seeds=2`) does not shrink the committed 3-seed tables to that seed alone.
- */
-export function reportSeeds(asked: readonly number[]): number[] {
-  return [...new Set([...STUDY_SEEDS, ...asked])].sort((x, y) => x - y);
-}
-
 export interface ReproArgs {
   tables: string[];
+  /** the seeds to train: STUDY_SEEDS (and each row's extra seeds) by default, else exactly those of seeds= */
   seeds: number[];
+  seedsGiven: boolean;
   rows: string[] | null;
   plan: boolean;
   report: boolean;
@@ -101,6 +95,7 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   return {
     tables,
     seeds,
+    seedsGiven: own.seeds !== undefined,
     rows,
     plan: bool('plan'),
     report: bool('report'),
@@ -115,6 +110,12 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
  * time estimate of a job from all of them (cost.ts estimator). `paper`: the jobs of the studies whose cost is the
  * paper study's (all but those with their own cost section, Study.ownCost).
  */
+/** ", some rows also 3, 4": the seeds that rows run beside the study's (StudyRow.extraSeeds), or "". */
+function moreSeeds(jobs: readonly Job[]): string {
+  const more = [...new Set(jobs.map((j) => j.seed))].filter((s) => !STUDY_SEEDS.includes(s)).sort((x, y) => x - y);
+  return more.length ? `, some rows also ${more.join(', ')}` : '';
+}
+
 async function wholeStudy(a: ReproArgs): Promise<{
   jobs: Job[];
   paper: Job[];
@@ -126,7 +127,7 @@ async function wholeStudy(a: ReproArgs): Promise<{
   const { readRecordIfAny } = await import('../../repro/record.js');
   const { estimator } = await import('../../repro/cost.js');
   const jobs = STUDIES.flatMap((study) =>
-    planJobs(study, { seeds: reportSeeds(a.seeds), overrides: a.overrides, resultsDir: a.resultsDir, rows: null }),
+    planJobs(study, { seeds: STUDY_SEEDS, overrides: a.overrides, resultsDir: a.resultsDir, rows: null }),
   );
   const own = new Set(STUDIES.filter((s) => s.ownCost).map((s) => s.name));
   const recordOf = (j: Job): ResultRecord | null => {
@@ -148,8 +149,10 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
     const base = { overrides: a.overrides, resultsDir: a.resultsDir };
     return {
       study,
-      jobs: planJobs(study, { ...base, seeds: a.seeds, rows: a.rows }),
-      all: planJobs(study, { ...base, seeds: reportSeeds(a.seeds), rows: null }),
+      jobs: planJobs(study, { ...base, seeds: a.seeds, extraSeeds: !a.seedsGiven, rows: a.rows }),
+      // the tables cover the study's seeds (and rows' extra seeds), whatever seeds= trains: seeds=2 does not shrink
+      // a 3-seed table to one seed, and seeds=5 is a run beside the study, not a change to it
+      all: planJobs(study, { ...base, seeds: STUDY_SEEDS, rows: null }),
     };
   });
   if (a.plan) {
@@ -198,14 +201,13 @@ export async function runRepro(args: readonly string[], print: (line: string) =>
   }
   // the cost of the paper study (its four tables at the report's seeds), whichever table was asked for
   const { writeMarkdownOutput } = await import('../../repro/report.js');
-  const seeds = reportSeeds(a.seeds);
   const whole = await wholeStudy(a);
   const cost = studyCost(whole.paper, whole.recordOf, whole.estimate);
   const body = renderCost(cost, { lanes: STUDY_LANES, budgetHours: STUDY_BUDGET_HOURS });
   const costFile = join(a.resultsDir, 'cost.md');
   writeMarkdownOutput(
     costFile,
-    `# Training cost of the study (seeds ${seeds.join(', ')})\n\n${body}\n`,
+    `# Training cost of the study (seeds ${STUDY_SEEDS.join(', ')}${moreSeeds(whole.paper)})\n\n${body}\n`,
     '# Training cost of the study',
   );
   print(`wrote ${costFile}: ${cost.done} of ${cost.runs} trainings done`);
