@@ -10,6 +10,11 @@
 //          turns step by step (the order rotates) with the det suite's thread count: bf16_train_step_ratio =
 //          ladet bf16 time / peer bf16 time (median of per-rep ratios). The peer's GroupNorm modules normalise in
 //          fp32, as ladet's (PyTorch 1.13's autocast fails on them otherwise).
+//   mini vs PyTorch (d): the mini network written in torch.nn (precision_mini_peer.py, parameter counts checked
+//          equal), its forward + backward and its eval forward in fp32 and bf16 autocast, and the LAD teacher's
+//          (R18w50) eval forward, taking turns with ladet's training step and eval forward at both precisions, one
+//          thread: what PyTorch's own fp32 -> bf16 gain is on this network (the targets of (a), (c) and the LAD
+//          ratio assume the gain a wide conv stack gets), and ladet's time against PyTorch's at each precision.
 import { ladStep } from './det_lad.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -183,14 +188,14 @@ function miniInfer(): Record<string, unknown> {
   };
 }
 
-/** A peer process speaking precision_peer.py's protocol: one JSON line per command. */
+/** A peer process speaking precision_peer.py's protocol (or `script`'s, the same): one JSON line per command. */
 class PeerProcess {
   readonly #proc: ChildProcessWithoutNullStreams;
   readonly #lines: AsyncIterator<string>;
   #stderr = '';
 
-  constructor(python: string, job: object) {
-    this.#proc = spawn(python, [join(root, 'benchmarks', 'precision_peer.py'), JSON.stringify(job)], { cwd: root });
+  constructor(python: string, job: object, script = 'precision_peer.py') {
+    this.#proc = spawn(python, [join(root, 'benchmarks', script), JSON.stringify(job)], { cwd: root });
     this.#proc.stderr.on('data', (d: Buffer) => (this.#stderr += d.toString()));
     this.#lines = createInterface({ input: this.#proc.stdout })[Symbol.asyncIterator]();
   }
@@ -322,6 +327,118 @@ async function r50VsPeer(threads: number, dir: string): Promise<Record<string, u
   }
 }
 
+const TEACHER_CONFIG = 'configs/demo/teacher_r18w50.yaml';
+
+/** (d): ladet's mini step and eval forward against the same network in PyTorch, at both precisions, one thread. */
+async function miniVsPeer(): Promise<Record<string, unknown>> {
+  const python = peerPython(['torch']);
+  if (python === null) return { note: 'python3-torch not importable from /usr/bin/python3: no peer figures' };
+  const reps = Number(process.env.LADET_BENCH_REPS ?? 9);
+  const warmup = 2;
+  const job = {
+    threads: 1,
+    batch: MINI.batch,
+    size: MINI.size,
+    classes: MINI.classes,
+    studentWidth: 0.25,
+    teacherWidth: 0.5,
+  };
+  const peer = new PeerProcess(python, job, 'precision_mini_peer.py');
+  const input = syntheticBatch({ ...MINI, seed: 11 });
+  const train = { fp32: side(MINI_CONFIG, MINI.classes, 'fp32'), bf16: side(MINI_CONFIG, MINI.classes, 'bf16') };
+  const count = (d: Detector): number => d.parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  manualSeed(0);
+  const eval_ = buildDetector(loadConfig(join(root, MINI_CONFIG)).model, MINI.classes);
+  const teacher = buildDetector(loadConfig(join(root, TEACHER_CONFIG)).model, MINI.classes);
+  const teacherParams = count(teacher);
+  teacher.dispose();
+  eval_.eval();
+  manualSeed(12);
+  const x = randn([MINI.batch, 3, MINI.size, MINI.size]);
+  try {
+    const ready = await peer.next<{ torch: string; params: { student: number; teacher: number } }>();
+    const mine = { student: count(eval_), teacher: teacherParams };
+    if (ready.params.student !== mine.student || ready.params.teacher !== mine.teacher)
+      throw new Error(
+        `precision: the PyTorch mini network has ${JSON.stringify(ready.params)} parameters, ladet's ${JSON.stringify(mine)}`,
+      );
+    const infer = (p: Prec): number => {
+      eval_.precision = p;
+      const t0 = performance.now();
+      tidy(() => noGrad(() => eval_.forward(x)));
+      return performance.now() - t0;
+    };
+    type Key =
+      | 'l_train_fp32'
+      | 'l_train_bf16'
+      | 'l_infer_fp32'
+      | 'l_infer_bf16'
+      | 'p_train_fp32'
+      | 'p_train_bf16'
+      | 'p_infer_fp32'
+      | 'p_infer_bf16'
+      | 'p_teacher_bf16';
+    const runs: Record<Key, () => Promise<number>> = {
+      l_train_fp32: async () => step(train.fp32, input).ms.total,
+      l_train_bf16: async () => step(train.bf16, input).ms.total,
+      l_infer_fp32: async () => infer('fp32'),
+      l_infer_bf16: async () => infer('bf16'),
+      p_train_fp32: async () => (await peer.next<{ ms: number }>('train fp32')).ms,
+      p_train_bf16: async () => (await peer.next<{ ms: number }>('train bf16')).ms,
+      p_infer_fp32: async () => (await peer.next<{ ms: number }>('infer fp32')).ms,
+      p_infer_bf16: async () => (await peer.next<{ ms: number }>('infer bf16')).ms,
+      p_teacher_bf16: async () => (await peer.next<{ ms: number }>('teacher bf16')).ms,
+    };
+    const keys = Object.keys(runs) as Key[];
+    const t = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<Key, number[]>;
+    for (let rep = 0; rep < warmup + reps; rep++) {
+      // the order rotates, so that no side always runs after the same one
+      const order = keys.map((_, i) => keys[(i + rep) % keys.length] as Key);
+      const got: Partial<Record<Key, number>> = {};
+      for (const k of order) got[k] = await runs[k]();
+      console.log(
+        `mini vs PyTorch ${rep + 1}/${warmup + reps}: ${keys.map((k) => `${k} ${(got[k] as number).toFixed(0)}`).join(', ')}`,
+      );
+      if (rep >= warmup) for (const k of keys) t[k].push(got[k] as number);
+    }
+    const ratio = (a: Key, b: Key): number => median(t[a].map((v, i) => v / (t[b][i] as number)));
+    return {
+      setup: {
+        peer: `precision_mini_peer.py on ${python} torch ${ready.torch}: ${MINI_CONFIG}'s network (${mine.student} parameters on both sides) and ${TEACHER_CONFIG}'s (${mine.teacher}) in torch.nn, NCHW, GroupNorm in fp32 under autocast`,
+        peer_train:
+          'forward (autocast for bf16) + a sum-of-squares loss of the outputs + backward: the network alone, no assignment, detection loss or optimizer',
+        ladet_train: `${TRAIN_STEP}: the whole step, PAA assignment, losses and SGD included`,
+        infer: 'eval forward, no grad, outputs cast to fp32',
+        batch: MINI.batch,
+        image: `${MINI.size}x${MINI.size}`,
+        threads: 1,
+        warmup,
+        reps,
+        note: 'the nine measurements take turns in a rotating order; each ratio is the median of per-rep ratios',
+      },
+      ms: Object.fromEntries(keys.map((k) => [k, round(median(t[k]))])),
+      peer_mini_bf16_train_speedup: ratio('p_train_fp32', 'p_train_bf16'),
+      peer_mini_bf16_infer_speedup: ratio('p_infer_fp32', 'p_infer_bf16'),
+      ladet_mini_bf16_train_speedup: ratio('l_train_fp32', 'l_train_bf16'),
+      ladet_mini_bf16_infer_speedup: ratio('l_infer_fp32', 'l_infer_bf16'),
+      mini_fp32_train_step_ratio: ratio('l_train_fp32', 'p_train_fp32'),
+      mini_bf16_train_step_ratio: ratio('l_train_bf16', 'p_train_bf16'),
+      mini_fp32_infer_ratio: ratio('l_infer_fp32', 'p_infer_fp32'),
+      mini_bf16_infer_ratio: ratio('l_infer_bf16', 'p_infer_bf16'),
+      // PyTorch's LAD overhead on the network alone: the teacher's bf16 eval forward over the student's bf16
+      // forward + backward (assignment and losses left out, which would lower it)
+      peer_lad_vs_paa_network_ratio: median(t.p_teacher_bf16.map((v, i) => 1 + v / (t.p_train_bf16[i] as number))),
+    };
+  } finally {
+    peer.end();
+    x.dispose();
+    eval_.dispose();
+    disposeSide(train.fp32);
+    disposeSide(train.bf16);
+    input.images.dispose();
+  }
+}
+
 export async function precision(): Promise<Record<string, unknown>> {
   const threads = Number(process.env.LADET_BENCH_THREADS ?? availableParallelism());
   const threadsBefore = getNumThreads();
@@ -334,6 +451,7 @@ export async function precision(): Promise<Record<string, unknown>> {
     // LAD's step against PAA's of the same student, both in bf16 (the teacher's forward in bf16 too): det's lad
     // record at one thread, in bf16
     const lad = ladStep(1, 'bf16');
+    const vsPeer = await miniVsPeer();
     setNumThreads(threadsBefore);
     const r50 = await r50VsPeer(threads, dir);
     return {
@@ -353,6 +471,11 @@ export async function precision(): Promise<Record<string, unknown>> {
       mini_infer: infer,
       r50_train: r50,
       lad_bf16: lad,
+      mini_vs_pytorch: {
+        ...vsPeer,
+        // ladet's counterpart of peer_lad_vs_paa_network_ratio, from (lad_bf16)'s same-run split
+        ladet_lad_vs_paa_network_ratio: 1 + (lad.teacher_forward_ms as number) / (lad.paa_student_fwd_bwd_ms as number),
+      },
     };
   } finally {
     setNumThreads(threadsBefore);
