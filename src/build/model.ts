@@ -36,6 +36,7 @@ export function detectorConfig(model: ModelSection, numClasses: number): Detecto
       type: model.head.type,
       iouBranch: model.head.iouBranch,
       coeffKernelSize: model.head.coeffKernelSize,
+      numAnchors: model.anchors.ratios.length * model.anchors.scalesPerOctave,
     },
   };
 }

@@ -63,7 +63,17 @@ const Model = z
     head: Head.default(Head.parse({})),
     anchors: Anchors.default(Anchors.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    // COP's and IOP's probability branches are written for one anchor per location (as the papers' heads)
+    const a = m.anchors.ratios.length * m.anchors.scalesPerOctave;
+    if (a !== 1 && m.head.type !== 'paa')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['anchors', 'ratios'],
+        message: `the ${m.head.type} head predicts one anchor per location; ratios [${m.anchors.ratios.join(', ')}] × scalesPerOctave ${m.anchors.scalesPerOctave} give ${a} (use head.type paa for several)`,
+      });
+  });
 
 // every registered assigner's section (src/assign/registry.ts)
 const Assigner = AssignerSchema;

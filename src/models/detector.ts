@@ -48,6 +48,8 @@ export interface HeadConfig {
   iouBranch?: boolean;
   /** COP neighbourhood size (default 3). */
   coeffKernelSize?: number;
+  /** Anchors per location: the anchor generator's ratios × scales per octave (default 1; PAA heads only). */
+  numAnchors?: number;
 }
 
 export interface DetectorConfig {
@@ -89,6 +91,8 @@ export function headSpecOf(c: HeadConfig): HeadSpec {
     gnGroups: c.gnGroups ?? 32,
     iouBranch: c.iouBranch ?? true,
     ...(type === 'cop' ? { coeffKernelSize: c.coeffKernelSize ?? 3 } : {}),
+    // recorded only when not 1, so that one-anchor specs (every preset's) read as before
+    ...((c.numAnchors ?? 1) !== 1 ? { numAnchors: c.numAnchors } : {}),
   };
 }
 

@@ -50,6 +50,8 @@ export interface HeadSpec {
   iouBranch: boolean;
   /** COP's neighbourhood size k (odd); present for COP heads only */
   coeffKernelSize?: number;
+  /** anchors per location (ratios × scales per octave) when not 1; absent: 1 */
+  numAnchors?: number;
 }
 
 /** A detector: backbone -> neck -> head. */

@@ -32,11 +32,16 @@ const EVAL = { nmsPre: 100, scoreThr: 0.02, nmsIou: 0.6, maxPerImg: 60, scoreVot
 interface Case {
   name: string;
   head: Record<string, unknown>;
+  anchors?: Record<string, unknown>;
+  /** seeds the initialisation and the perturbation */
+  seed: number;
 }
 const CASES: Case[] = [
-  { name: 'paa', head: { type: 'paa' } },
-  { name: 'cop', head: { type: 'cop' } },
-  { name: 'iop', head: { type: 'iop', iouBranch: false } },
+  { name: 'paa', head: { type: 'paa' }, seed: 11 },
+  // three anchors per location: the channel layout (A*C, A*4, A) through export, post-processing and in-graph NMS
+  { name: 'paa3', head: { type: 'paa' }, anchors: { ratios: [0.5, 1, 2] }, seed: 14 },
+  { name: 'cop', head: { type: 'cop' }, seed: 12 },
+  { name: 'iop', head: { type: 'iop', iouBranch: false }, seed: 13 },
 ];
 
 let dir = '';
@@ -57,7 +62,7 @@ function randomDetector(c: Case, seed: number): OpenedDetector {
       backbone: { depth: 18, widthMultiplier: 0.125 },
       neck: { outChannels: 16, numOuts: 4 },
       head: { featChannels: 16, stackedConvs: 2, gnGroups: 4, ...c.head },
-      anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4 },
+      anchors: { strides: [8, 16, 32, 64], octaveBaseScale: 4, ...c.anchors },
     },
     eval: EVAL,
   });
@@ -92,8 +97,8 @@ function randomDetector(c: Case, seed: number): OpenedDetector {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ladet-onnx-export-'));
-  for (const [i, c] of CASES.entries()) {
-    const opened = randomDetector(c, 11 + i);
+  for (const c of CASES) {
+    const opened = randomDetector(c, c.seed);
     const file = join(dir, `${c.name}.onnx`);
     writeFileSync(file, encodeOnnxModel(onnxModelOf(opened, { nms: true }).model));
     const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, logSeverityLevel: 3 });
@@ -218,8 +223,9 @@ test("onnxruntime-node's raw outputs are libtorch's within 1e-4 at every level, 
       want.forEach((lv, l) => {
         const stride = 8 * 2 ** l;
         const dims = (ch: number) => [n, ch, Math.ceil(h / stride), Math.ceil(w / stride)];
-        assert.deepEqual(got[`cls_${l}`]!.dims, dims(CLASSES), `${c.name} cls_${l} dims`);
-        assert.deepEqual(got[`reg_${l}`]!.dims, dims(4), `${c.name} reg_${l} dims`);
+        const a = ((c.anchors?.ratios as number[] | undefined) ?? [1]).length; // anchors per location
+        assert.deepEqual(got[`cls_${l}`]!.dims, dims(a * CLASSES), `${c.name} cls_${l} dims`);
+        assert.deepEqual(got[`reg_${l}`]!.dims, dims(a * 4), `${c.name} reg_${l} dims`);
         const pairs: [string, Float32Array | null][] = [
           [`cls_${l}`, lv.cls],
           [`reg_${l}`, lv.reg],
@@ -247,7 +253,7 @@ test("ladet's post-processing on onnxruntime's outputs (OnnxDetector) gives libt
     const onnx = await OnnxDetector.open(file, { threads: 1 });
     const anchors = new AnchorCache(new AnchorGenerator(onnx.spec.anchors));
     try {
-      assert.equal(onnx.clsKind, c.name === 'paa' ? 'logits' : 'probs');
+      assert.equal(onnx.clsKind, c.head.type === 'paa' ? 'logits' : 'probs');
       for (const [i, input] of INPUTS.entries()) {
         const x = inputData(input.shape, 200 + i);
         const metas = metasOf(input.imgShapes, [input.shape[2], input.shape[3]]);
