@@ -63,6 +63,15 @@ export interface Grid {
   cells: readonly (readonly string[])[];
 }
 
+/** Claims side by side (the regimes study's map): cells hold claim `text`s, shown as verdict and AP difference. */
+export interface ClaimGrid {
+  title: string;
+  corner: string;
+  colHeads: readonly string[];
+  rowHeads: readonly string[];
+  cells: readonly (readonly string[])[];
+}
+
 /** One point of a gain figure: row `row`'s AP gain over row `baseline` against the gap from `baseline` to `teacher`. */
 export interface GainPoint {
   /** a key of the figure's `series` */
@@ -97,6 +106,8 @@ export interface Study {
   rows: readonly StudyRow[];
   claims: readonly Claim[];
   grids?: readonly Grid[];
+  /** claim maps, rendered before the orderings list */
+  claimGrids?: readonly ClaimGrid[];
   /** the precision every run of the study must have trained in: the report names each record that says otherwise */
   precision?: 'fp32' | 'bf16';
   figures?: readonly GainFigure[];
@@ -465,19 +476,40 @@ function regimeRows(d: RegimeDataset): StudyRow[] {
   return rows;
 }
 
+/** The claims checked in every regime, as (better, worse) strategy names. */
+const REGIME_CLAIMS = [
+  ['LAD', 'PAA'],
+  ['LAD', 'soft-label'],
+  ['SoLAD', 'LAD'],
+  ['soft-label', 'PAA'],
+] as const;
+type RegimeName = (typeof REGIME_CLAIMS)[number][number];
+
+function regimeClaimText(d: RegimeDataset, s: RegimeSchedule, g: RegimeGap, better: RegimeName, worse: RegimeName) {
+  return `${d.label} ${s.key}, ${g.key} gap: ${better} > ${worse}`;
+}
+
+/** Every claim (a row) in every regime (a column: dataset, schedule, gap): where each holds and where it reverses. */
+function regimeMap(): ClaimGrid {
+  const cols = REGIME_DATASETS.flatMap((d) => REGIME_SCHEDULES.flatMap((s) => REGIME_GAPS.map((g) => ({ d, s, g }))));
+  return {
+    title: 'The regime map: each claim by dataset, schedule and teacher gap (verdict, mean AP difference)',
+    corner: 'claim',
+    colHeads: cols.map(({ d, s, g }) => `${d.label} ${s.key}, ${g.key} gap`),
+    rowHeads: REGIME_CLAIMS.map(([b, w]) => `${b} > ${w}`),
+    cells: REGIME_CLAIMS.map(([b, w]) => cols.map(({ d, s, g }) => regimeClaimText(d, s, g, b, w))),
+  };
+}
+
 function regimeClaims(d: RegimeDataset): Claim[] {
   const out: Claim[] = [];
   for (const s of REGIME_SCHEDULES) {
     for (const g of REGIME_GAPS) {
-      const at = `${d.label} ${s.key}, ${g.key} gap`;
       const row = (key: RegimeStrategy['key']): string =>
         regimeId.student(d, s, REGIME_STRATEGIES.find((x) => x.key === key) as RegimeStrategy, g);
-      out.push(
-        { text: `${at}: LAD > PAA`, better: row('lad'), worse: regimeId.paa(d, s) },
-        { text: `${at}: LAD > soft-label`, better: row('lad'), worse: row('kd') },
-        { text: `${at}: SoLAD > LAD`, better: row('solad'), worse: row('lad') },
-        { text: `${at}: soft-label > PAA`, better: row('kd'), worse: regimeId.paa(d, s) },
-      );
+      const rowOf = { PAA: regimeId.paa(d, s), LAD: row('lad'), 'soft-label': row('kd'), SoLAD: row('solad') };
+      for (const [better, worse] of REGIME_CLAIMS)
+        out.push({ text: regimeClaimText(d, s, g, better, worse), better: rowOf[better], worse: rowOf[worse] });
     }
   }
   return out;
@@ -531,6 +563,7 @@ const regimes: Study = {
   rows: REGIME_DATASETS.flatMap(regimeRows),
   claims: REGIME_DATASETS.flatMap(regimeClaims),
   grids: REGIME_DATASETS.map(regimeGrid),
+  claimGrids: [regimeMap()],
   precision: 'bf16',
   figures: REGIME_DATASETS.map(regimeFigure),
   ownCost: { lanes: 2, hours: 9, why: 'two background lanes over three sessions of about 3 hours' },

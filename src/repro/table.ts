@@ -2,8 +2,8 @@
 // beside it), the study's side-by-side grid if any, the orderings with their verdicts, and where the numbers came
 // from. Pure and deterministic (no dates), so regenerating from the same result files gives the same text.
 import type { ResultRecord } from './record.js';
-import type { ClaimSummary, RowSummary, Stat, StudySummary } from './summary.js';
-import type { Grid } from './studies.js';
+import type { ClaimSummary, RowSummary, Stat, StudySummary, Verdict } from './summary.js';
+import type { ClaimGrid, Grid } from './studies.js';
 
 export interface TableSources {
   /** the folder the result files were read from, as shown in the text */
@@ -84,6 +84,40 @@ function gridLines(s: StudySummary, g: Grid): string[] {
   ];
 }
 
+/** A claim as a map cell: the verdict in a word and the mean AP difference; † where seeds are missing. */
+function claimCell(c: ClaimSummary): string {
+  if (c.diff === null) return DASH;
+  const d = signed(c.diff * 100);
+  const word: Record<Exclude<Verdict, 'no data'>, string> = {
+    holds: `**holds** ${d}`,
+    'holds within noise': `noise ${d}`,
+    'behind within noise': `noise ${d}`,
+    reversed: `**reversed** ${d}`,
+    'ahead at one seed': `${d} (1 seed)`,
+    'behind at one seed': `${d} (1 seed)`,
+  };
+  const one = c.verdict === 'ahead at one seed' || c.verdict === 'behind at one seed';
+  return `${word[c.verdict as Exclude<Verdict, 'no data'>]}${c.incomplete && !one ? ' †' : ''}`;
+}
+
+function claimGridLines(s: StudySummary, g: ClaimGrid): string[] {
+  const cell = (text: string): string => {
+    const c = s.claims.find((x) => x.claim.text === text);
+    if (!c) throw new Error(`study ${s.study.name}: the claim map names unknown claim '${text}'`);
+    return claimCell(c);
+  };
+  return [
+    `**${g.title}**`,
+    '',
+    `| ${g.corner} | ${g.colHeads.join(' | ')} |`,
+    `|---|${g.colHeads.map(() => '---:').join('|')}|`,
+    ...g.rowHeads.map((h, i) => `| ${h} | ${(g.cells[i] ?? []).map(cell).join(' | ')} |`),
+    '',
+    "holds / reversed: beyond the two rows' seed standard deviations summed; noise: within them; (1 seed): no spread yet; †: some seeds still missing; —: no data.",
+    '',
+  ];
+}
+
 function sourcesLine(src: TableSources): string {
   const counts = new Map<string, number>();
   for (const r of src.records) {
@@ -112,6 +146,7 @@ export function renderBody(s: StudySummary, src: TableSources, extra: readonly s
     '',
     ...(s.study.grids ?? []).flatMap((g) => gridLines(s, g)),
     ...extra,
+    ...(s.study.claimGrids ?? []).flatMap((g) => claimGridLines(s, g)),
     'Orderings (holds: the mean AP difference exceeds the two rows\' seed standard deviations summed; reversed: it is below minus that sum; otherwise within noise; with one seed in a row there is no spread yet, so a difference is only "ahead / behind at one seed"):',
     '',
     ...s.claims.map((c) => claimLine(c, s.rows)),

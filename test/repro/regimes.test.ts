@@ -20,6 +20,7 @@ import { runJob } from '../../src/repro/run.js';
 import { jobStatuses, renderStatus } from '../../src/repro/status.js';
 import { getStudy, selectRows, STUDIES, type GainFigure, type Study } from '../../src/repro/studies.js';
 import { summarize } from '../../src/repro/summary.js';
+import { renderBody } from '../../src/repro/table.js';
 import { fakeRecord, fakeRun } from './fake_run.js';
 
 const regimes = getStudy('regimes');
@@ -356,6 +357,27 @@ test('gap and gain: teacher AP minus PAA mean, row mean minus PAA mean, spread =
     '| short (1 epoch) | fashion-det teacher large | 44.9 | — | — | — | — | — |',
     '| 1x (6 epochs) | fashion-det teacher small | 35.2 | 33.5 ± 0.1 | +1.7 | -1.5 (one seed) | +1.5 ± 0.6 | — |',
     '| 1x (6 epochs) | fashion-det teacher large | 44.9 | 33.5 ± 0.1 | +11.4 | — | +3.0 ± 0.8 | — |',
+  ]);
+});
+
+test('the regime map: every claim by dataset, schedule and gap, as verdict and AP difference', () => {
+  const body = renderBody(summarize(regimes, fashionRecords(), seedsOf), { dir: 'R/', records: [], notes: [] });
+  const lines = body.split('\n');
+  const at = lines.indexOf(
+    '**The regime map: each claim by dataset, schedule and teacher gap (verdict, mean AP difference)**',
+  );
+  assert.ok(at > 0, body);
+  const cols = ['short, small gap', 'short, large gap', '1x, small gap', '1x, large gap'];
+  const none = cols.map(() => '—');
+  assert.deepEqual(lines.slice(at + 2, at + 8), [
+    `| claim | ${[...cols.map((c) => `fashion-det ${c}`), ...cols.map((c) => `shapes ${c}`)].join(' | ')} |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    // LAD small: 35.0 ± 0.5 over PAA 33.5 ± 0.1 (beyond 0.6); LAD large at 2 of 3 seeds: +3.0, beyond 0.8
+    `| LAD > PAA | — | — | **holds** +1.5 | **holds** +3.0 † | ${none.join(' | ')} |`,
+    // soft-label small has one seed (32.0)
+    `| LAD > soft-label | — | — | +3.0 (1 seed) | — | ${none.join(' | ')} |`,
+    `| SoLAD > LAD | — | — | — | — | ${none.join(' | ')} |`,
+    `| soft-label > PAA | — | — | -1.5 (1 seed) | — | ${none.join(' | ')} |`,
   ]);
 });
 
