@@ -68,12 +68,8 @@ function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
   return line;
 }
 
-function gridLines(s: StudySummary, g: Grid): string[] {
-  const cell = (id: string): string => {
-    const r = s.rows.find((x) => x.row.id === id);
-    if (!r) throw new Error(`study ${s.study.name}: the grid names unknown row ${id}`);
-    return formatStat(r.AP, r.seeds.length);
-  };
+/** A grid's markdown: title, header and one line per row head, each cell from `cell` (a row id or a claim text). */
+function gridMarkdown(g: Grid | ClaimGrid, cell: (key: string) => string): string[] {
   return [
     `**${g.title}**`,
     '',
@@ -82,6 +78,14 @@ function gridLines(s: StudySummary, g: Grid): string[] {
     ...g.rowHeads.map((h, i) => `| ${h} | ${(g.cells[i] ?? []).map(cell).join(' | ')} |`),
     '',
   ];
+}
+
+function gridLines(s: StudySummary, g: Grid): string[] {
+  return gridMarkdown(g, (id) => {
+    const r = s.rows.find((x) => x.row.id === id);
+    if (!r) throw new Error(`study ${s.study.name}: the grid names unknown row ${id}`);
+    return formatStat(r.AP, r.seeds.length);
+  });
 }
 
 /** A claim as a map cell: the verdict in a word and the mean AP difference; † where seeds are missing. */
@@ -101,18 +105,12 @@ function claimCell(c: ClaimSummary): string {
 }
 
 function claimGridLines(s: StudySummary, g: ClaimGrid): string[] {
-  const cell = (text: string): string => {
-    const c = s.claims.find((x) => x.claim.text === text);
-    if (!c) throw new Error(`study ${s.study.name}: the claim map names unknown claim '${text}'`);
-    return claimCell(c);
-  };
   return [
-    `**${g.title}**`,
-    '',
-    `| ${g.corner} | ${g.colHeads.join(' | ')} |`,
-    `|---|${g.colHeads.map(() => '---:').join('|')}|`,
-    ...g.rowHeads.map((h, i) => `| ${h} | ${(g.cells[i] ?? []).map(cell).join(' | ')} |`),
-    '',
+    ...gridMarkdown(g, (text) => {
+      const c = s.claims.find((x) => x.claim.text === text);
+      if (!c) throw new Error(`study ${s.study.name}: the claim map names unknown claim '${text}'`);
+      return claimCell(c);
+    }),
     "holds / reversed: beyond the two rows' seed standard deviations summed; noise: within them; (1 seed): no spread yet; †: some seeds still missing; —: no data.",
     '',
   ];
