@@ -23,6 +23,10 @@ const op = {
   constantPad: defOp('aten::constant_pad_nd'),
   adaptiveAvgPool2d: defOp('aten::adaptive_avg_pool2d'),
   ampUnscale: defOp('aten::_amp_foreach_non_finite_check_and_unscale_'),
+  foreachAdd: defOp('aten::_foreach_add', 'List'),
+  foreachAdd_: defOp('aten::_foreach_add_', 'List'),
+  foreachMul_: defOp('aten::_foreach_mul_', 'Scalar'),
+  foreachNeg: defOp('aten::_foreach_neg'),
   crossEntropy: defOp('aten::cross_entropy_loss'),
 };
 
@@ -178,4 +182,28 @@ export function adaptiveAvgPool2d(x: Tensor, size: readonly [number, number]): T
  */
 export function ampUnscale_(grads: readonly Tensor[], foundInf: Tensor, invScale: Tensor): void {
   op.ampUnscale(grads, foundInf, invScale);
+}
+
+// Multi-tensor ("foreach") ops: one call for a list of tensors, as torch.optim's foreach implementations use. On
+// CUDA one fused kernel launch per op and chunk of tensors; on the CPU libtorch loops over the per-tensor kernels, so
+// results are bitwise those of the per-tensor ops, and what is saved is the calls from JS.
+
+/** a[i] + alpha * b[i] for each i (new tensors). */
+export function foreachAdd(a: readonly Tensor[], b: readonly Tensor[], alpha = 1): Tensor[] {
+  return wrapAll(op.foreachAdd(a, b, alpha));
+}
+
+/** a[i] += alpha * b[i] in place for each i. */
+export function foreachAdd_(a: readonly Tensor[], b: readonly Tensor[], alpha = 1): void {
+  op.foreachAdd_(a, b, alpha);
+}
+
+/** a[i] *= s in place for each i. */
+export function foreachMul_(a: readonly Tensor[], s: number): void {
+  op.foreachMul_(a, s);
+}
+
+/** -a[i] for each i (new tensors). */
+export function foreachNeg(a: readonly Tensor[]): Tensor[] {
+  return wrapAll(op.foreachNeg(a));
 }

@@ -147,3 +147,46 @@ test('bad options and parameters are refused', () => {
   assert.throws(() => new SGD([], { lr: 1 }), { message: 'SGD: got an empty parameter list' });
   dispose([p, i, nonLeaf]);
 });
+
+test('the multi-tensor step (foreach, the default) gives bitwise the per-parameter step: every option, late starters', () => {
+  const settings = [
+    { momentum: 0.9, weightDecay: 1e-4 },
+    { momentum: 0.9, dampening: 0.3 },
+    { momentum: 0.8, nesterov: true, weightDecay: 5e-4 },
+    { momentum: 0, weightDecay: 1e-3, maximize: true },
+    { momentum: 0.9, maximize: true },
+  ];
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
+  for (const h of settings) {
+    const shapes = [[3, 4], [5], [2, 2, 3], [1]];
+    const start = shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, rnd));
+    const make = () => start.map((v, i) => tensor(v, shapes[i]!, { requiresGrad: true }));
+    const [a, b] = [make(), make()];
+    // two groups, the second with its own lr; parameter 3 gets no gradient until step 3 (a late first step)
+    const opt = (ps: Tensor[], foreach: boolean) => {
+      const o = new SGD([{ params: ps.slice(0, 2) }, { params: ps.slice(2), lr: 0.05 }], { lr: 0.1, ...h });
+      o.foreach = foreach;
+      return o;
+    };
+    const [oa, ob] = [opt(a, true), opt(b, false)];
+    for (let step = 0; step < 5; step++) {
+      const grads = start.map((v) => v.map(rnd));
+      for (const [ps, o] of [
+        [a, oa],
+        [b, ob],
+      ] as const) {
+        ps.forEach((p, i) => setGrad(p, i === 3 && step < 2 ? null : grads[i]!));
+        o.step();
+      }
+      a.forEach((p, i) =>
+        assert.deepEqual(p.toTypedArray(), b[i]!.toTypedArray(), `${JSON.stringify(h)} step ${step} param ${i}`),
+      );
+    }
+    const [sa, sb] = [oa.stateDict(), ob.stateDict()];
+    assert.deepEqual(sa.meta, sb.meta);
+    for (const k of Object.keys(sb.tensors))
+      assert.deepEqual(sa.tensors[k]!.toTypedArray(), sb.tensors[k]!.toTypedArray(), k);
+    dispose([...a, ...b, ...Object.values(sa.tensors), ...Object.values(sb.tensors)]);
+  }
+});
