@@ -221,6 +221,11 @@ const Train = z
      * auto (absent): bf16 where the CPU has native bf16 dot products (or on CUDA), fp32 elsewhere
      */
     precision: z.enum(['fp32', 'bf16', 'fp16', 'auto']).optional(),
+    /**
+     * minutes between mid-epoch saves of weights/last.safetensors (default 10; 0: at epoch ends only), so a crash or
+     * a killed process loses at most that much training; not hashed (resuming from one gives the same run)
+     */
+    checkpointMinutes: z.number().min(0).optional(),
   })
   .strict();
 
@@ -418,8 +423,8 @@ export function configHash(c: Config): string {
  * precision ran is recorded beside the hash (run log, checkpoint info).
  */
 function hashedPart(c: Config): Omit<Config, 'train' | 'dist'> {
-  // `train` holds only precision today; a field that changes results must be hashed when one is added. `dist` holds
-  // timeouts.
+  // `train` holds precision and the checkpoint interval, which change no result; a field that does must be hashed
+  // when one is added. `dist` holds timeouts.
   const { train: _train, dist: _dist, ...rest } = c;
   const teacher = c.distill.teacher;
   if (teacher?.precision === undefined) return rest;

@@ -44,6 +44,9 @@ import type { Strategy } from '../distill/strategy.js';
 import type { Detector } from '../models/detector.js';
 import type { Module } from '../nn/index.js';
 
+/** train.checkpointMinutes when the config leaves it out: mid-epoch saves of `last` this often. */
+export const DEFAULT_CHECKPOINT_MINUTES = 10;
+
 export interface TrainProgress {
   phase: 'data' | 'train' | 'eval';
   epoch: number;
@@ -407,6 +410,9 @@ async function trainLocked(
 
     let stopped = false;
     let lastEval: EvalRun | null = null;
+    // mid-epoch saves of `last` (the Ctrl-C stop's state), so that a crash or a kill -9 loses at most this much
+    const checkpointMs = (config.train?.checkpointMinutes ?? DEFAULT_CHECKPOINT_MINUTES) * 60_000;
+    let savedAt = performance.now();
     try {
       for (let epoch = state.epoch; epoch < s.epochs && !stopped; epoch++) {
         model.train();
@@ -460,6 +466,13 @@ async function trainLocked(
           if (dist !== null ? (dist.sum([stopHere ? 1 : 0])[0] as number) > 0 : stopHere) {
             stopped = true;
             break;
+          }
+          if (checkpointMs > 0 && state.batch < itersPerEpoch && performance.now() - savedAt >= checkpointMs) {
+            state.epochLog = { sums: { ...sums }, count, seconds: (performance.now() - t0) / 1000 };
+            saveLast();
+            state.epochLog = null;
+            savedAt = performance.now();
+            log.write('checkpoint', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
           }
         }
         if (stopped) {
@@ -525,6 +538,7 @@ async function trainLocked(
         tb?.flush();
         log.write('epoch', row);
         saveLast();
+        savedAt = performance.now();
       }
     } finally {
       tb?.close();

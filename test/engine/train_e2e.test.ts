@@ -70,6 +70,54 @@ test('PAA overfits a few shapes images: AP50 >= 0.9 on them', async () => {
   assert.ok(Math.abs((rows[99]!['val/AP50'] as number) - ap50) < 1e-5);
 });
 
+test('a crash mid-epoch resumes from the periodic checkpoint (train.checkpointMinutes) to the uninterrupted weights', async () => {
+  // 8 images, batch 4, flips on: two iterations per epoch; a save after every step, and a crash (an exception out of
+  // a hook, no Ctrl-C save) in iteration 4, so the last save is iteration 3's, inside epoch 2
+  const over = { schedule: { epochs: 3, warmupIters: 2, steps: [2] }, eval: { every: 0 } };
+  const base = tinyConfig('periodic_straight', over);
+  base.data = { ...base.data, batchSize: 4, flipProb: 0.5 };
+  const straight = await train(parseConfig(base), { hooks: quiet });
+  const cut = { ...base, name: 'periodic_cut', train: { checkpointMinutes: 1e-9 } };
+  await assert.rejects(
+    train(parseConfig(cut), {
+      hooks: {
+        ...quiet,
+        onProgress: (p) => {
+          if (p.phase === 'train' && p.iter === 4) throw new Error('simulated crash');
+        },
+      },
+    }),
+    /simulated crash/,
+  );
+  const events = () =>
+    readFileSync(join(work, 'runs', 'periodic_cut', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; iter?: number; batch?: number; epoch?: number });
+  // iteration 1 (mid epoch 1) and 3 (mid epoch 2) are saved mid-epoch; 2 ends epoch 1 (saved there anyway)
+  assert.deepEqual(
+    events()
+      .filter((e) => e.event === 'checkpoint')
+      .map((e) => [e.iter, e.epoch, e.batch]),
+    [
+      [1, 1, 1],
+      [3, 2, 1],
+    ],
+  );
+  const lines: string[] = [];
+  await train(parseConfig(cut), { resume: true, hooks: { onMessage: (l) => lines.push(l) } });
+  assert.ok(
+    lines.some((l) => l.includes('at epoch 2, batch 2 (iteration 3)')),
+    lines.join('\n'),
+  );
+  const a = readCheckpoint(join(straight.runDir, 'weights', 'last.safetensors'));
+  const b = readCheckpoint(join(work, 'runs', 'periodic_cut', 'weights', 'last.safetensors'));
+  for (const [k, v] of a.model) assert.ok(v.equal(b.model.get(k)!), `${k} differs after the crash and resume`);
+  for (const [k, v] of Object.entries(a.optimizer)) assert.ok(v.equal(b.optimizer[k]!), `optimizer ${k} differs`);
+  assert.equal(b.meta?.trainer?.iter, 6);
+  dispose([[...a.model.values()], [...b.model.values()], a.optimizer, b.optimizer]);
+});
+
 test('stop mid-epoch + resume gives exactly the weights of an uninterrupted run', async () => {
   // 8 images, batch 4: two iterations per epoch; stop after iteration 3 (inside epoch 2)
   const over = { schedule: { epochs: 3, warmupIters: 2, steps: [2] }, eval: { every: 0 } };
