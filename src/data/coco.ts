@@ -1,11 +1,10 @@
 // COCO-format annotation files: parse, validate (zod for the shape of each entry, then the cross-entry rules),
 // and serve per-image training targets. Every problem names the file and the entry, e.g.
 // `ann.json: annotations[12] (id 57): bbox has negative width`.
-import { readFileSync } from 'node:fs';
 import { isAbsolute, normalize, sep } from 'node:path';
 import { resolveInside } from '../io/paths.js';
 import { z } from 'zod';
-import { describeValue, nonFiniteToken, parseJsonFile } from './json.js';
+import { describeValue, JsonFileError, nonFiniteToken, readJsonFile } from './json.js';
 import { LabelMap, type Category } from './label_map.js';
 
 export interface CocoImage {
@@ -195,17 +194,12 @@ export function readCoco(file: string): CocoDataset {
 
 /** Reads an annotation file and returns every problem found; `dataset` is built from the valid entries. */
 export function checkCocoFile(file: string): { dataset: CocoDataset | null; problems: CocoProblem[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CocoError(`${file}: cannot read the annotation file: ${(e as Error).message}`);
-  }
   let raw: unknown;
   try {
-    raw = parseJsonFile(text, file);
+    raw = readJsonFile(file);
   } catch (e) {
-    const problem: CocoProblem = { severity: 'error', kind: 'json', where: '', message: (e as Error).message.slice(file.length + 2) };
+    if (!(e instanceof JsonFileError)) throw new CocoError(`${file}: cannot read the annotation file: ${(e as Error).message}`);
+    const problem: CocoProblem = { severity: 'error', kind: 'json', where: '', message: e.message.slice(file.length + 2) };
     return { dataset: null, problems: [problem] };
   }
   return validateCoco(raw, file);

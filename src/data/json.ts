@@ -1,6 +1,9 @@
 // JSON reading for user-supplied files: errors carry the file name and a line:column, and the NaN / Infinity
 // tokens that Python's json module writes (not valid JSON) are read as marker strings, so a validator can name the
-// exact entry that holds them instead of failing on the whole file.
+// exact entry that holds them instead of failing on the whole file. A file too large for one string (Node's limit is
+// about 512 MiB: LVIS- or Objects365-size annotation files) is parsed as a byte stream by @streamparser/json.
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { JSONParser } from '@streamparser/json';
 
 /** What a bare NaN / Infinity / -Infinity token becomes after `parseJsonFile`. */
 export const NON_FINITE_MARKER = '\u0000non-finite:';
@@ -181,4 +184,60 @@ export function firstSyntaxError(text: string): number | null {
   } catch (e) {
     return typeof e === 'number' ? e : null;
   }
+}
+
+/** Files from this size on are parsed as a byte stream (below it: one string and JSON.parse, which is faster). */
+export const JSON_STREAM_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads and parses a JSON file (see parseJsonFile). `streamFrom` (bytes) and `chunkBytes` are for tests: files of
+ * `streamFrom` bytes or more go through the streaming parser, `chunkBytes` at a time; there, NaN / Infinity are
+ * errors (at their byte offset) rather than markers.
+ */
+export function readJsonFile(file: string, opts: { streamFrom?: number; chunkBytes?: number } = {}): unknown {
+  const size = statSync(file).size;
+  if (size < (opts.streamFrom ?? JSON_STREAM_BYTES)) {
+    return parseJsonFile(readFileSync(file, 'utf8'), file);
+  }
+  return parseJsonStream(file, opts.chunkBytes ?? 16 * 1024 * 1024);
+}
+
+function parseJsonStream(file: string, chunkBytes: number): unknown {
+  const parser = new JSONParser({ paths: ['$'], keepStack: false });
+  let root: { value: unknown } | null = null;
+  let failure: Error | null = null;
+  parser.onValue = ({ value }) => void (root = { value });
+  parser.onError = (e) => void (failure ??= e);
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(chunkBytes);
+  // where the parser was: the bytes of the chunk it was reading, or the end of the file
+  let where = '';
+  let offset = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, chunkBytes, offset);
+      if (n === 0) break;
+      where = ` in bytes ${offset}-${offset + n - 1}`;
+      // the tokenizer keeps what it needs of a chunk (a token or a UTF-8 sequence cut at its end), so reuse buf
+      parser.write(buf.subarray(0, n));
+      if (failure) break;
+      offset += n;
+    }
+    if (!failure) {
+      where = ` at the end (byte ${offset})`;
+      if (!parser.isEnded) parser.end();
+    }
+  } catch (e) {
+    failure ??= e as Error;
+  } finally {
+    closeSync(fd);
+  }
+  if (failure !== null) {
+    const message = (failure as Error).message;
+    // the tokenizer names the byte; the parser only its state
+    const at = /absolute position "(\d+)"/.exec(message);
+    throw new JsonFileError(`${file}: invalid JSON${at ? ` at byte ${at[1]}` : where}: ${message}`);
+  }
+  if (root === null) throw new JsonFileError(`${file}: invalid JSON: no value (an empty or truncated file)`);
+  return (root as { value: unknown }).value;
 }

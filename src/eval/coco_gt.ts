@@ -1,7 +1,8 @@
 // A minimal, strict reader of COCO ground truth for evaluation: only what bbox evaluation needs, held in columns.
 // Self-contained on purpose, so the evaluator does not depend on the training-side dataset reader.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { JSON_STREAM_BYTES, readJsonFile } from '../data/json.js';
 
 /** COCO ground truth in columns. Images and categories are in ascending id order (the reference's order). */
 export interface CocoGroundTruth {
@@ -131,6 +132,8 @@ export function readCocoGt(path: string): CocoGroundTruth {
 
 /** Reads a JSON file; a parse failure names the file (and hints at Python's NaN, which JSON cannot hold). */
 export function readJson(path: string): unknown {
+  // a file too large for one string is parsed as a byte stream (data/json.ts)
+  if (statSync(path).size >= JSON_STREAM_BYTES) return readJsonFile(path);
   const text = readFileSync(path, 'utf8');
   try {
     return JSON.parse(text) as unknown;
