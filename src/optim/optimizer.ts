@@ -145,19 +145,21 @@ export abstract class Optimizer<H extends BaseHyper> implements HasParamGroups {
           const g = p.grad;
           if (g === null) continue;
           try {
-            let st = this.state.get(p);
-            if (st === undefined) {
-              st = { step: 0, buffers: new Map() };
-              this.state.set(p, st);
-            }
-            st.step += 1;
-            this.update(p, g, group, st);
+            this.update(p, g, group, this.stepState(p));
           } finally {
             g.dispose();
           }
         }
       }
     });
+  }
+
+  /** p's state (made on its first step) with its step count advanced: what `update` receives. */
+  protected stepState(p: Tensor): ParamState {
+    let st = this.state.get(p);
+    if (st === undefined) this.state.set(p, (st = { step: 0, buffers: new Map() }));
+    st.step += 1;
+    return st;
   }
 
   /** Sets every parameter's grad to null (so the next backward starts fresh and skipped params stay skipped). */

@@ -71,12 +71,7 @@ export class SGD extends Optimizer<SGDOptions> {
     const temps: Tensor[] = [];
     const fresh = (ts: Tensor[]): Tensor[] => (temps.push(...ts), ts);
     try {
-      const states = params.map((p) => {
-        let st = this.state.get(p);
-        if (st === undefined) this.state.set(p, (st = { step: 0, buffers: new Map() }));
-        st.step += 1;
-        return st;
-      });
+      const states = params.map((p) => this.stepState(p));
       let d = grads;
       if (group.maximize) d = fresh(foreachNeg(d));
       if (group.weightDecay !== 0) d = fresh(foreachAdd(d, params, group.weightDecay));

@@ -105,17 +105,17 @@ export async function parseReproArgs(args: readonly string[]): Promise<ReproArgs
   };
 }
 
-/**
- * Every job of every study at the report's seeds, its result under the job's current config hash, and the training
- * time estimate of a job from all of them (cost.ts estimator). `paper`: the jobs of the studies whose cost is the
- * paper study's (all but those with their own cost section, Study.ownCost).
- */
 /** ", some rows also 3, 4": the seeds that rows run beside the study's (StudyRow.extraSeeds), or "". */
 function moreSeeds(jobs: readonly Job[]): string {
   const more = [...new Set(jobs.map((j) => j.seed))].filter((s) => !STUDY_SEEDS.includes(s)).sort((x, y) => x - y);
   return more.length ? `, some rows also ${more.join(', ')}` : '';
 }
 
+/**
+ * Every job of every study at the report's seeds, its result under the job's current config hash, and the training
+ * time estimate of a job from all of them (cost.ts estimator). `paper`: the jobs of the studies whose cost is the
+ * paper study's (all but those with their own cost section, Study.ownCost).
+ */
 async function wholeStudy(a: ReproArgs): Promise<{
   jobs: Job[];
   paper: Job[];
