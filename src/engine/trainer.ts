@@ -423,6 +423,11 @@ async function trainLocked(
         const t0 = performance.now() - (carried?.seconds ?? 0) * 1000;
         const sums: Record<string, number> = { ...(carried?.sums ?? {}) };
         let count = carried?.count ?? 0;
+        // `last` at a position inside this epoch, with its running sums (a stop's save and the periodic one)
+        const saveMidEpoch = (): void => {
+          state.epochLog = { sums, count, seconds: (performance.now() - t0) / 1000 };
+          saveLast();
+        };
         for await (const batch of loader.epoch(epoch, startBatch)) {
           const lr = scheduler.step()[0] as number;
           // the one step (train_step.ts, also what the benchmarks time): losses, backward, finiteness check, clip, SGD
@@ -468,16 +473,14 @@ async function trainLocked(
             break;
           }
           if (checkpointMs > 0 && state.batch < itersPerEpoch && performance.now() - savedAt >= checkpointMs) {
-            state.epochLog = { sums: { ...sums }, count, seconds: (performance.now() - t0) / 1000 };
-            saveLast();
+            saveMidEpoch();
             state.epochLog = null;
             savedAt = performance.now();
             log.write('checkpoint', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
           }
         }
         if (stopped) {
-          state.epochLog = { sums, count, seconds: (performance.now() - t0) / 1000 };
-          saveLast();
+          saveMidEpoch();
           log.write('stop', { iter: state.iter, epoch: epoch + 1, batch: state.batch });
           // how to continue is the caller's to say: `ladet train` needs resume=true, the demo and repro just rerun
           say(`stopped: saved ${paths.last} (epoch ${epoch + 1}, batch ${state.batch})`);

@@ -63,14 +63,8 @@ export interface Grid {
   cells: readonly (readonly string[])[];
 }
 
-/** Claims side by side (the regimes study's map): cells hold claim `text`s, shown as verdict and AP difference. */
-export interface ClaimGrid {
-  title: string;
-  corner: string;
-  colHeads: readonly string[];
-  rowHeads: readonly string[];
-  cells: readonly (readonly string[])[];
-}
+/** Claims side by side (the regimes study's map): a Grid whose cells hold claim `text`s, not row ids. */
+export type ClaimGrid = Grid;
 
 /** One point of a gain figure: row `row`'s AP gain over row `baseline` against the gap from `baseline` to `teacher`. */
 export interface GainPoint {

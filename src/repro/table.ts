@@ -69,7 +69,7 @@ function claimLine(c: ClaimSummary, rows: readonly RowSummary[]): string {
 }
 
 /** A grid's markdown: title, header and one line per row head, each cell from `cell` (a row id or a claim text). */
-function gridMarkdown(g: Grid | ClaimGrid, cell: (key: string) => string): string[] {
+function gridMarkdown(g: Grid, cell: (key: string) => string): string[] {
   return [
     `**${g.title}**`,
     '',
