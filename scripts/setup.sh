@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up on Debian 12, as root: system packages, npm dependencies (this builds the
 # native addon against libtorch), then the TypeScript build. Safe to run again: it only does what is missing.
-#   LADET_PEERS=1 also installs the PyTorch/torchvision/sklearn peers the benchmarks compare against, and Chromium for
-#   the web page's browser test.
+#   LADET_PEERS=1 also installs the PyTorch/torchvision/sklearn peers the benchmarks compare against, Chromium for
+#   the web page's browser test, and python3-onnx, whose checker the ONNX export tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # libtorch-dev does not depend on; without them the addon builds without multi-process training.
 pkgs=(libtorch-dev libgloo-dev dataset-fashion-mnist g++ make python3)
 # chromium: the headless browser test/examples/web.test.ts drives (through puppeteer-core) to check the web page
-if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn chromium); fi
+# python3-onnx: onnx.checker.check_model(full_check=True) over every exported head type (test/onnx/), else skipped
+if [[ "${LADET_PEERS:-0}" == 1 ]]; then pkgs+=(python3-torch python3-torchvision python3-sklearn chromium python3-onnx); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
