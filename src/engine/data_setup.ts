@@ -27,8 +27,15 @@ export function dataPathKey(data: Config['data'], key: DataPathKey): string {
   return isAbsolute(data[key]) ? `data.${key}` : 'data.root';
 }
 
-/** Makes the built-in dataset under data.root when its annotation files are missing. */
-export async function ensureDataset(config: Config, onProgress?: (done: number, total: number) => void): Promise<void> {
+/**
+ * Makes the built-in dataset under data.root when its annotation files are missing (or waits for another process
+ * making it, telling `onMessage`).
+ */
+export async function ensureDataset(
+  config: Config,
+  onProgress?: (done: number, total: number) => void,
+  onMessage?: (line: string) => void,
+): Promise<void> {
   const d = config.data;
   const train = dataPath(d, 'trainAnn');
   const val = dataPath(d, 'valAnn');
@@ -47,6 +54,7 @@ export async function ensureDataset(config: Config, onProgress?: (done: number, 
     seed: typeof seed === 'number' ? seed : 0,
     params: params as never,
     ...(onProgress ? { onProgress } : {}),
+    ...(onMessage ? { onWait: onMessage } : {}),
   });
 }
 

@@ -230,9 +230,9 @@ async function trainLocked(
   // a built-in dataset is made by rank 0 alone; the others wait for it (up to dist.startTimeout)
   if (dist !== null) {
     const startTimeout = (config.dist ?? DIST_DEFAULTS).startTimeout * 1000;
-    await dist.rank0First('the dataset', startTimeout, () => ensureDataset(config));
+    await dist.rank0First('the dataset', startTimeout, () => ensureDataset(config, undefined, say));
   } else {
-    await ensureDataset(config);
+    await ensureDataset(config, undefined, say);
   }
   const train = openSplit(config, 'train');
   const val = openSplit(config, 'val');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -158,6 +159,25 @@ test('make refuses to overwrite other data, skips an identical dataset, and repl
   assert.equal(readdirSync(join(out, 'train')).length, 3);
   await assert.rejects(makeDataset('shapes', { out: join(root, 'bad'), params: { maxSide: 400 } }), { message: 'maxSide (400) must not exceed the canvas size (160)' });
   await assert.rejects(makeDataset('nope', { out: join(root, 'bad') }), { message: "no built-in dataset 'nope' (have: fashion-det, shapes)" });
+});
+
+test('two makers of one dataset at once (two trainings starting together): one makes it, the other waits and finds it', async () => {
+  const out = join(root, 'shapes-twice');
+  const waits: string[][] = [[], []];
+  const [a, b] = await Promise.all(
+    [0, 1].map((k) => makeDataset('shapes', { out, seed: 11, params: small, workers: 1, onWait: (l) => waits[k]!.push(l) })),
+  );
+  assert.deepEqual([a!.made, b!.made], [true, false]);
+  assert.deepEqual(waits[0], []);
+  assert.deepEqual(waits[1], [`waiting for ladet data make (pid ${process.pid} on ${hostname()}) to finish making ${out}`]);
+  assert.deepEqual(b!.splits, a!.splits);
+  // the same files as a dataset made alone, and no lock left behind
+  const alone = join(root, 'shapes-alone');
+  await makeDataset('shapes', { out: alone, seed: 11, params: small, workers: 1 });
+  assert.deepEqual(readdirSync(out).sort(), readdirSync(alone).sort());
+  assert.ok(!readdirSync(out).includes('.lock'));
+  for (const split of ['train', 'val'] as const)
+    assert.equal(readFileSync(splitPaths(out, split).annotations, 'utf8'), readFileSync(splitPaths(alone, split).annotations, 'utf8'));
 });
 
 test('fashion-det: train canvases use only training items, val canvases only test items', async (t) => {

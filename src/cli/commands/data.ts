@@ -56,6 +56,7 @@ export function registerData(program: Command): void {
           ...('workers' in kv ? { workers: num(kv, 'workers', 'data make') } : {}),
           force: kv.force === true,
           onProgress: (done, total) => bar?.update(done, total),
+          onWait: (line) => console.log(line),
         });
         bar?.stop();
         if (!r.made)

@@ -3,12 +3,14 @@
 //   OUT/val/000001.png ...            OUT/annotations/instances_val.json
 //   OUT/ladet-dataset.json            (what made it: generator, seed, parameters; written last)
 // Canvases are rendered by worker threads in chunks; the JSON is assembled in index order, so the files are the
-// same for a seed whatever the number of workers.
+// same for a seed whatever the number of workers. OUT is locked while it is made: a second maker (two trainings
+// started on one built-in dataset at once) waits for the first, then finds its dataset made.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../../io/atomic.js';
+import { LOCK_FILE, lockOwner, lockRunDir, RunLockedError, type RunLock } from '../../io/run_lock.js';
 import { checkParams, DEFAULT_PARAMS, type GeneratorParams, type Split } from './generator.js';
 import type { MakeWorkerReply } from './make_worker.js';
 import { generator } from './registry.js';
@@ -19,6 +21,8 @@ export const MANIFEST = 'ladet-dataset.json';
 export const GENERATOR_VERSION = 1;
 const SPLITS: readonly Split[] = ['train', 'val'];
 const CHUNK = 50;
+/** How often a maker waiting for another one looks again (ms). */
+const WAIT_POLL_MS = 500;
 
 export interface MakeOptions {
   out: string;
@@ -29,6 +33,8 @@ export interface MakeOptions {
   /** Replace a dataset made with other settings. */
   force?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Told once when another process (or call) is making OUT and this one waits for it. */
+  onWait?: (line: string) => void;
 }
 
 export interface SplitFiles {
@@ -68,13 +74,44 @@ export async function makeDataset(name: string, opts: MakeOptions): Promise<Make
   const params: GeneratorParams = { ...DEFAULT_PARAMS, ...opts.params };
   checkParams(params);
   const out = opts.out;
-
-  const previous = readManifest(out);
   const want = { generator: name, version: GENERATOR_VERSION, seed, params, classes: gen.classes };
-  if (previous && sameSettings(previous, want) && SPLITS.every((s) => existsSync(splitPaths(out, s).annotations))) {
-    return { out, made: false, splits: splitResult(out, previous.splits) };
+  const ready = (): MakeResult | null => {
+    const previous = readManifest(out);
+    if (previous && sameSettings(previous, want) && SPLITS.every((s) => existsSync(splitPaths(out, s).annotations)))
+      return { out, made: false, splits: splitResult(out, previous.splits) };
+    return null;
+  };
+  // already made: no lock (a finished dataset may sit on a read-only disk); else made once, whoever asks first
+  const before = ready();
+  if (before) return before;
+  const lock = await lockOut(out, opts.onWait);
+  try {
+    return ready() ?? (await makeLocked(want, opts));
+  } finally {
+    lock.release();
   }
-  if (existsSync(out) && readdirSync(out).length > 0) {
+}
+
+/** Takes OUT's lock, waiting while another maker holds it (a maker that died leaves a lock the next one takes over). */
+async function lockOut(out: string, onWait: MakeOptions['onWait']): Promise<RunLock> {
+  for (let told = false; ; told = true) {
+    try {
+      return lockRunDir(out, 'ladet data make');
+    } catch (e) {
+      if (!(e instanceof RunLockedError)) throw e;
+      const owner = lockOwner(out);
+      if (!told && owner) onWait?.(`waiting for ${owner.what} (pid ${owner.pid} on ${owner.host}) to finish making ${out}`);
+    }
+    await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
+  }
+}
+
+/** Makes the dataset `want` describes in opts.out, which this process has locked. */
+async function makeLocked(want: Omit<Manifest, 'splits'>, opts: MakeOptions): Promise<MakeResult> {
+  const { generator: name, seed, params } = want;
+  const out = opts.out;
+  const previous = readManifest(out);
+  if (existsSync(out) && readdirSync(out).some((f) => f !== LOCK_FILE)) {
     if (!opts.force) {
       const what = previous ? `a ${previous.generator} dataset made with other settings` : 'files that are not a ladet dataset';
       throw new Error(`${out} already holds ${what}; choose another out=DIR or pass force=true to replace it`);
@@ -108,7 +145,7 @@ export async function makeDataset(name: string, opts: MakeOptions): Promise<Make
           }),
         ),
       );
-      const json = cocoJson(name, gen.classes, split, seed, params, results);
+      const json = cocoJson(name, want.classes, split, seed, params, results);
       writeFileAtomic(annotations, JSON.stringify(json));
       counts[split] = { canvases: n, boxes: json.annotations.length };
     }
