@@ -19,7 +19,8 @@ export type WorkerEvent =
   | { kind: 'progress'; progress: TrainProgress }
   | { kind: 'message'; line: string }
   | { kind: 'done'; summary: Pick<TrainSummary, 'runDir' | 'stopped' | 'epochsDone' | 'best'> }
-  | { kind: 'error'; message: string; usage: boolean };
+  /** `name`: the error's class name (UsageError, RunLockedError, ...), kept so the caller can tell them apart */
+  | { kind: 'error'; message: string; name: string };
 
 export interface TrainInWorker {
   /** asks the run to stop after the current step and save `last` */
@@ -49,7 +50,7 @@ export function trainInWorker(
       } else {
         settled = true;
         const err = new Error(e.message);
-        if (e.usage) err.name = 'UsageError';
+        err.name = e.name;
         reject(err);
       }
     });
@@ -85,7 +86,7 @@ async function workerMain(): Promise<void> {
     post({ kind: 'done', summary: { runDir: r.runDir, stopped: r.stopped, epochsDone: r.epochsDone, best: r.best } });
   } catch (e) {
     const err = e as Error;
-    post({ kind: 'error', message: err.message, usage: err.name === 'UsageError' });
+    post({ kind: 'error', message: err.message, name: err.name });
   }
 }
 

@@ -24,6 +24,14 @@ export type Decision =
  */
 export const BUSY_MS = 5 * 60 * 1000;
 
+/**
+ * Whether `e` says another process trains the job's run: decide()'s refusal, or the trainer's run lock (from a
+ * training worker, where only the error's name survives) taken by a process that started it a moment before.
+ */
+export function isBusyError(e: unknown): boolean {
+  return e instanceof BusyRunError || (e instanceof Error && e.name === 'RunLockedError');
+}
+
 /** decide()'s refusal of a run that another process seems to be training. */
 export class BusyRunError extends UsageError {
   constructor(

@@ -22,6 +22,8 @@ import { train } from '../../src/engine/trainer.js';
 import { trainDetector } from '../../src/api/index.js';
 import { parseMetricsCsv } from '../../src/engine/metrics_log.js';
 import { lockRunDir, LOCK_FILE, RunLockedError } from '../../src/io/run_lock.js';
+import { trainInWorker } from '../../src/engine/train_worker.js';
+import { isBusyError } from '../../src/repro/run.js';
 
 let work = '';
 const quiet = { onMessage: (): void => {} };
@@ -205,6 +207,16 @@ test('two trainers on one run: the second is refused naming the first; a stale l
   // and a lock is an ordinary exclusive lock for other callers too
   const lock = lockRunDir(join(work, 'runs', 'twice'), 'test');
   assert.throws(() => lockRunDir(join(work, 'runs', 'twice'), 'test 2'), RunLockedError);
+  // a training worker (ladet repro's) refused the same way keeps the error's name, which tells repro to leave the run
+  // to its owner (a second repro command that reached it a moment later) rather than stop
+  const file = join(work, 'twice.yaml');
+  writeFileSync(file, JSON.stringify(tiny('twice'))); // YAML reads JSON
+  await assert.rejects(trainInWorker(file, {}, { resume: true }, {}).result, (e: Error) => {
+    assert.equal(e.name, 'RunLockedError');
+    assert.match(e.message, /runs\/twice is in use by test \(pid \d+ \(this process\), since /);
+    assert.equal(isBusyError(e), true);
+    return true;
+  });
   lock.release();
   lockRunDir(join(work, 'runs', 'twice'), 'test 3').release();
 });

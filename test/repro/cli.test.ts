@@ -3,12 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planJobs } from '../../src/repro/plan.js';
+import { writeRecord } from '../../src/repro/record.js';
 import { getStudy } from '../../src/repro/studies.js';
+import { lockRunDir } from '../../src/io/run_lock.js';
+import { fakeRecord, fakeRun } from './fake_run.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/repro/table2/', import.meta.url));
@@ -99,6 +102,57 @@ test('ladet repro table2 report=true: the markdown and the docs section come fro
       assert.equal(ladet('repro', 'table2', 'report=true', seeds, `results=${results}`).stderr, '');
       assert.equal(readFileSync(join(results, 'table2.md'), 'utf8'), md, seeds);
       assert.ok(readFileSync(join(results, 'cost.md'), 'utf8').startsWith(head), seeds);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('two ladet repro commands share a table: a run another process trains is left to it, with the students that read it', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ladet-repro-busy-'));
+  try {
+    const runs = join(tmp, 'runs');
+    const results = join(tmp, 'res');
+    const jobs = planJobs(getStudy('table2'), {
+      seeds: [0, 1],
+      rows: ['teacher', 'lad'],
+      overrides: { runsDir: runs },
+      resultsDir: results,
+    });
+    const job = (row: string, seed: number) => jobs.find((j) => j.row.id === row && j.seed === seed)!;
+    const teacher = job('teacher', 0);
+    assert.equal(job('lad', 0).teacherRunDir, teacher.runDir);
+    // the teacher half trained and locked by a live process (this one); LAD seed 1 already recorded
+    fakeRun(teacher.runDir, teacher.hash, 3);
+    const lock = lockRunDir(teacher.runDir, 'ladet train (t2_teacher)');
+    writeRecord(job('lad', 1).resultPath, fakeRecord(job('lad', 1), 0.3));
+    try {
+      const r = ladet('repro', 'table2', 'rows=teacher,lad', 'seeds=0,1', `runsDir=${runs}`, `results=${results}`);
+      assert.equal(r.stderr, '');
+      assert.equal(r.status, 75);
+      const lines = r.stdout.split('\n');
+      const at = (j: (typeof jobs)[number], k: number) => `[${k}/3] table2 ${j.row.id} seed ${j.seed} (${j.runDir}): `;
+      assert.ok(
+        lines[0]!.startsWith(
+          `${at(teacher, 1)}left to another process: ${teacher.runDir} is unfinished (3/${teacher.config.schedule.epochs} epochs) and is being trained by ladet train (t2_teacher) (pid ${process.pid} `,
+        ),
+        lines[0],
+      );
+      assert.equal(
+        lines[1],
+        `${at(job('lad', 0), 2)}left for later: its teacher ${teacher.runDir} is being trained by another process`,
+      );
+      assert.equal(lines[2], `${at(job('lad', 1), 3)}already recorded, AP 30.0 -> ${job('lad', 1).resultPath}`);
+      assert.ok(
+        r.stdout.includes(
+          '\n1 run left to other processes, and 1 student waiting for a teacher among them: run the same command again once they finish (exit code 75)\n',
+        ),
+        r.stdout,
+      );
+      // nothing of the busy run was touched, and no run of the waiting student was started
+      assert.ok(!existsSync(job('lad', 0).runDir));
+    } finally {
+      lock.release();
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { ProgressDisplay } from '../progress.js';
 import { StopOnSignal } from '../ctrl_c.js';
 import type { Job } from '../../repro/plan.js';
 import type { ResultRecord } from '../../repro/record.js';
-import type { EvaluateNet } from '../../repro/run.js';
+import type { EvaluateNet, JobOutcome, TrainJob } from '../../repro/run.js';
 import type { Estimate, StudyCost, renderCost as RenderCost } from '../../repro/cost.js';
 import type { Study } from '../../repro/studies.js';
 
@@ -264,13 +264,19 @@ function ownCostText(
 
 type Plan = { study: { name: string }; jobs: Job[] };
 
+/**
+ * `ladet repro`'s exit code when it did what it could but left runs to other processes (sysexits' EX_TEMPFAIL: try
+ * again later), so a script can run it again until the table is whole.
+ */
+export const EXIT_LEFT_TO_OTHERS = 75;
+
 /** Runs the jobs one after another; true when the user stopped them (Ctrl-C). */
 async function runPlans<P extends Plan>(
   plans: P[],
   print: (line: string) => void,
   report: (p: P) => Promise<unknown>,
 ): Promise<boolean> {
-  const { runJob, teachersNeeded, WEIGHTS_GONE } = await import('../../repro/run.js');
+  const { decide, runJob, teachersNeeded, isBusyError, WEIGHTS_GONE } = await import('../../repro/run.js');
   const { trainInWorker } = await import('../../engine/train_worker.js');
   let progress: ProgressDisplay | null = null;
   const ctrlC = new StopOnSignal((line) => (progress ? progress.message(line) : print(line)));
@@ -279,6 +285,32 @@ async function runPlans<P extends Plan>(
     const teachers = teachersNeeded(plans.flatMap((p) => p.jobs));
     let head = '';
     const evaluate = evaluateNet((line) => print(`${head}: ${line}`));
+    const train: TrainJob = async (j, retrainOf) => {
+      progress = new ProgressDisplay();
+      const d = progress;
+      d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
+      const run = trainInWorker(
+        j.configPath,
+        j.overrides,
+        { resume: true },
+        { progress: (x) => d.update(x), message: (l) => d.message(l) },
+      );
+      ctrlC.attach(run);
+      try {
+        return { stopped: (await run.result).stopped };
+      } catch (e) {
+        if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
+        throw e;
+      } finally {
+        d.stop();
+        ctrlC.attach(null);
+        progress = null;
+      }
+    };
+    // runs another process trains (a second `ladet repro` beside this one) are left to it, with the students still
+    // to train that read them: two commands over one table share its work instead of the second stopping at the first
+    const busy = new Set<string>();
+    let waiting = 0;
     let k = 0;
     for (const p of plans) {
       for (const job of p.jobs) {
@@ -286,32 +318,24 @@ async function runPlans<P extends Plan>(
         k++;
         head = `[${k}/${total}] ${job.study} ${job.row.id} seed ${job.seed} (${job.runDir})`;
         const needWeights = teachers.has(job.runDir);
-        const outcome = await runJob(
-          job,
-          async (j, retrainOf) => {
-            progress = new ProgressDisplay();
-            const d = progress;
-            d.message(`${head}: training (resume=true)${retrainOf ? `: ${WEIGHTS_GONE}` : ''}`);
-            const run = trainInWorker(
-              j.configPath,
-              j.overrides,
-              { resume: true },
-              { progress: (x) => d.update(x), message: (l) => d.message(l) },
-            );
-            ctrlC.attach(run);
-            try {
-              return { stopped: (await run.result).stopped };
-            } catch (e) {
-              if ((e as Error).name === 'UsageError') throw new UsageError((e as Error).message);
-              throw e;
-            } finally {
-              d.stop();
-              ctrlC.attach(null);
-              progress = null;
-            }
-          },
-          { needWeights, evaluate },
-        );
+        let outcome: JobOutcome;
+        try {
+          if (
+            job.teacherRunDir !== null &&
+            busy.has(job.teacherRunDir) &&
+            decide(job, undefined, needWeights).action !== 'skip'
+          ) {
+            print(`${head}: left for later: its teacher ${job.teacherRunDir} is being trained by another process`);
+            waiting++;
+            continue;
+          }
+          outcome = await runJob(job, train, { needWeights, evaluate });
+        } catch (e) {
+          if (!isBusyError(e)) throw e;
+          busy.add(job.runDir);
+          print(`${head}: left to another process: ${(e as Error).message}`);
+          continue;
+        }
         if (outcome.kind === 'stopped') {
           print(`${head}: stopped; rerun the same command to continue`);
           ctrlC.requested = true;
@@ -342,6 +366,14 @@ async function runPlans<P extends Plan>(
         await report(p);
         return true;
       }
+    }
+    if (busy.size) {
+      print(
+        `${busy.size} run${busy.size > 1 ? 's' : ''} left to other processes` +
+          (waiting ? `, and ${waiting} student${waiting > 1 ? 's' : ''} waiting for a teacher among them` : '') +
+          `: run the same command again once they finish (exit code ${EXIT_LEFT_TO_OTHERS})`,
+      );
+      process.exitCode = EXIT_LEFT_TO_OTHERS;
     }
     return false;
   } finally {
