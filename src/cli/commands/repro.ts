@@ -411,6 +411,12 @@ export function registerRepro(program: Command): void {
     .description(`reproduce the papers' small-scale tables over seeds: ${USAGE}`)
     .argument('<table>', 'table2, table3, colad, cop, regimes or all')
     .argument('[args...]', 'seeds=, rows=, plan=, report=, readme=, results=, key.sub=value overrides')
+    .addHelpText(
+      'after',
+      `\nResumable: a recorded row is skipped, a finished run collected, an interrupted one continued. Two commands may\n` +
+        `run over one table at once: a run the other trains is left to it, and the command then exits ${EXIT_LEFT_TO_OTHERS}\n` +
+        `(run it again once the other finishes). Details: docs/paper-study.md`,
+    )
     .action(async (table: string, rest: string[]) => {
       await runRepro([table, ...rest]);
     });
