@@ -79,7 +79,18 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
     }
     // copy: the data need not be 4-byte aligned in the file, and safetensors is little-endian
     const data = new Float32Array(count);
-    for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin + 4 * i, true);
+    let bad = 0;
+    let first = -1;
+    for (let i = 0; i < count; i++) {
+      const x = view.getFloat32(dataStart + begin + 4 * i, true);
+      // NaN / ±Infinity would not fail anywhere later: every detection would silently come out NaN or empty
+      if (!Number.isFinite(x) && bad++ === 0) first = i;
+      data[i] = x;
+    }
+    if (bad)
+      fail(
+        `tensor '${key}' holds ${bad} non-finite value${bad === 1 ? '' : 's'} of ${count} (element ${first} is ${data[first]}): a corrupt file or a diverged run`,
+      );
     weights.set(key, { data, shape });
   }
   return { spec: { ...spec, network: resolveNetworkSpec(spec.network, weights) }, weights };

@@ -308,6 +308,21 @@ test('bad model files and images: errors say what is wrong', () => {
     () => RuntimeDetector.fromBytes(bytes.subarray(0, 4)),
     /runtime model: too short for a safetensors file \(4 bytes\)/,
   );
+  // NaN and Infinity in a weight: refused by tensor (else every score would quietly come out NaN)
+  const poisoned = Buffer.from(bytes);
+  const headerLen = Number(poisoned.readBigUInt64LE(0));
+  const header = JSON.parse(poisoned.subarray(8, 8 + headerLen).toString('utf8')) as Record<
+    string,
+    { shape: number[]; data_offsets: [number, number] }
+  >;
+  const [key, entry] = Object.entries(header).find(([k]) => k !== '__metadata__')!;
+  const at = 8 + headerLen + entry.data_offsets[0];
+  poisoned.writeFloatLE(NaN, at + 4 * 3);
+  poisoned.writeFloatLE(-Infinity, at + 4 * 5);
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  assert.throws(() => RuntimeDetector.fromBytes(poisoned, 'm.safetensors'), {
+    message: `m.safetensors: tensor '${key}' holds 2 non-finite values of ${count} (element 3 is NaN): a corrupt file or a diverged run`,
+  });
   const checkpoint = readFileSync(join(summary.runDir, 'weights', 'best.safetensors'));
   assert.throws(
     () => RuntimeDetector.fromBytes(checkpoint, 'best.safetensors'),
