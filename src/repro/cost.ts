@@ -1,8 +1,8 @@
 // What the whole study costs in training time, from the result files: every planned training counted once (rows of
 // several tables that use the same preset at the same seed share one run directory), the recorded minutes of those
 // done, and an estimate for the rest: the mean of the same experiment's recorded seeds, else (a row never run) per
-// epoch from the recorded runs of the same preset file in another setting (dataset, schedule, precision), scaled to
-// the job's epochs. Rendered into the cost section of docs/paper-study.md so the time claim comes from files, as the
+// epoch from the recorded runs of the same preset file in another setting (dataset, schedule; those asking the same
+// precision when there are any, as bf16 steps run 1.2-1.4x faster here), scaled to the job's epochs. Rendered into the cost section of docs/paper-study.md so the time claim comes from files, as the
 // tables do.
 import type { Job } from './plan.js';
 import type { ResultRecord } from './record.js';
@@ -36,16 +36,19 @@ export interface StudyCost {
 export type CostJob = Pick<Job, 'runDir' | 'seed' | 'configPath'> & {
   /** the job's experiment apart from its seed (Job.experiment); absent: its preset file stands for it */
   experiment?: string;
-  config: { schedule: { epochs: number } };
+  config: { schedule: { epochs: number }; train?: { precision?: string } };
 };
 
 const experimentOf = (j: CostJob): string => j.experiment ?? j.configPath;
+/** the preset file and the precision the job asks for (train.precision, 'auto' when unset) */
+const presetPrecisionOf = (j: CostJob): string => `${j.configPath}\0${j.config.train?.precision ?? 'auto'}`;
 
 /** A training's estimated seconds and what they come from. */
 export interface Estimate {
   seconds: number;
   /** row: the mean of the same experiment's recorded seeds; preset: the mean per epoch of the recorded runs of the
-   * same preset file in other settings (another dataset, schedule or precision), times the job's epochs */
+   * same preset file in other settings (another dataset or schedule, the same precision asked where any such run is
+   * recorded, else any precision), times the job's epochs */
   basis: 'row' | 'preset';
 }
 
@@ -85,8 +88,9 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 /**
  * The training-time estimate of a job from the recorded runs among `jobs` (each run directory once): the mean of
  * its experiment's recorded runs (its row's other seeds, or another table's row of the same preset), else the mean
- * seconds per epoch of its preset file's recorded runs times its epochs (a row that changes a preset through its
- * overrides, before any of its seeds ran), else null.
+ * seconds per epoch of its preset file's recorded runs asking the same precision, else of all its preset file's
+ * recorded runs, times its epochs (a row that changes a preset through its overrides, before any of its seeds ran),
+ * else null.
  */
 export function estimator<J extends CostJob>(
   jobs: readonly J[],
@@ -94,17 +98,18 @@ export function estimator<J extends CostJob>(
 ): (job: CostJob) => Estimate | null {
   const byExperiment = new Map<string, number[]>();
   const perEpoch = new Map<string, number[]>();
+  const push = (m: Map<string, number[]>, key: string, x: number): void => void m.set(key, [...(m.get(key) ?? []), x]);
   for (const { job, seconds } of runSeconds(jobs, recordOf).values()) {
     if (seconds === null) continue;
-    const key = experimentOf(job);
-    byExperiment.set(key, [...(byExperiment.get(key) ?? []), seconds]);
+    push(byExperiment, experimentOf(job), seconds);
     const e = seconds / job.config.schedule.epochs;
-    perEpoch.set(job.configPath, [...(perEpoch.get(job.configPath) ?? []), e]);
+    push(perEpoch, presetPrecisionOf(job), e);
+    push(perEpoch, job.configPath, e);
   }
   return (job) => {
     const same = byExperiment.get(experimentOf(job));
     if (same) return { seconds: mean(same), basis: 'row' };
-    const preset = perEpoch.get(job.configPath);
+    const preset = perEpoch.get(presetPrecisionOf(job)) ?? perEpoch.get(job.configPath);
     if (preset) return { seconds: mean(preset) * job.config.schedule.epochs, basis: 'preset' };
     return null;
   };

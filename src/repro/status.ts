@@ -123,7 +123,7 @@ export function renderStatus(statuses: readonly JobStatus[], lanes: number): str
         (unknown ? `, plus ${unknown} without an estimate` : '') +
         '.' +
         (fromPreset
-          ? ` ${fromPreset} of them have no recorded seed of their own row: estimated as the mean per epoch of the recorded runs of the same preset file in another setting (dataset, schedule, precision), times their epochs.`
+          ? ` ${fromPreset} of them have no recorded seed of their own row: estimated as the mean per epoch of the recorded runs of the same preset file in another setting (dataset, schedule; the same precision where one is recorded), times their epochs.`
           : ''),
     );
   }

@@ -288,7 +288,7 @@ test('plan=true estimates a row never run per epoch from its preset, then from i
       lines
         .at(-1)!
         .endsWith(
-          '4 of them have no recorded seed of their own row: estimated as the mean per epoch of the recorded runs of the same preset file in another setting (dataset, schedule, precision), times their epochs.',
+          '4 of them have no recorded seed of their own row: estimated as the mean per epoch of the recorded runs of the same preset file in another setting (dataset, schedule; the same precision where one is recorded), times their epochs.',
         ),
       lines.at(-1),
     );
@@ -296,6 +296,11 @@ test('plan=true estimates a row never run per epoch from its preset, then from i
     seconds.set(job('fashion_short_paa', 0), 150);
     const later = estimator([...table2, ...mine], rec);
     assert.deepEqual(later(job('fashion_short_paa', 1)), { seconds: 150, basis: 'row' });
+    // and a row of the preset asking the same precision (auto: bf16 here) goes by that row's 150 s an epoch, not by
+    // the fp32 table's 200-250
+    assert.deepEqual(later(job('fashion_1x_paa', 1)), { seconds: 900, basis: 'preset' });
+    assert.equal(job('fashion_1x_paa', 1).config.train?.precision, 'auto');
+    assert.equal(table2[0]!.config.train?.precision, 'fp32');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

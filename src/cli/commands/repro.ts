@@ -256,9 +256,9 @@ function ownCostText(
   });
   if (!cost.fromPreset) return text;
   return (
-    `${text}\n\nThe estimates of rows never run come from their preset files' recorded runs, fp32 ones where the ` +
-    'preset has no other: bf16 training steps measured 1.2-1.4x faster on this CPU (docs/engine.md), not applied, so ' +
-    'those estimates are on the high side.'
+    `${text}\n\nThe estimates of rows never run come from their preset files' recorded runs in the same precision ` +
+    'where there are any, else fp32 ones: bf16 training steps measured 1.2-1.4x faster on this CPU (docs/engine.md), ' +
+    'not applied, so those estimates are on the high side.'
   );
 }
 
