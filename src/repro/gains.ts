@@ -4,6 +4,7 @@
 // lists them.
 import type { GainFigure } from './studies.js';
 import type { RowSummary, StudySummary } from './summary.js';
+import { signed } from './table.js';
 
 export interface GainValue {
   series: string;
@@ -54,10 +55,7 @@ export function gainValues(s: StudySummary, fig: GainFigure): GainPanelValues[] 
 
 const DASH = '—';
 const pts = (x: number): string => (x * 100).toFixed(1);
-function signedPts(x: number): string {
-  const s = pts(x);
-  return Number(s) > 0 ? `+${s}` : Number(s) === 0 ? s.replace('-', '') : s;
-}
+const signedPts = (x: number): string => signed(x * 100);
 
 /** A gain as the table shows it: "+1.4 ± 0.7" (the spread), "+1.4 (one seed)" without a spread, — without data. */
 export function formatGain(v: GainValue): string {

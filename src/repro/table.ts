@@ -19,8 +19,12 @@ function pct(x: number): string {
   return (x * 100).toFixed(1);
 }
 
-function signed(x: number, digits = 1): string {
-  const s = x.toFixed(digits);
+/**
+ * An AP difference (×100) with its sign, one decimal; two where one decimal would show a nonzero difference as 0.0
+ * and hide which way it goes (+0.04, -0.03).
+ */
+export function signed(x: number): string {
+  const s = x.toFixed(x !== 0 && Math.abs(x) < 0.05 ? 2 : 1);
   return Number(s) > 0 ? `+${s}` : Number(s) === 0 ? s.replace('-', '') : s;
 }
 

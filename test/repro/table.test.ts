@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readRecord } from '../../src/repro/record.js';
 import { getStudy } from '../../src/repro/studies.js';
 import { judge, stat, summarize } from '../../src/repro/summary.js';
-import { renderBody, renderTable } from '../../src/repro/table.js';
+import { renderBody, renderTable, signed } from '../../src/repro/table.js';
 
 const dir = fileURLToPath(new URL('../../../test/fixtures/repro/table2/', import.meta.url));
 const records = readdirSync(dir)
@@ -167,4 +167,18 @@ test('the CoLAD grid puts switch × criterion side by side', () => {
 
 test('two records of one row and seed are an error', () => {
   assert.throws(() => summarize(study, [records[0]!, records[0]!], seedsOf), /table2: two results for row \w+ seed \d/);
+});
+
+test('AP differences keep their sign: two decimals where one would round a nonzero difference to 0.0', () => {
+  assert.deepEqual([1.44, -0.66, 0.04, -0.03, 0.001, -0.001, 0, -0, 0.05].map(signed), [
+    '+1.4',
+    '-0.7',
+    '+0.04',
+    '-0.03',
+    '0.00',
+    '0.00',
+    '0.0',
+    '0.0',
+    '+0.1',
+  ]);
 });
