@@ -13,6 +13,13 @@ export const ONNX_SPEC_KEY = 'ladet.runtime_spec';
 
 const MODEL_GRAPH = 7;
 const MODEL_METADATA_PROPS = 14;
+const GRAPH_INITIALIZER = 5;
+// TensorProto: data_type (1 = FLOAT), float_data (packed or not), name, raw_data (little-endian)
+const TENSOR_DATA_TYPE = 2;
+const TENSOR_FLOAT_DATA = 4;
+const TENSOR_NAME = 8;
+const TENSOR_RAW_DATA = 9;
+const FLOAT = 1;
 
 /** A protobuf message's bytes, read field by field; throws a plain 'truncated' / 'bad' message on malformed input. */
 class Fields {
@@ -118,5 +125,57 @@ export function onnxRuntimeSpec(bytes: Uint8Array | ArrayBuffer, name = 'ONNX mo
     return fail(
       `no ${ONNX_SPEC_KEY} in its metadata_props: not written by ladet (make one with \`ladet export format=onnx\`)`,
     );
-  return parseRuntimeSpec(raw, `metadata_props ${ONNX_SPEC_KEY}`, fail, { backboneKernel: false });
+  const spec = parseRuntimeSpec(raw, `metadata_props ${ONNX_SPEC_KEY}`, fail, { backboneKernel: false });
+  // as a checkpoint's or a runtime model's weights: NaN / ±Infinity would only show as NaN or no detections
+  const bad = nonFiniteInitializer(u8);
+  if (bad)
+    fail(
+      `initializer '${bad.name}' holds ${bad.count} non-finite value${bad.count === 1 ? '' : 's'} of ${bad.of} (element ${bad.first} is ${bad.value}): a corrupt file or a diverged run`,
+    );
+  return spec;
+}
+
+/** The first float initializer of the model's graph holding NaN or ±Infinity, or null. */
+function nonFiniteInitializer(
+  b: Uint8Array,
+): { name: string; count: number; of: number; first: number; value: number } | null {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const varintAt = (f: { start: number; end: number }): number => new Fields(b, f.start, f.end).varint();
+  const model = new Fields(b);
+  while (!model.done()) {
+    const g = model.next();
+    if (g.field !== MODEL_GRAPH || g.wire !== 2) continue;
+    const graph = new Fields(b, g.start, g.end);
+    while (!graph.done()) {
+      const init = graph.next();
+      if (init.field !== GRAPH_INITIALIZER || init.wire !== 2) continue;
+      const t = new Fields(b, init.start, init.end);
+      let type = 0;
+      let name = '';
+      // the float values' byte ranges: raw_data, or float_data packed (one range) or not (one per value)
+      const ranges: { start: number; end: number }[] = [];
+      while (!t.done()) {
+        const f = t.next();
+        if (f.field === TENSOR_DATA_TYPE && f.wire === 0) type = varintAt(f);
+        else if (f.field === TENSOR_NAME && f.wire === 2) name = new TextDecoder().decode(b.subarray(f.start, f.end));
+        else if ((f.field === TENSOR_RAW_DATA && f.wire === 2) || (f.field === TENSOR_FLOAT_DATA && f.wire === 2))
+          ranges.push(f);
+        else if (f.field === TENSOR_FLOAT_DATA && f.wire === 5) ranges.push({ start: f.end - 4, end: f.end });
+      }
+      if (type !== FLOAT) continue;
+      let count = 0;
+      let of = 0;
+      let first = -1;
+      let value = 0;
+      for (const r of ranges) {
+        for (let p = r.start; p + 4 <= r.end; p += 4, of++) {
+          const x = view.getFloat32(p, true);
+          if (Number.isFinite(x)) continue;
+          if (count++ === 0) [first, value] = [of, x];
+        }
+      }
+      if (count) return { name, count, of, first, value };
+    }
+  }
+  return null;
 }

@@ -14,7 +14,14 @@ const root = protobuf.Root.fromJSON({
   nested: {
     StringStringEntryProto: { fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
     OperatorSetIdProto: { fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } } },
-    TensorProto: { fields: { name: { type: 'string', id: 8 }, raw_data: { type: 'bytes', id: 9 } } },
+    TensorProto: {
+      fields: {
+        data_type: { type: 'int32', id: 2 },
+        float_data: { rule: 'repeated', type: 'float', id: 4, options: { packed: false } },
+        name: { type: 'string', id: 8 },
+        raw_data: { type: 'bytes', id: 9 },
+      },
+    },
     GraphProto: {
       fields: { name: { type: 'string', id: 2 }, initializer: { rule: 'repeated', type: 'TensorProto', id: 5 } },
     },
@@ -57,7 +64,10 @@ const SPEC: RuntimeSpec = {
   inference: { nmsPre: 1000, scoreThr: 0.05, nmsIou: 0.6, maxPerImg: 100, scoreVoting: true },
 };
 
-function model(props: { key: string; value: string }[], opts: { graph?: boolean } = {}): Uint8Array {
+function model(
+  props: { key: string; value: string }[],
+  opts: { graph?: boolean; initializer?: Record<string, unknown> } = {},
+): Uint8Array {
   return ModelProto.encode(
     ModelProto.fromObject({
       ir_version: 8,
@@ -68,7 +78,10 @@ function model(props: { key: string; value: string }[], opts: { graph?: boolean 
         : {
             graph: {
               name: 'g',
-              initializer: [{ name: 'w', raw_data: new Uint8Array(300_000).fill(0x8f) }],
+              initializer: [
+                { name: 'w', raw_data: new Uint8Array(300_000).fill(0x8f) },
+                ...(opts.initializer ? [opts.initializer] : []),
+              ],
             },
           }),
       opset_import: [{ domain: '', version: 17 }],
@@ -149,5 +162,36 @@ test('onnxRuntimeSpec says what is wrong, naming the file', () => {
   assert.throws(
     () => onnxRuntimeSpec(whole.subarray(0, whole.length - 10), 'cut.onnx'),
     /cut\.onnx: not an ONNX model/,
+  );
+});
+
+test('onnxRuntimeSpec refuses NaN or ±Infinity in a float initializer, naming it (raw_data and float_data alike)', () => {
+  const g = new OnnxGraph();
+  const x = g.input({ name: 'images', type: 'float32', shape: ['N', 3, 'H', 'W'] });
+  const w = new Float32Array(2 * 3 * 9).fill(0.5);
+  w[4] = NaN;
+  w[7] = Infinity;
+  g.node('Conv', [x, g.f32(w, [2, 3, 3, 3])], {}, ['cls_0']);
+  g.output({ name: 'cls_0', type: 'float32', shape: ['N', 2, 'H', 'W'] });
+  const metadata: [string, string][] = [[ONNX_SPEC_KEY, JSON.stringify(SPEC)]];
+  const bytes = encodeOnnxModel(
+    g.model({ opset: 17, producerName: 'ladet', producerVersion: '0.1.0', doc: 'd', graphName: 'g', metadata }),
+  );
+  assert.throws(() => onnxRuntimeSpec(bytes, 'm.onnx'), {
+    message:
+      /^m\.onnx: initializer '[^']+' holds 2 non-finite values of 54 \(element 4 is NaN\): a corrupt file or a diverged run$/,
+  });
+  const spec = [{ key: ONNX_SPEC_KEY, value: JSON.stringify(SPEC) }];
+  const floats = { name: 'b', data_type: 1, float_data: [1, 2, -Infinity] };
+  assert.throws(() => onnxRuntimeSpec(model(spec, { initializer: floats }), 'f.onnx'), {
+    message:
+      "f.onnx: initializer 'b' holds 1 non-finite value of 3 (element 2 is -Infinity): a corrupt file or a diverged run",
+  });
+  // finite floats, and NaN bytes in a tensor that is not float (int64 here), pass
+  assert.deepEqual(onnxRuntimeSpec(model(spec, { initializer: { ...floats, float_data: [1, 2, 3] } })), SPEC);
+  const nanBytes = new Uint8Array(8).fill(0xff);
+  assert.deepEqual(
+    onnxRuntimeSpec(model(spec, { initializer: { name: 'i', data_type: 7, raw_data: nanBytes } })),
+    SPEC,
   );
 });
