@@ -8,16 +8,9 @@
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/schema.js';
 import { parseValue } from '../src/config/overrides.js';
-import { ensureDataset, openSplit } from '../src/engine/data_setup.js';
-import { DataLoader } from '../src/data/loader.js';
+import { ensureDataset, openSplit, trainLoader } from '../src/engine/data_setup.js';
 import { AnchorCache, assignTargets } from '../src/assign/targets.js';
-import {
-  buildAnchorGenerator,
-  buildDetector,
-  runPrecision,
-  setPrecision,
-  trainPipelineOf,
-} from '../src/build/model.js';
+import { buildAnchorGenerator, buildDetector, runPrecision, setPrecision } from '../src/build/model.js';
 import { buildStrategy } from '../src/build/strategy.js';
 import { loadWeights } from '../src/build/checkpoint.js';
 import { TeacherStrategy } from '../src/distill/lad.js';
@@ -85,15 +78,7 @@ export async function assignOverlap(source: string, o: OverlapOptions = {}): Pro
   setPrecision(student, runPrecision(config));
   if (o.mode === 'eval') student.eval();
   else student.train();
-  const loader = new DataLoader({
-    dataset: train.dataset,
-    imageDir: train.images,
-    batchSize: config.data.batchSize,
-    pipeline: trainPipelineOf(config),
-    seed: config.seed,
-    workers: 0,
-    filterEmpty: true,
-  });
+  const loader = trainLoader(config, train, { workers: 0 });
   const rows: OverlapRow[] = [];
   try {
     for await (const batch of loader.epoch(1, 0)) {

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CocoDataset, readCoco, requireTrainImages } from '../data/coco.js';
 import { makeDataset } from '../data/synth/make.js';
+import { DataLoader, type LoaderOptions } from '../data/loader.js';
+import { trainPipelineOf } from '../build/model.js';
 import type { Config } from '../config/schema.js';
 
 export interface OpenSplit {
@@ -90,4 +92,21 @@ export function subset(ds: CocoDataset, n: number): CocoDataset {
     ds.categories,
     ds.problems,
   );
+}
+
+/**
+ * The training loader of a config's train split (openSplit): its batch size, augmentation pipeline, seed and
+ * workers, images without a usable box left out; `more` adds options or replaces these (sharding, onSkip, workers).
+ */
+export function trainLoader(config: Config, train: OpenSplit, more: Partial<LoaderOptions> = {}): DataLoader {
+  return new DataLoader({
+    dataset: train.dataset,
+    imageDir: train.images,
+    batchSize: config.data.batchSize,
+    pipeline: trainPipelineOf(config),
+    seed: config.seed,
+    workers: config.data.workers,
+    filterEmpty: true,
+    ...more,
+  });
 }

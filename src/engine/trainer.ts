@@ -7,7 +7,6 @@ import { dispose, manualSeed, sameDevice, setNumThreads, tidy, zeros, type RunPr
 import { GradScaler, LrScheduler, type SGD } from '../optim/index.js';
 import { buildOptimizer, trainStep } from './train_step.js';
 import { DataParallel, distEnvOf } from './ddp.js';
-import { DataLoader } from '../data/loader.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DIST_DEFAULTS, configHash, configToYaml, type Config } from '../config/schema.js';
 import {
@@ -17,9 +16,8 @@ import {
   setPrecision,
   inferenceConfigOf,
   testPipelineOf,
-  trainPipelineOf,
 } from '../build/model.js';
-import { ensureDataset, openSplit } from './data_setup.js';
+import { ensureDataset, openSplit, trainLoader } from './data_setup.js';
 import { AnchorCache } from '../assign/targets.js';
 import { evaluateDetector, type EvalRun } from './evaluate.js';
 import {
@@ -294,14 +292,7 @@ async function trainLocked(
     const optimizer = buildOptimizer(config, model);
     owned.push({ dispose: () => optimizer.disposeState() });
     const log: Pick<JsonlLog, 'write'> = main ? new JsonlLog(paths.dir) : { write: () => {} };
-    const loader = new DataLoader({
-      dataset: train.dataset,
-      imageDir: train.images,
-      batchSize: config.data.batchSize,
-      pipeline: trainPipelineOf(config),
-      seed: config.seed,
-      workers: config.data.workers,
-      filterEmpty: true,
+    const loader = trainLoader(config, train, {
       // data parallelism: disjoint shards of each epoch's order, as torch's DistributedSampler
       rank: dist?.rank ?? 0,
       worldSize: dist?.worldSize ?? 1,
