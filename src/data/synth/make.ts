@@ -94,13 +94,17 @@ export async function makeDataset(name: string, opts: MakeOptions): Promise<Make
 
 /** Takes OUT's lock, waiting while another maker holds it (a maker that died leaves a lock the next one takes over). */
 async function lockOut(out: string, onWait: MakeOptions['onWait']): Promise<RunLock> {
-  for (let told = false; ; told = true) {
+  let told = false;
+  for (;;) {
     try {
       return lockRunDir(out, 'ladet data make');
     } catch (e) {
       if (!(e instanceof RunLockedError)) throw e;
       const owner = lockOwner(out);
-      if (!told && owner) onWait?.(`waiting for ${owner.what} (pid ${owner.pid} on ${owner.host}) to finish making ${out}`);
+      if (!told && owner) {
+        onWait?.(`waiting for ${owner.what} (pid ${owner.pid} on ${owner.host}) to finish making ${out}`);
+        told = true;
+      }
     }
     await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
   }
