@@ -263,7 +263,8 @@ test('records written before the precision field stay valid; a bad precision is 
 test('plan=true estimates a row never run per epoch from its preset, then from its own recorded seeds', () => {
   const tmp = tempDir();
   try {
-    const opts = { overrides: {}, resultsDir: join(tmp, 'res') };
+    // run directories under tmp: the repository's own runs/ may hold these rows' runs (a lane training them)
+    const opts = { overrides: { runsDir: join(tmp, 'runs') }, resultsDir: join(tmp, 'res') };
     const table2 = planJobs(getStudy('table2'), { ...opts, seeds: [0, 1], rows: ['baseline'] });
     const mine = planJobs(regimes, { ...opts, seeds: [0, 1], rows: ['fashion_short_paa', 'fashion_1x_paa'] });
     const job = (id: string, seed: number) => mine.find((j) => j.row.id === id && j.seed === seed)!;
@@ -281,7 +282,9 @@ test('plan=true estimates a row never run per epoch from its preset, then from i
     const lines = renderStatus(jobStatuses(mine, estimate), 2);
     assert.match(
       lines[0]!,
-      /^regimes fashion_short_paa seed 0 +runs\/regimes_fashion_short_paa +train 1 epoch, ~4 min \(per epoch from other runs of the preset\)$/,
+      new RegExp(
+        `^regimes fashion_short_paa seed 0 +${join(tmp, 'runs', 'regimes_fashion_short_paa').replace(/[.]/g, '\\.')} +train 1 epoch, ~4 min \\(per epoch from other runs of the preset\\)$`,
+      ),
     );
     assert.match(lines[1]!, / train 6 epochs, ~23 min \(per epoch from other runs of the preset\)$/);
     assert.ok(
