@@ -87,13 +87,15 @@ export function parseRuntimeModel(bytes: Uint8Array, name = 'runtime model'): Ru
       if (!Number.isFinite(x) && bad++ === 0) first = i;
       data[i] = x;
     }
-    if (bad)
-      fail(
-        `tensor '${key}' holds ${bad} non-finite value${bad === 1 ? '' : 's'} of ${count} (element ${first} is ${data[first]}): a corrupt file or a diverged run`,
-      );
+    if (bad) fail(nonFiniteMessage(`tensor '${key}'`, bad, count, first, data[first] as number));
     weights.set(key, { data, shape });
   }
   return { spec: { ...spec, network: resolveNetworkSpec(spec.network, weights) }, weights };
+}
+
+/** What a weight tensor holding NaN / ±Infinity is called out with, by runtime model and ONNX readers alike. */
+export function nonFiniteMessage(what: string, count: number, of: number, first: number, value: number): string {
+  return `${what} holds ${count} non-finite value${count === 1 ? '' : 's'} of ${of} (element ${first} is ${value}): a corrupt file or a diverged run`;
 }
 
 /**

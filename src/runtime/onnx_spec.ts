@@ -6,7 +6,7 @@
 // ladet/runtime must load as plain ES modules. The reader walks the top level of the ModelProto only: each field is
 // skipped by its wire type (the graph's megabytes by its length), and field 14, metadata_props, is decoded as
 // StringStringEntryProto {key = 1, value = 2}. test/runtime/onnx_spec.test.ts checks it against protobufjs's encoding.
-import { parseRuntimeSpec, type RuntimeSpec } from './model_file.js';
+import { nonFiniteMessage, parseRuntimeSpec, type RuntimeSpec } from './model_file.js';
 
 /** The metadata_props key that holds the spec's JSON. */
 export const ONNX_SPEC_KEY = 'ladet.runtime_spec';
@@ -128,10 +128,7 @@ export function onnxRuntimeSpec(bytes: Uint8Array | ArrayBuffer, name = 'ONNX mo
   const spec = parseRuntimeSpec(raw, `metadata_props ${ONNX_SPEC_KEY}`, fail, { backboneKernel: false });
   // as a checkpoint's or a runtime model's weights: NaN / ±Infinity would only show as NaN or no detections
   const bad = nonFiniteInitializer(u8);
-  if (bad)
-    fail(
-      `initializer '${bad.name}' holds ${bad.count} non-finite value${bad.count === 1 ? '' : 's'} of ${bad.of} (element ${bad.first} is ${bad.value}): a corrupt file or a diverged run`,
-    );
+  if (bad) fail(nonFiniteMessage(`initializer '${bad.name}'`, bad.count, bad.of, bad.first, bad.value));
   return spec;
 }
 
